@@ -1,0 +1,46 @@
+# shortcutlab: the two commands are `make study` and `make test` (both bootstrap .venv when missing).
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PRESET ?= default
+PYTEST_ARGS ?=
+export HF_HUB_OFFLINE ?= 1
+export PYTHONHASHSEED ?= 0
+# the local mirror warns about each missing index folder; keep the log readable
+QUIET_PIP := grep -v -e "is ignored: it is neither a file nor a directory" || true
+
+.PHONY: install study test lab clean bench help
+
+help:
+	@echo "make study   - install (first time) and run every notebook with params/$(PRESET).yaml into reports/$(PRESET)/"
+	@echo "make test    - install (first time) and run the whole test suite"
+	@echo "make lab     - JupyterLab on notebooks/ with the shortcutlab kernel"
+	@echo "make bench   - performance ratios (shortcutlab bench)"
+	@echo "make clean   - remove reports/, runs/ and caches (keeps .venv)"
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing shortcutlab into $(VENV) with the pinned versions in constraints.txt (first time: ~4 min)"
+	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e '.[test]' 2>&1 | { $(QUIET_PIP); }
+	$(BIN)/python -m ipykernel install --sys-prefix --name shortcutlab --display-name "Python (shortcutlab)" >/dev/null
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+study: $(STAMP)
+	$(BIN)/shortcutlab run --preset $(PRESET)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/shortcutlab bench --preset smoke
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf reports runs .pytest_cache

@@ -1,0 +1,107 @@
+"""Command line: ``shortcutlab run | list | bench``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+import yaml
+
+from ._validation import ShortcutlabError
+
+__all__ = ["main", "parse_set"]
+
+
+def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
+    """``["train.epochs=2", "data.cmr_n=64"]`` -> ``{"train.epochs": 2, "data.cmr_n": 64}`` (YAML values)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ShortcutlabError(f"The '--set' option must have the form section.key=value, e.g. "
+                                   f"train.epochs=2. Got {item!r} instead.")
+        key, raw = item.split("=", 1)
+        try:
+            out[key.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            out[key.strip()] = raw
+    return out
+
+
+def _cmd_run(args) -> int:
+    from .runner import run_study
+
+    only = [s for s in (args.only or "").split(",") if s.strip()] or None
+    summary = run_study(args.preset, only=only, out=args.out, overrides=parse_set(args.set),
+                        fail_fast=args.fail_fast, progress=not args.quiet)
+    for e in summary["notebooks"]:
+        line = f"{e['notebook']:<36} {e['status']:<7} {e['duration_s']:>7.1f} s"
+        if e["status"] == "failed":
+            er = e.get("error", {})
+            line += f"  cell {er.get('exec_count', er.get('cell_index', '?'))}: {er.get('ename', '')}: {er.get('evalue', '')}"
+        print(line)
+    from .report import PROJECT_ROOT
+    from pathlib import Path
+    out = Path(args.out) if args.out else PROJECT_ROOT / "reports" / summary["preset"]
+    print(f"report: {out / 'index.html'}")
+    return 0 if summary["ok"] else 1
+
+
+def _cmd_list(args) -> int:
+    from .config import available_presets, load_preset
+    from .runner import discover_notebooks
+
+    print("notebooks:")
+    for nb in discover_notebooks():
+        print(f"  {nb.name}")
+    print("presets:")
+    for p in available_presets():
+        cfg = load_preset(p)
+        print(f"  {p:<10} (train.epochs={cfg.train.epochs}, data.cmr_n={cfg.data.cmr_n}, "
+              f"data.echo_n={cfg.data.echo_n})")
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    res = run_bench(preset=args.preset, device=args.device, out=args.out)
+    print(json.dumps(res.get("table", []), indent=1) if args.json else res["text"])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="shortcutlab", description="Shortcut learning study: run the notebooks, "
+                                "list notebooks and presets, benchmark.")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="execute the notebooks with papermill into reports/<preset>/")
+    r.add_argument("--preset", default="default", help="preset name (smoke, default, paper) or YAML path")
+    r.add_argument("--only", default="", help="comma-separated notebook numbers, e.g. 01,03")
+    r.add_argument("--out", default=None, help="report folder (default reports/<preset>/)")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override, e.g. train.epochs=2 (repeatable)")
+    r.add_argument("--fail-fast", action="store_true", help="stop at the first failing notebook")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.set_defaults(func=_cmd_run)
+    ls = sub.add_parser("list", help="list notebooks and presets")
+    ls.set_defaults(func=_cmd_list)
+    b = sub.add_parser("bench", help="performance figures as ratios measured side by side")
+    b.add_argument("--preset", default="smoke", choices=["smoke", "default", "paper"])
+    b.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    b.add_argument("--out", default=None, help="JSON file to write")
+    b.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    b.set_defaults(func=_cmd_bench)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ShortcutlabError as e:
+        print(f"shortcutlab: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,318 @@
+"""Presets and validated configuration.
+
+A preset is a YAML file in ``params/`` (``smoke``, ``default``, ``paper``) or any path. Its sections
+(``data``, ``augment``, ``train``, ``contrastive``, ``saliency``, ``metrics``, ``study``) hold fields
+declared once in :data:`SCHEMA`; adding a field is one line here (default and validation together).
+
+>>> cfg = load_preset("smoke", overrides={"train.epochs": 2})
+>>> cfg.train.epochs
+2
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import yaml
+
+from ._validation import ShortcutlabError, check_bool, check_choice, check_int, check_number, closest
+
+__all__ = ["Config", "Section", "SCHEMA", "load_preset", "available_presets", "PARAMS_DIR"]
+
+PARAMS_DIR = Path(__file__).resolve().parent.parent / "params"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One config field: its default and how to validate it."""
+
+    default: Any
+    kind: str  # int | float | bool | str | choice | list[int] | list[choice] | list[float]
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple = ()
+    lo_open: bool = False
+    hi_open: bool = False
+    doc: str = ""
+
+    def validate(self, value: Any, *, name: str, where: str) -> Any:
+        k = self.kind
+        if k == "int":
+            return check_int(value, name=name, where=where, lo=self.lo, hi=self.hi)
+        if k == "float":
+            return check_number(value, name=name, where=where, lo=self.lo, hi=self.hi,
+                                lo_open=self.lo_open, hi_open=self.hi_open)
+        if k == "bool":
+            return check_bool(value, name=name, where=where)
+        if k == "str":
+            if not isinstance(value, str):
+                from ._validation import param_error
+                raise param_error(name, where, "a string", value)
+            return value
+        if k == "choice":
+            return check_choice(value, self.choices, name=name, where=where)
+        if k.startswith("list["):
+            from ._validation import param_error
+            if not isinstance(value, (list, tuple)) or len(value) == 0:
+                raise param_error(name, where, f"a non-empty list of {k[5:-1]}", value)
+            inner = Field(None, k[5:-1], self.lo, self.hi, self.choices, self.lo_open, self.hi_open)
+            return tuple(inner.validate(v, name=f"{name}[{i}]", where=where) for i, v in enumerate(value))
+        raise AssertionError(f"unknown field kind {k}")  # programming error, not user input
+
+
+F = Field
+CAM_METHODS = ("gradcam", "gradcam++", "xgradcam", "eigencam", "layercam", "hirescam", "scorecam")
+SCHEMA: dict[str, dict[str, Field]] = {
+    "data": {
+        "cmr_size": F(64, "int", 32, 512, doc="pixels of the cardiac MRI phantom"),
+        "cmr_n": F(600, "int", 8, 1_000_000, doc="images per MRI cohort (cm and acdc)"),
+        "cmr_spurious_kind": F("marker", "choice", choices=("marker", "habitus", "artifact")),
+        "cmr_spurious_strength": F(0.9, "float", 0, 1),
+        "cmr_systemic": F(True, "bool", doc="amyloid effusion outside the heart (legitimate cue)"),
+        "echo_size": F(112, "int", 32, 512),
+        "echo_n": F(800, "int", 8, 1_000_000, doc="i.d. echo images (train+val+test)"),
+        "echo_ood_n": F(400, "int", 8, 1_000_000, doc="o.o.d. echo images (other sites)"),
+        "echo_overlay_strength": F(0.9, "float", 0, 1),
+        "test_fraction": F(0.3, "float", 0, 1, lo_open=True, hi_open=True, doc="MRI paper: 70/30"),
+        "val_fraction": F(0.1, "float", 0, 1, hi_open=True),
+        "echo_test_fraction": F(0.1, "float", 0, 1, lo_open=True, hi_open=True, doc="BackMix: 80/10/10"),
+        "echo_val_fraction": F(0.1, "float", 0, 1, hi_open=True),
+        "seed": F(0, "int", 0, 2**31 - 1),
+        "cache": F(True, "bool"),
+    },
+    "augment": {
+        "rotate_mri": F(20.0, "float", 0, 180, doc="degrees, MRI seed"),
+        "rotate_echo": F(30.0, "float", 0, 180, doc="degrees, BackMix"),
+        "flip_p": F(0.5, "float", 0, 1),
+        "crop_scale_min": F(0.85, "float", 0, 1, lo_open=True),
+        "brightness": F(0.1, "float", 0, 1),
+        "contrast": F(0.2, "float", 0, 1),
+        "fill": F(0.0, "float", 0, 1, doc="value of blanked pixels (images are in [0, 1])"),
+        "mask_fraction": F(1.0, "float", 0, 1, lo_open=True, doc="BackMix f"),
+        "wbackmix_lambda": F(0.0, "float", 0, None, doc="wBackMix lambda"),
+        "cutmix_alpha": F(1.0, "float", 0, None, lo_open=True),
+        "bokeh_sigma": F(3.0, "float", 0, None, lo_open=True),
+    },
+    "train": {
+        "mri_model": F("sl_cnn", "str", doc="timm name (densenet121 in the paper)"),
+        "echo_model": F("sl_cnn", "str", doc="timm name (resnet18 in the paper)"),
+        "weights": F("random", "choice", choices=("random", "imagenet")),
+        "weights_file": F("", "str", doc="local ImageNet weights for offline use"),
+        "epochs": F(8, "int", 1, 10_000),
+        "echo_epochs": F(8, "int", 1, 10_000),
+        "batch_size": F(64, "int", 2, 65_536),
+        "eval_batch_size": F(256, "int", 1, 65_536),
+        "lr": F(1e-3, "float", 0, 10, lo_open=True),
+        "weight_decay": F(1e-4, "float", 0, 1),
+        "select_metric": F("val_auc", "choice", choices=("val_auc", "val_accuracy", "val_loss", "last")),
+        "class_weighted": F(True, "bool"),
+        "device": F("auto", "choice", choices=("auto", "cpu", "cuda")),
+        "threads": F(0, "int", 0, 1024, doc="0: all cores"),
+        "seeds": F((0,), "list[int]", 0, 2**31 - 1),
+    },
+    "contrastive": {
+        "methods": F(("simclr", "moco", "byol"), "list[choice]", choices=("simclr", "moco", "byol")),
+        "epochs": F(10, "int", 1, 10_000),
+        "batch_size": F(64, "int", 2, 65_536),
+        "lr": F(1e-3, "float", 0, 10, lo_open=True),
+        "weight_decay": F(1e-6, "float", 0, 1),
+        "temperature": F(0.2, "float", 0, None, lo_open=True),
+        "queue_size": F(256, "int", 1, 1_000_000),
+        "momentum": F(0.99, "float", 0, 1, hi_open=True),
+        "proj_dim": F(128, "int", 2, 65_536),
+        "hidden_dim": F(256, "int", 2, 65_536),
+        "downstream_epochs": F(8, "int", 1, 10_000),
+    },
+    "saliency": {
+        "method": F("gradcam", "choice", choices=CAM_METHODS),
+        "target": F("pred", "choice", choices=("pred", "true")),
+        "max_images": F(200, "int", 1, 1_000_000),
+        "batch_size": F(64, "int", 1, 65_536),
+    },
+    "metrics": {
+        "n_bootstrap": F(1000, "int", 10, 1_000_000),
+        "ci": F(0.95, "float", 0, 1, lo_open=True, hi_open=True),
+        "seed": F(0, "int", 0, 2**31 - 1),
+    },
+    "study": {
+        "root": F("runs", "str"),
+    },
+}
+
+
+class Section(Mapping):
+    """A frozen, attribute-accessible view of one config section."""
+
+    def __init__(self, name: str, values: Mapping[str, Any]):
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_values", MappingProxyType(dict(values)))
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(_unknown_key_msg(self._name, key)) from None
+
+    def __setattr__(self, key, value):
+        raise AttributeError(f"Config sections are frozen; use load_preset(..., overrides={{'{self._name}.{key}': ...}}).")
+
+    def __getitem__(self, key):
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self):
+        return len(self._values)
+
+    def __repr__(self):
+        return f"Section({self._name!r}, {dict(self._values)!r})"
+
+
+def _unknown_key_msg(section: str, key: str) -> str:
+    valid = list(SCHEMA[section])
+    near = closest(key, valid)
+    hint = f" Did you mean {', '.join(map(repr, near))}?" if near else ""
+    return (f"Unknown key {key!r} in section {section!r} of the preset.{hint} "
+            f"Valid keys: {', '.join(valid)}.")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated, typed, frozen configuration of one preset (plus overrides)."""
+
+    name: str
+    sections: Mapping[str, Section]
+    source: str = ""
+
+    def __getattr__(self, key: str) -> Section:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        secs = object.__getattribute__(self, "sections")
+        if key in secs:
+            return secs[key]
+        near = closest(key, secs)
+        hint = f" Did you mean {', '.join(map(repr, near))}?" if near else ""
+        raise AttributeError(f"Unknown config section {key!r}.{hint} Valid sections: {', '.join(secs)}.")
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {s: {k: (list(v) if isinstance(v, tuple) else v) for k, v in sec.items()}
+                for s, sec in self.sections.items()}
+
+    def to_json(self) -> str:
+        return json.dumps({"name": self.name, **self.to_dict()}, sort_keys=True)
+
+    def replace(self, overrides: Mapping[str, Any] | None = None) -> "Config":
+        """A new Config with ``{"section.key": value}`` overrides applied and validated."""
+        raw = self.to_dict()
+        _apply_overrides(raw, overrides or {})
+        return _build(self.name, raw, self.source)
+
+
+def available_presets() -> list[str]:
+    """Names of the presets shipped in ``params/``."""
+    return sorted(p.stem for p in PARAMS_DIR.glob("*.yaml"))
+
+
+def _resolve(preset: str | Path) -> Path:
+    p = Path(preset)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.exists():
+            raise ShortcutlabError(f"The preset file {str(p)!r} does not exist. Available presets: "
+                                   f"{', '.join(available_presets())} (or a path to a .yaml file).")
+        return p
+    cand = PARAMS_DIR / f"{preset}.yaml"
+    if not cand.exists():
+        names = available_presets()
+        near = closest(str(preset), names)
+        hint = f" Did you mean {', '.join(map(repr, near))}?" if near else ""
+        raise ShortcutlabError(f"The 'preset' parameter of load_preset must be one of "
+                               f"{', '.join(map(repr, names))} or a path to a .yaml file. "
+                               f"Got {str(preset)!r} instead.{hint}")
+    return cand
+
+
+def _apply_overrides(raw: dict, overrides: Mapping[str, Any]) -> None:
+    if not isinstance(overrides, Mapping):
+        raise ShortcutlabError(f"The 'overrides' parameter of load_preset must be a dict of "
+                               f"'section.key' -> value. Got {overrides!r} instead.")
+    for dotted, value in overrides.items():
+        if not isinstance(dotted, str) or dotted.count(".") != 1:
+            raise ShortcutlabError(f"The override key {dotted!r} must have the form 'section.key', "
+                                   f"e.g. 'train.epochs'. Sections: {', '.join(SCHEMA)}.")
+        sec, key = dotted.split(".")
+        if sec not in SCHEMA:
+            near = closest(sec, SCHEMA)
+            hint = f" Did you mean {', '.join(map(repr, near))}?" if near else ""
+            raise ShortcutlabError(f"Unknown section {sec!r} in override {dotted!r}.{hint} "
+                                   f"Valid sections: {', '.join(SCHEMA)}.")
+        if key not in SCHEMA[sec]:
+            raise ShortcutlabError(_unknown_key_msg(sec, key))
+        raw.setdefault(sec, {})[key] = value
+
+
+def _build(name: str, raw: Mapping[str, Any], source: str) -> Config:
+    sections = {}
+    for sec, fields in SCHEMA.items():
+        given = raw.get(sec) or {}
+        if not isinstance(given, Mapping):
+            raise ShortcutlabError(f"The section {sec!r} of preset {name!r} must be a mapping of keys to "
+                                   f"values. Got {given!r} instead.")
+        for key in given:
+            if key not in fields:
+                raise ShortcutlabError(_unknown_key_msg(sec, key))
+        values = {}
+        for key, field in fields.items():
+            value = given.get(key, field.default)
+            values[key] = field.validate(value, name=key, where=f"section {sec!r} of preset {name!r}")
+        sections[sec] = Section(sec, values)
+    return Config(name=name, sections=MappingProxyType(sections), source=source)
+
+
+def load_preset(preset: str | Path = "default", overrides: Mapping[str, Any] | None = None) -> Config:
+    """Load a preset by name (``smoke``, ``default``, ``paper``) or path, apply overrides, validate.
+
+    Parameters
+    ----------
+    preset : str or Path
+        Name of a file in ``params/`` or a path to a YAML file.
+    overrides : dict, optional
+        ``{"section.key": value}``, e.g. ``{"train.epochs": 2}``.
+
+    Returns
+    -------
+    Config
+        Frozen; ``cfg.train.epochs`` etc.
+    """
+    path = _resolve(preset)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ShortcutlabError(f"The preset file {str(path)!r} is not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ShortcutlabError(f"The preset file {str(path)!r} must hold a mapping of sections. "
+                               f"Got {type(raw).__name__} instead.")
+    name = raw.pop("name", path.stem)
+    raw.pop("description", None)
+    for sec in raw:
+        if sec not in SCHEMA:
+            near = closest(sec, SCHEMA)
+            hint = f" Did you mean {', '.join(map(repr, near))}?" if near else ""
+            raise ShortcutlabError(f"Unknown section {sec!r} in preset file {str(path)!r}.{hint} "
+                                   f"Valid sections: {', '.join(SCHEMA)}.")
+    raw = {k: dict(v) if isinstance(v, Mapping) else v for k, v in raw.items()}
+    _apply_overrides(raw, overrides or {})
+    return _build(str(name), raw, str(path))
+
+
+def field_table() -> list[dict[str, Any]]:
+    """All fields with defaults and docs, for the README and ``shortcutlab list``."""
+    return [{"key": f"{s}.{k}", "default": f.default, "kind": f.kind, "doc": f.doc}
+            for s, fs in SCHEMA.items() for k, f in fs.items()]
+
+
+_ = dataclasses  # keep import for type checkers

@@ -1,0 +1,87 @@
+"""``reports/<preset>/index.html``: the study report a reader opens first."""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any, Mapping
+
+__all__ = ["write_index"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
+th{background:#f3f3f3} .ok{color:#1a7f37;font-weight:600} .failed{color:#cf222e;font-weight:600}
+.figs img{max-width:48%;margin:.3em;border:1px solid #ddd} section{border-top:1px solid #ddd;margin-top:1.5em}
+code{background:#f6f8fa;padding:0 .2em}
+"""
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return html.escape(str(v))
+
+
+def _finding(entry: Mapping[str, Any]) -> str:
+    res = entry.get("results") or {}
+    if "finding" in res:
+        return html.escape(str(res["finding"]))
+    scalars = [(k, v) for k, v in res.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return ", ".join(f"{html.escape(k)} = {_fmt(v)}" for k, v in scalars[:4])
+
+
+def _csv_table(path: Path) -> str:
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path, index_col=0)
+    except Exception as exc:  # noqa: BLE001
+        return f"<p>could not read {html.escape(path.name)}: {html.escape(str(exc))}</p>"
+    return df.to_html(float_format=lambda x: f"{x:.3f}", na_rep="–", border=0)
+
+
+def write_index(out: Path, summary: Mapping[str, Any]) -> Path:
+    """Write ``index.html`` into ``out`` from a runner summary."""
+    out = Path(out)
+    rows = []
+    for e in summary["notebooks"]:
+        status = e["status"]
+        err = ""
+        if status == "failed":
+            er = e.get("error", {})
+            cell = er.get("exec_count", er.get("cell_index", "?"))
+            err = f"<br><small>cell {html.escape(str(cell))}: {html.escape(str(er.get('ename', '')))}: " \
+                  f"{html.escape(str(er.get('evalue', ''))[:300])}</small>"
+        rows.append(f"<tr><td><a href='{html.escape(e['html'])}'>{html.escape(e['notebook'])}</a></td>"
+                    f"<td class='{status}'>{status}{err}</td><td>{e.get('duration_s', 0):.0f} s</td>"
+                    f"<td>{_finding(e)}</td></tr>")
+    sections = []
+    for e in summary["notebooks"]:
+        figs = "".join(f"<img src='{html.escape(f)}' alt='{html.escape(Path(f).stem)}'>" for f in e.get("figures", []))
+        tables = ""
+        for t in e.get("tables", []):
+            if Path(t).stem.startswith("paper_vs_run"):
+                tables += f"<h4>{html.escape(Path(t).stem)}</h4>" + _csv_table(out / t)
+        other = [t for t in e.get("tables", []) if not Path(t).stem.startswith("paper_vs_run")]
+        links = " · ".join(f"<a href='{html.escape(t)}'>{html.escape(Path(t).name)}</a>" for t in other)
+        res = e.get("results") or {}
+        rec = "".join(f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in res.items()
+                      if not isinstance(v, (list, dict)))
+        sections.append(
+            f"<section><h2>{html.escape(e['notebook'])}</h2>"
+            f"<p><a href='{html.escape(e['html'])}'>rendered notebook</a> · "
+            f"<a href='{html.escape(e['executed'])}'>executed .ipynb</a>{(' · tables: ' + links) if links else ''}</p>"
+            f"{tables}{('<table><tr><th>recorded</th><th>value</th></tr>' + rec + '</table>') if rec else ''}"
+            f"<div class='figs'>{figs}</div></section>")
+    body = (f"<!doctype html><html><head><meta charset='utf-8'><title>shortcutlab report · {html.escape(summary['preset'])}</title>"
+            f"<style>{_CSS}</style></head><body>"
+            f"<h1>shortcutlab study report</h1><p class='sub'>preset <code>{html.escape(summary['preset'])}</code> · "
+            f"{html.escape(summary.get('created', ''))} · overrides <code>{html.escape(str(summary.get('overrides') or {}))}</code></p>"
+            f"<p>Phantom data (synthetic cardiac MRI and echo with a dial for the shortcut), not the papers' cohorts: "
+            f"compare directions of effects with the papers, not absolute numbers.</p>"
+            f"<table><tr><th>notebook</th><th>status</th><th>time</th><th>finding</th></tr>{''.join(rows)}</table>"
+            f"{''.join(sections)}<p><a href='summary.json'>summary.json</a></p></body></html>")
+    path = out / "index.html"
+    path.write_text(body)
+    return path

@@ -1,0 +1,138 @@
+"""The study runner: execute the numbered notebooks with papermill into a report folder.
+
+``shortcutlab run --preset default`` runs ``notebooks/NN_*.ipynb`` in order, injecting ``PRESET``,
+``OVERRIDES`` and ``REPORT_DIR`` into each notebook's ``parameters`` cell, and writes under
+``reports/<preset>/``: the executed ``NN_name.ipynb``, its ``NN_name.html``, the folder ``NN_name/`` with
+what the notebook recorded (``results.json``, ``figures/``, ``tables/``), ``summary.json`` and ``index.html``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from ._validation import ShortcutlabError
+from .config import load_preset
+from .report import PROJECT_ROOT, Report, to_jsonable
+
+__all__ = ["discover_notebooks", "run_study", "NOTEBOOKS_DIR"]
+
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+_NB_RE = re.compile(r"^(\d\d)_.+\.ipynb$")
+
+
+def discover_notebooks(directory: str | Path | None = None, only: Iterable[str] | None = None) -> list[Path]:
+    """Numbered notebooks ``NN_*.ipynb`` in ``directory`` (sorted), optionally only the given numbers."""
+    directory = Path(directory) if directory else NOTEBOOKS_DIR
+    if not directory.is_dir():
+        raise ShortcutlabError(f"The notebooks folder {str(directory)!r} does not exist.")
+    nbs = sorted(p for p in directory.iterdir() if _NB_RE.match(p.name))
+    if only:
+        wanted = [str(o).strip() for o in only if str(o).strip()]
+        available = [p.name[:2] for p in nbs]
+        bad = [w for w in wanted if w not in available]
+        if bad:
+            raise ShortcutlabError(f"The 'only' parameter of run must name notebook numbers among "
+                                   f"{', '.join(available)}. Got {', '.join(bad)} instead.")
+        nbs = [p for p in nbs if p.name[:2] in wanted]
+    return nbs
+
+
+def _error_info(exc: BaseException) -> dict[str, Any]:
+    info: dict[str, Any] = {"ename": type(exc).__name__, "evalue": str(exc).strip().splitlines()[-1:] or [""]}
+    info["evalue"] = info["evalue"][0] if info["evalue"] else ""
+    for attr in ("cell_index", "exec_count", "ename", "evalue", "source"):
+        if hasattr(exc, attr):
+            val = getattr(exc, attr)
+            info[attr] = val if not isinstance(val, str) else val[:2000]
+    if "source" not in info:
+        info["traceback"] = traceback.format_exception_only(type(exc), exc)[-1][:2000]
+    return info
+
+
+def _render_html(ipynb: Path, html: Path) -> None:
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_filename(str(ipynb))
+    html.write_text(body)
+
+
+def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = None, out: str | Path | None = None,
+              overrides: Mapping[str, Any] | None = None, fail_fast: bool = False,
+              notebooks: str | Path | None = None, kernel_name: str = "python3", progress: bool = True,
+              execution_timeout: int | None = None) -> dict[str, Any]:
+    """Execute the study's notebooks with papermill; return the summary (also written to ``summary.json``).
+
+    Parameters
+    ----------
+    preset : str or Path
+        Preset name or YAML path; validated (with ``overrides``) before any notebook starts.
+    only : list of str, optional
+        Notebook numbers to run, e.g. ``["01", "03"]``.
+    out : path, optional
+        Report folder; default ``reports/<preset name>/``.
+    overrides : dict, optional
+        ``{"section.key": value}``, applied in every notebook.
+    fail_fast : bool
+        Stop at the first failing notebook (otherwise the others still run).
+    """
+    import papermill as pm
+    from tqdm.auto import tqdm
+
+    cfg = load_preset(preset, overrides=overrides)  # fail early on a bad preset or override
+    overrides = dict(overrides or {})
+    nbs = discover_notebooks(notebooks, only)
+    out = Path(out) if out else PROJECT_ROOT / "reports" / cfg.name
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # inherited by kernels: no hub retries offline
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    entries: list[dict[str, Any]] = []
+    bar = tqdm(nbs, desc="notebooks", unit="nb", disable=not progress)
+    failed_any = False
+    for nb in bar:
+        bar.set_postfix_str(nb.stem)
+        stem = nb.stem
+        nb_dir = out / stem
+        nb_dir.mkdir(parents=True, exist_ok=True)
+        res_file = nb_dir / "results.json"
+        if res_file.exists():
+            res_file.unlink()  # results of this run only
+        executed = out / f"{stem}.ipynb"
+        html = out / f"{stem}.html"
+        params = {"PRESET": str(preset), "OVERRIDES": to_jsonable(overrides), "REPORT_DIR": str(nb_dir.resolve())}
+        t0 = time.perf_counter()
+        entry: dict[str, Any] = {"notebook": nb.name, "executed": executed.name, "html": html.name,
+                                 "folder": stem}
+        try:
+            pm.execute_notebook(str(nb), str(executed), parameters=params, kernel_name=kernel_name,
+                                progress_bar=progress, cwd=str(PROJECT_ROOT), execution_timeout=execution_timeout)
+            entry["status"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any notebook failure is reported, not raised
+            entry["status"] = "failed"
+            entry["error"] = _error_info(exc)
+            failed_any = True
+        entry["duration_s"] = round(time.perf_counter() - t0, 2)
+        if executed.exists():
+            try:
+                _render_html(executed, html)
+            except Exception as exc:  # noqa: BLE001
+                entry["html_error"] = f"{type(exc).__name__}: {exc}"
+        entry["results"] = Report(nb_dir).results()
+        figs = sorted((nb_dir / "figures").glob("*.png")) if (nb_dir / "figures").is_dir() else []
+        tabs = sorted((nb_dir / "tables").glob("*.csv")) if (nb_dir / "tables").is_dir() else []
+        entry["figures"] = [str(p.relative_to(out)) for p in figs]
+        entry["tables"] = [str(p.relative_to(out)) for p in tabs]
+        entries.append(entry)
+        if entry["status"] == "failed" and fail_fast:
+            break
+    summary = {"preset": cfg.name, "preset_source": cfg.source, "overrides": to_jsonable(overrides),
+               "created": time.strftime("%Y-%m-%d %H:%M:%S"), "ok": not failed_any, "notebooks": entries,
+               "config": cfg.to_dict()}
+    (out / "summary.json").write_text(json.dumps(to_jsonable(summary), indent=1))
+    from .index import write_index
+    write_index(out, summary)
+    return summary

@@ -1,0 +1,99 @@
+import pytest
+
+from shortcutlab import ShortcutlabError, available_presets, load_preset
+from shortcutlab.config import SCHEMA
+
+
+def test_presets_exist_and_validate():
+    assert {"smoke", "default", "paper"} <= set(available_presets())
+    for name in available_presets():
+        cfg = load_preset(name)
+        assert cfg.name == name
+        assert set(cfg.sections) == set(SCHEMA)
+
+
+def test_overrides_and_frozen():
+    cfg = load_preset("smoke", overrides={"train.epochs": 2, "train.seeds": [0, 1]})
+    assert cfg.train.epochs == 2 and cfg.train.seeds == (0, 1)
+    with pytest.raises(AttributeError, match="frozen"):
+        cfg.train.epochs = 3
+    cfg2 = cfg.replace({"data.cmr_n": 99})
+    assert cfg2.data.cmr_n == 99 and cfg.data.cmr_n != 99
+
+
+def test_unknown_key_names_section_and_closest():
+    with pytest.raises(ShortcutlabError) as e:
+        load_preset("smoke", overrides={"train.epoch": 2})
+    msg = str(e.value)
+    assert "'epoch'" in msg and "'train'" in msg and "'epochs'" in msg
+
+
+def test_unknown_section():
+    with pytest.raises(ShortcutlabError, match="Unknown section 'trian'.*'train'"):
+        load_preset("smoke", overrides={"trian.epochs": 2})
+
+
+def test_bad_override_form():
+    with pytest.raises(ShortcutlabError, match="section.key"):
+        load_preset("smoke", overrides={"epochs": 2})
+
+
+@pytest.mark.parametrize("key,value,allowed", [
+    ("data.cmr_spurious_strength", 1.5, r"a float in \[0, 1\]"),
+    ("train.epochs", 0, r"an int in \[1, 10000\]"),
+    ("train.epochs", "ten", "an int"),
+    ("train.lr", -1.0, r"a float in \(0, 10\]"),
+    ("train.device", "tpu", "one of 'auto', 'cpu', 'cuda'"),
+    ("data.cmr_systemic", "yes", "a bool"),
+    ("augment.mask_fraction", 0.0, r"a float in \(0, 1\]"),
+    ("contrastive.momentum", 1.0, r"a float in \[0, 1\)"),
+    ("contrastive.methods", ["simclr", "swav"], "one of 'simclr', 'moco', 'byol'"),
+    ("train.seeds", [], "a non-empty list"),
+])
+def test_bad_values_one_message_form(key, value, allowed):
+    with pytest.raises(ShortcutlabError) as e:
+        load_preset("smoke", overrides={key: value})
+    msg = str(e.value)
+    assert msg.startswith(f"The '{key.split('.')[1]}") and "must be" in msg and "Got" in msg and "instead" in msg
+    import re
+    assert re.search(allowed, msg), msg
+
+
+def test_missing_preset_lists_available():
+    with pytest.raises(ShortcutlabError) as e:
+        load_preset("smok")
+    msg = str(e.value)
+    assert "'smoke'" in msg and "'default'" in msg and "'smok'" in msg
+
+
+def test_missing_preset_file(tmp_path):
+    with pytest.raises(ShortcutlabError, match="does not exist.*smoke"):
+        load_preset(tmp_path / "nope.yaml")
+
+
+def test_preset_file_with_unknown_key(tmp_path):
+    p = tmp_path / "mine.yaml"
+    p.write_text("data:\n  cmr_nn: 5\n")
+    with pytest.raises(ShortcutlabError, match="Unknown key 'cmr_nn' in section 'data'.*'cmr_n'"):
+        load_preset(p)
+
+
+def test_preset_file_partial_uses_defaults(tmp_path):
+    p = tmp_path / "mine.yaml"
+    p.write_text("name: mine\ntrain:\n  epochs: 3\n")
+    cfg = load_preset(p)
+    assert cfg.name == "mine" and cfg.train.epochs == 3
+    assert cfg.data.cmr_n == SCHEMA["data"]["cmr_n"].default
+
+
+def test_invalid_yaml(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("data: [1, 2\n")
+    with pytest.raises(ShortcutlabError, match="not valid YAML"):
+        load_preset(p)
+
+
+def test_to_json_roundtrip_stable():
+    a = load_preset("smoke").to_json()
+    b = load_preset("smoke").to_json()
+    assert a == b

@@ -1,0 +1,108 @@
+import json
+
+import nbformat
+import pytest
+
+from shortcutlab import ShortcutlabError
+from shortcutlab.cli import main, parse_set
+from shortcutlab.runner import discover_notebooks, run_study
+
+
+def _nb(path, cells):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('PRESET = "default"\nOVERRIDES = {}\nREPORT_DIR = None')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+
+
+@pytest.fixture
+def nbdir(tmp_path):
+    d = tmp_path / "notebooks"
+    d.mkdir()
+    _nb(d / "01_ok.ipynb", [
+        "import shortcutlab as sl\nreport = sl.open_report(REPORT_DIR)\ncfg = sl.load_preset(PRESET, OVERRIDES)",
+        "report.record('epochs', cfg.train.epochs)\nreport.record('finding', 'it works')",
+        "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nfig, ax = plt.subplots()\n"
+        "ax.plot([0, 1])\nreport.save_figure(fig, 'line')",
+        "import pandas as pd\nreport.save_table(pd.DataFrame({'a': [1.0]}), 'paper_vs_run_demo')",
+    ])
+    _nb(d / "02_fails.ipynb", [
+        "x = 1",
+        "raise ValueError('deliberate failure in cell three')",
+        "y = 2",
+    ])
+    _nb(d / "03_after.ipynb", ["import shortcutlab as sl\nsl.open_report(REPORT_DIR).record('ran', True)"])
+    (d / "notes.ipynb").write_text("{}")  # not numbered: ignored
+    return d
+
+
+def test_discover_and_only(nbdir):
+    assert [p.name for p in discover_notebooks(nbdir)] == ["01_ok.ipynb", "02_fails.ipynb", "03_after.ipynb"]
+    assert [p.name for p in discover_notebooks(nbdir, ["03"])] == ["03_after.ipynb"]
+    with pytest.raises(ShortcutlabError, match="'only'.*01, 02, 03.*Got 07"):
+        discover_notebooks(nbdir, ["07"])
+
+
+def test_run_success_failure_and_summary(nbdir, tmp_path):
+    out = tmp_path / "report"
+    s = run_study("smoke", out=out, notebooks=nbdir, overrides={"train.epochs": 3}, progress=False)
+    assert not s["ok"]
+    by = {e["notebook"]: e for e in s["notebooks"]}
+    assert by["01_ok.ipynb"]["status"] == "ok"
+    # the override reached the notebook
+    assert by["01_ok.ipynb"]["results"]["epochs"] == 3
+    assert by["01_ok.ipynb"]["figures"] == ["01_ok/figures/line.png"]
+    # failure names the cell and the error; later notebooks still run
+    err = by["02_fails.ipynb"]["error"]
+    assert by["02_fails.ipynb"]["status"] == "failed"
+    assert err["ename"] == "ValueError" and "deliberate failure" in err["evalue"]
+    # In [4]: the parameters cell, the injected-parameters cell, `x = 1`, then the failing cell
+    assert err["exec_count"] == 4 and "deliberate failure" in err["source"]
+    assert by["03_after.ipynb"]["status"] == "ok" and by["03_after.ipynb"]["results"]["ran"] is True
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert on_disk["preset"] == "smoke" and len(on_disk["notebooks"]) == 3
+    for e in on_disk["notebooks"]:
+        assert (out / e["executed"]).exists() and (out / e["html"]).exists()
+    index = (out / "index.html").read_text()
+    for e in on_disk["notebooks"]:
+        assert e["html"] in index
+    assert "01_ok/figures/line.png" in index and "paper_vs_run_demo" in index
+    assert "deliberate failure" in index
+
+
+def test_fail_fast_stops(nbdir, tmp_path):
+    s = run_study("smoke", out=tmp_path / "r", notebooks=nbdir, fail_fast=True, progress=False)
+    assert [e["notebook"] for e in s["notebooks"]] == ["01_ok.ipynb", "02_fails.ipynb"]
+
+
+def test_bad_preset_fails_before_running(nbdir, tmp_path):
+    with pytest.raises(ShortcutlabError, match="Unknown key"):
+        run_study("smoke", out=tmp_path / "r", notebooks=nbdir, overrides={"train.epoch": 1}, progress=False)
+    assert not (tmp_path / "r").exists()
+
+
+def test_parse_set():
+    assert parse_set(["train.epochs=2", "train.seeds=[0, 1]", "data.cmr_systemic=false", "study.root=x"]) == {
+        "train.epochs": 2, "train.seeds": [0, 1], "data.cmr_systemic": False, "study.root": "x"}
+    with pytest.raises(ShortcutlabError, match="--set.*section.key=value.*'epochs'"):
+        parse_set(["epochs"])
+
+
+def test_cli_errors(capsys):
+    assert main(["run", "--preset", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "'nope'" in err and "smoke" in err
+    assert main(["run", "--preset", "smoke", "--set", "train.epoch=1"]) == 2
+    assert "Unknown key 'epoch'" in capsys.readouterr().err
+    assert main(["run", "--preset", "smoke", "--only", "99"]) == 2
+    assert "'only'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["frobnicate"])
+
+
+def test_cli_list(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "presets:" in out and "smoke" in out and "paper" in out
