@@ -26,7 +26,9 @@ import torch.nn.functional as tF
 from ._validation import ShortcutlabError, check_choice, check_int, check_number
 from .imageset import ImageSet
 
-__all__ = ["make_cmr", "make_echo", "COHORTS", "CUE_KINDS", "ECHO_VIEWS", "ECHO_SITES", "CMR_CLASS_PARAMS"]
+PHANTOM_VERSION = 2  # bump whenever generated images change: it keys the on-disk cache
+
+__all__ = ["PHANTOM_VERSION", "make_cmr", "make_echo", "COHORTS", "CUE_KINDS", "ECHO_VIEWS", "ECHO_SITES", "CMR_CLASS_PARAMS"]
 
 COHORTS = {"cm": ("NICM", "ICM", "AMYL", "HCM"), "acdc": ("DCM", "HCM", "MINF", "NOR", "RV")}
 CUE_KINDS = ("marker", "habitus", "artifact", "none")
@@ -97,7 +99,8 @@ def _ellipse_d(x, y, cx, cy, ax, ay, ang=None):
     if ang is not None:
         c, s = torch.cos(ang), torch.sin(ang)
         dx, dy = c * dx + s * dy, -s * dx + c * dy
-    return torch.sqrt((dx / ax) ** 2 + (dy / ay) ** 2 + 1e-12) - 1.0
+    ux, uy = dx / ax, dy / ay
+    return torch.sqrt(ux * ux + uy * uy + 1e-12) - 1.0
 
 
 def _vm(delta, kappa):
@@ -118,7 +121,7 @@ def _to_u8(x: torch.Tensor) -> torch.Tensor:
 
 def make_cmr(cohort: str = "cm", n: int = 200, size: int = 64, *, spurious: str = "marker",
              strength: float = 0.9, systemic: bool = True, seed: int | torch.Generator | None = 0,
-             labels: Sequence[int] | torch.Tensor | None = None, chunk: int = 512) -> ImageSet:
+             labels: Sequence[int] | torch.Tensor | None = None, chunk: int = 16) -> ImageSet:
     """Cardiac MRI phantom: short-axis mid-ventricular slice, frames ED and ES.
 
     Parameters
@@ -166,7 +169,9 @@ def make_cmr(cohort: str = "cm", n: int = 200, size: int = 64, *, spurious: str 
         if lab.shape != (n,) or lab.min() < 0 or lab.max() >= k:
             raise ShortcutlabError(f"The 'labels' parameter of make_cmr must hold {n} ints in [0, {k - 1}]. "
                                    f"Got shape {tuple(lab.shape)} with range [{int(lab.min())}, {int(lab.max())}] instead.")
-    cue = _cue_classes(lab, k, strength, g) if spurious != "none" else torch.full_like(lab, -1)
+    cue = _cue_classes(lab, k, strength, g)  # drawn for every kind, so 'none' consumes the same random stream
+    if spurious == "none":
+        cue = torch.full_like(lab, -1)
     imgs, masks, metas = [], [], []
     for s in range(0, n, chunk):
         im, ms, mt = _cmr_chunk(cohort, lab[s:s + chunk], cue[s:s + chunk], size, spurious, systemic, g)
@@ -374,7 +379,7 @@ def _stamp(img: torch.Tensor, glyphs: torch.Tensor, ids: torch.Tensor, ys: torch
 
 
 def make_echo(site: str = "id", n: int = 200, size: int = 112, *, overlay_strength: float = 0.9,
-              seed: int | torch.Generator | None = 0, n_sites: int = 4, chunk: int = 512) -> ImageSet:
+              seed: int | torch.Generator | None = 0, n_sites: int = 4, chunk: int = 16) -> ImageSet:
     """Echocardiography phantom: one frame per image, four views inside an ultrasound sector.
 
     Parameters
@@ -406,7 +411,7 @@ def make_echo(site: str = "id", n: int = 200, size: int = 112, *, overlay_streng
     check_int(n_sites, name="n_sites", where=where, lo=1, hi=64)
     g = _gen(seed)
     k = len(ECHO_VIEWS)
-    lab = (torch.arange(n) % k)[torch.randperm(n, generator=g)]
+    lab = torch.arange(n) % k  # each patient (group of k consecutive images) has all four views
     strength = overlay_strength if site == "id" else 0.0
     style = _cue_classes(lab, k, strength, g)
     site_id = torch.zeros(n, dtype=torch.int64) if site == "id" else 1 + torch.randint(0, n_sites, (n,), generator=g)
@@ -414,8 +419,8 @@ def make_echo(site: str = "id", n: int = 200, size: int = 112, *, overlay_streng
     for s in range(0, n, chunk):
         im, ms = _echo_chunk(lab[s:s + chunk], style[s:s + chunk], site_id[s:s + chunk], size, g)
         imgs.append(im), masks.append(ms)
-    # patients: ~3 views per patient at the i.d. site (grouped in splits)
-    groups = torch.arange(n) // 3 + (0 if site == "id" else 10_000_000)
+    # patients: one image of each view per patient (splits keep a patient together)
+    groups = torch.arange(n) // k + (0 if site == "id" else 10_000_000)
     meta = {"style": style, "style_agrees": style == lab, "site": site_id}
     return ImageSet(images=torch.cat(imgs), labels=lab, class_names=ECHO_VIEWS, masks=torch.cat(masks),
                     groups=groups, meta=meta, frame_names=("frame",), name=f"echo-{site}")
@@ -478,7 +483,7 @@ def _echo_chunk(lab, style, site_id, size, g):
     sp = _blur(sp, 0.6 * size / 112)
     atten = 1.0 - 0.25 * (rr / depth).clamp(0, 1)
     img = tissue * sp * atten * v(site_gain[site_id] * (1 + 0.1 * _rn(g, n)))
-    img = (img * sector).clamp(0, 1)
+    img = (img * sector * mask.float()).clamp(0, 1)  # exactly black outside the sector
 
     # Metadata overlays on the black background.
     ov = torch.zeros(n, size, size)

@@ -1,0 +1,351 @@
+"""Real data for users who have it: ACDC (NIfTI), a manifest CSV, TMED2-style folders (DESIGN §4).
+
+Each loader converts its files once into an :class:`~shortcutlab.imageset.ImageSet` and caches it as
+``.npz`` under ``cache_dir`` keyed by the files' names, sizes and modification times and the loader's
+parameters. Bad input raises :class:`~shortcutlab.DataError` naming the file and the problem; no sample is
+dropped silently.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as tF
+
+from ._validation import DataError, check_int
+from .imageset import ImageSet
+from .report import PROJECT_ROOT
+
+__all__ = ["load_acdc", "load_manifest", "load_tmed2", "ACDC_CLASSES", "read_image_file", "cached_imageset"]
+
+ACDC_CLASSES = ("DCM", "HCM", "MINF", "NOR", "RV")
+_EXTS = (".npy", ".png", ".nii.gz", ".nii")
+
+
+def cached_imageset(key: dict, build: Callable[[], ImageSet], cache_dir: str | Path | None,
+                    files: Sequence[Path] = ()) -> ImageSet:
+    """Return the cached set for ``key`` (+ the files' sizes and mtimes) or build, save and return it."""
+    if cache_dir is False:
+        return build()
+    cache_dir = Path(cache_dir) if cache_dir else PROJECT_ROOT / "runs" / "data"
+    stamp = [(str(f), f.stat().st_size, int(f.stat().st_mtime)) for f in sorted(files)]
+    digest = hashlib.sha256(json.dumps([key, stamp], sort_keys=True, default=str).encode()).hexdigest()[:16]
+    path = cache_dir / f"{key.get('loader', 'set')}-{digest}.npz"
+    if path.exists():
+        return ImageSet.load(path)
+    s = build()
+    s.save(path)
+    return s
+
+
+def _fit(arr: torch.Tensor, size: int, mode: str) -> torch.Tensor:
+    """Centre-crop [..., H, W] to a square and resize to size x size (bilinear images, nearest masks)."""
+    h, w = arr.shape[-2:]
+    m = min(h, w)
+    y0, x0 = (h - m) // 2, (w - m) // 2
+    arr = arr[..., y0:y0 + m, x0:x0 + m]
+    lead = arr.shape[:-2]
+    x = arr.reshape(-1, 1, m, m).float()
+    if mode == "nearest":
+        x = tF.interpolate(x, size=(size, size), mode="nearest")
+    else:
+        x = tF.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return x.reshape(*lead, size, size)
+
+
+def _to_u8(img: torch.Tensor) -> torch.Tensor:
+    """Robust intensity normalisation per image (1st-99th percentile) to uint8."""
+    flat = img.flatten().float()
+    lo, hi = torch.quantile(flat, 0.01), torch.quantile(flat, 0.99)
+    if hi <= lo:
+        hi = lo + 1
+    return ((img.float() - lo) / (hi - lo)).clamp(0, 1).mul(255).round().to(torch.uint8)
+
+
+def read_image_file(path: str | Path) -> np.ndarray:
+    """Read a 2-D array from ``.npy``, ``.png`` or ``.nii(.gz)`` (a 3-D NIfTI with one slice is accepted)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"The file {str(path)!r} does not exist.")
+    name = path.name.lower()
+    try:
+        if name.endswith(".npy"):
+            arr = np.load(path, allow_pickle=False)
+        elif name.endswith(".png"):
+            from PIL import Image
+            with Image.open(path) as im:
+                arr = np.asarray(im.convert("L"))
+        elif name.endswith(".nii.gz") or name.endswith(".nii"):
+            import nibabel as nib
+            arr = np.asarray(nib.load(str(path)).dataobj)
+        else:
+            raise DataError(f"The file {str(path)!r} has an unsupported type; allowed: {', '.join(_EXTS)}.")
+    except DataError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any reader failure is a clear data error
+        raise DataError(f"The file {str(path)!r} could not be read ({type(e).__name__}: {e}).") from None
+    arr = np.squeeze(arr)
+    if arr.ndim != 2:
+        raise DataError(f"The file {str(path)!r} must hold a 2-D image. Got shape {arr.shape} instead.")
+    return arr
+
+
+def _check_binary(arr: np.ndarray, path: Path) -> np.ndarray:
+    u = np.unique(arr)
+    if not np.isin(u, (0, 1, 255, True, False)).all() or (0 < u.max() < 1):
+        raise DataError(f"The mask {str(path)!r} must be binary (0/1, 0/255 or bool). Got values {u[:6].tolist()} instead.")
+    return arr > 0
+
+
+# --------------------------------------------------------------------------------------------------- ACDC
+def _read_cfg(path: Path) -> dict[str, str]:
+    if not path.exists():
+        raise DataError(f"The ACDC info file {str(path)!r} does not exist (expected patientXXX/Info.cfg).")
+    out = {}
+    for line in path.read_text().splitlines():
+        if ":" in line:
+            k, v = line.split(":", 1)
+            out[k.strip()] = v.strip()
+    for field in ("ED", "ES", "Group"):
+        if field not in out:
+            raise DataError(f"The ACDC info file {str(path)!r} has no {field!r} field. Got fields {sorted(out)} instead.")
+    return out
+
+
+def _load_nii(path: Path) -> np.ndarray:
+    if not path.exists():
+        raise DataError(f"The NIfTI file {str(path)!r} does not exist.")
+    try:
+        import nibabel as nib
+        return np.asarray(nib.load(str(path)).dataobj)
+    except Exception as e:  # noqa: BLE001
+        raise DataError(f"The NIfTI file {str(path)!r} could not be read ({type(e).__name__}: {e}).") from None
+
+
+def load_acdc(root: str | Path, *, size: int = 128, slices: str = "mid", cache_dir: str | Path | None = None) -> ImageSet:
+    """ACDC challenge layout -> ImageSet with ED and ES frames and heart masks (labels 1-3 merged).
+
+    ``root`` holds ``patientXXX/Info.cfg`` and ``patientXXX_frameYY(.nii.gz|_gt.nii.gz)``. The class is the
+    ``Group`` of Info.cfg; ED/ES frame numbers come from Info.cfg. The mid-ventricular slice is the middle of
+    the slices where the ED ground truth has heart labels (``slices='mid'``), or all such slices
+    (``slices='all'``, grouped by patient).
+    """
+    root = Path(root)
+    check_int(size, name="size", where="load_acdc", lo=4, hi=1024)
+    if slices not in ("mid", "all"):
+        from ._validation import param_error
+        raise param_error("slices", "load_acdc", "one of 'mid', 'all'", slices)
+    if not root.is_dir():
+        raise DataError(f"The ACDC folder {str(root)!r} does not exist.")
+    patients = sorted(p for p in root.iterdir() if p.is_dir() and re.match(r"patient\d+", p.name))
+    if not patients:
+        raise DataError(f"The ACDC folder {str(root)!r} has no patientXXX folders.")
+    files = [f for p in patients for f in p.iterdir()]
+
+    def build() -> ImageSet:
+        imgs, masks, labels, groups, pids = [], [], [], [], []
+        for gi, p in enumerate(patients):
+            cfg = _read_cfg(p / "Info.cfg")
+            group = cfg["Group"]
+            if group not in ACDC_CLASSES:
+                raise DataError(f"The 'Group' field of {str(p / 'Info.cfg')!r} must be one of "
+                                f"{', '.join(ACDC_CLASSES)}. Got {group!r} instead.")
+            frames = []
+            for key in ("ED", "ES"):
+                try:
+                    fr = int(cfg[key])
+                except ValueError:
+                    raise DataError(f"The {key!r} field of {str(p / 'Info.cfg')!r} must be a frame number. "
+                                    f"Got {cfg[key]!r} instead.") from None
+                nb = int(cfg.get("NbFrame", 10 ** 6))
+                if fr < 1 or fr > nb:
+                    raise DataError(f"The {key!r} frame of {str(p / 'Info.cfg')!r} must be in [1, {nb}] "
+                                    f"(NbFrame). Got {fr} instead.")
+                img_f = p / f"{p.name}_frame{fr:02d}.nii.gz"
+                gt_f = p / f"{p.name}_frame{fr:02d}_gt.nii.gz"
+                if not img_f.exists():
+                    raise DataError(f"The {key} frame {fr} of {p.name} has no image file {str(img_f)!r} "
+                                    f"(frame index out of range or file missing).")
+                img, gt = _load_nii(img_f), _load_nii(gt_f)
+                if img.shape != gt.shape:
+                    raise DataError(f"The image {str(img_f)!r} and its mask {str(gt_f)!r} must have the same "
+                                    f"shape. Got {img.shape} and {gt.shape} instead.")
+                bad = np.setdiff1d(np.unique(gt), [0, 1, 2, 3])
+                if bad.size:
+                    raise DataError(f"The mask {str(gt_f)!r} must hold ACDC labels 0-3. Got {bad[:5].tolist()} instead.")
+                frames.append((img, gt))
+            ed_gt = frames[0][1]
+            if ed_gt.ndim == 2:
+                frames = [(i[..., None], g[..., None]) for i, g in frames]
+                ed_gt = frames[0][1]
+            z_heart = np.flatnonzero((ed_gt > 0).reshape(-1, ed_gt.shape[-1]).any(0))
+            if z_heart.size == 0:
+                raise DataError(f"The ED mask of {p.name} has no heart label in any slice.")
+            zs = [int(z_heart[len(z_heart) // 2])] if slices == "mid" else z_heart.tolist()
+            for z in zs:
+                z_es = min(z, frames[1][0].shape[-1] - 1)
+                im = torch.stack([torch.from_numpy(np.ascontiguousarray(frames[0][0][..., z]).T.astype(np.float32)),
+                                  torch.from_numpy(np.ascontiguousarray(frames[1][0][..., z_es]).T.astype(np.float32))])
+                mk = torch.stack([torch.from_numpy(np.ascontiguousarray(frames[0][1][..., z]).T > 0),
+                                  torch.from_numpy(np.ascontiguousarray(frames[1][1][..., z_es]).T > 0)])
+                imgs.append(_to_u8(_fit(im, size, "bilinear")))
+                masks.append(_fit(mk.float(), size, "nearest") > 0.5)
+                labels.append(ACDC_CLASSES.index(group))
+                groups.append(gi)
+                pids.append(p.name)
+        return ImageSet(images=torch.stack(imgs), labels=torch.tensor(labels), class_names=ACDC_CLASSES,
+                        masks=torch.stack(masks), groups=torch.tensor(groups), meta={"patient": pids},
+                        frame_names=("ED", "ES"), name="acdc")
+
+    return cached_imageset({"loader": "acdc", "root": str(root.resolve()), "size": size, "slices": slices},
+                           build, cache_dir, files)
+
+
+# --------------------------------------------------------------------------------------------------- manifest
+def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[str] | None = None,
+                  cache_dir: str | Path | None = None) -> ImageSet:
+    """A manifest CSV -> ImageSet.
+
+    Columns: ``image`` (one path, or several frames separated by ``;``), optional ``mask`` (same number of
+    paths, or empty for no mask), ``label`` (class name), optional ``split`` and ``group``. Paths are relative
+    to the CSV's folder; ``.npy``, ``.png``, ``.nii.gz``. ``classes`` fixes the class order (default: sorted
+    labels); a label outside it is an error. Split names are kept in ``meta['split']``.
+    """
+    csv_path = Path(csv_path)
+    check_int(size, name="size", where="load_manifest", lo=4, hi=1024)
+    if not csv_path.exists():
+        raise DataError(f"The manifest {str(csv_path)!r} does not exist.")
+    with csv_path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        raise DataError(f"The manifest {str(csv_path)!r} has no rows.")
+    for col in ("image", "label"):
+        if col not in rows[0]:
+            raise DataError(f"The manifest {str(csv_path)!r} must have a {col!r} column. "
+                            f"Got columns {list(rows[0])} instead.")
+    labels_seen = sorted({r["label"] for r in rows})
+    classes = tuple(classes) if classes is not None else tuple(labels_seen)
+    base = csv_path.parent
+    files = [base / p for r in rows for col in ("image", "mask") for p in (r.get(col) or "").split(";") if p]
+
+    def build() -> ImageSet:
+        imgs, masks, has, labels, groups, splits = [], [], [], [], [], []
+        n_frames = None
+        for i, r in enumerate(rows, start=2):  # line numbers as a spreadsheet shows them
+            where = f"row {i} of {str(csv_path)!r}"
+            if r["label"] not in classes:
+                raise DataError(f"The 'label' field in {where} must be one of {', '.join(classes)}. "
+                                f"Got {r['label']!r} instead.")
+            paths = [base / p for p in r["image"].split(";") if p]
+            if not paths:
+                raise DataError(f"The 'image' field in {where} is empty.")
+            if n_frames is None:
+                n_frames = len(paths)
+            elif len(paths) != n_frames:
+                raise DataError(f"The 'image' field in {where} must list {n_frames} frame(s) like the first row. "
+                                f"Got {len(paths)} instead.")
+            frames = [read_image_file(p) for p in paths]
+            if any(f.shape != frames[0].shape for f in frames):
+                raise DataError(f"The frames in {where} must share one shape. Got {[f.shape for f in frames]} instead.")
+            im = torch.from_numpy(np.stack(frames).astype(np.float32))
+            mpaths = [base / p for p in (r.get("mask") or "").split(";") if p]
+            if mpaths:
+                if len(mpaths) != len(paths):
+                    raise DataError(f"The 'mask' field in {where} must list one mask per image frame "
+                                    f"({len(paths)}). Got {len(mpaths)} instead.")
+                ms = []
+                for p, f in zip(mpaths, frames):
+                    m = read_image_file(p)
+                    if m.shape != f.shape:
+                        raise DataError(f"The mask {str(p)!r} must have its image's shape {f.shape}. "
+                                        f"Got {m.shape} instead.")
+                    ms.append(_check_binary(m, p))
+                masks.append(_fit(torch.from_numpy(np.stack(ms)).float(), size, "nearest") > 0.5)
+                has.append(True)
+            else:
+                masks.append(torch.zeros(len(paths), size, size, dtype=torch.bool))
+                has.append(False)
+            imgs.append(_to_u8(_fit(im, size, "bilinear")))
+            labels.append(classes.index(r["label"]))
+            groups.append(r.get("group") or f"row{i}")
+            splits.append(r.get("split") or "")
+        _, gid = np.unique(np.array(groups), return_inverse=True)
+        return ImageSet(images=torch.stack(imgs), labels=torch.tensor(labels), class_names=classes,
+                        masks=torch.stack(masks), has_mask=torch.tensor(has), groups=torch.from_numpy(gid),
+                        meta={"split": splits, "group_name": groups}, name=csv_path.stem)
+
+    return cached_imageset({"loader": "manifest", "csv": str(csv_path.resolve()), "size": size,
+                            "classes": list(classes)}, build, cache_dir, [csv_path, *files])
+
+
+# --------------------------------------------------------------------------------------------------- TMED2
+def load_tmed2(root: str | Path, *, size: int = 112, views: Sequence[str] = ("PLAX", "PSAX", "A2C", "A4C"),
+               cache_dir: str | Path | None = None) -> dict[str, ImageSet]:
+    """TMED2-style folders -> one ImageSet per split.
+
+    Layout: ``root/<split>/<id>_<VIEW>.npy`` (2-D frames), masks beside them as ``<id>_<VIEW>_mask.npy``
+    (optional per image). Files whose view is not in ``views`` are skipped and counted: the loader says how
+    many and which views (a warning), never silently.
+    """
+    import warnings
+
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"The TMED2 folder {str(root)!r} does not exist.")
+    splits = sorted(p for p in root.iterdir() if p.is_dir())
+    if not splits:
+        raise DataError(f"The TMED2 folder {str(root)!r} has no split folders (e.g. train/, val/, test/).")
+    out = {}
+    for sp in splits:
+        files = sorted(f for f in sp.glob("*.npy") if not f.name.endswith("_mask.npy"))
+        skipped: dict[str, int] = {}
+        rows = []
+        for f in files:
+            m = re.match(r"(.+)_([A-Za-z0-9]+)$", f.stem)
+            if not m:
+                raise DataError(f"The file name {str(f)!r} must have the form <id>_<VIEW>.npy.")
+            view = m.group(2)
+            if view not in views:
+                skipped[view] = skipped.get(view, 0) + 1
+                continue
+            rows.append((f, m.group(1), view))
+        if skipped:
+            warnings.warn(f"load_tmed2: skipped {sum(skipped.values())} file(s) in {str(sp)!r} with views not in "
+                          f"{list(views)}: {skipped}", stacklevel=2)
+        if not rows:
+            raise DataError(f"The split folder {str(sp)!r} has no <id>_<VIEW>.npy files with views {list(views)}.")
+
+        def build(rows=rows, sp=sp) -> ImageSet:
+            imgs, masks, has, labels, groups = [], [], [], [], []
+            for f, pid, view in rows:
+                arr = read_image_file(f)
+                imgs.append(_to_u8(_fit(torch.from_numpy(arr.astype(np.float32))[None], size, "bilinear")))
+                mf = f.with_name(f.stem + "_mask.npy")
+                if mf.exists():
+                    mk = read_image_file(mf)
+                    if mk.shape != arr.shape:
+                        raise DataError(f"The mask {str(mf)!r} must have its image's shape {arr.shape}. "
+                                        f"Got {mk.shape} instead.")
+                    masks.append(_fit(torch.from_numpy(_check_binary(mk, mf)).float()[None], size, "nearest") > 0.5)
+                    has.append(True)
+                else:
+                    masks.append(torch.zeros(1, size, size, dtype=torch.bool))
+                    has.append(False)
+                labels.append(list(views).index(view))
+                groups.append(pid)
+            _, gid = np.unique(np.array(groups), return_inverse=True)
+            return ImageSet(images=torch.stack(imgs), labels=torch.tensor(labels), class_names=tuple(views),
+                            masks=torch.stack(masks), has_mask=torch.tensor(has), groups=torch.from_numpy(gid),
+                            meta={"patient": groups}, frame_names=("frame",), name=f"tmed2/{sp.name}")
+
+        all_files = [f for f, _, _ in rows] + [f.with_name(f.stem + "_mask.npy") for f, _, _ in rows
+                                               if f.with_name(f.stem + "_mask.npy").exists()]
+        out[sp.name] = cached_imageset({"loader": "tmed2", "root": str(sp.resolve()), "size": size,
+                                        "views": list(views)}, build, cache_dir, all_files)
+    return out
