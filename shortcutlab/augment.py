@@ -1,0 +1,390 @@
+"""Background interventions of both papers and batched geometric / intensity / two-view transforms.
+
+Everything here is batch in, batch out on resident tensors (CPU or CUDA) with one ``torch.Generator``:
+images ``[B, F, H, W]`` float in [0, 1], masks ``[B, F, H, W]`` bool. Frames of one sample (ED, ES) always
+share one random draw, and an image and its mask always move together.
+
+Conditions (DESIGN §5):
+
+============  =========================================================================  ==============
+name          what the model sees                                                          applied at
+============  =========================================================================  ==============
+``full``      the image (MRI paper "Full"; BackMix "Baseline" = ``baseline``)            --
+``seg``       object only, background set to ``fill`` (MRI "Seg")                         train and test
+``bg``        background only, object set to ``fill`` (MRI "BG")                          train and test
+``black``     background set to ``fill`` (BackMix "Black")                                train
+``rand``      background of another training image (MRI "Rand", Xiao et al. 2020)         train
+``backmix``   the same swap, from the masked fraction ``f`` only (BackMix §2.1-2.2)       train
+``noise``     background replaced by uniform noise (BackMix "Noise")                      train
+``shuffle``   background pixels randomly permuted within the image (BackMix "Shuffle")   train
+``bokeh``     background Gaussian-blurred (BackMix "Bokeh")                               train
+``cutmix``    a random box from another image, area-proportional soft label (CutMix)      train
+============  =========================================================================  ==============
+
+Donor-based swaps (``rand``, ``backmix``) follow BackMix §2.1: the donor's object region is blanked with
+``fill`` (zeros), then the sample's object is placed where its own mask is 1 and the donor's background
+everywhere else. Donors are drawn from a pool of samples that have masks (by default the training set).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as tF
+
+from ._validation import ShortcutlabError, check_choice, check_number, param_error
+
+__all__ = ["CONDITIONS", "TRAIN_ONLY", "TEST_TIME", "MASK_CONDITIONS", "intervene", "apply_test_condition",
+           "seg", "bg", "donor_swap", "noise_bg", "shuffle_bg", "bokeh_bg", "cutmix", "geometric", "intensity",
+           "two_views", "GeometricParams", "wbackmix_weights", "select_masked_fraction", "gaussian_blur"]
+
+CONDITIONS = ("full", "baseline", "seg", "bg", "black", "rand", "backmix", "noise", "shuffle", "bokeh", "cutmix")
+TEST_TIME = ("seg", "bg")  # conditions that define the input, so they apply at evaluation too
+TRAIN_ONLY = ("black", "rand", "backmix", "noise", "shuffle", "bokeh", "cutmix")
+MASK_CONDITIONS = ("seg", "bg", "black", "rand", "backmix", "noise", "shuffle", "bokeh")
+
+
+def _check_batch(images: torch.Tensor, masks: torch.Tensor | None, where: str, need_mask: bool = True):
+    if images.dim() != 4 or not images.is_floating_point():
+        raise param_error("images", where, "a float tensor [B, F, H, W]",
+                          f"{images.dtype} tensor of shape {tuple(images.shape)}")
+    if need_mask:
+        if masks is None:
+            raise ShortcutlabError(f"The 'masks' parameter of {where} is required for this condition but is None: "
+                                   f"the data set has no masks. Conditions that need masks: {', '.join(MASK_CONDITIONS)}.")
+        if masks.shape != images.shape:
+            raise param_error("masks", where, f"a bool tensor of the images' shape {tuple(images.shape)}",
+                              f"shape {tuple(masks.shape)}")
+
+
+def seg(images: torch.Tensor, masks: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """Object only: background pixels set to ``fill`` (MRI 'Seg', BackMix 'Black')."""
+    _check_batch(images, masks, "seg")
+    return torch.where(masks, images, torch.full_like(images, fill))
+
+
+def bg(images: torch.Tensor, masks: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """Background only: object pixels set to ``fill`` (MRI 'BG')."""
+    _check_batch(images, masks, "bg")
+    return torch.where(masks, torch.full_like(images, fill), images)
+
+
+def donor_swap(images: torch.Tensor, masks: torch.Tensor, apply: torch.Tensor, donor_images: torch.Tensor,
+               donor_masks: torch.Tensor, *, generator: torch.Generator, fill: float = 0.0,
+               self_index: torch.Tensor | None = None, pool: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Give each sample with ``apply[i]`` the background of a random donor from the pool (BackMix §2.1).
+
+    The pool is ``donor_images[pool]`` (default: all of ``donor_images``; uint8 donors are scaled to [0, 1]).
+    Returns the new images and the donor's index into ``donor_images`` per sample (-1 where not applied).
+    ``self_index[i]`` is the sample's own position in the pool (or -1), so it is never its own donor.
+    """
+    where = "donor_swap"
+    _check_batch(images, masks, where)
+    if pool is None:
+        pool = torch.arange(donor_images.shape[0], device=donor_images.device)
+    n_pool = pool.numel()
+    if n_pool < 2:
+        raise ShortcutlabError(f"The donor pool of {where} must hold at least 2 samples with masks (a batch or "
+                               f"pool of one has no other background to mix). Got {n_pool} instead.")
+    b = images.shape[0]
+    dev = images.device
+    if self_index is None:
+        self_index = torch.full((b,), -1, dtype=torch.long)
+    r = torch.randint(0, n_pool - 1, (b,), generator=generator).to(dev)
+    si = self_index.to(dev)
+    donor = torch.where((si >= 0) & (r >= si), r + 1, r)
+    # without a self index, r ranges over n_pool - 1 entries; use all n_pool instead
+    donor = torch.where(si < 0, torch.randint(0, n_pool, (b,), generator=generator).to(dev), donor)
+    donor = pool.to(dev)[donor]
+    d_img = donor_images[donor]
+    d_img = d_img.to(images.dtype).div_(255.0) if d_img.dtype == torch.uint8 else d_img.to(images.dtype)
+    d_msk = donor_masks[donor]
+    d_bg = torch.where(d_msk, torch.full_like(d_img, fill), d_img)
+    mixed = torch.where(masks, images, d_bg)
+    app = apply.to(dev).view(-1, 1, 1, 1)
+    out = torch.where(app, mixed, images)
+    return out, torch.where(apply.to(dev), donor, torch.full_like(donor, -1))
+
+
+def noise_bg(images: torch.Tensor, masks: torch.Tensor, apply: torch.Tensor, *, generator: torch.Generator,
+             low: float = 0.0, high: float = 1.0) -> torch.Tensor:
+    """Background replaced by uniform noise in [low, high) (BackMix 'Noise')."""
+    _check_batch(images, masks, "noise_bg")
+    u = torch.rand(images.shape, generator=generator).to(images.device, images.dtype) * (high - low) + low
+    out = torch.where(masks, images, u)
+    return torch.where(apply.to(images.device).view(-1, 1, 1, 1), out, images)
+
+
+def shuffle_bg(images: torch.Tensor, masks: torch.Tensor, apply: torch.Tensor, *,
+               generator: torch.Generator) -> torch.Tensor:
+    """Background pixels randomly permuted within each frame (BackMix 'Shuffle'); object pixels unchanged.
+
+    The multiset of background values of every frame is preserved. Vectorized: random sort keys for
+    background pixels, position-ordered keys for object pixels, one gather/scatter.
+    """
+    _check_batch(images, masks, "shuffle_bg")
+    b, f, h, w = images.shape
+    p = h * w
+    x = images.reshape(b * f, p)
+    m = masks.reshape(b * f, p)
+    pos = torch.arange(p, device=images.device, dtype=images.dtype).expand(b * f, p) / p
+    keys = torch.rand((b, 1, p), generator=generator).to(images.device, images.dtype).expand(b, f, p).reshape(b * f, p)
+    src_key = torch.where(m, 2.0 + pos, keys)      # background first, in random order; object after, in place
+    dst_key = torch.where(m, 2.0 + pos, pos)       # background positions in order; object after, in place
+    src = torch.argsort(src_key, dim=1)
+    dst = torch.argsort(dst_key, dim=1)
+    out = torch.empty_like(x).scatter_(1, dst, x.gather(1, src)).reshape(b, f, h, w)
+    return torch.where(apply.to(images.device).view(-1, 1, 1, 1), out, images)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of every frame of [B, F, H, W] (reflect padding)."""
+    r = max(1, int(math.ceil(3 * sigma)))
+    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    b, f, h, w = x.shape
+    y = x.reshape(b * f, 1, h, w)
+    pad_w, pad_h = min(r, w - 1), min(r, h - 1)
+    kw = k[r - pad_w:r + pad_w + 1] / k[r - pad_w:r + pad_w + 1].sum()
+    kh = k[r - pad_h:r + pad_h + 1] / k[r - pad_h:r + pad_h + 1].sum()
+    y = tF.conv2d(tF.pad(y, (pad_w, pad_w, 0, 0), mode="reflect"), kw.view(1, 1, 1, -1))
+    y = tF.conv2d(tF.pad(y, (0, 0, pad_h, pad_h), mode="reflect"), kh.view(1, 1, -1, 1))
+    return y.reshape(b, f, h, w)
+
+
+def bokeh_bg(images: torch.Tensor, masks: torch.Tensor, apply: torch.Tensor, *, sigma: float = 3.0) -> torch.Tensor:
+    """Background replaced by a Gaussian-blurred copy of the image (BackMix 'Bokeh'); object sharp."""
+    _check_batch(images, masks, "bokeh_bg")
+    out = torch.where(masks, images, gaussian_blur(images, sigma))
+    return torch.where(apply.to(images.device).view(-1, 1, 1, 1), out, images)
+
+
+def cutmix(images: torch.Tensor, labels: torch.Tensor, num_classes: int, *, generator: torch.Generator,
+           alpha: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """CutMix (Yun et al. 2019): paste a random box of a permuted partner; soft labels by the kept area.
+
+    One ``lam ~ Beta(alpha, alpha)`` per sample; the box has area ``(1 - lam) H W`` (clipped to the image)
+    and the label weight of the partner is the box's actual area fraction.
+    """
+    where = "cutmix"
+    _check_batch(images, None, where, need_mask=False)
+    b, f, h, w = images.shape
+    if b < 2:
+        raise ShortcutlabError(f"The batch of {where} must hold at least 2 samples (a batch of one has no "
+                               f"partner to mix). Got {b} instead.")
+    dev = images.device
+    perm = torch.randperm(b, generator=generator).to(dev)
+    u = torch.rand(b, 2, generator=generator)
+    # lam ~ Beta(alpha, alpha) = X / (X + Y) with X, Y ~ Gamma(alpha) drawn from our generator
+    # (torch.distributions takes no generator, so it would break seeding)
+    x_g = _gamma(alpha, b, generator)
+    y_g = _gamma(alpha, b, generator)
+    lam = x_g / (x_g + y_g)
+    cut = torch.sqrt(1.0 - lam)
+    ch, cw = (cut * h).long(), (cut * w).long()
+    cy, cx = (u[:, 0] * h).long(), (u[:, 1] * w).long()
+    y0, y1 = (cy - ch // 2).clamp(0, h), (cy + ch // 2).clamp(0, h)
+    x0, x1 = (cx - cw // 2).clamp(0, w), (cx + cw // 2).clamp(0, w)
+    ys = torch.arange(h).view(1, h, 1)
+    xs = torch.arange(w).view(1, 1, w)
+    box = ((ys >= y0.view(b, 1, 1)) & (ys < y1.view(b, 1, 1)) & (xs >= x0.view(b, 1, 1)) & (xs < x1.view(b, 1, 1)))
+    box = box.to(dev).unsqueeze(1)
+    out = torch.where(box, images[perm], images)
+    area = box.flatten(1).float().mean(1)
+    y = tF.one_hot(labels.to(dev), num_classes).float()
+    soft = (1 - area).view(b, 1) * y + area.view(b, 1) * y[perm]
+    return out, soft, {"partner": perm, "box_area": area}
+
+
+def _gamma(alpha: float, n: int, generator: torch.Generator) -> torch.Tensor:
+    """Gamma(alpha, 1) samples from a seeded generator (Marsaglia-Tsang; boost for alpha < 1)."""
+    a = alpha + 1.0 if alpha < 1 else alpha
+    d = a - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    out = torch.empty(n)
+    filled = torch.zeros(n, dtype=torch.bool)
+    for _ in range(64):  # rejection rounds over the whole vector; acceptance is > 95 % per round
+        z = torch.randn(n, generator=generator)
+        u = torch.rand(n, generator=generator)
+        v = (1 + c * z) ** 3
+        ok = (v > 0) & (torch.log(u.clamp_min(1e-12)) < 0.5 * z * z + d - d * v + d * torch.log(v.clamp_min(1e-12)))
+        take = ok & ~filled
+        out[take] = (d * v)[take]
+        filled |= ok
+        if bool(filled.all()):
+            break
+    if alpha < 1:
+        out = out * torch.rand(n, generator=generator).clamp_min(1e-12) ** (1.0 / alpha)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ geometric
+@dataclass(frozen=True)
+class GeometricParams:
+    """Per-sample geometric and intensity augmentation ranges."""
+
+    rotate: float = 20.0          # degrees, uniform in [-rotate, rotate]
+    flip_p: float = 0.5           # horizontal flip probability
+    scale_min: float = 0.85       # random resized crop: area fraction in [scale_min, 1]
+    brightness: float = 0.1       # additive, uniform in [-b, b]
+    contrast: float = 0.2         # multiplicative about the mean, uniform in [1-c, 1+c]
+
+
+def _affine(b: int, p: GeometricParams, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
+    u = torch.rand(b, 5, generator=generator)
+    ang = (u[:, 0] * 2 - 1) * math.radians(p.rotate)
+    flip = u[:, 1] < p.flip_p
+    area = p.scale_min + (1 - p.scale_min) * u[:, 2]
+    s = torch.sqrt(area)  # side fraction of the crop
+    tx = (u[:, 3] * 2 - 1) * (1 - s)
+    ty = (u[:, 4] * 2 - 1) * (1 - s)
+    cos, sin = torch.cos(ang), torch.sin(ang)
+    fx = torch.where(flip, -1.0, 1.0)
+    theta = torch.zeros(b, 2, 3)
+    # output coords -> input coords: x_in = s * R @ (flip * x_out) + t
+    theta[:, 0, 0] = s * cos * fx
+    theta[:, 0, 1] = -s * sin
+    theta[:, 1, 0] = s * sin * fx
+    theta[:, 1, 1] = s * cos
+    theta[:, 0, 2] = tx
+    theta[:, 1, 2] = ty
+    return theta, {"angle": ang, "flip": flip, "scale": s, "tx": tx, "ty": ty}
+
+
+def geometric(images: torch.Tensor, masks: torch.Tensor | None, params: GeometricParams, *,
+              generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+    """Random rotation, horizontal flip and resized crop, one draw per sample shared by its frames and mask.
+
+    One affine grid for the whole batch (``affine_grid`` + ``grid_sample``): bilinear for images, nearest
+    for masks (they stay binary). Returns images, masks and the draws (``theta`` and its parts).
+    """
+    b, f, h, w = images.shape
+    theta, info = _affine(b, params, generator)
+    theta = theta.to(images.device, images.dtype)
+    grid = tF.affine_grid(theta, (b, f, h, w), align_corners=False)
+    out = tF.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    out_m = None
+    if masks is not None:
+        out_m = tF.grid_sample(masks.to(images.dtype), grid, mode="nearest", padding_mode="zeros",
+                               align_corners=False) > 0.5
+    info["theta"] = theta
+    return out, out_m, info
+
+
+def intensity(images: torch.Tensor, params: GeometricParams, *, generator: torch.Generator) -> torch.Tensor:
+    """Per-sample brightness / contrast (same draw for all frames of a sample), clipped to [0, 1]."""
+    b = images.shape[0]
+    u = torch.rand(b, 2, generator=generator).to(images.device, images.dtype)
+    c = 1 + (u[:, 0] * 2 - 1) * params.contrast
+    br = (u[:, 1] * 2 - 1) * params.brightness
+    mean = images.mean((1, 2, 3), keepdim=True)
+    return ((images - mean) * c.view(b, 1, 1, 1) + mean + br.view(b, 1, 1, 1)).clamp(0, 1)
+
+
+def two_views(images: torch.Tensor, *, generator: torch.Generator, rotate: float = 20.0, scale_min: float = 0.5,
+              contrast: tuple[float, float] = (0.7, 1.3), flip_p: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two independently augmented views per sample for contrastive pretraining.
+
+    The MRI seed's recipe: random resized crop, flips, contrast jitter in [0.7, 1.3], rotation up to 20°.
+    """
+    lo, hi = contrast
+    p = GeometricParams(rotate=rotate, flip_p=flip_p, scale_min=scale_min, brightness=0.0,
+                        contrast=(hi - lo) / 2)
+    views = []
+    for _ in range(2):
+        v, _, _ = geometric(images, None, p, generator=generator)
+        b = v.shape[0]
+        c = (lo + (hi - lo) * torch.rand(b, generator=generator)).to(v.device, v.dtype).view(b, 1, 1, 1)
+        mean = v.mean((1, 2, 3), keepdim=True)
+        views.append(((v - mean) * c + mean).clamp(0, 1))
+    return views[0], views[1]
+
+
+# ------------------------------------------------------------------------------------------ semi-supervised
+def select_masked_fraction(has_mask: torch.Tensor, f: float, *, generator: torch.Generator) -> torch.Tensor:
+    """A seeded random subset of exactly ``round(f * N)`` samples (among those with masks) to augment.
+
+    BackMix §2.2: only this fraction is augmented and only it serves as donors.
+    """
+    f = check_number(f, name="f", where="select_masked_fraction", lo=0, hi=1, lo_open=True)
+    n = has_mask.numel()
+    k = max(1, int(round(f * n)))
+    avail = torch.nonzero(has_mask.cpu()).flatten()
+    if avail.numel() < k:
+        raise ShortcutlabError(f"The 'f' parameter of select_masked_fraction asks for {k} masked samples "
+                               f"(f = {f} of {n}), but only {avail.numel()} samples have masks.")
+    pick = avail[torch.randperm(avail.numel(), generator=generator)[:k]]
+    out = torch.zeros(n, dtype=torch.bool)
+    out[pick] = True
+    return out
+
+
+def wbackmix_weights(augmented: torch.Tensor, f: float, lam: float) -> torch.Tensor:
+    """Per-sample loss weights of wBackMix (BackMix §2.3): ``1 - lam f`` (not augmented), ``1 + lam (1 - f)``."""
+    f = check_number(f, name="f", where="wbackmix_weights", lo=0, hi=1, lo_open=True)
+    lam = check_number(lam, name="lambda", where="wbackmix_weights", lo=0)
+    aug = augmented.float()
+    return aug * (1 + lam * (1 - f)) + (1 - aug) * (1 - lam * f)
+
+
+# ------------------------------------------------------------------------------------------ dispatch
+def apply_test_condition(condition: str, images: torch.Tensor, masks: torch.Tensor | None, fill: float = 0.0):
+    """The input a model of ``condition`` sees at evaluation: ``seg``/``bg`` transform, others unchanged."""
+    check_choice(condition, CONDITIONS, name="condition", where="apply_test_condition")
+    if condition == "seg":
+        return seg(images, masks, fill)
+    if condition == "bg":
+        return bg(images, masks, fill)
+    return images
+
+
+def intervene(condition: str, images: torch.Tensor, masks: torch.Tensor | None, *, generator: torch.Generator,
+              apply: torch.Tensor | None = None, labels: torch.Tensor | None = None, num_classes: int | None = None,
+              donor_images: torch.Tensor | None = None, donor_masks: torch.Tensor | None = None,
+              self_index: torch.Tensor | None = None, pool: torch.Tensor | None = None, fill: float = 0.0,
+              sigma: float = 3.0, alpha: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+    """Apply one training condition to a batch. Returns (images, soft labels or None, info).
+
+    ``apply[i]`` selects the samples a background intervention touches (default: every sample with a mask);
+    donors for ``rand``/``backmix`` default to the batch itself.
+    """
+    check_choice(condition, CONDITIONS, name="condition", where="intervene")
+    b = images.shape[0]
+    if apply is None:
+        apply = torch.ones(b, dtype=torch.bool)
+    info: dict = {"augmented": apply.clone() if condition in TRAIN_ONLY else torch.zeros(b, dtype=torch.bool)}
+    if condition in ("full", "baseline"):
+        return images, None, info
+    if condition in ("seg", "bg"):
+        return apply_test_condition(condition, images, masks, fill), None, info
+    if condition == "black":
+        _check_batch(images, masks, "intervene")
+        return torch.where(apply.to(images.device).view(-1, 1, 1, 1), seg(images, masks, fill), images), None, info
+    if condition in ("rand", "backmix"):
+        if donor_images is None:
+            donor_images, donor_masks = images, masks
+            if b < 2:
+                raise ShortcutlabError(f"The batch of intervene('{condition}') must hold at least 2 samples (a batch "
+                                       f"of one has no other background to mix). Got {b} instead.")
+            self_index = torch.arange(b)
+        out, donor = donor_swap(images, masks, apply, donor_images, donor_masks, generator=generator, fill=fill,
+                                self_index=self_index, pool=pool)
+        info["donor"] = donor
+        return out, None, info
+    if condition == "noise":
+        return noise_bg(images, masks, apply, generator=generator), None, info
+    if condition == "shuffle":
+        return shuffle_bg(images, masks, apply, generator=generator), None, info
+    if condition == "bokeh":
+        return bokeh_bg(images, masks, apply, sigma=sigma), None, info
+    if condition == "cutmix":
+        if labels is None or num_classes is None:
+            raise ShortcutlabError("The 'labels' and 'num_classes' parameters of intervene('cutmix') are required.")
+        out, soft, ci = cutmix(images, labels, num_classes, generator=generator, alpha=alpha)
+        info.update(ci)
+        info["augmented"] = torch.ones(b, dtype=torch.bool)
+        return out, soft, info
+    raise AssertionError(condition)  # unreachable: check_choice covers every name

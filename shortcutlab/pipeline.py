@@ -1,0 +1,145 @@
+"""The batch pipeline a training loop consumes: resident data, whole-batch augmentation, one generator.
+
+>>> pipe = BatchPipeline(train_set, "backmix", batch_size=64, f=0.05, lam=1.0, seed=0)
+>>> for batch in pipe:            # Batch(x [B,F,H,W] float, y [B], y_soft, weight, index, augmented)
+...     loss = (weight * ce(model(batch.x), batch.y)).mean()
+
+No per-sample Python in the hot path: indexing, conversion, the affine grid, the intervention and the loss
+weights are tensor operations over the batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+
+from ._validation import ShortcutlabError, check_choice, check_int, check_number
+from .augment import (CONDITIONS, MASK_CONDITIONS, GeometricParams, apply_test_condition, geometric, intensity,
+                      intervene, select_masked_fraction, wbackmix_weights)
+from .imageset import ImageSet
+
+__all__ = ["Batch", "BatchPipeline", "geometric_from_config"]
+
+
+@dataclass
+class Batch:
+    x: torch.Tensor                  # [B, F, H, W] float in [0, 1] on the device
+    y: torch.Tensor                  # [B] int64
+    y_soft: torch.Tensor | None      # [B, K] soft labels (cutmix) or None
+    weight: torch.Tensor | None      # [B] per-sample loss weights (wBackMix) or None
+    index: torch.Tensor              # [B] indices into the ImageSet
+    augmented: torch.Tensor          # [B] bool: the background intervention touched this sample
+
+
+def geometric_from_config(cfg, modality: str = "mri") -> GeometricParams:
+    """GeometricParams from a preset's ``augment`` section (rotation of the MRI seed or of BackMix)."""
+    a = cfg.augment
+    rot = a.rotate_mri if modality == "mri" else a.rotate_echo
+    return GeometricParams(rotate=rot, flip_p=a.flip_p, scale_min=a.crop_scale_min, brightness=a.brightness,
+                           contrast=a.contrast)
+
+
+class BatchPipeline:
+    """Epoch iterator over an ImageSet with a condition's augmentation.
+
+    Parameters
+    ----------
+    data : ImageSet
+        Kept resident on ``device`` (uint8); converted to float per batch.
+    condition : str
+        One of :data:`shortcutlab.augment.CONDITIONS`.
+    batch_size : int
+    train : bool
+        Training: shuffled order, geometric + intensity augmentation, the condition's intervention.
+        Evaluation: fixed order, only the test-time input transform (``seg``/``bg``).
+    geometric : GeometricParams or None
+        None disables geometric and intensity augmentation.
+    f : float in (0, 1]
+        Fraction of the set that carries a mask and is augmented (BackMix §2.2); only it donates backgrounds.
+    lam : float >= 0
+        wBackMix weight; 0 gives no weights (all ones).
+    seed : int
+        Seeds the one generator of this pipeline (order, masked subset, every augmentation draw).
+    """
+
+    def __init__(self, data: ImageSet, condition: str = "full", *, batch_size: int = 64, train: bool = True,
+                 geometric: GeometricParams | None = None, f: float = 1.0, lam: float = 0.0, fill: float = 0.0,
+                 sigma: float = 3.0, alpha: float = 1.0, seed: int = 0, device: str | torch.device = "cpu",
+                 drop_last: bool = False):
+        where = "BatchPipeline"
+        check_choice(condition, CONDITIONS, name="condition", where=where)
+        check_int(batch_size, name="batch_size", where=where, lo=1)
+        self.f = check_number(f, name="f", where=where, lo=0, hi=1, lo_open=True)
+        self.lam = check_number(lam, name="lam", where=where, lo=0)
+        if len(data) == 0:
+            raise ShortcutlabError(f"The 'data' parameter of {where} must hold at least one sample. Got an empty set "
+                                   f"{data.name!r} instead.")
+        if condition in MASK_CONDITIONS and (data.masks is None or not bool(data.has_mask.any())):
+            raise ShortcutlabError(f"The condition {condition!r} of {where} needs masks, but the data set "
+                                   f"{data.name!r} has none. Conditions without masks: full, baseline, cutmix.")
+        if condition in ("seg", "bg") and not bool(data.has_mask.all()):
+            raise ShortcutlabError(f"The condition {condition!r} of {where} needs a mask for every sample; "
+                                   f"{int((~data.has_mask).sum())} of {len(data)} in {data.name!r} have none.")
+        if train and condition in ("rand", "backmix", "cutmix") and batch_size < 2:
+            raise ShortcutlabError(f"The 'batch_size' parameter of {where} must be at least 2 for the donor-based "
+                                   f"condition {condition!r} (a batch of one has nothing to mix). Got {batch_size} instead.")
+        self.device = torch.device(device)
+        self.data = data.to(self.device)
+        self.condition = condition
+        self.batch_size = batch_size
+        self.train = train
+        self.geo = geometric
+        self.fill, self.sigma, self.alpha = fill, sigma, alpha
+        self.drop_last = drop_last
+        self.generator = torch.Generator().manual_seed(int(seed))
+        n = len(data)
+        if train and condition in MASK_CONDITIONS and condition not in ("seg", "bg"):
+            self.augmented = select_masked_fraction(data.has_mask.cpu(), self.f, generator=self.generator)
+        else:
+            self.augmented = torch.zeros(n, dtype=torch.bool)
+        self.pool = torch.nonzero(self.augmented).flatten()
+        self.pos_in_pool = torch.full((n,), -1, dtype=torch.long)
+        self.pos_in_pool[self.pool] = torch.arange(self.pool.numel())
+        if train and condition == "backmix" and self.pool.numel() < 2:
+            raise ShortcutlabError(f"The 'f' parameter of {where} leaves {self.pool.numel()} masked sample(s) in "
+                                   f"{data.name!r} ({n} samples); BackMix needs at least 2 donors. Use a larger f.")
+        self._pool_dev = self.pool.to(self.device)
+        self._aug_dev = self.augmented.to(self.device)
+
+    def __len__(self) -> int:
+        n = len(self.data)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        n = len(self.data)
+        order = torch.randperm(n, generator=self.generator) if self.train else torch.arange(n)
+        for s in range(0, n, self.batch_size):
+            idx = order[s:s + self.batch_size]
+            if self.drop_last and idx.numel() < self.batch_size:
+                break
+            yield self._batch(idx)
+
+    def _batch(self, idx: torch.Tensor) -> Batch:
+        d = self.data
+        di = idx.to(self.device)
+        x = d.images[di].float().div_(255.0)
+        m = d.masks[di] if d.masks is not None else None
+        y = d.labels[di]
+        aug = self.augmented[idx]
+        if not self.train:
+            x = apply_test_condition(self.condition, x, m, self.fill)
+            return Batch(x, y, None, None, idx, torch.zeros_like(aug))
+        if self.geo is not None:
+            x, m, _ = geometric(x, m, self.geo, generator=self.generator)
+            x = intensity(x, self.geo, generator=self.generator)
+        kw = {}
+        if self.condition == "backmix":
+            kw = dict(donor_images=d.images, donor_masks=d.masks, pool=self._pool_dev,
+                      self_index=self.pos_in_pool[idx])
+        x, soft, info = intervene(self.condition, x, m, generator=self.generator, apply=aug, labels=y,
+                                  num_classes=d.num_classes, fill=self.fill, sigma=self.sigma, alpha=self.alpha, **kw)
+        weight = None
+        if self.lam > 0 and self.condition in MASK_CONDITIONS and self.condition not in ("seg", "bg"):
+            weight = wbackmix_weights(info["augmented"], self.f, self.lam).to(self.device)
+        return Batch(x, y, soft, weight, idx, info["augmented"])

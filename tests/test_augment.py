@@ -1,0 +1,205 @@
+import math
+
+import pytest
+import torch
+
+from shortcutlab import ImageSet, ShortcutlabError
+from shortcutlab.augment import (CONDITIONS, GeometricParams, bg, bokeh_bg, cutmix, donor_swap, gaussian_blur, geometric,
+                                 intervene, noise_bg, seg, select_masked_fraction, shuffle_bg, two_views,
+                                 wbackmix_weights)
+from shortcutlab.pipeline import BatchPipeline
+
+
+def _batch(b=6, f=2, h=16, w=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(b, f, h, w, generator=g)
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    cy = torch.randint(5, 11, (b, 1, 1, 1), generator=g)
+    m = ((yy - cy) ** 2 + (xx - 8) ** 2 < torch.randint(6, 16, (b, f, 1, 1), generator=g))
+    return x, m
+
+
+def test_seg_and_bg_definitions():
+    x, m = _batch()
+    s = seg(x, m, fill=0.25)
+    assert torch.equal(s[m], x[m]) and bool((s[~m] == 0.25).all())
+    b = bg(x, m)
+    assert torch.equal(b[~m], x[~m]) and bool((b[m] == 0).all())  # bg leaves no object pixel
+
+
+def test_donor_swap_replays_formula():
+    x, m = _batch(b=8)
+    apply = torch.tensor([1, 1, 0, 1, 1, 1, 0, 1], dtype=torch.bool)
+    pool = torch.tensor([0, 1, 3, 4, 5, 7])  # only samples with masks donate
+    self_idx = torch.full((8,), -1)
+    self_idx[pool] = torch.arange(6)
+    g = torch.Generator().manual_seed(5)
+    out, donor = donor_swap(x, m, apply, x, m, generator=g, pool=pool, self_index=self_idx)
+    assert (donor[~apply] == -1).all()
+    assert bool(torch.isin(donor[apply], pool).all())  # donors come from the masked pool
+    assert bool((donor[apply] != torch.arange(8)[apply]).all())  # never its own donor
+    for i in torch.nonzero(apply).flatten().tolist():
+        j = int(donor[i])
+        expect = torch.where(m[i], x[i], torch.where(m[j], torch.zeros_like(x[j]), x[j]))
+        assert torch.equal(out[i], expect)
+    assert torch.equal(out[~apply], x[~apply])
+    # replay the seeded generator: same donors
+    out2, donor2 = donor_swap(x, m, apply, x, m, generator=torch.Generator().manual_seed(5), pool=pool,
+                              self_index=self_idx)
+    assert torch.equal(donor, donor2) and torch.equal(out, out2)
+
+
+def test_shuffle_preserves_background_multiset_and_object():
+    x, m = _batch()
+    apply = torch.ones(6, dtype=torch.bool)
+    out = shuffle_bg(x, m, apply, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out[m], x[m])
+    for i in range(6):
+        for f in range(2):
+            a, b = x[i, f][~m[i, f]], out[i, f][~m[i, f]]
+            assert torch.equal(torch.sort(a).values, torch.sort(b).values)
+            assert not torch.equal(a, b)
+
+
+def test_noise_and_bokeh():
+    x, m = _batch()
+    apply = torch.tensor([True, False, True, True, True, True])
+    n = noise_bg(x, m, apply, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(n[m], x[m]) and torch.equal(n[1], x[1])
+    assert bool(((n[0][~m[0]] >= 0) & (n[0][~m[0]] < 1)).all()) and not torch.equal(n[0], x[0])
+    k = bokeh_bg(x, m, apply, sigma=2.0)
+    blurred = gaussian_blur(x, 2.0)
+    assert torch.equal(k[m], x[m]) and torch.allclose(k[0][~m[0]], blurred[0][~m[0]])
+    # blur of a constant image is the constant
+    assert torch.allclose(gaussian_blur(torch.full((1, 1, 9, 9), 0.3), 2.0), torch.full((1, 1, 9, 9), 0.3))
+
+
+def test_cutmix_box_and_soft_labels():
+    x, _ = _batch(b=8)
+    y = torch.arange(8) % 3
+    out, soft, info = cutmix(x, y, 3, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(soft.sum(1), torch.ones(8))
+    perm, area = info["partner"], info["box_area"]
+    for i in range(8):
+        changed = (out[i] != x[i]).any(0)
+        from_partner = (out[i] == x[perm[i]]).all(0)
+        assert bool(from_partner[changed].all())
+        if perm[i] != i:
+            assert math.isclose(float(changed.float().mean()), float(area[i]), abs_tol=1e-6)
+        expect = torch.zeros(3)
+        expect[y[i]] += 1 - area[i]
+        expect[y[perm[i]]] += area[i]
+        assert torch.allclose(soft[i], expect)
+
+
+def test_masked_fraction_exact_and_weights_formula():
+    has = torch.ones(200, dtype=torch.bool)
+    has[:10] = False
+    with pytest.raises(ShortcutlabError, match="asks for 200 masked samples.*only 190"):
+        select_masked_fraction(has, 1.0, generator=torch.Generator())
+    for f in (0.9, 0.5, 0.05, 0.01):
+        sel = select_masked_fraction(has, f, generator=torch.Generator().manual_seed(0))
+        assert int(sel.sum()) == round(f * 200) and not sel[:10].any()
+    sel = select_masked_fraction(has, 0.05, generator=torch.Generator().manual_seed(0))
+    for lam in (0.0, 1.0, 2.0):
+        w = wbackmix_weights(sel, 0.05, lam)
+        assert torch.allclose(w[sel], torch.full((int(sel.sum()),), 1 + lam * 0.95))
+        assert torch.allclose(w[~sel], torch.full((int((~sel).sum()),), 1 - lam * 0.05))
+        assert math.isclose(float(w.mean()), 1.0, rel_tol=1e-6)  # the re-weighting keeps the mean loss scale
+
+
+def test_geometric_moves_image_and_mask_together_same_draw_for_frames():
+    x, m = _batch(b=8, f=2, h=32, w=32)
+    m[:, 1] = m[:, 0]
+    img = m.float()  # the image is its mask: both must land in the same place
+    img2 = torch.cat([img[:, :1], img[:, :1]], 1)
+    p = GeometricParams(rotate=30, flip_p=0.5, scale_min=0.6)
+    out, om, info = geometric(img2, m, p, generator=torch.Generator().manual_seed(0))
+    assert om.dtype == torch.bool
+    inter = ((out > 0.5) & om).sum((2, 3)).float()
+    union = ((out > 0.5) | om).sum((2, 3)).float().clamp(min=1)
+    assert bool((inter / union > 0.85).all())
+    assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(om[:, 0], om[:, 1])  # frames share the draw
+    # replay: the same seed gives the same theta
+    _, _, info2 = geometric(img2, m, p, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(info["theta"], info2["theta"])
+    # identity parameters leave the image unchanged
+    ident = GeometricParams(rotate=0, flip_p=0, scale_min=1.0)
+    same, sm, _ = geometric(x, m, ident, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(same, x, atol=1e-5) and torch.equal(sm, m)
+
+
+def test_two_views_independent():
+    x, _ = _batch(b=4)
+    a, b = two_views(x, generator=torch.Generator().manual_seed(0))
+    assert a.shape == x.shape and not torch.allclose(a, b)
+    assert float(a.min()) >= 0 and float(a.max()) <= 1
+
+
+def _set(n=24, masks=True):
+    x, m = _batch(b=n)
+    return ImageSet(images=(x * 255).to(torch.uint8), labels=torch.arange(n) % 3, class_names=["a", "b", "c"],
+                    masks=m if masks else None)
+
+
+def test_pipeline_seeded_and_eval_deterministic():
+    s = _set()
+    geo = GeometricParams()
+    a = [b.x for b in BatchPipeline(s, "backmix", batch_size=8, geometric=geo, f=0.5, seed=3)]
+    b = [b.x for b in BatchPipeline(s, "backmix", batch_size=8, geometric=geo, f=0.5, seed=3)]
+    c = [b.x for b in BatchPipeline(s, "backmix", batch_size=8, geometric=geo, f=0.5, seed=4)]
+    assert all(torch.equal(u, v) for u, v in zip(a, b)) and not all(torch.equal(u, v) for u, v in zip(a, c))
+    ev = list(BatchPipeline(s, "seg", batch_size=10, train=False))
+    assert [len(b.y) for b in ev] == [10, 10, 4]
+    xs = torch.cat([b.x for b in ev])
+    assert torch.equal(xs, seg(s.float_images(), s.masks))
+
+
+def test_pipeline_backmix_fraction_weights_and_donors():
+    s = _set(n=40)
+    p = BatchPipeline(s, "backmix", batch_size=40, f=0.25, lam=2.0, seed=0)
+    assert int(p.augmented.sum()) == 10
+    (batch,) = list(p)
+    assert torch.equal(batch.augmented, p.augmented[batch.index])
+    assert torch.allclose(batch.weight, wbackmix_weights(batch.augmented, 0.25, 2.0))
+    # non-augmented samples are untouched (no geometric aug here)
+    untouched = ~batch.augmented
+    assert torch.equal(batch.x[untouched], s.float_images()[batch.index][untouched])
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(condition="seg", masks=False), "needs masks"),
+    (dict(condition="backmix", f=0.0), r"'f' parameter of BatchPipeline must be a float in \(0, 1\]"),
+    (dict(condition="backmix", f=1.5), r"'f'.*Got 1.5"),
+    (dict(condition="backmix", lam=-1.0), "'lam' parameter.*>= 0.*Got -1.0"),
+    (dict(condition="rand", batch_size=1), "at least 2.*batch of one"),
+    (dict(condition="backmixx"), "'condition'.*'backmix'.*Did you mean"),
+])
+def test_pipeline_bad_input(kw, match):
+    masks = kw.pop("masks", True)
+    cond = kw.pop("condition")
+    with pytest.raises(ShortcutlabError, match=match):
+        BatchPipeline(_set(masks=masks), cond, **kw)
+
+
+def test_intervene_batch_of_one_and_unknown():
+    x, m = _batch(b=1)
+    with pytest.raises(ShortcutlabError, match="at least 2 samples"):
+        intervene("rand", x, m, generator=torch.Generator())
+    with pytest.raises(ShortcutlabError, match="at least 2 samples"):
+        cutmix(x, torch.tensor([0]), 2, generator=torch.Generator())
+    with pytest.raises(ShortcutlabError, match="'condition'.*one of"):
+        intervene("mixup", x, m, generator=torch.Generator())
+    with pytest.raises(ShortcutlabError, match="'masks' parameter.*None"):
+        intervene("noise", x, None, generator=torch.Generator())
+    assert set(CONDITIONS) >= {"full", "seg", "bg", "rand", "backmix", "black", "noise", "shuffle", "bokeh", "cutmix"}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none)")
+def test_cpu_equals_cuda():
+    s = _set()
+    geo = GeometricParams()
+    for cond in ("rand", "backmix", "shuffle", "noise", "bokeh", "cutmix"):
+        a = [b.x for b in BatchPipeline(s, cond, batch_size=8, geometric=geo, f=0.5, seed=3)]
+        b = [b.x.cpu() for b in BatchPipeline(s, cond, batch_size=8, geometric=geo, f=0.5, seed=3, device="cuda")]
+        assert all(torch.allclose(u, v, atol=1e-4) for u, v in zip(a, b)), cond
