@@ -26,7 +26,7 @@ import torch.nn.functional as tF
 from ._validation import ShortcutlabError, check_choice, check_int, check_number
 from .imageset import ImageSet
 
-PHANTOM_VERSION = 2  # bump whenever generated images change: it keys the on-disk cache
+PHANTOM_VERSION = 3  # bump whenever generated images change: it keys the on-disk cache
 
 __all__ = ["PHANTOM_VERSION", "make_cmr", "make_echo", "COHORTS", "CUE_KINDS", "ECHO_VIEWS", "ECHO_SITES", "CMR_CLASS_PARAMS"]
 
@@ -133,8 +133,9 @@ def make_cmr(cohort: str = "cm", n: int = 200, size: int = 64, *, spurious: str 
     size : int
         Image side in pixels.
     spurious : {'marker', 'habitus', 'artifact', 'none'}
-        Kind of spurious background cue: an annotation marker whose position encodes a class, body habitus
-        (subcutaneous fat thickness), or a site artifact (a dotted zipper line below the body).
+        Kind of spurious background cue: an annotation glyph in a random corner whose shape encodes a class,
+        body habitus (subcutaneous fat thickness), or a site artifact (a dotted zipper line below the body
+        whose dot period encodes a class).
     strength : float in [0, 1]
         Probability that the cue agrees with the class; otherwise it is drawn uniformly. 0: no information.
     systemic : bool
@@ -308,19 +309,26 @@ def _cmr_chunk(cohort, lab, cue, size, spurious, systemic, g):
 
     # Spurious cue (background only; it never enters the heart mask).
     cue_layer = torch.zeros_like(img)
+    # Random placement of the cue, drawn for every kind so that all kinds consume the same random stream.
+    corner = torch.randint(0, 4, (n,), generator=g)
+    jitter = _ru(g, n, 2)
     if spurious == "marker":
-        # a bright square 'annotation' marker above the body, its x position encodes a class
-        mw = 0.09
-        cx = v(-0.6 + 1.2 * cue.float() / max(k - 1, 1))
-        cy = -0.88 * sc["fov"]
-        d = torch.maximum((x - cx).abs(), (y - cy).abs()) - mw / 2
-        inner_sq = torch.maximum((x - cx).abs(), (y - cy).abs()) - mw / 5
-        cue_layer = (_soft(d, edge) - 0.7 * _soft(inner_sq, edge)).expand(n, 2, size, size)
+        # a scanner annotation glyph in a random corner outside the body; *which* glyph encodes a class
+        # (appearance, not position: a CNN with global pooling reads it easily, as it would a real marker)
+        scale = max(1, size // 32)
+        gh = 5 * scale
+        ys = torch.where(corner < 2, 1 + (jitter[:, 0] * 2 * scale).long(), size - gh - 1 - (jitter[:, 0] * 2 * scale).long())
+        xs = torch.where(corner % 2 == 0, 1 + (jitter[:, 1] * 3 * scale).long(),
+                         size - gh - 1 - (jitter[:, 1] * 3 * scale).long())
+        layer = torch.zeros(n, size, size)
+        _stamp(layer, _cmr_glyphs(), cue.clamp(min=0), ys, xs, 0.95, scale)
+        cue_layer = layer.unsqueeze(1).expand(n, 2, size, size)
     elif spurious == "artifact":
-        # dotted zipper line below the body, its x position encodes a class
-        cx = v(-0.55 + 1.1 * cue.float() / max(k - 1, 1))
+        # a dotted 'zipper' line below the body at a random x; its dot period encodes a class
+        cx = v(-0.5 + 1.0 * jitter[:, 1])
         line = _soft((x - cx).abs() - 0.012 * sc["fov"], edge)
-        dots = (torch.cos(y * size / sc["fov"] * 1.6) > 0).float()
+        period = v(2.0 + cue.float().clamp(min=0)) * (2.0 * sc["fov"] / size) * max(1, size // 48)
+        dots = (torch.remainder(y, period) < period / 2).float()
         band = ((y > bcy + bb + 0.04) & (y < 0.98 * sc["fov"])).float()
         cue_layer = (0.8 * line * dots * band).expand(n, 2, size, size)
     if spurious in ("marker", "artifact"):
@@ -359,6 +367,13 @@ def _glyph_bank() -> torch.Tensor:
     bank = (torch.rand(_GLYPHS_N, 5, 4, generator=g) < 0.55).float()
     bank[:, :, 3] = 0  # letter spacing column
     return bank
+
+
+def _cmr_glyphs() -> torch.Tensor:
+    """Five distinct 5 x 5 annotation glyphs (one per class of the larger cohort), fixed."""
+    rows = ["11111 10001 10001 10001 11111", "00100 00100 11111 00100 00100", "10001 01010 00100 01010 10001",
+            "11111 00001 11111 10000 11111", "10101 10101 11111 10101 10101"]
+    return torch.tensor([[[int(c) for c in r] for r in g.split()] for g in rows], dtype=torch.float32)
 
 
 def _stamp(img: torch.Tensor, glyphs: torch.Tensor, ids: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor,

@@ -1,0 +1,255 @@
+"""Classification and saliency-overlap metrics with exact definitions (DESIGN §6).
+
+Classification
+--------------
+* :func:`auc` — one-vs-rest ROC AUC, ``average='micro'`` (the MRI paper's headline: labels binarized and all
+  class scores pooled) or ``'macro'`` (mean of per-class AUCs; what the MRI seed code computes, there with an
+  analytic SE). scikit-learn's ``roc_auc_score`` does the arithmetic.
+* :func:`bootstrap_ci` — 95 % CI by resampling test samples with a fixed seed; a resample that lacks a class
+  (AUC undefined) is redrawn and counted, never a crash or a silent NaN.
+* :func:`classification_metrics` — accuracy, macro precision / recall / F1, confusion matrix (BackMix).
+* :func:`paired_bootstrap` — difference of a metric between two conditions on the same test set.
+
+Saliency overlap (per image; ``x`` map in [0, 1], ``y`` binary mask)
+--------------------------------------------------------------------
+* AKS = Σ(x·y) / Σx (MRI paper eq. 2) · DSC = 2Σ(x·y) / (Σx + Σy) (soft Dice, as the MRI code computes it)
+* %E = Σ_mask z / Σ z · %F = |{z > 0.5} ∩ mask| / |{z > 0.5}| (BackMix §2.4)
+* A map that is all zero (or has no pixel above 0.5, for %F) gives NaN for that image; summaries count NaNs.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from ._validation import ShortcutlabError, check_int, check_number
+
+__all__ = ["auc", "bootstrap_ci", "classification_metrics", "paired_bootstrap", "check_probabilities",
+           "aks", "dsc", "energy_pct", "focus_pct", "overlap_metrics", "summarize", "mean_ci_across",
+           "correlation_ci"]
+
+
+def _np(a) -> np.ndarray:
+    if torch.is_tensor(a):
+        return a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
+def check_probabilities(y, p, *, where: str = "auc", num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Validate labels ``y [N]`` and probabilities ``p [N, K]`` (rows sum to 1, values in [0, 1])."""
+    y, p = _np(y).astype(np.int64).ravel(), _np(p).astype(np.float64)
+    if p.ndim != 2 or p.shape[0] != y.shape[0]:
+        raise ShortcutlabError(f"The 'probs' parameter of {where} must have shape [N, K] with N = {y.shape[0]} "
+                               f"labels. Got shape {p.shape} instead.")
+    k = p.shape[1] if num_classes is None else num_classes
+    if p.shape[1] != k:
+        raise ShortcutlabError(f"The 'probs' parameter of {where} must have {k} columns (classes). Got {p.shape[1]}.")
+    if y.size == 0:
+        raise ShortcutlabError(f"The 'labels' parameter of {where} is empty: an empty split has no metric.")
+    sums = p.sum(1)
+    if not np.allclose(sums, 1.0, atol=1e-3) or (p < -1e-6).any() or (p > 1 + 1e-6).any():
+        i = int(np.argmax(np.abs(sums - 1)))
+        raise ShortcutlabError(f"The 'probs' parameter of {where} must hold probabilities (rows in [0, 1] summing "
+                               f"to 1; apply softmax to logits). Got row {i} summing to {sums[i]:.4f} instead.")
+    if y.min() < 0 or y.max() >= k:
+        raise ShortcutlabError(f"The 'labels' parameter of {where} must hold values in [0, {k - 1}]. "
+                               f"Got range [{y.min()}, {y.max()}] instead.")
+    return y, p
+
+
+def auc(y, p, average: str = "micro") -> float:
+    """One-vs-rest ROC AUC: ``micro`` (MRI paper) or ``macro``. Needs every class present in ``y``."""
+    from sklearn.metrics import roc_auc_score
+
+    if average not in ("micro", "macro"):
+        raise ShortcutlabError(f"The 'average' parameter of auc must be one of 'micro', 'macro'. Got {average!r} instead.")
+    y, p = check_probabilities(y, p, where="auc")
+    k = p.shape[1]
+    present = np.unique(y)
+    if present.size < 2 or (average == "macro" and present.size < k):
+        raise ShortcutlabError(f"The test labels of auc must contain {'every class' if average == 'macro' else 'at least two classes'} "
+                               f"(K = {k}). Got classes {present.tolist()} only: AUC is undefined.")
+    onehot = np.eye(k)[y]
+    if average == "micro":
+        return float(roc_auc_score(onehot.ravel(), p.ravel()))
+    return float(roc_auc_score(y, p, multi_class="ovr", average="macro", labels=np.arange(k)))
+
+
+def bootstrap_ci(y, p, fn: Callable[[np.ndarray, np.ndarray], float], *, n_boot: int = 1000, ci: float = 0.95,
+                 seed: int = 0, require_all_classes: bool = True, max_redraws: int | None = None) -> dict:
+    """Point estimate and percentile bootstrap CI of ``fn(y, p)`` over test samples.
+
+    A resample lacking a class is redrawn (``require_all_classes``) and counted in ``n_redrawn``; if more
+    than ``max_redraws`` (default ``10 * n_boot``) are needed, the CI is built from the valid ones and
+    ``n_boot_valid`` says how many.
+    """
+    check_int(n_boot, name="n_boot", where="bootstrap_ci", lo=1)
+    check_number(ci, name="ci", where="bootstrap_ci", lo=0, hi=1, lo_open=True, hi_open=True)
+    y, p = _np(y), _np(p)
+    est = float(fn(y, p))
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    k = p.shape[1] if p.ndim == 2 else int(y.max()) + 1
+    max_redraws = 10 * n_boot if max_redraws is None else max_redraws
+    stats, redrawn = [], 0
+    while len(stats) < n_boot and redrawn <= max_redraws:
+        idx = rng.integers(0, n, n)
+        if require_all_classes and np.unique(y[idx]).size < k:
+            redrawn += 1
+            continue
+        stats.append(fn(y[idx], p[idx]))
+    stats = np.asarray(stats, dtype=float)
+    a = (1 - ci) / 2
+    lo, hi = (np.quantile(stats, [a, 1 - a]) if stats.size else (np.nan, np.nan))
+    return {"estimate": est, "lo": float(lo), "hi": float(hi), "n_boot_valid": int(stats.size),
+            "n_redrawn": int(redrawn), "ci": ci}
+
+
+def classification_metrics(y, p) -> dict:
+    """Accuracy, macro precision / recall / F1, confusion matrix (rows: true, columns: predicted)."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    y, p = check_probabilities(y, p, where="classification_metrics")
+    k = p.shape[1]
+    pred = p.argmax(1)
+    prec, rec, f1, _ = precision_recall_fscore_support(y, pred, labels=np.arange(k), average="macro", zero_division=0)
+    return {"accuracy": float(accuracy_score(y, pred)), "precision": float(prec), "recall": float(rec),
+            "f1": float(f1), "confusion": confusion_matrix(y, pred, labels=np.arange(k)).tolist()}
+
+
+def paired_bootstrap(y, p_a, p_b, fn: Callable = None, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> dict:
+    """Bootstrap of ``fn(y, p_a) - fn(y, p_b)`` with shared resamples (two models, one test set).
+
+    ``p_better`` is the fraction of valid resamples where A beats B.
+    """
+    fn = fn or (lambda yy, pp: auc(yy, pp, "micro"))
+    y, p_a, p_b = _np(y), _np(p_a), _np(p_b)
+    if p_a.shape != p_b.shape:
+        raise ShortcutlabError(f"The 'p_a' and 'p_b' parameters of paired_bootstrap must have one shape. "
+                               f"Got {p_a.shape} and {p_b.shape} instead.")
+    k = p_a.shape[1]
+    rng = np.random.default_rng(seed)
+    diffs, redrawn = [], 0
+    while len(diffs) < n_boot and redrawn <= 10 * n_boot:
+        idx = rng.integers(0, len(y), len(y))
+        if np.unique(y[idx]).size < k:
+            redrawn += 1
+            continue
+        diffs.append(fn(y[idx], p_a[idx]) - fn(y[idx], p_b[idx]))
+    diffs = np.asarray(diffs)
+    a = (1 - ci) / 2
+    return {"difference": float(fn(y, p_a) - fn(y, p_b)), "lo": float(np.quantile(diffs, a)),
+            "hi": float(np.quantile(diffs, 1 - a)), "p_better": float((diffs > 0).mean()),
+            "n_boot_valid": int(diffs.size), "n_redrawn": int(redrawn)}
+
+
+# ------------------------------------------------------------------------------------------- overlap
+def _maps(x, y, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.as_tensor(x).float()
+    y = torch.as_tensor(y)
+    if x.shape != y.shape:
+        raise ShortcutlabError(f"The map and mask of {where} must have one shape. Got map {tuple(x.shape)} and "
+                               f"mask {tuple(y.shape)} instead.")
+    if y.dtype != torch.bool:
+        u = torch.unique(y)
+        if not bool(((u == 0) | (u == 1)).all()):
+            raise ShortcutlabError(f"The mask of {where} must be binary. Got values {u[:6].tolist()} instead.")
+        y = y.bool()
+    if x.numel() and (float(x.min()) < -1e-6 or float(x.max()) > 1 + 1e-3 or bool(torch.isnan(x).any())):
+        raise ShortcutlabError(f"The map of {where} must hold values in [0, 1] (normalized CAM). Got range "
+                               f"[{float(x.min()):.3g}, {float(x.max()):.3g}] instead.")
+    return x, y
+
+
+def _per_image(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
+    return torch.where(den > 0, num / den.clamp_min(1e-12), torch.full_like(num, float("nan")))
+
+
+def aks(x, y) -> torch.Tensor:
+    """Anatomic Knowledge Score per image: Σ(x·y) / Σx over the last two dims (NaN if Σx = 0)."""
+    x, y = _maps(x, y, "aks")
+    return _per_image((x * y).sum((-2, -1)), x.sum((-2, -1)))
+
+
+def dsc(x, y) -> torch.Tensor:
+    """Soft Dice per image: 2Σ(x·y) / (Σx + Σy) (NaN if both are empty)."""
+    x, y = _maps(x, y, "dsc")
+    return _per_image(2 * (x * y).sum((-2, -1)), x.sum((-2, -1)) + y.float().sum((-2, -1)))
+
+
+def energy_pct(x, y) -> torch.Tensor:
+    """%E per image: share of CAM energy inside the mask, Σ_mask z / Σ z (BackMix; NaN if Σ z = 0)."""
+    x, y = _maps(x, y, "energy_pct")
+    return _per_image((x * y).sum((-2, -1)), x.sum((-2, -1)))
+
+
+def focus_pct(x, y, threshold: float = 0.5) -> torch.Tensor:
+    """%F per image: |{z > t} ∩ mask| / |{z > t}| (BackMix; NaN if no pixel exceeds t)."""
+    x, y = _maps(x, y, "focus_pct")
+    hot = x > threshold
+    return _per_image((hot & y).float().sum((-2, -1)), hot.float().sum((-2, -1)))
+
+
+def overlap_metrics(maps, masks) -> dict[str, torch.Tensor]:
+    """All four per-image metrics for maps and masks of shape [..., H, W]."""
+    return {"aks": aks(maps, masks), "dsc": dsc(maps, masks), "pct_e": energy_pct(maps, masks),
+            "pct_f": focus_pct(maps, masks)}
+
+
+def summarize(values, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 0, groups=None,
+              group_names: Sequence[str] | None = None) -> dict:
+    """Mean ± bootstrap CI of per-image values, NaNs excluded and counted (``n_nan``); optionally per group."""
+    v = _np(values).astype(float).ravel()
+    ok = ~np.isnan(v)
+    out = {"mean": float(np.mean(v[ok])) if ok.any() else float("nan"), "n": int(ok.sum()), "n_nan": int((~ok).sum()),
+           "sd": float(np.std(v[ok], ddof=1)) if ok.sum() > 1 else float("nan")}
+    if ok.sum() > 1:
+        rng = np.random.default_rng(seed)
+        vv = v[ok]
+        means = vv[rng.integers(0, vv.size, (n_boot, vv.size))].mean(1)
+        a = (1 - ci) / 2
+        out["lo"], out["hi"] = float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+    else:
+        out["lo"] = out["hi"] = float("nan")
+    if groups is not None:
+        g = _np(groups).ravel()
+        out["by_group"] = {}
+        for gi in np.unique(g):
+            name = group_names[int(gi)] if group_names is not None else str(gi)
+            out["by_group"][name] = summarize(v[g == gi], n_boot=n_boot, ci=ci, seed=seed)
+    return out
+
+
+def mean_ci_across(values: Sequence[float], ci: float = 0.95) -> dict:
+    """Mean and t-interval across seeds (few values)."""
+    from scipy import stats
+
+    v = np.asarray([x for x in values if x == x], dtype=float)
+    if v.size == 0:
+        return {"mean": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": 0}
+    if v.size == 1:
+        return {"mean": float(v[0]), "lo": float("nan"), "hi": float("nan"), "n": 1}
+    h = stats.t.ppf(0.5 + ci / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size)
+    return {"mean": float(v.mean()), "lo": float(v.mean() - h), "hi": float(v.mean() + h), "n": int(v.size)}
+
+
+def correlation_ci(a: Sequence[float], b: Sequence[float], ci: float = 0.95) -> dict:
+    """Pearson r with a Fisher-z CI and Spearman rho, across models (MRI paper Figure 2)."""
+    from scipy import stats
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ok = ~(np.isnan(a) | np.isnan(b))
+    a, b = a[ok], b[ok]
+    n = a.size
+    if n < 3:
+        return {"r": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": n, "rho": float("nan"), "method": "fisher-z"}
+    r = float(np.corrcoef(a, b)[0, 1])
+    z = np.arctanh(np.clip(r, -0.999999, 0.999999))
+    se = 1 / np.sqrt(max(n - 3, 1))
+    q = stats.norm.ppf(0.5 + ci / 2)
+    return {"r": r, "lo": float(np.tanh(z - q * se)), "hi": float(np.tanh(z + q * se)), "n": int(n),
+            "rho": float(stats.spearmanr(a, b).statistic), "method": "fisher-z"}
+
+
+_ = Mapping
