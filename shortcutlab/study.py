@@ -1,0 +1,286 @@
+"""The study cache: a condition's results are a pure function of its spec (DESIGN §7).
+
+``runs/<preset>/<readable-name>-<hash>/`` holds ``spec.json``, ``weights.pt``, ``predictions.npz``,
+``metrics.json``, ``history.json`` (and later ``cams_<set>.npz`` / ``saliency_<set>.json``), then ``done.json``
+written last. Every file is written to a temporary name and renamed, so an interrupted run never leaves a
+half-written result; an unfinished training resumes from ``checkpoint.pt`` and ends with the same numbers.
+
+>>> study = Study(load_preset("smoke"))
+>>> full = study.run("cm", "full")             # trains, or loads in seconds if any notebook trained it
+>>> full.metrics["test"]["auc_micro"]
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from ._validation import CacheError, ShortcutlabError, check_choice
+from ._version import __version__
+from .augment import CONDITIONS
+from .config import Config
+from .data import cmr_data, echo_data
+from .imageset import ImageSet
+from .metrics import auc, bootstrap_ci, classification_metrics, mean_ci_across
+from .models import FrameClassifier, build_model, load_encoder_weights, load_weights, save_weights
+from .report import PROJECT_ROOT, to_jsonable
+from .train import TrainSettings, fit, predict
+
+__all__ = ["Study", "Run", "TrainingInterrupted", "CACHE_FORMAT", "COHORTS_ALL"]
+
+CACHE_FORMAT = 1
+COHORTS_ALL = ("cm", "acdc", "echo")
+
+
+class TrainingInterrupted(RuntimeError):
+    """Raised by the test hook ``_stop_after_epoch`` to simulate a killed run."""
+
+
+def _atomic_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(to_jsonable(obj), indent=1, sort_keys=True))
+    tmp.replace(path)
+
+
+def spec_hash(spec: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(to_jsonable(spec), sort_keys=True).encode()).hexdigest()[:10]
+
+
+@dataclass
+class Run:
+    """A finished condition: metrics per evaluation set, predictions, and (lazily) the model."""
+
+    name: str
+    path: Path
+    spec: dict
+    metrics: dict
+    history: list
+    probs: dict = field(default_factory=dict)
+    labels: dict = field(default_factory=dict)
+    loaded_from_cache: bool = False
+    _model: FrameClassifier | None = None
+
+    @property
+    def condition(self) -> str:
+        return self.spec["condition"]
+
+    @property
+    def cohort(self) -> str:
+        return self.spec["cohort"]
+
+    def model(self) -> FrameClassifier:
+        """The trained model (best epoch), loaded from ``weights.pt`` with ``weights_only=True``."""
+        if self._model is None:
+            m = build_model(self.spec["model"], self.spec["num_classes"], self.spec["frames"])
+            if self.spec.get("probe"):
+                m.freeze_encoder(True)
+            load_weights(m, self.path / "weights.pt")
+            m.eval()
+            self._model = m
+        return self._model
+
+    def __repr__(self) -> str:
+        head = {k: round(v.get("auc_micro", float("nan")), 3) for k, v in self.metrics.items() if isinstance(v, dict)}
+        return f"Run({self.name!r}, auc_micro={head}, cached={self.loaded_from_cache})"
+
+
+class Study:
+    """Train-or-load conditions of one preset under ``<study.root>/<preset>/``.
+
+    Parameters
+    ----------
+    cfg : Config
+    root : path, optional
+        Overrides ``cfg.study.root`` (relative paths are relative to the project root).
+    progress : bool
+        tqdm bars while training.
+    """
+
+    def __init__(self, cfg: Config, *, root: str | Path | None = None, progress: bool = True):
+        self.cfg = cfg
+        base = Path(root or cfg.study.root)
+        base = base if base.is_absolute() else PROJECT_ROOT / base
+        self.root = base / cfg.name
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.progress = progress
+        self._data: dict[tuple, dict[str, ImageSet]] = {}
+
+    # ------------------------------------------------------------------------------------------ data
+    def data(self, cohort: str = "cm", *, strength: float | None = None) -> dict[str, ImageSet]:
+        """The cohort's splits (memoized): ``cm``/``acdc`` MRI phantoms or ``echo`` (with ``ood``)."""
+        check_choice(cohort, COHORTS_ALL, name="cohort", where="Study.data")
+        key = (cohort, strength)
+        if key not in self._data:
+            if cohort == "echo":
+                self._data[key] = echo_data(self.cfg, overlay_strength=strength)
+            else:
+                self._data[key] = cmr_data(self.cfg, cohort, strength=strength)
+        return self._data[key]
+
+    def _data_spec(self, cohort: str, strength: float | None) -> dict:
+        d = self.cfg.data
+        if cohort == "echo":
+            return {"cohort": "echo", "n": d.echo_n, "ood_n": d.echo_ood_n, "size": d.echo_size, "seed": d.seed,
+                    "strength": d.echo_overlay_strength if strength is None else strength,
+                    "split": [d.echo_test_fraction, d.echo_val_fraction]}
+        return {"cohort": cohort, "n": d.cmr_n, "size": d.cmr_size, "seed": d.seed, "kind": d.cmr_spurious_kind,
+                "strength": d.cmr_spurious_strength if strength is None else strength, "systemic": d.cmr_systemic,
+                "split": [d.test_fraction, d.val_fraction]}
+
+    # ------------------------------------------------------------------------------------------ runs
+    def settings(self, cohort: str, **changes) -> TrainSettings:
+        return TrainSettings.from_config(self.cfg, "echo" if cohort == "echo" else "mri", **changes)
+
+    def spec(self, cohort: str, condition: str, *, seed: int = 0, init: Run | None = None, probe: bool = False,
+             strength: float | None = None, settings: TrainSettings | None = None, tag: str = "") -> dict:
+        check_choice(cohort, COHORTS_ALL, name="cohort", where="Study.run")
+        check_choice(condition, CONDITIONS, name="condition", where="Study.run")
+        s = settings or self.settings(cohort)
+        t = self.cfg.train
+        model = t.echo_model if cohort == "echo" else t.mri_model
+        data = self.data(cohort, strength=strength)
+        tr = asdict(s)
+        for k in ("device", "threads", "eval_batch_size"):
+            tr.pop(k)
+        return {"kind": "supervised", "cohort": cohort, "condition": condition, "seed": int(seed), "probe": bool(probe),
+                "init": None if init is None else init.name, "model": model, "weights": t.weights,
+                "num_classes": data["train"].num_classes, "frames": data["train"].num_frames,
+                "class_names": list(data["train"].class_names), "data": self._data_spec(cohort, strength),
+                "train": tr, "tag": tag, "format": CACHE_FORMAT}
+
+    def path_for(self, spec: Mapping[str, Any]) -> Path:
+        init = f"-from-{spec['init'].split('-')[0]}" if spec.get("init") else ""
+        probe = "-probe" if spec.get("probe") else ""
+        tag = f"-{spec['tag']}" if spec.get("tag") else ""
+        name = f"{spec['cohort']}{init}-{spec['condition']}{probe}{tag}-s{spec['seed']}-{spec_hash(spec)}"
+        return self.root / name
+
+    def run(self, cohort: str = "cm", condition: str = "full", *, seed: int = 0, init: Run | None = None,
+            probe: bool = False, strength: float | None = None, tag: str = "", _stop_after_epoch: int | None = None,
+            **setting_changes) -> Run:
+        """Train ``condition`` on ``cohort`` (or load it from the cache) and evaluate on every test set.
+
+        Parameters
+        ----------
+        init : Run, optional
+            Start from this run's encoder (transfer, e.g. cm -> acdc); the head is new.
+        probe : bool
+            Freeze the encoder and train only the linear head (the paper's linear evaluation / "Zero").
+        strength : float, optional
+            Spurious-cue strength of the training data (default: the preset's).
+        setting_changes
+            TrainSettings fields to change, e.g. ``f=0.05, lam=1.0`` (BackMix) or ``epochs=3``.
+        """
+        settings = self.settings(cohort, **setting_changes)
+        spec = self.spec(cohort, condition, seed=seed, init=init, probe=probe, strength=strength, settings=settings,
+                         tag=tag)
+        path = self.path_for(spec)
+        cached = self._load(path, spec)
+        if cached is not None:
+            return cached
+        return self._train(path, spec, settings, init, strength, _stop_after_epoch)
+
+    def run_seeds(self, cohort: str, condition: str, seeds: Sequence[int] | None = None, **kw) -> list[Run]:
+        """The same condition with several seeds (default: the preset's ``train.seeds``)."""
+        return [self.run(cohort, condition, seed=s, **kw) for s in (seeds or self.cfg.train.seeds)]
+
+    @staticmethod
+    def seed_summary(runs: Sequence[Run], eval_set: str = "test", metric: str = "auc_micro") -> dict:
+        """Mean and t-interval of ``metric`` across seeds."""
+        return mean_ci_across([r.metrics[eval_set][metric] for r in runs])
+
+    # ------------------------------------------------------------------------------------------ internals
+    def _load(self, path: Path, spec: dict) -> Run | None:
+        done = path / "done.json"
+        if not done.exists():
+            return None
+        try:
+            info = json.loads(done.read_text())
+            if info.get("format") != CACHE_FORMAT:
+                raise CacheError(f"written by shortcutlab {info.get('version')} with cache format "
+                                 f"{info.get('format')}; this is {__version__} with format {CACHE_FORMAT}")
+            metrics = json.loads((path / "metrics.json").read_text())
+            history = json.loads((path / "history.json").read_text())
+            with np.load(path / "predictions.npz", allow_pickle=False) as z:
+                probs = {k[6:]: z[k] for k in z.files if k.startswith("probs_")}
+                labels = {k[7:]: z[k] for k in z.files if k.startswith("labels_")}
+            state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+            if not isinstance(state, dict) or not state:
+                raise CacheError("weights.pt holds no state dict")
+        except Exception as e:  # noqa: BLE001 - any damage: report, retrain; never load silently
+            warnings.warn(f"study cache entry {path.name!r} is unusable ({type(e).__name__}: {e}); it is removed "
+                          f"and the condition is retrained.", stacklevel=3)
+            shutil.rmtree(path, ignore_errors=True)
+            return None
+        return Run(name=path.name, path=path, spec=spec, metrics=metrics, history=history, probs=probs,
+                   labels=labels, loaded_from_cache=True)
+
+    def _train(self, path: Path, spec: dict, settings: TrainSettings, init: Run | None, strength,
+               stop_after: int | None) -> Run:
+        path.mkdir(parents=True, exist_ok=True)
+        _atomic_json(path / "spec.json", spec)
+        data = self.data(spec["cohort"], strength=strength)
+        torch.manual_seed(spec["seed"])
+        t = self.cfg.train
+        model = build_model(spec["model"], spec["num_classes"], spec["frames"], weights=t.weights,
+                            weights_file=t.weights_file)
+        if init is not None:
+            load_encoder_weights(model, init.path / "weights.pt")
+        if spec["probe"]:
+            model.freeze_encoder(True)
+        t0 = time.perf_counter()
+        res = fit(model, data["train"], data["val"], condition=spec["condition"], settings=settings, seed=spec["seed"],
+                  checkpoint=path / "checkpoint.pt", progress=self.progress, stop_after_epoch=stop_after)
+        if stop_after is not None and len(res.history) < settings.epochs:
+            raise TrainingInterrupted(f"stopped after epoch {len(res.history)} (test hook)")
+        model = res.model.cpu().eval()
+        save_weights(model, path / "weights.pt")
+        metrics, probs, labels = self.evaluate(model, data, spec["condition"], settings)
+        metrics["train_seconds"] = time.perf_counter() - t0
+        metrics["best_epoch"] = res.best_epoch
+        _atomic_json(path / "metrics.json", metrics)
+        _atomic_json(path / "history.json", res.history)
+        arrays = {f"probs_{k}": v for k, v in probs.items()}
+        arrays.update({f"labels_{k}": v for k, v in labels.items()})
+        tmp = path / ".predictions.tmp.npz"
+        np.savez(tmp, **arrays)
+        tmp.replace(path / "predictions.npz")
+        _atomic_json(path / "done.json", {"format": CACHE_FORMAT, "version": __version__,
+                                          "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
+        (path / "checkpoint.pt").unlink(missing_ok=True)
+        return Run(name=path.name, path=path, spec=spec, metrics=metrics, history=res.history, probs=probs,
+                   labels=labels, _model=model)
+
+    def evaluate(self, model, data: Mapping[str, ImageSet], condition: str, settings: TrainSettings):
+        """Metrics on every non-training split (``test``, ``test_decorrelated``, ``ood``)."""
+        m = self.cfg.metrics
+        metrics, probs, labels = {}, {}, {}
+        for name, ds in data.items():
+            if name in ("train", "val"):
+                continue
+            p = predict(model, ds, condition=condition, batch_size=settings.eval_batch_size, device="cpu",
+                        fill=settings.fill)
+            y = ds.labels.numpy()
+            probs[name], labels[name] = p.astype(np.float32), y
+            ci = bootstrap_ci(y, p, lambda yy, pp: auc(yy, pp, "micro"), n_boot=m.n_bootstrap, ci=m.ci, seed=m.seed)
+            row = {"auc_micro": ci["estimate"], "auc_micro_lo": ci["lo"], "auc_micro_hi": ci["hi"],
+                   "auc_boot_redrawn": ci["n_redrawn"], "n": int(len(y))}
+            try:
+                row["auc_macro"] = auc(y, p, "macro")
+            except ShortcutlabError:
+                row["auc_macro"] = float("nan")
+            row.update(classification_metrics(y, p))
+            metrics[name] = row
+        return metrics, probs, labels
+
+    def runs(self) -> list[str]:
+        """Names of finished entries in this study folder."""
+        return sorted(p.name for p in self.root.iterdir() if (p / "done.json").exists())
