@@ -65,7 +65,7 @@ class Field:
 
 
 F = Field
-CAM_METHODS = ("gradcam", "gradcam++", "xgradcam", "eigencam", "layercam", "hirescam", "scorecam")
+CAM_METHODS = ("gradcam", "gradcam++", "xgradcam", "eigencam", "layercam", "hirescam")
 SCHEMA: dict[str, dict[str, Field]] = {
     "data": {
         "cmr_size": F(64, "int", 32, 512, doc="pixels of the cardiac MRI phantom"),

@@ -34,7 +34,7 @@ from .models import FrameClassifier, build_model, load_encoder_weights, load_wei
 from .report import PROJECT_ROOT, to_jsonable
 from .train import TrainSettings, fit, predict
 
-__all__ = ["Study", "Run", "TrainingInterrupted", "CACHE_FORMAT", "COHORTS_ALL"]
+__all__ = ["Study", "Run", "PretrainRun", "TrainingInterrupted", "CACHE_FORMAT", "COHORTS_ALL"]
 
 CACHE_FORMAT = 1
 COHORTS_ALL = ("cm", "acdc", "echo")
@@ -76,6 +76,11 @@ class Run:
     def cohort(self) -> str:
         return self.spec["cohort"]
 
+    @property
+    def label(self) -> str:
+        """Short name used when another run starts from this one (``cm``, ``cm-simclr``)."""
+        return self.spec["cohort"]
+
     def model(self) -> FrameClassifier:
         """The trained model (best epoch), loaded from ``weights.pt`` with ``weights_only=True``."""
         if self._model is None:
@@ -90,6 +95,28 @@ class Run:
     def __repr__(self) -> str:
         head = {k: round(v.get("auc_micro", float("nan")), 3) for k, v in self.metrics.items() if isinstance(v, dict)}
         return f"Run({self.name!r}, auc_micro={head}, cached={self.loaded_from_cache})"
+
+
+@dataclass
+class PretrainRun:
+    """A finished contrastive pretraining: encoder weights (``weights.pt``) and the loss history."""
+
+    name: str
+    path: Path
+    spec: dict
+    history: list
+    loaded_from_cache: bool = False
+
+    @property
+    def method(self) -> str:
+        return self.spec["method"]
+
+    @property
+    def label(self) -> str:
+        return f"{self.spec['cohort']}-{self.spec['method']}"
+
+    def encoder_state(self) -> dict:
+        return torch.load(self.path / "weights.pt", map_location="cpu", weights_only=True)
 
 
 class Study:
@@ -139,7 +166,7 @@ class Study:
     def settings(self, cohort: str, **changes) -> TrainSettings:
         return TrainSettings.from_config(self.cfg, "echo" if cohort == "echo" else "mri", **changes)
 
-    def spec(self, cohort: str, condition: str, *, seed: int = 0, init: Run | None = None, probe: bool = False,
+    def spec(self, cohort: str, condition: str, *, seed: int = 0, init: "Run | PretrainRun | None" = None, probe: bool = False,
              strength: float | None = None, settings: TrainSettings | None = None, tag: str = "") -> dict:
         check_choice(cohort, COHORTS_ALL, name="cohort", where="Study.run")
         check_choice(condition, CONDITIONS, name="condition", where="Study.run")
@@ -151,19 +178,19 @@ class Study:
         for k in ("device", "threads", "eval_batch_size"):
             tr.pop(k)
         return {"kind": "supervised", "cohort": cohort, "condition": condition, "seed": int(seed), "probe": bool(probe),
-                "init": None if init is None else init.name, "model": model, "weights": t.weights,
+                "init": None if init is None else init.name, "init_label": None if init is None else init.label, "model": model, "weights": t.weights,
                 "num_classes": data["train"].num_classes, "frames": data["train"].num_frames,
                 "class_names": list(data["train"].class_names), "data": self._data_spec(cohort, strength),
                 "train": tr, "tag": tag, "format": CACHE_FORMAT}
 
     def path_for(self, spec: Mapping[str, Any]) -> Path:
-        init = f"-from-{spec['init'].split('-')[0]}" if spec.get("init") else ""
+        init = f"-from-{spec['init_label']}" if spec.get("init") else ""
         probe = "-probe" if spec.get("probe") else ""
         tag = f"-{spec['tag']}" if spec.get("tag") else ""
         name = f"{spec['cohort']}{init}-{spec['condition']}{probe}{tag}-s{spec['seed']}-{spec_hash(spec)}"
         return self.root / name
 
-    def run(self, cohort: str = "cm", condition: str = "full", *, seed: int = 0, init: Run | None = None,
+    def run(self, cohort: str = "cm", condition: str = "full", *, seed: int = 0, init: "Run | PretrainRun | None" = None,
             probe: bool = False, strength: float | None = None, tag: str = "", _stop_after_epoch: int | None = None,
             **setting_changes) -> Run:
         """Train ``condition`` on ``cohort`` (or load it from the cache) and evaluate on every test set.
@@ -187,6 +214,56 @@ class Study:
         if cached is not None:
             return cached
         return self._train(path, spec, settings, init, strength, _stop_after_epoch)
+
+    def pretrain(self, method: str, cohort: str = "cm", *, seed: int = 0, _stop_after_epoch: int | None = None,
+                 **setting_changes) -> PretrainRun:
+        """Contrastive pretraining of the preset's MRI (or echo) encoder on ``cohort``'s training images.
+
+        Cached like supervised runs; resumable. Use the result as ``init=`` of :meth:`run` for a linear probe
+        (``probe=True``) or a finetune, on the same cohort or transferred (``run("acdc", init=pre)``).
+        """
+        from .contrastive import METHODS, ContrastiveSettings, pretrain
+
+        check_choice(method, METHODS, name="method", where="Study.pretrain")
+        check_choice(cohort, COHORTS_ALL, name="cohort", where="Study.pretrain")
+        settings = ContrastiveSettings.from_config(self.cfg, **setting_changes)
+        cs = asdict(settings)
+        for k in ("device", "threads"):
+            cs.pop(k)
+        model = self.cfg.train.echo_model if cohort == "echo" else self.cfg.train.mri_model
+        spec = {"kind": "pretrain", "method": method, "cohort": cohort, "seed": int(seed), "model": model,
+                "data": self._data_spec(cohort, None), "contrastive": cs, "format": CACHE_FORMAT}
+        path = self.root / f"pretrain-{cohort}-{method}-s{seed}-{spec_hash(spec)}"
+        done = path / "done.json"
+        if done.exists():
+            try:
+                info = json.loads(done.read_text())
+                if info.get("format") != CACHE_FORMAT:
+                    raise CacheError(f"cache format {info.get('format')}, expected {CACHE_FORMAT}")
+                history = json.loads((path / "history.json").read_text())
+                state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+                if not isinstance(state, dict) or not state:
+                    raise CacheError("weights.pt holds no state dict")
+                return PretrainRun(path.name, path, spec, history, loaded_from_cache=True)
+            except Exception as e:  # noqa: BLE001
+                warnings.warn(f"study cache entry {path.name!r} is unusable ({type(e).__name__}: {e}); it is removed "
+                              f"and the pretraining is repeated.", stacklevel=2)
+                shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True, exist_ok=True)
+        _atomic_json(path / "spec.json", spec)
+        data = self.data(cohort)
+        torch.manual_seed(seed)  # the encoder's initial weights depend only on the seed
+        enc = build_model(model, data["train"].num_classes, data["train"].num_frames).encoder
+        res = pretrain(method, data["train"], enc, settings=settings, seed=seed, checkpoint=path / "checkpoint.pt",
+                       progress=self.progress, stop_after_epoch=_stop_after_epoch)
+        if len(res.history) < settings.epochs:
+            raise TrainingInterrupted(f"pretraining stopped after epoch {len(res.history)} (test hook)")
+        save_weights(res.encoder, path / "weights.pt")
+        _atomic_json(path / "history.json", res.history)
+        _atomic_json(path / "done.json", {"format": CACHE_FORMAT, "version": __version__,
+                                          "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
+        (path / "checkpoint.pt").unlink(missing_ok=True)
+        return PretrainRun(path.name, path, spec, res.history)
 
     def run_seeds(self, cohort: str, condition: str, seeds: Sequence[int] | None = None, **kw) -> list[Run]:
         """The same condition with several seeds (default: the preset's ``train.seeds``)."""

@@ -1,0 +1,149 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as tF
+
+from shortcutlab import ShortcutlabError, load_preset
+from shortcutlab.contrastive import (ContrastiveSettings, MoCoQueue, _Learner, byol_loss, cosine_momentum,
+                                     info_nce_loss, momentum_update, nt_xent_loss, pretrain)
+from shortcutlab.models import build_model
+from shortcutlab.phantoms import make_cmr
+from shortcutlab.study import Study, TrainingInterrupted
+
+
+def _nt_xent_reference(z1, z2, t):
+    """Hand-written loop over the 2N anchors (SimCLR eq. 1)."""
+    z = [tF.normalize(v, dim=0) for v in torch.cat([z1, z2])]
+    n2 = len(z)
+    n = n2 // 2
+    total = 0.0
+    for i in range(n2):
+        j = (i + n) % n2
+        num = math.exp(float(z[i] @ z[j]) / t)
+        den = sum(math.exp(float(z[i] @ z[k]) / t) for k in range(n2) if k != i)
+        total += -math.log(num / den)
+    return total / n2
+
+
+def test_nt_xent_reference_and_closed_forms():
+    g = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(5, 8, generator=g), torch.randn(5, 8, generator=g)
+    assert math.isclose(float(nt_xent_loss(z1, z2, 0.3)), _nt_xent_reference(z1, z2, 0.3), rel_tol=1e-5)
+    # identical embeddings everywhere: every logit equal -> log(2N - 1)
+    same = torch.ones(4, 3)
+    assert math.isclose(float(nt_xent_loss(same, same, 0.5)), math.log(7), rel_tol=1e-6)
+    # orthogonal pairs: positive similarity 1, negatives 0
+    e = torch.eye(4)
+    t = 0.5
+    expect = -math.log(math.exp(1 / t) / (math.exp(1 / t) + 6))
+    assert math.isclose(float(nt_xent_loss(e, e, t)), expect, rel_tol=1e-6)
+
+
+def test_info_nce_reference():
+    g = torch.Generator().manual_seed(1)
+    q, k, queue = torch.randn(3, 4, generator=g), torch.randn(3, 4, generator=g), torch.randn(6, 4, generator=g)
+    t = 0.2
+    qn, kn, un = tF.normalize(q, dim=1), tF.normalize(k, dim=1), tF.normalize(queue, dim=1)
+    ref = 0.0
+    for i in range(3):
+        logits = [float(qn[i] @ kn[i]) / t] + [float(qn[i] @ un[j]) / t for j in range(6)]
+        ref += -logits[0] + math.log(sum(math.exp(v) for v in logits))
+    assert math.isclose(float(info_nce_loss(q, k, queue, t)), ref / 3, rel_tol=1e-5)
+
+
+def test_byol_loss_formula_and_momentum():
+    p, z = torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor([[1.0, 0.0], [2.0, 0.0]])
+    assert math.isclose(float(byol_loss(p, z)), ((2 - 2 * 1) + (2 - 2 * 0)) / 2)
+    a, b = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    wa, wb = a.weight.detach().clone(), b.weight.detach().clone()
+    momentum_update(a, b, 0.9)
+    assert torch.allclose(b.weight, 0.9 * wb + 0.1 * wa)
+    assert cosine_momentum(0, 10, 0.99) == 0.99 and math.isclose(cosine_momentum(10, 10, 0.99), 1.0)
+
+
+def test_queue_pointer_wraps():
+    q = MoCoQueue(5, 2)
+    q.enqueue(torch.tensor([[1.0, 0.0]] * 3))
+    assert int(q.ptr) == 3
+    q.enqueue(torch.tensor([[0.0, 1.0]] * 3))
+    assert int(q.ptr) == 1
+    assert torch.allclose(q.keys[0], torch.tensor([0.0, 1.0])) and torch.allclose(q.keys[2], torch.tensor([1.0, 0.0]))
+
+
+def test_byol_target_gets_no_gradient():
+    enc = build_model("sl_cnn", 2).encoder
+    s = ContrastiveSettings(hidden_dim=16, proj_dim=8)
+    learner = _Learner("byol", enc, s, torch.Generator().manual_seed(0))
+    assert learner.projector.net[0].in_features == enc.num_features  # sized from the encoder itself
+    x = torch.rand(4, 1, 32, 32)
+    learner.loss(x, x.flip(-1), s).backward()
+    assert all(p.grad is None for p in learner.t_encoder.parameters())
+    assert any(p.grad is not None for p in learner.encoder.parameters())
+
+
+def test_bad_input():
+    s = make_cmr("cm", 8, 32, seed=0)
+    enc = build_model("sl_cnn", 4).encoder
+    with pytest.raises(ShortcutlabError, match="'method'.*'simclr', 'moco', 'byol'"):
+        pretrain("swav", s, enc)
+    with pytest.raises(ShortcutlabError, match="'temperature'.*> 0.*Got 0"):
+        pretrain("simclr", s, enc, settings=ContrastiveSettings(temperature=0))
+    with pytest.raises(ShortcutlabError, match=r"'momentum'.*\[0, 1\)"):
+        pretrain("moco", s, enc, settings=ContrastiveSettings(momentum=1.0))
+    with pytest.raises(ShortcutlabError, match="'batch_size'.*>= 2"):
+        pretrain("simclr", s, enc, settings=ContrastiveSettings(batch_size=1))
+    with pytest.raises(ShortcutlabError, match="'queue_size'.*own negatives.*try"):
+        pretrain("moco", s, enc, settings=ContrastiveSettings(queue_size=64, batch_size=4))
+    with pytest.raises(ShortcutlabError, match="at least 2"):
+        nt_xent_loss(torch.ones(1, 3), torch.ones(1, 3))
+
+
+@pytest.mark.parametrize("method", ["simclr", "moco", "byol"])
+def test_loss_falls(method):
+    s = make_cmr("cm", 32, 32, seed=0)
+    torch.manual_seed(0)
+    enc = build_model("sl_cnn", 4).encoder
+    st = ContrastiveSettings(epochs=6, batch_size=16, lr=3e-3, queue_size=16, hidden_dim=32, proj_dim=16)
+    r = pretrain(method, s, enc, settings=st, seed=0, progress=False)
+    losses = [h["loss"] for h in r.history]
+    # MoCo starts from a queue of random keys (easy negatives): its loss rises while the queue fills with real
+    # keys during the first epoch, then falls. Compare from the first full-queue epoch on.
+    first = 1 if method == "moco" else 0
+    assert min(losses[-2:]) < losses[first], losses
+
+
+def test_pretrained_probe_beats_random_probe(tmp_path):
+    """A MoCo-pretrained encoder's linear probe beats a random encoder's linear probe.
+
+    Robust from cm n=400 at 64 px (MoCo 3 epochs, probes 8 epochs): about 0.8 vs 0.55 micro AUC. At smaller
+    sizes (n=240, 48 px, SimCLR) the margin was not robust (0.57 vs 0.52), so the test uses this size.
+    """
+    cfg = load_preset("smoke", overrides={"data.cmr_n": 400, "data.cmr_size": 64, "train.epochs": 8,
+                                          "contrastive.epochs": 3, "contrastive.batch_size": 64,
+                                          "contrastive.queue_size": 256, "contrastive.hidden_dim": 256,
+                                          "contrastive.proj_dim": 128})
+    study = Study(cfg, root=tmp_path, progress=False)
+    pre = study.pretrain("moco", "cm")
+    probe = study.run("cm", "full", init=pre, probe=True)
+    rnd = study.run("cm", "full", probe=True)
+    assert probe.metrics["test"]["auc_micro"] > rnd.metrics["test"]["auc_micro"] + 0.1, (
+        probe.metrics["test"]["auc_micro"], rnd.metrics["test"]["auc_micro"])
+
+
+def test_transfer_and_resume(tmp_path):
+    cfg = load_preset("smoke", overrides={"data.cmr_n": 48, "data.cmr_size": 32, "train.epochs": 1,
+                                          "contrastive.epochs": 2, "contrastive.batch_size": 16,
+                                          "contrastive.queue_size": 16})
+    study = Study(cfg, root=tmp_path, progress=False)
+    pre = study.pretrain("simclr", "cm")
+    tr = study.run("acdc", "full", init=pre)  # cm-pretrained encoder, finetuned on acdc
+    assert "-from-cm-simclr-" in tr.name and tr.spec["num_classes"] == 5
+    assert study.pretrain("simclr", "cm").loaded_from_cache
+    with pytest.raises(TrainingInterrupted):
+        study.pretrain("moco", "cm", _stop_after_epoch=1)
+    resumed = study.pretrain("moco", "cm")
+    fresh = Study(cfg, root=tmp_path / "fresh", progress=False).pretrain("moco", "cm")
+    assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in fresh.history], rel=1e-6)
+    a, b = resumed.encoder_state(), fresh.encoder_state()
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a)
