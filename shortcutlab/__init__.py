@@ -6,9 +6,14 @@ shortcut, and reads the real formats for users who have them.
 """
 from ._validation import CacheError, DataError, ShortcutlabError
 from ._version import __version__
+from .calibration import calibrate_cmr
 from .config import Config, available_presets, load_preset
 from .imageset import ImageSet
+from .loaders import load_acdc, load_manifest, load_tmed2
+from .phantoms import make_cmr, make_echo
 from .report import Report, open_report
+from .study import Study
 
 __all__ = ["__version__", "ShortcutlabError", "DataError", "CacheError", "Config", "load_preset",
-           "available_presets", "ImageSet", "Report", "open_report"]
+           "available_presets", "ImageSet", "Report", "open_report", "make_cmr", "make_echo", "calibrate_cmr",
+           "load_acdc", "load_manifest", "load_tmed2", "Study"]

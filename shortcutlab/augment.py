@@ -19,6 +19,7 @@ name          what the model sees                                               
 ``shuffle``   background pixels randomly permuted within the image (BackMix "Shuffle")   train
 ``bokeh``     background Gaussian-blurred (BackMix "Bokeh")                               train
 ``cutmix``    a random box from another image, area-proportional soft label (CutMix)      train
+``sma``       the image; the loss adds a feature-space background swap (see train.py)    train
 ============  =========================================================================  ==============
 
 Donor-based swaps (``rand``, ``backmix``) follow BackMix §2.1: the donor's object region is blanked with
@@ -39,7 +40,7 @@ __all__ = ["CONDITIONS", "TRAIN_ONLY", "TEST_TIME", "MASK_CONDITIONS", "interven
            "seg", "bg", "donor_swap", "noise_bg", "shuffle_bg", "bokeh_bg", "cutmix", "geometric", "intensity",
            "two_views", "GeometricParams", "wbackmix_weights", "select_masked_fraction", "gaussian_blur"]
 
-CONDITIONS = ("full", "baseline", "seg", "bg", "black", "rand", "backmix", "noise", "shuffle", "bokeh", "cutmix")
+CONDITIONS = ("full", "baseline", "seg", "bg", "black", "rand", "backmix", "noise", "shuffle", "bokeh", "cutmix", "sma")
 TEST_TIME = ("seg", "bg")  # conditions that define the input, so they apply at evaluation too
 TRAIN_ONLY = ("black", "rand", "backmix", "noise", "shuffle", "bokeh", "cutmix")
 MASK_CONDITIONS = ("seg", "bg", "black", "rand", "backmix", "noise", "shuffle", "bokeh")
@@ -304,10 +305,13 @@ def two_views(images: torch.Tensor, *, generator: torch.Generator, rotate: float
 
 
 # ------------------------------------------------------------------------------------------ semi-supervised
-def select_masked_fraction(has_mask: torch.Tensor, f: float, *, generator: torch.Generator) -> torch.Tensor:
+def select_masked_fraction(has_mask: torch.Tensor, f: float, *, generator: torch.Generator,
+                           subset: int = -1) -> torch.Tensor:
     """A seeded random subset of exactly ``round(f * N)`` samples (among those with masks) to augment.
 
-    BackMix §2.2: only this fraction is augmented and only it serves as donors.
+    BackMix §2.2: only this fraction is augmented and only it serves as donors. ``subset = k >= 0`` picks the
+    k-th of the non-overlapping blocks of one fixed shuffle (independent of ``generator``): the paper's
+    ablation of which samples carry masks, at a fixed training seed.
     """
     f = check_number(f, name="f", where="select_masked_fraction", lo=0, hi=1, lo_open=True)
     n = has_mask.numel()
@@ -316,7 +320,15 @@ def select_masked_fraction(has_mask: torch.Tensor, f: float, *, generator: torch
     if avail.numel() < k:
         raise ShortcutlabError(f"The 'f' parameter of select_masked_fraction asks for {k} masked samples "
                                f"(f = {f} of {n}), but only {avail.numel()} samples have masks.")
-    pick = avail[torch.randperm(avail.numel(), generator=generator)[:k]]
+    if subset >= 0:
+        blocks = avail.numel() // k
+        if subset >= blocks:
+            raise ShortcutlabError(f"The 'subset' parameter of select_masked_fraction must be in [0, {blocks - 1}] "
+                                   f"({blocks} non-overlapping subsets of {k} samples). Got {subset} instead.")
+        order = avail[torch.randperm(avail.numel(), generator=torch.Generator().manual_seed(12345))]
+        pick = order[subset * k:(subset + 1) * k]
+    else:
+        pick = avail[torch.randperm(avail.numel(), generator=generator)[:k]]
     out = torch.zeros(n, dtype=torch.bool)
     out[pick] = True
     return out
@@ -356,7 +368,7 @@ def intervene(condition: str, images: torch.Tensor, masks: torch.Tensor | None, 
     if apply is None:
         apply = torch.ones(b, dtype=torch.bool)
     info: dict = {"augmented": apply.clone() if condition in TRAIN_ONLY else torch.zeros(b, dtype=torch.bool)}
-    if condition in ("full", "baseline"):
+    if condition in ("full", "baseline", "sma"):  # sma acts in feature space, inside the loss (train.py)
         return images, None, info
     if condition in ("seg", "bg"):
         return apply_test_condition(condition, images, masks, fill), None, info

@@ -26,7 +26,7 @@ import torch.nn.functional as tF
 from ._validation import ShortcutlabError, check_choice, check_int, check_number
 from .imageset import ImageSet
 
-PHANTOM_VERSION = 3  # bump whenever generated images change: it keys the on-disk cache
+PHANTOM_VERSION = 4  # bump whenever generated images change: it keys the on-disk cache
 
 __all__ = ["PHANTOM_VERSION", "make_cmr", "make_echo", "COHORTS", "CUE_KINDS", "ECHO_VIEWS", "ECHO_SITES", "CMR_CLASS_PARAMS"]
 
@@ -472,14 +472,16 @@ def _echo_chunk(lab, style, site_id, size, g):
     table = torch.tensor([_VIEWS[vname] for vname in ECHO_VIEWS])  # [V, 4, 5]
     p = table[lab].clone()  # [n, 4, 5]
     present = (p[..., 2] > 0).float()
-    p[..., 0] += 0.06 * _rn(g, n, 4)
-    p[..., 1] += 0.06 * _rn(g, n, 4)
-    sz = (1 + 0.15 * _rn(g, n, 1)).clamp(0.7, 1.3)
-    p[..., 2] *= sz * (1 + 0.08 * _rn(g, n, 4))
-    p[..., 3] *= sz * (1 + 0.08 * _rn(g, n, 4))
-    p[..., 4] += 0.2 * _rn(g, n, 1)
+    # chamber dropout (out of plane, shadowing): each chamber vanishes with probability 0.2
+    present = present * (_ru(g, n, 4) > 0.2).float()
+    p[..., 0] += 0.1 * _rn(g, n, 4)
+    p[..., 1] += 0.1 * _rn(g, n, 4)
+    sz = (1 + 0.2 * _rn(g, n, 1)).clamp(0.6, 1.4)
+    p[..., 2] *= sz * (1 + 0.15 * _rn(g, n, 4))
+    p[..., 3] *= sz * (1 + 0.15 * _rn(g, n, 4))
+    p[..., 4] += 0.3 * _rn(g, n, 1)
     # whole-heart rotation about the sector axis
-    rot = 0.12 * _rn(g, n, 1)
+    rot = 0.2 * _rn(g, n, 1)
     cx0, cy0 = p[..., 0].clone(), p[..., 1].clone()
     p[..., 0] = torch.cos(rot) * cx0 - torch.sin(rot) * cy0
     p[..., 1] = torch.sin(rot) * cx0 + torch.cos(rot) * cy0
@@ -488,11 +490,11 @@ def _echo_chunk(lab, style, site_id, size, g):
     safe_ay = torch.where(pv(3) > 0, pv(3), torch.ones_like(pv(3)))
     d = _ellipse_d(x, y, pv(0), pv(1), safe_ax, safe_ay, pv(4))  # [n, 4, H, W]
     pres = present.view(n, 4, 1, 1)
-    cav = (_soft(d, 0.06) * pres).amax(1, keepdim=True)
-    wall = (_soft(d - 0.35, 0.08) * pres).amax(1, keepdim=True)
-
-    tissue = 0.32 + 0.38 * (wall - cav).clamp(0, 1)
-    tissue = tissue * (1 - cav) + 0.04 * cav
+    cav = (_soft(d, 0.08) * pres).amax(1, keepdim=True)
+    wall = (_soft(d - 0.35, 0.1) * pres).amax(1, keepdim=True)
+    contrast = v(0.45 + 0.35 * _ru(g, n))  # gain / image quality varies by patient
+    tissue = 0.34 + contrast * 0.4 * (wall - cav).clamp(0, 1)
+    tissue = tissue * (1 - contrast * cav)
     # speckle: multiplicative Rayleigh-like noise, smoothed
     sp = torch.sqrt(_rn(g, n, 1, size, size) ** 2 + _rn(g, n, 1, size, size) ** 2) / 1.25
     sp = _blur(sp, 0.6 * size / 112)

@@ -61,12 +61,14 @@ class BatchPipeline:
         wBackMix weight; 0 gives no weights (all ones).
     seed : int
         Seeds the one generator of this pipeline (order, masked subset, every augmentation draw).
+    mask_subset : int
+        -1: the masked subset is drawn from ``seed``; k >= 0: the k-th non-overlapping subset (ablation).
     """
 
     def __init__(self, data: ImageSet, condition: str = "full", *, batch_size: int = 64, train: bool = True,
                  geometric: GeometricParams | None = None, f: float = 1.0, lam: float = 0.0, fill: float = 0.0,
                  sigma: float = 3.0, alpha: float = 1.0, seed: int = 0, device: str | torch.device = "cpu",
-                 drop_last: bool = False):
+                 drop_last: bool = False, mask_subset: int = -1):
         where = "BatchPipeline"
         check_choice(condition, CONDITIONS, name="condition", where=where)
         check_int(batch_size, name="batch_size", where=where, lo=1)
@@ -95,7 +97,8 @@ class BatchPipeline:
         self.generator = torch.Generator().manual_seed(int(seed))
         n = len(data)
         if train and condition in MASK_CONDITIONS and condition not in ("seg", "bg"):
-            self.augmented = select_masked_fraction(data.has_mask.cpu(), self.f, generator=self.generator)
+            self.augmented = select_masked_fraction(data.has_mask.cpu(), self.f, generator=self.generator,
+                                                    subset=mask_subset)
         else:
             self.augmented = torch.zeros(n, dtype=torch.bool)
         self.pool = torch.nonzero(self.augmented).flatten()

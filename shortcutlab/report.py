@@ -78,6 +78,12 @@ class Report:
         _atomic_write(self.results_path, json.dumps(res, indent=1, sort_keys=True).encode())
         return value
 
+    def record_many(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Record several values at once; returns them."""
+        for k, v in values.items():
+            self.record(k, v)
+        return values
+
     def save_figure(self, fig, name: str, *, dpi: int = 120) -> Path:
         """Save a matplotlib figure as ``figures/<name>.png``; returns the path."""
         out = self.dir / "figures" / f"{name}.png"

@@ -74,14 +74,15 @@ def test_rendering(small):
 
 
 def test_seg_model_looks_at_the_heart_more_than_bg_model(tmp_path):
-    """Seeded, small: cm phantom n=200 at 48 px, 8 epochs (smaller or shorter and the seg model is not yet
-    trained enough for its maps to settle on the heart). AKS(seg) > AKS(bg) by a wide margin."""
-    cfg = load_preset("smoke", overrides={"data.cmr_n": 200, "data.cmr_size": 48, "train.epochs": 8,
+    """cm phantom n=400 at 64 px, 10 epochs: AKS(seg) 0.26 / 0.33 / 0.28 vs AKS(bg) 0.09 / 0.07 / 0.04 over data
+    seeds 0-2. Smaller (n=200 at 48 px, 8 epochs) was not robust: the under-trained seg model's maps sometimes
+    sat in the blank background (AKS 0.01-0.02)."""
+    cfg = load_preset("smoke", overrides={"data.cmr_n": 400, "data.cmr_size": 64, "train.epochs": 10,
                                           "saliency.max_images": 60})
     study = Study(cfg, root=tmp_path, progress=False)
     seg, bg = study.run("cm", "seg"), study.run("cm", "bg")
     a_seg = np.nanmean(cams_for(study, seg)["metrics"]["aks"])
     a_bg = np.nanmean(cams_for(study, bg)["metrics"]["aks"])
-    assert a_seg > a_bg + 0.08, (a_seg, a_bg)
+    assert a_seg > a_bg + 0.1, (a_seg, a_bg)
     again = cams_for(study, seg)  # cached
-    assert again["cams"].dtype == np.float16 and again["cams"].shape[1:] == (2, 48, 48)
+    assert again["cams"].dtype == np.float16 and again["cams"].shape[1:] == (2, 64, 64)
