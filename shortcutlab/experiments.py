@@ -22,7 +22,7 @@ from .study import Run, Study
 
 __all__ = ["MRI_CONDITIONS", "contextual_bias", "overlap", "table_mri", "paper_vs_run", "plot_auc_bars",
            "saliency_vs_generalization", "plot_saliency_vs_auc", "contrastive_comparison", "per_class_overlap",
-           "saliency_examples", "plot_pretrain_losses", "backmix_comparison", "table_backmix", "semi_supervised", "table_semi",
+           "saliency_examples", "plot_pretrain_losses", "plot_backmix", "paper_vs_run_backmix", "backmix_comparison", "table_backmix", "semi_supervised", "table_semi",
            "plot_semi", "mask_subset_ablation", "claims_mri", "claims_backmix", "format_ci"]
 
 MRI_CONDITIONS = ("zero", "full", "seg", "bg", "rand")
@@ -291,9 +291,16 @@ def semi_supervised(study: Study, *, fractions: Sequence[float] = (1.0, 0.5, 0.2
                     lambdas: Sequence[float] = (1.0, 2.0), wf: float = 0.05, seeds: Sequence[int] | None = None
                     ) -> dict[tuple[str, float, float], list[Run]]:
     """BackMix Table 2: BackMix at mask fraction f, wBackMix (lambda) at f = wf, and the baseline."""
+    import warnings
+
     seeds = list(seeds or study.cfg.train.seeds)
+    n_train = len(study.data("echo")["train"])
     runs = {("baseline", 0.0, 0.0): [study.run("echo", "baseline", seed=s) for s in seeds]}
     for f in fractions:
+        if round(f * n_train) < 2:
+            warnings.warn(f"semi_supervised: skipped f = {f}: it leaves {round(f * n_train)} masked image(s) of "
+                          f"{n_train} at this preset, and BackMix needs at least 2 donors.", stacklevel=2)
+            continue
         runs[("backmix", f, 0.0)] = [study.run("echo", "backmix", seed=s, f=f) for s in seeds]
     for lam in lambdas:
         runs[("wbackmix", wf, lam)] = [study.run("echo", "backmix", seed=s, f=wf, lam=lam) for s in seeds]
@@ -412,5 +419,23 @@ def plot_pretrain_losses(pretrain_runs: Sequence[Any]):
         ax.set_title(r.method, fontsize=9)
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
+    fig.tight_layout()
+    return fig
+
+
+def plot_backmix(table: pd.DataFrame):
+    """Bars per condition: accuracy (i.d. vs o.o.d.) and %E / %F (i.d.), percent."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.3))
+    sns.barplot(data=table, x="condition", y="accuracy", hue="split", ax=axes[0], errorbar=None)
+    axes[0].set_ylabel("accuracy (%)")
+    axes[0].set_ylim(max(0, float(table["accuracy"].min()) - 10), 100)
+    focus = table[table["split"] == "id"].melt(id_vars="condition", value_vars=["pct_e", "pct_f"], var_name="metric")
+    sns.barplot(data=focus, x="condition", y="value", hue="metric", ax=axes[1], errorbar=None)
+    axes[1].set_ylabel("percent inside the sector (i.d.)")
+    for ax in axes:
+        ax.tick_params(axis="x", rotation=30, labelsize=8)
     fig.tight_layout()
     return fig
