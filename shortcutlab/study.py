@@ -215,8 +215,8 @@ class Study:
             return cached
         return self._train(path, spec, settings, init, strength, _stop_after_epoch)
 
-    def pretrain(self, method: str, cohort: str = "cm", *, seed: int = 0, _stop_after_epoch: int | None = None,
-                 **setting_changes) -> PretrainRun:
+    def pretrain(self, method: str, cohort: str = "cm", *, seed: int = 0, strength: float | None = None,
+                 _stop_after_epoch: int | None = None, **setting_changes) -> PretrainRun:
         """Contrastive pretraining of the preset's MRI (or echo) encoder on ``cohort``'s training images.
 
         Cached like supervised runs; resumable. Use the result as ``init=`` of :meth:`run` for a linear probe
@@ -232,7 +232,7 @@ class Study:
             cs.pop(k)
         model = self.cfg.train.echo_model if cohort == "echo" else self.cfg.train.mri_model
         spec = {"kind": "pretrain", "method": method, "cohort": cohort, "seed": int(seed), "model": model,
-                "data": self._data_spec(cohort, None), "contrastive": cs, "format": CACHE_FORMAT}
+                "data": self._data_spec(cohort, strength), "contrastive": cs, "format": CACHE_FORMAT}
         path = self.root / f"pretrain-{cohort}-{method}-s{seed}-{spec_hash(spec)}"
         done = path / "done.json"
         if done.exists():
@@ -251,7 +251,7 @@ class Study:
                 shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True, exist_ok=True)
         _atomic_json(path / "spec.json", spec)
-        data = self.data(cohort)
+        data = self.data(cohort, strength=strength)
         torch.manual_seed(seed)  # the encoder's initial weights depend only on the seed
         enc = build_model(model, data["train"].num_classes, data["train"].num_frames).encoder
         res = pretrain(method, data["train"], enc, settings=settings, seed=seed, checkpoint=path / "checkpoint.pt",

@@ -1,0 +1,271 @@
+"""``shortcutlab bench``: performance figures as ratios of two things measured side by side in one run.
+
+Machines are shared and noisy, so every figure is a ratio (median of several repeats after a warm-up):
+
+1. batch pipeline vs a seed-style pipeline (per-sample ``.npy`` files, numpy background swap, PIL flips and
+   rotation, a DataLoader with the machine's workers) on the same images — target >= 10x;
+2. an epoch of ``fit`` vs the same steps of pure model compute on pre-made tensors — target <= 1.05 (CPU),
+   <= 1.10 (CUDA);
+3. maps + all overlap metrics vs grad-cam's GradCAM alone on the same batches — target <= 1.2;
+4. phantom generation, images/s on one thread at 128 px (MRI, 2 frames) and 112 px (echo) — target >= 2,000;
+5. study wall time per notebook from ``reports/<preset>/summary.json`` if it exists.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+__all__ = ["run_bench", "SIZES"]
+
+SIZES = {
+    "tiny": dict(n=64, size=32, batch=32, repeats=2, gen_n=32),
+    "smoke": dict(n=256, size=64, batch=64, repeats=3, gen_n=128),
+    "default": dict(n=1024, size=64, batch=64, repeats=5, gen_n=512),
+    "paper": dict(n=2048, size=128, batch=64, repeats=5, gen_n=1024),
+}
+
+
+def _median_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+class _SeedStyle(torch.utils.data.Dataset):
+    """What the papers' seed code does per sample: read files, swap the background in numpy, PIL transforms."""
+
+    def __init__(self, folder: Path, n: int, seed: int = 0):
+        self.folder, self.n = folder, n
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        from PIL import Image
+
+        img = np.load(self.folder / f"{i}_img.npy")
+        msk = np.load(self.folder / f"{i}_mask.npy")
+        j = int(np.random.randint(0, self.n - 1))
+        j = j + 1 if j >= i else j
+        dimg = np.load(self.folder / f"{j}_img.npy")
+        dmsk = np.load(self.folder / f"{j}_mask.npy")
+        bg = np.where(dmsk, 0, dimg)
+        mixed = np.where(msk, img, bg)
+        frames = []
+        flip = np.random.rand() < 0.5
+        angle = float(np.random.uniform(-20, 20))
+        for f in range(mixed.shape[0]):
+            p = Image.fromarray(mixed[f])
+            if flip:
+                p = p.transpose(Image.FLIP_LEFT_RIGHT)
+            p = p.rotate(angle, resample=Image.BILINEAR)
+            frames.append(np.asarray(p, dtype=np.float32) / 255.0)
+        return torch.from_numpy(np.stack(frames)), 0
+
+
+def _bench_pipeline(s, device, repeats, tmp: Path) -> dict:
+    from .augment import GeometricParams
+    from .phantoms import make_cmr
+    from .pipeline import BatchPipeline
+
+    data = make_cmr("cm", s["n"], s["size"], seed=0)
+    for i in range(len(data)):  # writing the seed-style files is set-up, not measured
+        np.save(tmp / f"{i}_img.npy", data.images[i].numpy())
+        np.save(tmp / f"{i}_mask.npy", data.masks[i].numpy())
+    workers = min(os.cpu_count() or 1, 8)
+    loader = torch.utils.data.DataLoader(_SeedStyle(tmp, len(data)), batch_size=s["batch"], shuffle=True,
+                                         num_workers=workers, persistent_workers=workers > 0)
+
+    def seed_epoch():
+        for x, _ in loader:
+            x.to(device)
+
+    pipe = BatchPipeline(data, "rand", batch_size=s["batch"], geometric=GeometricParams(), seed=0, device=device)
+
+    def ours():
+        for b in pipe:
+            _ = b.x
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    t_seed = _median_time(seed_epoch, repeats)
+    t_ours = _median_time(ours, repeats)
+    n = len(data)
+    return {"seed_style_samples_per_s": n / t_seed, "pipeline_samples_per_s": n / t_ours,
+            "ratio": t_seed / t_ours, "target": ">= 10", "met": t_seed / t_ours >= 10, "workers": workers}
+
+
+def _bench_fit_share(s, device, repeats) -> dict:
+    from .models import build_model
+    from .phantoms import make_cmr
+    from .train import TrainSettings, fit, soft_cross_entropy
+
+    data = make_cmr("cm", s["n"], s["size"], seed=0)
+    settings = TrainSettings(epochs=1, batch_size=s["batch"], select_metric="last", device=device.type,
+                             threads=torch.get_num_threads())
+    steps = len(data) // s["batch"]
+    model = build_model("sl_cnn", data.num_classes, data.num_frames).to(device)
+    x = torch.rand(s["batch"], data.num_frames, s["size"], s["size"], device=device)
+    y = torch.randint(0, data.num_classes, (s["batch"],), device=device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    amp = device.type == "cuda"
+
+    def pure():
+        model.train()
+        for _ in range(steps):
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
+                loss = soft_cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        if amp:
+            torch.cuda.synchronize()
+
+    def full():
+        m = build_model("sl_cnn", data.num_classes, data.num_frames)
+        fit(m, data, None, condition="rand", settings=settings, seed=0, progress=False)
+        if amp:
+            torch.cuda.synchronize()
+
+    # alternate the two so drifts in machine load hit both
+    tp, tf = [], []
+    pure(), full()
+    for _ in range(repeats):
+        t = time.perf_counter(); pure(); tp.append(time.perf_counter() - t)  # noqa: E702
+        t = time.perf_counter(); full(); tf.append(time.perf_counter() - t)  # noqa: E702
+    t_pure, t_fit = statistics.median(tp), statistics.median(tf)
+    target = 1.05 if device.type == "cpu" else 1.10
+    return {"fit_epoch_s": t_fit, "pure_compute_s": t_pure, "ratio": t_fit / t_pure, "target": f"<= {target}",
+            "met": t_fit / t_pure <= target, "steps": steps,
+            "note": "fit includes model construction, the rand intervention and geometric augmentation"}
+
+
+def _bench_saliency(s, device, repeats) -> dict:
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from .metrics import overlap_metrics
+    from .models import build_model, target_layer
+    from .phantoms import make_cmr
+    from .saliency import compute_cams
+
+    data = make_cmr("cm", min(s["n"], 256), s["size"], seed=0)
+    model = build_model("sl_cnn", data.num_classes, data.num_frames).eval()
+    x = data.float_images()
+    targets = (torch.arange(len(data)) % data.num_classes).tolist()
+    bs = s["batch"]
+
+    def raw():
+        with GradCAM(model=model, target_layers=[target_layer(model)]) as cam:
+            for i in range(0, len(x), bs):
+                cam(input_tensor=x[i:i + bs], targets=[ClassifierOutputTarget(c) for c in targets[i:i + bs]])
+
+    def ours():
+        cams = compute_cams(model, x, targets=targets, batch_size=bs)
+        overlap_metrics(cams, data.masks)
+
+    t_raw = _median_time(raw, repeats)
+    t_ours = _median_time(ours, repeats)
+    return {"gradcam_alone_s": t_raw, "maps_plus_metrics_s": t_ours, "ratio": t_ours / t_raw, "target": "<= 1.2",
+            "met": t_ours / t_raw <= 1.2, "images": len(data)}
+
+
+def _bench_generation(s, repeats) -> dict:
+    from .phantoms import make_cmr, make_echo
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        n = s["gen_n"]
+        t_mri = _median_time(lambda: make_cmr("cm", n, 128, seed=0), repeats)
+        t_echo = _median_time(lambda: make_echo("id", n, 112, seed=0), repeats)
+    finally:
+        torch.set_num_threads(threads)
+    mri, echo = n / t_mri, n / t_echo
+    return {"mri_128_images_per_s_per_core": mri, "echo_112_images_per_s_per_core": echo, "target": ">= 2000",
+            "met": bool(mri >= 2000 and echo >= 2000)}
+
+
+def _study_times(preset: str) -> dict:
+    from .report import PROJECT_ROOT
+
+    p = PROJECT_ROOT / "reports" / preset / "summary.json"
+    if not p.exists():
+        return {"available": False, "note": f"run `shortcutlab run --preset {preset}` first"}
+    s = json.loads(p.read_text())
+    per = {e["notebook"]: e["duration_s"] for e in s["notebooks"]}
+    total = sum(per.values())
+    budget = {"smoke": 300, "default": 1800, "paper": 3600}.get(preset)
+    return {"available": True, "per_notebook_s": per, "total_s": total, "budget_s": budget,
+            "met": None if budget is None else total <= budget}
+
+
+def run_bench(preset: str = "smoke", device: str = "cpu", out: str | Path | None = None, size: str | None = None) -> dict:
+    """Run every benchmark and return ``{"table": [...], "text": str, ...}``; write JSON to ``out``."""
+    from ._validation import check_choice
+
+    check_choice(preset, ("smoke", "default", "paper"), name="preset", where="run_bench")
+    check_choice(device, ("cpu", "cuda"), name="device", where="run_bench")
+    s = SIZES[size or preset]
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        from ._validation import ShortcutlabError
+        raise ShortcutlabError("The 'device' parameter of bench is 'cuda' but no CUDA GPU is available.")
+    res: dict[str, Any] = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                                       "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+                                       "gpu": torch.cuda.get_device_name(0) if dev.type == "cuda" else None},
+                           "preset": preset, "device": device, "sizes": s}
+    try:
+        with open("/proc/cpuinfo") as fh:
+            names = [ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")]
+            if names:
+                res["machine"]["cpu"] = names[0]
+    except OSError:
+        pass
+    with tempfile.TemporaryDirectory() as tmp:
+        res["pipeline_vs_seed_style"] = _bench_pipeline(s, dev, s["repeats"], Path(tmp))
+    res["fit_vs_pure_compute"] = _bench_fit_share(s, dev, s["repeats"])
+    res["saliency_overhead"] = _bench_saliency(s, dev, s["repeats"])
+    res["phantom_generation"] = _bench_generation(s, s["repeats"])
+    res["study_wall_time"] = _study_times(preset)
+    table = []
+    for key, label, raw in (("pipeline_vs_seed_style", "pipeline vs seed-style (x faster)", ("pipeline_samples_per_s", "seed_style_samples_per_s")),
+                            ("fit_vs_pure_compute", "fit epoch / pure compute", ("fit_epoch_s", "pure_compute_s")),
+                            ("saliency_overhead", "maps+metrics / GradCAM alone", ("maps_plus_metrics_s", "gradcam_alone_s"))):
+        r = res[key]
+        table.append({"figure": label, "ratio": round(r["ratio"], 3), "target": r["target"],
+                      "met": r["met"], "a": round(r[raw[0]], 4), "b": round(r[raw[1]], 4), "a_b": f"{raw[0]} / {raw[1]}"})
+    g = res["phantom_generation"]
+    table.append({"figure": "phantom images/s/core (MRI 128 / echo 112)",
+                  "ratio": f"{g['mri_128_images_per_s_per_core']:.0f} / {g['echo_112_images_per_s_per_core']:.0f}",
+                  "target": g["target"], "met": g["met"]})
+    st = res["study_wall_time"]
+    if st.get("available"):
+        table.append({"figure": f"study wall time ({preset})", "ratio": f"{st['total_s']:.0f} s", "target": f"<= {st['budget_s']} s",
+                      "met": st["met"]})
+    res["table"] = table
+    lines = [f"shortcutlab bench · preset {preset} · {device} · {res['machine']['cpu']} · {res['machine']['cores']} cores"]
+    for row in table:
+        flag = "ok" if row["met"] else ("MISSED" if row["met"] is False else "")
+        lines.append(f"  {row['figure']:<45} {str(row['ratio']):>14}   target {row['target']:<8} {flag}")
+    res["text"] = "\n".join(lines)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        from .report import to_jsonable
+        Path(out).write_text(json.dumps(to_jsonable(res), indent=1))
+    return res

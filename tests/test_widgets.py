@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+
+from shortcutlab import ShortcutlabError, load_preset
+from shortcutlab.study import Study
+from shortcutlab.widgets import DialSlider, SaliencyBrowser, gallery, render_case, select_cases
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    cfg = load_preset("smoke", overrides={"data.cmr_n": 40, "data.cmr_size": 32, "train.epochs": 1,
+                                          "saliency.max_images": 12})
+    study = Study(cfg, root=tmp_path_factory.mktemp("runs"), progress=False)
+    runs = {c: study.run("cm", c) for c in ("full", "seg")}
+    return study, runs
+
+
+def test_select_cases_filters_and_sorts(setup):
+    study, runs = setup
+    idx = select_cases(study, runs["full"], sort_by="aks")
+    from shortcutlab.saliency import cams_for
+    res = cams_for(study, runs["full"])
+    vals = np.nanmean(res["metrics"]["aks"], 1)[idx]
+    finite = vals[~np.isnan(vals)]
+    assert np.all(np.diff(finite) >= 0)  # worst (lowest AKS) first
+    assert np.isnan(vals[: int(np.isnan(vals).sum())]).all()  # undefined maps lead
+    wrong = select_cases(study, runs["full"], correctness="wrong")
+    assert all(res["pred"][i] != res["labels"][i] for i in wrong)
+    c1 = select_cases(study, runs["full"], cls=1)
+    assert all(res["labels"][i] == 1 for i in c1)
+    with pytest.raises(ShortcutlabError, match="'cls'"):
+        select_cases(study, runs["full"], cls=9)
+    with pytest.raises(ShortcutlabError, match="'sort_by'.*'aks'"):
+        select_cases(study, runs["full"], sort_by="beauty")
+
+
+def test_render_case_and_gallery(setup):
+    study, runs = setup
+    fig = render_case(study, runs, 0, frame=1)
+    assert len(fig.axes) == 3 and "true" in fig.axes[0].get_title()
+    assert "full" in fig.axes[1].get_title() and "seg" in fig.axes[2].get_title()
+    with pytest.raises(ShortcutlabError, match="frame"):
+        render_case(study, runs, 0, frame=5)
+    g = gallery(study, runs, n=3)
+    assert len(g.axes) == 9
+
+
+def test_browser_controls_drive_rendering(setup):
+    study, runs = setup
+    b = SaliencyBrowser(study, runs)
+    assert b.current_index is not None and b.last_figure is not None
+    first = b.current_index
+    b.sort.value = "pct_e"
+    b.pos.value = min(2, b.pos.max)
+    assert b.current_index == int(b._order[b.pos.value])
+    b.cls.value = 0
+    from shortcutlab.saliency import cams_for
+    labels = cams_for(study, runs["full"])["labels"]
+    assert all(labels[i] == 0 for i in b._order)
+    b.models.value = ("seg",)
+    assert "seg" in b.last_figure.axes[1].get_title()
+    b.frame.value = 1
+    assert "ES" in b.last_figure.axes[0].get_title()
+    _ = first
+
+
+def test_dial_slider(setup):
+    study, _ = setup
+    d = DialSlider(study, strengths=(0.0, 1.0), conditions=("full",))
+    assert d.rows[0]["strength"] == 1.0
+    d.slider.value = 0.0
+    assert d.rows[0]["strength"] == 0.0 and 0 <= d.rows[0]["auc"] <= 1
