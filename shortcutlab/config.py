@@ -125,7 +125,6 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "momentum": F(0.99, "float", 0, 1, hi_open=True),
         "proj_dim": F(128, "int", 2, 65_536),
         "hidden_dim": F(256, "int", 2, 65_536),
-        "downstream_epochs": F(8, "int", 1, 10_000),
     },
     "saliency": {
         "method": F("gradcam", "choice", choices=CAM_METHODS),
