@@ -12,7 +12,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;ma
 h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;margin:.6em 0;font-size:.9em} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
 th{background:#f3f3f3} .ok{color:#1a7f37;font-weight:600} .failed{color:#cf222e;font-weight:600}
-.figs img{max-width:48%;margin:.3em;border:1px solid #ddd} section{border-top:1px solid #ddd;margin-top:1.5em}
+.figs img{max-width:48%;margin:.3em;border:1px solid #ddd;vertical-align:top} section{border-top:1px solid #ddd;margin-top:1.5em}
 code{background:#f6f8fa;padding:0 .2em}
 """
 
@@ -53,7 +53,8 @@ def write_index(out: Path, summary: Mapping[str, Any]) -> Path:
             cell = er.get("exec_count", er.get("cell_index", "?"))
             err = f"<br><small>cell {html.escape(str(cell))}: {html.escape(str(er.get('ename', '')))}: " \
                   f"{html.escape(str(er.get('evalue', ''))[:300])}</small>"
-        rows.append(f"<tr><td><a href='{html.escape(e['html'])}'>{html.escape(e['notebook'])}</a></td>"
+        earlier = " <small>(earlier run)</small>" if e.get("from_earlier_run") else ""
+        rows.append(f"<tr><td><a href='{html.escape(e['html'])}'>{html.escape(e['notebook'])}</a>{earlier}</td>"
                     f"<td class='{status}'>{status}{err}</td><td>{e.get('duration_s', 0):.0f} s</td>"
                     f"<td>{_finding(e)}</td></tr>")
     sections = []

@@ -129,8 +129,17 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
         entries.append(entry)
         if entry["status"] == "failed" and fail_fast:
             break
+    if only and (out / "summary.json").exists():  # keep the other notebooks' entries from the earlier run
+        try:
+            prev = json.loads((out / "summary.json").read_text())
+            ran = {e["notebook"] for e in entries}
+            kept = [dict(e, from_earlier_run=True) for e in prev.get("notebooks", []) if e["notebook"] not in ran]
+            entries = sorted(entries + kept, key=lambda e: e["notebook"])
+        except (ValueError, KeyError):
+            pass
     summary = {"preset": cfg.name, "preset_source": cfg.source, "overrides": to_jsonable(overrides),
                "created": time.strftime("%Y-%m-%d %H:%M:%S"), "ok": not failed_any, "notebooks": entries,
+               "ran": [nb.name for nb in nbs],
                "config": cfg.to_dict()}
     (out / "summary.json").write_text(json.dumps(to_jsonable(summary), indent=1))
     from .index import write_index

@@ -17,3 +17,15 @@ def gen():
     g = torch.Generator()
     g.manual_seed(0)
     return g
+
+
+@pytest.fixture(scope="session")
+def mri_study(tmp_path_factory):
+    """A cm phantom study at the smallest size where the MRI claims are seed-robust (see test_claims.py):
+    n = 400 patients at 64 px, 10 epochs. Shared by the saliency and claims tests (trained once)."""
+    from shortcutlab import load_preset
+    from shortcutlab.study import Study
+
+    cfg = load_preset("smoke", overrides={"data.cmr_n": 400, "data.cmr_size": 64, "train.epochs": 10,
+                                          "saliency.max_images": 60, "metrics.n_bootstrap": 200})
+    return Study(cfg, root=tmp_path_factory.mktemp("mri_study"), progress=False)

@@ -72,6 +72,15 @@ def test_run_success_failure_and_summary(nbdir, tmp_path):
     assert "deliberate failure" in index
 
 
+def test_only_keeps_earlier_entries(nbdir, tmp_path):
+    out = tmp_path / "r"
+    run_study("smoke", out=out, notebooks=nbdir, only=["01"], progress=False)
+    s = run_study("smoke", out=out, notebooks=nbdir, only=["03"], progress=False)
+    by = {e["notebook"]: e for e in s["notebooks"]}
+    assert set(by) == {"01_ok.ipynb", "03_after.ipynb"} and by["01_ok.ipynb"]["from_earlier_run"]
+    assert s["ran"] == ["03_after.ipynb"] and "earlier run" in (out / "index.html").read_text()
+
+
 def test_fail_fast_stops(nbdir, tmp_path):
     s = run_study("smoke", out=tmp_path / "r", notebooks=nbdir, fail_fast=True, progress=False)
     assert [e["notebook"] for e in s["notebooks"]] == ["01_ok.ipynb", "02_fails.ipynb"]
