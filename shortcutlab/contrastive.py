@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as tF
 from torch import nn
 
+from ._io import atomic_torch_save
 from ._validation import ShortcutlabError, check_choice, check_int, check_number
 from .augment import two_views
 from .imageset import ImageSet
@@ -268,10 +269,7 @@ def pretrain(method: str, data: ImageSet, encoder: nn.Module, *, settings: Contr
         if ckpt is not None:
             st = {"learner": learner.state_dict(), "opt": opt.state_dict(), "gen": g.get_state(), "epoch": epoch + 1,
                   "hist": torch.tensor([[h["epoch"], h["loss"]] for h in history], dtype=torch.float64)}
-            tmp = ckpt.with_name(f".{ckpt.name}.tmp")
-            ckpt.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(st, tmp)
-            tmp.replace(ckpt)
+            atomic_torch_save(st, ckpt)
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < s.epochs:
             break
     return PretrainResult(encoder=learner.encoder.cpu(), history=history, method=method)

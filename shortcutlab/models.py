@@ -15,6 +15,7 @@ from timm.models import register_model
 from timm.models.resnet import BasicBlock, ResNet
 from torch import nn
 
+from ._io import atomic_torch_save
 from ._validation import ShortcutlabError, closest, param_error
 
 __all__ = ["FrameClassifier", "build_model", "target_layer", "load_encoder_weights", "save_weights",
@@ -168,12 +169,8 @@ def target_layer(model: FrameClassifier, override: str | None = None) -> nn.Modu
 
 
 def save_weights(model: nn.Module, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(path)
-    return path
+    """Save the state dict atomically (temporary file, then rename)."""
+    return atomic_torch_save(model.state_dict(), path)
 
 
 def _load_state(path: str | Path) -> dict:

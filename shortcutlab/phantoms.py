@@ -448,7 +448,6 @@ def _echo_chunk(lab, style, site_id, size, g):
     x, y = xx.expand(n, 1, size, size), yy.expand(n, 1, size, size)
     v = lambda t: t.view(n, 1, 1, 1)  # noqa: E731
     edge = 2.0 / size
-    ood = (site_id > 0).float()
     # per-site geometry: o.o.d. sites have slightly different sector width / depth / gain
     site_rng = torch.Generator().manual_seed(99)
     site_half = 0.66 + 0.08 * (torch.rand(65, generator=site_rng) - 0.5)

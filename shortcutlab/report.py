@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ._io import atomic_write_bytes
 from ._validation import ShortcutlabError
 
 __all__ = ["Report", "open_report", "PROJECT_ROOT", "to_jsonable"]
@@ -50,12 +51,6 @@ def to_jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
 class Report:
     """A notebook's report folder: ``results.json``, ``figures/``, ``tables/``."""
 
@@ -75,7 +70,7 @@ class Report:
             raise ShortcutlabError(f"The 'name' parameter of Report.record must be a non-empty string. Got {name!r} instead.")
         res = self.results()
         res[name] = to_jsonable(value)
-        _atomic_write(self.results_path, json.dumps(res, indent=1, sort_keys=True).encode())
+        atomic_write_bytes(self.results_path, json.dumps(res, indent=1, sort_keys=True).encode())
         return value
 
     def record_many(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -97,7 +92,7 @@ class Report:
         """Save a pandas DataFrame as ``tables/<name>.csv``; returns the path."""
         out = self.dir / "tables" / f"{name}.csv"
         out.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(out, df.to_csv().encode())
+        atomic_write_bytes(out, df.to_csv().encode())
         return out
 
 

@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
+from ._io import atomic_json
 from ._validation import CacheError, ShortcutlabError, check_choice
 from ._version import __version__
 from .augment import CONDITIONS
@@ -42,12 +43,6 @@ COHORTS_ALL = ("cm", "acdc", "echo")
 
 class TrainingInterrupted(RuntimeError):
     """Raised by the test hook ``_stop_after_epoch`` to simulate a killed run."""
-
-
-def _atomic_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(to_jsonable(obj), indent=1, sort_keys=True))
-    tmp.replace(path)
 
 
 def spec_hash(spec: Mapping[str, Any]) -> str:
@@ -234,23 +229,17 @@ class Study:
         spec = {"kind": "pretrain", "method": method, "cohort": cohort, "seed": int(seed), "model": model,
                 "data": self._data_spec(cohort, strength), "contrastive": cs, "format": CACHE_FORMAT}
         path = self.root / f"pretrain-{cohort}-{method}-s{seed}-{spec_hash(spec)}"
-        done = path / "done.json"
-        if done.exists():
+        if (path / "done.json").exists():
             try:
-                info = json.loads(done.read_text())
-                if info.get("format") != CACHE_FORMAT:
-                    raise CacheError(f"cache format {info.get('format')}, expected {CACHE_FORMAT}")
+                self._check_entry(path)
                 history = json.loads((path / "history.json").read_text())
-                state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
-                if not isinstance(state, dict) or not state:
-                    raise CacheError("weights.pt holds no state dict")
                 return PretrainRun(path.name, path, spec, history, loaded_from_cache=True)
             except Exception as e:  # noqa: BLE001
                 warnings.warn(f"study cache entry {path.name!r} is unusable ({type(e).__name__}: {e}); it is removed "
                               f"and the pretraining is repeated.", stacklevel=2)
                 shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True, exist_ok=True)
-        _atomic_json(path / "spec.json", spec)
+        atomic_json(path / "spec.json", spec)
         data = self.data(cohort, strength=strength)
         torch.manual_seed(seed)  # the encoder's initial weights depend only on the seed
         enc = build_model(model, data["train"].num_classes, data["train"].num_frames).encoder
@@ -259,8 +248,8 @@ class Study:
         if len(res.history) < settings.epochs:
             raise TrainingInterrupted(f"pretraining stopped after epoch {len(res.history)} (test hook)")
         save_weights(res.encoder, path / "weights.pt")
-        _atomic_json(path / "history.json", res.history)
-        _atomic_json(path / "done.json", {"format": CACHE_FORMAT, "version": __version__,
+        atomic_json(path / "history.json", res.history)
+        atomic_json(path / "done.json", {"format": CACHE_FORMAT, "version": __version__,
                                           "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
         (path / "checkpoint.pt").unlink(missing_ok=True)
         return PretrainRun(path.name, path, spec, res.history)
@@ -275,23 +264,27 @@ class Study:
         return mean_ci_across([r.metrics[eval_set][metric] for r in runs])
 
     # ------------------------------------------------------------------------------------------ internals
+    @staticmethod
+    def _check_entry(path: Path) -> None:
+        """Raise CacheError unless ``path`` is a finished entry of this cache format with loadable weights."""
+        info = json.loads((path / "done.json").read_text())
+        if info.get("format") != CACHE_FORMAT:
+            raise CacheError(f"written by shortcutlab {info.get('version')} with cache format "
+                             f"{info.get('format')}; this is {__version__} with format {CACHE_FORMAT}")
+        state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or not state:
+            raise CacheError("weights.pt holds no state dict")
+
     def _load(self, path: Path, spec: dict) -> Run | None:
-        done = path / "done.json"
-        if not done.exists():
+        if not (path / "done.json").exists():
             return None
         try:
-            info = json.loads(done.read_text())
-            if info.get("format") != CACHE_FORMAT:
-                raise CacheError(f"written by shortcutlab {info.get('version')} with cache format "
-                                 f"{info.get('format')}; this is {__version__} with format {CACHE_FORMAT}")
+            self._check_entry(path)
             metrics = json.loads((path / "metrics.json").read_text())
             history = json.loads((path / "history.json").read_text())
             with np.load(path / "predictions.npz", allow_pickle=False) as z:
                 probs = {k[6:]: z[k] for k in z.files if k.startswith("probs_")}
                 labels = {k[7:]: z[k] for k in z.files if k.startswith("labels_")}
-            state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
-            if not isinstance(state, dict) or not state:
-                raise CacheError("weights.pt holds no state dict")
         except Exception as e:  # noqa: BLE001 - any damage: report, retrain; never load silently
             warnings.warn(f"study cache entry {path.name!r} is unusable ({type(e).__name__}: {e}); it is removed "
                           f"and the condition is retrained.", stacklevel=3)
@@ -303,7 +296,7 @@ class Study:
     def _train(self, path: Path, spec: dict, settings: TrainSettings, init: Run | None, strength,
                stop_after: int | None) -> Run:
         path.mkdir(parents=True, exist_ok=True)
-        _atomic_json(path / "spec.json", spec)
+        atomic_json(path / "spec.json", spec)
         data = self.data(spec["cohort"], strength=strength)
         torch.manual_seed(spec["seed"])
         t = self.cfg.train
@@ -323,14 +316,14 @@ class Study:
         metrics, probs, labels = self.evaluate(model, data, spec["condition"], settings)
         metrics["train_seconds"] = time.perf_counter() - t0
         metrics["best_epoch"] = res.best_epoch
-        _atomic_json(path / "metrics.json", metrics)
-        _atomic_json(path / "history.json", res.history)
+        atomic_json(path / "metrics.json", metrics)
+        atomic_json(path / "history.json", res.history)
         arrays = {f"probs_{k}": v for k, v in probs.items()}
         arrays.update({f"labels_{k}": v for k, v in labels.items()})
         tmp = path / ".predictions.tmp.npz"
         np.savez(tmp, **arrays)
         tmp.replace(path / "predictions.npz")
-        _atomic_json(path / "done.json", {"format": CACHE_FORMAT, "version": __version__,
+        atomic_json(path / "done.json", {"format": CACHE_FORMAT, "version": __version__,
                                           "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
         (path / "checkpoint.pt").unlink(missing_ok=True)
         return Run(name=path.name, path=path, spec=spec, metrics=metrics, history=res.history, probs=probs,

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as tF
 from torch import nn
 
+from ._io import atomic_torch_save
 from ._validation import ShortcutlabError, check_choice, check_int, check_number
 from .augment import CONDITIONS, GeometricParams
 from .imageset import ImageSet
@@ -288,10 +289,7 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
                                                           dtype=torch.float64),
                   "best": best_state, "best_epoch": best_epoch,
                   "best_val": torch.tensor(float("nan") if best_val is None else float(best_val)), "epoch": epoch + 1}
-            ckpt.parent.mkdir(parents=True, exist_ok=True)
-            tmp = ckpt.with_name(f".{ckpt.name}.tmp")
-            torch.save(st, tmp)
-            tmp.replace(ckpt)
+            atomic_torch_save(st, ckpt)
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < s.epochs:
             return FitResult(model, history, best_epoch, resumed_from=start)
     if best_state is not None:
