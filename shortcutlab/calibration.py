@@ -76,5 +76,3 @@ def calibrate_cmr(*, cohort: str = "cm", n: int = 600, size: int = 64, strengths
         rows.append(row)
     return pd.DataFrame(rows).set_index("strength")
 
-
-_ = torch

@@ -10,7 +10,6 @@ declared once in :data:`SCHEMA`; adding a field is one line here (default and va
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -313,5 +312,3 @@ def field_table() -> list[dict[str, Any]]:
     return [{"key": f"{s}.{k}", "default": f.default, "kind": f.kind, "doc": f.doc}
             for s, fs in SCHEMA.items() for k, f in fs.items()]
 
-
-_ = dataclasses  # keep import for type checkers

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .metrics import summarize
 from .reference import (BACKMIX_TABLE1, BACKMIX_TABLE1_COLUMNS, BACKMIX_TABLE2, BACKMIX_TABLE2_COLUMNS, MRI_TABLE1,
-                        MRI_TABLE2, MRI_TABLE3, as_frame)
+                        MRI_TABLE2, MRI_TABLE3)
 from .saliency import cams_for
 from .study import Run, Study
 
@@ -405,8 +405,6 @@ def claims_backmix(study: Study, runs: Mapping[str, Sequence[Run]], semi: Mappin
                          reference=base_id["pct_e"], holds=f05["pct_e"] > base_id["pct_e"]))
     return pd.DataFrame(rows)
 
-
-_ = as_frame
 
 
 def plot_pretrain_losses(pretrain_runs: Sequence[Any]):

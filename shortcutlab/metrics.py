@@ -18,7 +18,7 @@ Saliency overlap (per image; ``x`` map in [0, 1], ``y`` binary mask)
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -251,5 +251,3 @@ def correlation_ci(a: Sequence[float], b: Sequence[float], ci: float = 0.95) -> 
     return {"r": r, "lo": float(np.tanh(z - q * se)), "hi": float(np.tanh(z + q * se)), "n": int(n),
             "rho": float(stats.spearmanr(a, b).statistic), "method": "fisher-z"}
 
-
-_ = Mapping

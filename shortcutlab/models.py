@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
 
 import timm
 import torch
@@ -215,5 +214,3 @@ def load_encoder_weights(model: FrameClassifier, path: str | Path) -> FrameClass
     _load_into(model.encoder, state, path, "encoder")
     return model
 
-
-_ = Sequence

@@ -95,8 +95,6 @@ def cams_for(study, run, eval_set: str = "test", *, method: str | None = None, t
     Returns ``{"cams": float16 [n, F, H, W], "index": [n], "metrics": {aks, dsc, pct_e, pct_f: [n, F]},
     "pred": [n], "labels": [n]}`` for the first ``max_images`` images of the set (the preset's default).
     """
-    import json
-
     sc = study.cfg.saliency
     method = method or sc.method
     target = target or sc.target
@@ -135,7 +133,6 @@ def cams_for(study, run, eval_set: str = "test", *, method: str | None = None, t
     np.savez_compressed(tmp, **arrays)
     tmp.replace(path)
     res["metrics"] = {k: v.numpy() for k, v in om.items()}
-    _ = json
     return res
 
 

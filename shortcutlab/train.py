@@ -6,7 +6,6 @@ soft labels). On CUDA: channels_last, bf16 autocast, cudnn.benchmark. On CPU: de
 """
 from __future__ import annotations
 
-import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,5 +295,3 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
         model.load_state_dict(best_state)
     return FitResult(model, history, best_epoch, resumed_from=start)
 
-
-_ = copy

@@ -5,7 +5,6 @@ MRI (cm phantom, n = 400 at 64 px, 10 epochs; data seeds 0-2 measured while choo
   Seg's -0.02 / 0.01 / 0.03; AKS Seg 0.26 / 0.33 / 0.28 vs Full 0.07 / 0.10 / 0.09.
 BackMix (echo phantom, n = 800 at 64 px, 12 epochs; see test_backmix_claims for the seeds measured).
 """
-import numpy as np
 import pytest
 
 from shortcutlab import load_preset
@@ -44,4 +43,3 @@ def test_backmix_claims(tmp_path):
     assert e_bm > e_base + 0.03, (e_bm, e_base)
     assert bm.metrics["ood"]["accuracy"] >= base.metrics["ood"]["accuracy"], (bm.metrics["ood"], base.metrics["ood"])
     assert e_f05 > e_base, (e_f05, e_base)
-    _ = np

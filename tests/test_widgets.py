@@ -49,7 +49,6 @@ def test_browser_controls_drive_rendering(setup):
     study, runs = setup
     b = SaliencyBrowser(study, runs)
     assert b.current_index is not None and b.last_figure is not None
-    first = b.current_index
     b.sort.value = "pct_e"
     b.pos.value = min(2, b.pos.max)
     assert b.current_index == int(b._order[b.pos.value])
@@ -61,7 +60,6 @@ def test_browser_controls_drive_rendering(setup):
     assert "seg" in b.last_figure.axes[1].get_title()
     b.frame.value = 1
     assert "ES" in b.last_figure.axes[0].get_title()
-    _ = first
 
 
 def test_dial_slider(setup):
