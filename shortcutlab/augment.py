@@ -1,7 +1,9 @@
 """Background interventions of both papers and batched geometric / intensity / two-view transforms.
 
 Everything here is batch in, batch out on resident tensors (CPU or CUDA) with one ``torch.Generator``:
-images ``[B, F, H, W]`` float in [0, 1], masks ``[B, F, H, W]`` bool. Frames of one sample (ED, ES) always
+images ``[B, F, H, W]`` float in [0, 1], masks ``[B, F, H, W]`` bool. The interventions that only select
+pixels (:data:`U8_CONDITIONS`) also take the stored uint8 images, which is a quarter of the memory traffic
+and gives the same values after conversion. Frames of one sample (ED, ES) always
 share one random draw, and an image and its mask always move together.
 
 Conditions (DESIGN §5):
@@ -36,9 +38,9 @@ import torch.nn.functional as tF
 
 from ._validation import ShortcutlabError, check_choice, check_number, param_error
 
-__all__ = ["CONDITIONS", "TRAIN_ONLY", "TEST_TIME", "MASK_CONDITIONS", "intervene", "apply_test_condition",
-           "seg", "bg", "donor_swap", "noise_bg", "shuffle_bg", "bokeh_bg", "cutmix", "geometric", "intensity",
-           "two_views", "GeometricParams", "wbackmix_weights", "select_masked_fraction", "gaussian_blur"]
+__all__ = ["CONDITIONS", "TRAIN_ONLY", "TEST_TIME", "MASK_CONDITIONS", "U8_CONDITIONS", "intervene",
+           "apply_test_condition", "seg", "bg", "donor_swap", "noise_bg", "shuffle_bg", "bokeh_bg", "cutmix", "geometric", "intensity",
+           "two_views", "warp_masks", "GeometricParams", "wbackmix_weights", "select_masked_fraction", "gaussian_blur"]
 
 CONDITIONS = ("full", "baseline", "seg", "bg", "black", "rand", "backmix", "noise", "shuffle", "bokeh", "cutmix", "sma")
 TEST_TIME = ("seg", "bg")  # conditions that define the input, so they apply at evaluation too
@@ -46,10 +48,14 @@ TRAIN_ONLY = ("black", "rand", "backmix", "noise", "shuffle", "bokeh", "cutmix")
 MASK_CONDITIONS = ("seg", "bg", "black", "rand", "backmix", "noise", "shuffle", "bokeh")
 
 
-def _check_batch(images: torch.Tensor, masks: torch.Tensor | None, where: str, need_mask: bool = True):
-    if images.dim() != 4 or not images.is_floating_point():
-        raise param_error("images", where, "a float tensor [B, F, H, W]",
-                          f"{images.dtype} tensor of shape {tuple(images.shape)}")
+U8_CONDITIONS = ("seg", "bg", "black", "rand", "backmix")  # exact on stored uint8 images too (selection only)
+
+
+def _check_batch(images: torch.Tensor, masks: torch.Tensor | None, where: str, need_mask: bool = True,
+                 allow_u8: bool = False):
+    if images.dim() != 4 or not (images.is_floating_point() or (allow_u8 and images.dtype == torch.uint8)):
+        kind = "a float or uint8 tensor [B, F, H, W]" if allow_u8 else "a float tensor [B, F, H, W]"
+        raise param_error("images", where, kind, f"{images.dtype} tensor of shape {tuple(images.shape)}")
     if need_mask:
         if masks is None:
             raise ShortcutlabError(f"The 'masks' parameter of {where} is required for this condition but is None: "
@@ -59,30 +65,47 @@ def _check_batch(images: torch.Tensor, masks: torch.Tensor | None, where: str, n
                               f"shape {tuple(masks.shape)}")
 
 
+def _fill(images: torch.Tensor, fill: float, where: str) -> float | int:
+    """``fill`` (an intensity in [0, 1]) in the images' dtype: uint8 images need ``fill * 255`` to be whole."""
+    if images.dtype != torch.uint8:
+        return fill
+    v = float(fill) * 255.0
+    if not (0 <= v <= 255) or abs(v - round(v)) > 1e-6:
+        raise param_error("fill", where, "a multiple of 1/255 in [0, 1] for uint8 images", fill)
+    return int(round(v))
+
+
 def seg(images: torch.Tensor, masks: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
-    """Object only: background pixels set to ``fill`` (MRI 'Seg', BackMix 'Black')."""
-    _check_batch(images, masks, "seg")
-    return torch.where(masks, images, torch.full_like(images, fill))
+    """Object only: background pixels set to ``fill`` (MRI 'Seg', BackMix 'Black'). Float or uint8 images."""
+    _check_batch(images, masks, "seg", allow_u8=True)
+    return images.masked_fill(~masks, _fill(images, fill, "seg"))
 
 
 def bg(images: torch.Tensor, masks: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
-    """Background only: object pixels set to ``fill`` (MRI 'BG')."""
-    _check_batch(images, masks, "bg")
-    return torch.where(masks, torch.full_like(images, fill), images)
+    """Background only: object pixels set to ``fill`` (MRI 'BG'). Float or uint8 images."""
+    _check_batch(images, masks, "bg", allow_u8=True)
+    return images.masked_fill(masks, _fill(images, fill, "bg"))
 
 
 def donor_swap(images: torch.Tensor, masks: torch.Tensor, apply: torch.Tensor, donor_images: torch.Tensor,
-               donor_masks: torch.Tensor, *, generator: torch.Generator, fill: float = 0.0,
+               donor_masks: torch.Tensor | None, *, generator: torch.Generator, fill: float = 0.0,
                self_index: torch.Tensor | None = None, pool: torch.Tensor | None = None
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Give each sample with ``apply[i]`` the background of a random donor from the pool (BackMix §2.1).
 
-    The pool is ``donor_images[pool]`` (default: all of ``donor_images``; uint8 donors are scaled to [0, 1]).
+    The pool is ``donor_images[pool]`` (default: all of ``donor_images``; uint8 donors are scaled to [0, 1]
+    for float images; uint8 images with uint8 donors are mixed as they are, which gives the same values).
+    ``donor_masks=None`` says the donors' objects are already blanked with ``fill`` (a pipeline keeps such a
+    copy of its training set, so no batch pays for it again).
     Returns the new images and the donor's index into ``donor_images`` per sample (-1 where not applied).
     ``self_index[i]`` is the sample's own position in the pool (or -1), so it is never its own donor.
+    Only the applied samples are gathered and mixed (BackMix with f = 0.05 touches a few per batch).
     """
     where = "donor_swap"
-    _check_batch(images, masks, where)
+    _check_batch(images, masks, where, allow_u8=True)
+    fill = _fill(images, fill, where)
+    if images.dtype == torch.uint8 and donor_images.dtype != torch.uint8:
+        raise param_error("donor_images", where, "uint8 like the uint8 images", f"{donor_images.dtype} tensor")
     if pool is None:
         pool = torch.arange(donor_images.shape[0], device=donor_images.device)
     n_pool = pool.numel()
@@ -98,15 +121,22 @@ def donor_swap(images: torch.Tensor, masks: torch.Tensor, apply: torch.Tensor, d
     donor = torch.where((si >= 0) & (r >= si), r + 1, r)
     # without a self index, r ranges over n_pool - 1 entries; use all n_pool instead
     donor = torch.where(si < 0, torch.randint(0, n_pool, (b,), generator=generator).to(dev), donor)
-    donor = pool.to(dev)[donor]
-    d_img = donor_images[donor]
-    d_img = d_img.to(images.dtype).div_(255.0) if d_img.dtype == torch.uint8 else d_img.to(images.dtype)
-    d_msk = donor_masks[donor]
-    d_bg = torch.where(d_msk, torch.full_like(d_img, fill), d_img)
-    mixed = torch.where(masks, images, d_bg)
-    app = apply.to(dev).view(-1, 1, 1, 1)
-    out = torch.where(app, mixed, images)
-    return out, torch.where(apply.to(dev), donor, torch.full_like(donor, -1))
+    donor = torch.where(apply.to(dev), pool.to(dev)[donor], torch.full_like(donor, -1))
+    rows = torch.nonzero(donor >= 0).flatten()
+    if rows.numel() == 0:
+        return images.clone(), donor
+    d = donor[rows]
+    d_bg = donor_images[d]
+    if d_bg.dtype == torch.uint8 and images.is_floating_point():
+        d_bg = d_bg.to(images.dtype).div_(255.0)
+    d_bg = d_bg.to(images.dtype)
+    if donor_masks is not None:
+        d_bg.masked_fill_(donor_masks[d], fill)  # the donor's object blanked (BackMix §2.1)
+    if rows.numel() == b:  # every sample mixed (rand): one pass
+        return torch.where(masks, images, d_bg), donor
+    out = images.clone()
+    out[rows] = torch.where(masks[rows], images[rows], d_bg)
+    return out, donor
 
 
 def noise_bg(images: torch.Tensor, masks: torch.Tensor, apply: torch.Tensor, *, generator: torch.Generator,
@@ -255,6 +285,18 @@ def _affine(b: int, p: GeometricParams, generator: torch.Generator) -> tuple[tor
     return theta, {"angle": ang, "flip": flip, "scale": s, "tx": tx, "ty": ty}
 
 
+def _affine_grid(theta: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """``affine_grid(theta, align_corners=False)`` by broadcasting (on CPU, torch's version is a slow bmm)."""
+    b = theta.shape[0]
+    xs = (torch.arange(w, device=theta.device, dtype=theta.dtype) * 2 + 1) / w - 1
+    ys = (torch.arange(h, device=theta.device, dtype=theta.dtype) * 2 + 1) / h - 1
+    t = theta.view(b, 6, 1, 1)
+    xs, ys = xs.view(1, 1, w), ys.view(1, h, 1)
+    gx = t[:, 0] * xs + t[:, 1] * ys + t[:, 2]
+    gy = t[:, 3] * xs + t[:, 4] * ys + t[:, 5]
+    return torch.stack((gx, gy), dim=-1)
+
+
 def geometric(images: torch.Tensor, masks: torch.Tensor | None, params: GeometricParams, *,
               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
     """Random rotation, horizontal flip and resized crop, one draw per sample shared by its frames and mask.
@@ -265,14 +307,22 @@ def geometric(images: torch.Tensor, masks: torch.Tensor | None, params: Geometri
     b, f, h, w = images.shape
     theta, info = _affine(b, params, generator)
     theta = theta.to(images.device, images.dtype)
-    grid = tF.affine_grid(theta, (b, f, h, w), align_corners=False)
+    grid = _affine_grid(theta, h, w)
     out = tF.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    out_m = None
-    if masks is not None:
-        out_m = tF.grid_sample(masks.to(images.dtype), grid, mode="nearest", padding_mode="zeros",
-                               align_corners=False) > 0.5
+    out_m = None if masks is None else warp_masks(masks, theta, grid)
     info["theta"] = theta
     return out, out_m, info
+
+
+def warp_masks(masks: torch.Tensor, theta: torch.Tensor, grid: torch.Tensor | None = None) -> torch.Tensor:
+    """Masks ``[B, F, H, W]`` moved by the affine draws ``theta`` of :func:`geometric` (nearest: they stay binary).
+
+    A pipeline warps only the masks it needs (the rows an intervention touches) with the rows' ``theta``.
+    """
+    b, f, h, w = masks.shape
+    if grid is None:
+        grid = _affine_grid(theta.to(masks.device, torch.float32), h, w)
+    return tF.grid_sample(masks.to(grid.dtype), grid, mode="nearest", padding_mode="zeros", align_corners=False) > 0.5
 
 
 def intensity(images: torch.Tensor, params: GeometricParams, *, generator: torch.Generator) -> torch.Tensor:
@@ -282,7 +332,9 @@ def intensity(images: torch.Tensor, params: GeometricParams, *, generator: torch
     c = 1 + (u[:, 0] * 2 - 1) * params.contrast
     br = (u[:, 1] * 2 - 1) * params.brightness
     mean = images.mean((1, 2, 3), keepdim=True)
-    return ((images - mean) * c.view(b, 1, 1, 1) + mean + br.view(b, 1, 1, 1)).clamp(0, 1)
+    c = c.view(b, 1, 1, 1)
+    # (x - mean) * c + mean + br, as one fused multiply-add and an in-place clamp
+    return torch.addcmul(mean * (1 - c) + br.view(b, 1, 1, 1), images, c).clamp_(0, 1)
 
 
 def two_views(images: torch.Tensor, *, generator: torch.Generator, rotate: float = 20.0, scale_min: float = 0.5,
@@ -373,7 +425,7 @@ def intervene(condition: str, images: torch.Tensor, masks: torch.Tensor | None, 
     if condition in ("seg", "bg"):
         return apply_test_condition(condition, images, masks, fill), None, info
     if condition == "black":
-        _check_batch(images, masks, "intervene")
+        _check_batch(images, masks, "intervene", allow_u8=True)
         return torch.where(apply.to(images.device).view(-1, 1, 1, 1), seg(images, masks, fill), images), None, info
     if condition in ("rand", "backmix"):
         if donor_images is None:

@@ -2,7 +2,7 @@
 
 Machines are shared and noisy, so every figure is a ratio (median of several repeats after a warm-up):
 
-1. batch pipeline vs a seed-style pipeline (per-sample ``.npy`` files, numpy background swap, PIL flips and
+1. batch pipeline vs a seed-style pipeline (per-sample ``.npy`` files, numpy background swap, PIL crop, flip,
    rotation, a DataLoader with the machine's workers) on the same images — target >= 10x;
 2. an epoch of ``fit`` vs the same steps of pure model compute on pre-made tensors — target <= 1.05 (CPU),
    <= 1.10 (CUDA);
@@ -66,16 +66,25 @@ class _SeedStyle(torch.utils.data.Dataset):
         dmsk = np.load(self.folder / f"{j}_mask.npy")
         bg = np.where(dmsk, 0, dimg)
         mixed = np.where(msk, img, bg)
-        frames = []
+        # the same augmentation as GeometricParams() (one draw per sample, shared by its frames): random
+        # resized crop, horizontal flip, rotation, then brightness / contrast, as torchvision's PIL transforms do
+        h, w = mixed.shape[1:]
+        side = np.sqrt(np.random.uniform(0.85, 1.0))
+        ch, cw = side * h, side * w
+        y0, x0 = np.random.uniform(0, h - ch), np.random.uniform(0, w - cw)
         flip = np.random.rand() < 0.5
         angle = float(np.random.uniform(-20, 20))
+        c, b = np.random.uniform(0.8, 1.2), np.random.uniform(-0.1, 0.1)
+        frames = []
         for f in range(mixed.shape[0]):
-            p = Image.fromarray(mixed[f])
+            p = Image.fromarray(mixed[f]).resize((w, h), Image.BILINEAR, box=(x0, y0, x0 + cw, y0 + ch))
             if flip:
                 p = p.transpose(Image.FLIP_LEFT_RIGHT)
             p = p.rotate(angle, resample=Image.BILINEAR)
             frames.append(np.asarray(p, dtype=np.float32) / 255.0)
-        return torch.from_numpy(np.stack(frames)), 0
+        x = np.stack(frames)
+        x = np.clip((x - x.mean()) * c + x.mean() + b, 0, 1)
+        return torch.from_numpy(x), 0
 
 
 def _bench_pipeline(s, device, repeats, tmp: Path) -> dict:

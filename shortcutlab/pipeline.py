@@ -15,11 +15,19 @@ from typing import Iterator
 import torch
 
 from ._validation import ShortcutlabError, check_choice, check_int, check_number
-from .augment import (CONDITIONS, MASK_CONDITIONS, GeometricParams, apply_test_condition, geometric, intensity,
-                      intervene, select_masked_fraction, wbackmix_weights)
+from .augment import (CONDITIONS, MASK_CONDITIONS, U8_CONDITIONS, GeometricParams, apply_test_condition, geometric,
+                      intensity, intervene, select_masked_fraction, warp_masks, wbackmix_weights)
 from .imageset import ImageSet
 
-__all__ = ["Batch", "BatchPipeline", "geometric_from_config"]
+__all__ = ["Batch", "BatchPipeline", "geometric_from_config", "PRE_TRANSFORM", "POST_TRANSFORM"]
+
+# Where the intervention sits relative to the geometric / intensity transforms, as in each paper's code:
+# the MRI seed randomizes the background of the stored image, then transforms it (masks need no warping);
+# BackMix §2.1 applies BackMix "after standard augmentations", and so its baselines here. Interventions
+# after the transforms use the warped masks of the rows they touch, so `seg` / `bg` training inputs are
+# exactly the test-time inputs and Black stays black.
+PRE_TRANSFORM = ("rand",)
+POST_TRANSFORM = ("seg", "bg", "black", "backmix", "noise", "shuffle", "bokeh", "cutmix")
 
 
 @dataclass
@@ -51,7 +59,8 @@ class BatchPipeline:
         One of :data:`shortcutlab.augment.CONDITIONS`.
     batch_size : int
     train : bool
-        Training: shuffled order, geometric + intensity augmentation, the condition's intervention.
+        Training: shuffled order, geometric + intensity augmentation and the condition's intervention, in the
+        order :data:`PRE_TRANSFORM` / :data:`POST_TRANSFORM` give.
         Evaluation: fixed order, only the test-time input transform (``seg``/``bg``).
     geometric : GeometricParams or None
         None disables geometric and intensity augmentation.
@@ -108,41 +117,81 @@ class BatchPipeline:
             raise ShortcutlabError(f"The 'f' parameter of {where} leaves {self.pool.numel()} masked sample(s) in "
                                    f"{data.name!r} ({n} samples); BackMix needs at least 2 donors. Use a larger f.")
         self._pool_dev = self.pool.to(self.device)
+        self._u8 = (condition in U8_CONDITIONS and data.images.dtype == torch.uint8
+                    and abs(fill * 255 - round(fill * 255)) < 1e-6 and 0 <= fill <= 1)
+        # donor-based swaps: a resident copy of the set with every object blanked, so batches only gather
+        self._blanked = None
+        if train and self._u8 and condition in ("rand", "backmix"):
+            self._blanked = self.data.images.masked_fill(self.data.masks, int(round(fill * 255)))
         self._aug_dev = self.augmented.to(self.device)
 
+    def _starts(self) -> list[int]:
+        n, bs = len(self.data), self.batch_size
+        if self.drop_last:
+            return list(range(0, n - bs + 1, bs))
+        starts = list(range(0, n, bs))
+        # a trailing batch of one has nothing to mix with: it joins the batch before it (nothing is dropped)
+        if self.train and self.condition in ("rand", "cutmix") and len(starts) > 1 and n - starts[-1] == 1:
+            starts.pop()
+        return starts
+
     def __len__(self) -> int:
-        n = len(self.data)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return len(self._starts())
 
     def __iter__(self) -> Iterator[Batch]:
         n = len(self.data)
         order = torch.randperm(n, generator=self.generator) if self.train else torch.arange(n)
-        for s in range(0, n, self.batch_size):
-            idx = order[s:s + self.batch_size]
-            if self.drop_last and idx.numel() < self.batch_size:
-                break
-            yield self._batch(idx)
+        starts = self._starts()
+        for i, s in enumerate(starts):
+            end = starts[i + 1] if i + 1 < len(starts) else (s + self.batch_size if self.drop_last else n)
+            yield self._batch(order[s:end])
 
     def _batch(self, idx: torch.Tensor) -> Batch:
         d = self.data
         di = idx.to(self.device)
-        x = d.images[di].float().div_(255.0)
+        x = d.images[di]
         m = d.masks[di] if d.masks is not None else None
         y = d.labels[di]
         aug = self.augmented[idx]
+        u8 = self._u8 and (not self.train or self.condition in PRE_TRANSFORM)
+        if not u8:  # selection-only interventions run on the stored uint8 (same values, less traffic)
+            x = x.float().div_(255.0)
         if not self.train:
             x = apply_test_condition(self.condition, x, m, self.fill)
-            return Batch(x, y, None, None, idx, torch.zeros_like(aug))
+            return Batch(x.float().div_(255.0) if u8 else x, y, None, None, idx, torch.zeros_like(aug))
+        soft, info = None, {"augmented": torch.zeros_like(aug)}
+        if self.condition in PRE_TRANSFORM:  # mixes content: before the transforms, as the seed code does
+            x, soft, info = self._intervene(x, m, y, idx, di, aug)
+            if u8:
+                x = x.float().div_(255.0)
         if self.geo is not None:
-            x, m, _ = geometric(x, m, self.geo, generator=self.generator)
+            x, _, g = geometric(x, None, self.geo, generator=self.generator)
             x = intensity(x, self.geo, generator=self.generator)
-        kw = {}
-        if self.condition == "backmix":
-            kw = dict(donor_images=d.images, donor_masks=d.masks, pool=self._pool_dev,
-                      self_index=self.pos_in_pool[idx])
-        x, soft, info = intervene(self.condition, x, m, generator=self.generator, apply=aug, labels=y,
-                                  num_classes=d.num_classes, fill=self.fill, sigma=self.sigma, alpha=self.alpha, **kw)
+            if m is not None and self.condition in POST_TRANSFORM and self.condition != "cutmix":
+                # warp only the masks of the rows the intervention touches (BackMix f = 0.05: a few)
+                touched = torch.ones_like(aug) if self.condition in ("seg", "bg") else aug
+                rows = torch.nonzero(touched).flatten().to(self.device)
+                if rows.numel() == len(idx):
+                    m = warp_masks(m, g["theta"])
+                else:
+                    warped = torch.zeros_like(m)
+                    warped[rows] = warp_masks(m[rows], g["theta"][rows])
+                    m = warped
+        if self.condition in POST_TRANSFORM:  # pins pixels to `fill`: last, so the model sees exactly that
+            x, soft, info = self._intervene(x, m, y, idx, di, aug)
         weight = None
         if self.lam > 0 and self.condition in MASK_CONDITIONS and self.condition not in ("seg", "bg"):
             weight = wbackmix_weights(info["augmented"], self.f, self.lam).to(self.device)
         return Batch(x, y, soft, weight, idx, info["augmented"])
+
+    def _intervene(self, x, m, y, idx, di, aug):
+        d = self.data
+        kw = {}
+        donors, donor_masks = (self._blanked, None) if self._blanked is not None else (d.images, d.masks)
+        if self.condition == "backmix":
+            kw = dict(donor_images=donors, donor_masks=donor_masks, pool=self._pool_dev,
+                      self_index=self.pos_in_pool[idx])
+        elif self.condition == "rand" and self._blanked is not None:  # donors from this batch, pre-blanked
+            kw = dict(donor_images=donors, donor_masks=None, pool=di, self_index=torch.arange(len(idx)))
+        return intervene(self.condition, x, m, generator=self.generator, apply=aug, labels=y,
+                         num_classes=d.num_classes, fill=self.fill, sigma=self.sigma, alpha=self.alpha, **kw)

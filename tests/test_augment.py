@@ -203,3 +203,98 @@ def test_cpu_equals_cuda():
         a = [b.x for b in BatchPipeline(s, cond, batch_size=8, geometric=geo, f=0.5, seed=3)]
         b = [b.x.cpu() for b in BatchPipeline(s, cond, batch_size=8, geometric=geo, f=0.5, seed=3, device="cuda")]
         assert all(torch.allclose(u, v, atol=1e-4) for u, v in zip(a, b)), cond
+
+
+def test_affine_grid_matches_torch():
+    from shortcutlab.augment import _affine, _affine_grid
+    theta, _ = _affine(5, GeometricParams(rotate=30, scale_min=0.6), torch.Generator().manual_seed(1))
+    for h, w in ((16, 16), (12, 20)):
+        ref = torch.nn.functional.affine_grid(theta, (5, 2, h, w), align_corners=False)
+        assert torch.allclose(_affine_grid(theta, h, w), ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("cond", ["seg", "bg", "black", "rand", "backmix"])
+def test_uint8_interventions_equal_float(cond):
+    """The pipeline mixes stored uint8 images for selection-only conditions: same values as in float."""
+    x, m = _batch(b=8)
+    x8 = (x * 255).round().to(torch.uint8)
+    xf = x8.float() / 255
+    apply = torch.tensor([1, 0, 1, 1, 0, 1, 1, 1], dtype=torch.bool)
+    kw = dict(apply=apply, fill=51 / 255)
+    if cond == "backmix":
+        kw.update(donor_images=x8, donor_masks=m, pool=torch.tensor([0, 2, 3, 5, 6]))
+    a, _, ia = intervene(cond, x8, m, generator=torch.Generator().manual_seed(2), **kw)
+    kw["donor_images"] = xf if cond == "backmix" else None
+    if cond != "backmix":
+        kw.pop("donor_images")
+    b, _, ib = intervene(cond, xf, m, generator=torch.Generator().manual_seed(2), **kw)
+    assert a.dtype == torch.uint8 and torch.equal(a.float() / 255, b)
+    # pre-blanked donors (what a pipeline keeps resident) give the same mix as blanking per batch
+    if cond == "backmix":
+        blanked = x8.masked_fill(m, 51)
+        c, donor = donor_swap(x8, m, apply, blanked, None, generator=torch.Generator().manual_seed(2),
+                              fill=51 / 255, pool=torch.tensor([0, 2, 3, 5, 6]))
+        assert torch.equal(c, a) and torch.equal(donor, ia["donor"])
+    with pytest.raises(ShortcutlabError, match=r"'fill' parameter of seg must be a multiple of 1/255.*Got 0.3"):
+        seg(x8, m, fill=0.3)
+
+
+def test_pipeline_trailing_batch_of_one_joins_previous():
+    s = _set(n=17)
+    for cond in ("rand", "cutmix"):
+        p = BatchPipeline(s, cond, batch_size=8, seed=0)
+        sizes = [len(b.y) for b in p]
+        assert sizes == [8, 9] and len(p) == 2
+        assert sorted(torch.cat([b.index for b in p]).tolist()) == list(range(17))  # nothing dropped
+    assert [len(b.y) for b in BatchPipeline(s, "full", batch_size=8)] == [8, 8, 1]
+    assert [len(b.y) for b in BatchPipeline(s, "rand", batch_size=8, drop_last=True)] == [8, 8]
+
+
+def test_pipeline_intervenes_before_geometric():
+    """Swap first, then transforms (seed order): with identity geometry the batch equals the bare swap."""
+    s = _set(n=16)
+    ident = GeometricParams(rotate=0, flip_p=0, scale_min=1.0, brightness=0, contrast=0)
+    (a,) = list(BatchPipeline(s, "rand", batch_size=16, geometric=ident, seed=1))
+    (b,) = list(BatchPipeline(s, "rand", batch_size=16, geometric=None, seed=1))
+    assert torch.allclose(a.x, b.x, atol=1e-6)
+    bg_pix = ~s.masks[b.index]
+    assert not torch.equal(b.x[bg_pix], s.float_images()[b.index][bg_pix])  # backgrounds were swapped
+    assert torch.equal(b.x[~bg_pix], s.float_images()[b.index][~bg_pix])    # hearts untouched
+
+
+def test_pipeline_seg_training_input_is_exactly_heart_only():
+    """seg/bg/black pin pixels to `fill` after the transforms (replayed here), so training sees test's input."""
+    from shortcutlab.augment import intensity
+    from shortcutlab.pipeline import POST_TRANSFORM, PRE_TRANSFORM
+    assert set(PRE_TRANSFORM) | set(POST_TRANSFORM) | {"full", "baseline", "sma"} == set(CONDITIONS)
+    s = _set(n=16)
+    geo = GeometricParams(brightness=0.2, contrast=0.3)
+    (b,) = list(BatchPipeline(s, "seg", batch_size=16, geometric=geo, seed=7, fill=0.0))
+    g = torch.Generator().manual_seed(7)
+    idx = torch.randperm(16, generator=g)
+    x, m, _ = geometric(s.float_images()[idx], s.masks[idx], geo, generator=g)
+    x = intensity(x, geo, generator=g)
+    assert torch.equal(b.index, idx) and torch.allclose(b.x, seg(x, m), atol=1e-6)
+    assert bool((b.x[~m] == 0).all())
+
+
+def test_pipeline_backmix_after_standard_augmentations_replayed():
+    """BackMix §2.1: 'We apply BackMix augmentation after standard augmentations' (replayed by formula)."""
+    from shortcutlab.augment import intensity, warp_masks
+    s = _set(n=16)
+    geo = GeometricParams(rotate=30)
+    p = BatchPipeline(s, "backmix", batch_size=16, geometric=geo, f=0.5, seed=5)
+    (b,) = list(p)
+    g = torch.Generator().manual_seed(5)
+    aug = select_masked_fraction(s.has_mask, 0.5, generator=g)
+    idx = torch.randperm(16, generator=g)
+    x, _, info = geometric(s.float_images()[idx], None, geo, generator=g)
+    x = intensity(x, geo, generator=g)
+    m = warp_masks(s.masks[idx], info["theta"])
+    pool = torch.nonzero(aug).flatten()
+    pos = torch.full((16,), -1)
+    pos[pool] = torch.arange(pool.numel())
+    out, donor = donor_swap(x, m, aug[idx], s.images, s.masks, generator=g, pool=pool, self_index=pos[idx])
+    assert torch.equal(b.augmented, aug[idx]) and torch.allclose(b.x, out, atol=1e-6)
+    rows = torch.nonzero(b.augmented).flatten()
+    assert bool((donor[rows] >= 0).all()) and bool(aug[donor[rows]].all())  # donors only from the masked f
