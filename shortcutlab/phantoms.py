@@ -20,13 +20,15 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as tF
 
 from ._validation import ShortcutlabError, check_choice, check_int, check_number
 from .imageset import ImageSet
 
-PHANTOM_VERSION = 4  # bump whenever generated images change: it keys the on-disk cache
+PHANTOM_VERSION = 5  # bump whenever generated images change: it keys the on-disk cache
+_HEART_PATCH = True  # render the MRI heart in a patch around it (a test switches it off to check it is exact)
 
 __all__ = ["PHANTOM_VERSION", "make_cmr", "make_echo", "COHORTS", "CUE_KINDS", "ECHO_VIEWS", "ECHO_SITES", "CMR_CLASS_PARAMS"]
 
@@ -121,7 +123,7 @@ def _to_u8(x: torch.Tensor) -> torch.Tensor:
 
 def make_cmr(cohort: str = "cm", n: int = 200, size: int = 64, *, spurious: str = "marker",
              strength: float = 0.9, systemic: bool = True, seed: int | torch.Generator | None = 0,
-             labels: Sequence[int] | torch.Tensor | None = None, chunk: int = 16) -> ImageSet:
+             labels: Sequence[int] | torch.Tensor | None = None, chunk: int = 32) -> ImageSet:
     """Cardiac MRI phantom: short-axis mid-ventricular slice, frames ED and ES.
 
     Parameters
@@ -173,17 +175,68 @@ def make_cmr(cohort: str = "cm", n: int = 200, size: int = 64, *, spurious: str 
     cue = _cue_classes(lab, k, strength, g)  # drawn for every kind, so 'none' consumes the same random stream
     if spurious == "none":
         cue = torch.full_like(lab, -1)
-    imgs, masks, metas = [], [], []
+    images = torch.empty(n, 2, size, size, dtype=torch.uint8)
+    masks = torch.empty(n, 2, size, size, dtype=torch.bool)
+    metas = []
     for s in range(0, n, chunk):
-        im, ms, mt = _cmr_chunk(cohort, lab[s:s + chunk], cue[s:s + chunk], size, spurious, systemic, g)
-        imgs.append(im), masks.append(ms), metas.append(mt)
+        images[s:s + chunk], masks[s:s + chunk], mt = _cmr_chunk(cohort, lab[s:s + chunk], cue[s:s + chunk], size,
+                                                                 spurious, systemic, g)
+        metas.append(mt)
     meta = {key: torch.cat([m[key] for m in metas]) for key in metas[0]}
     meta["cue"] = cue
     meta["cue_agrees"] = cue == lab
     meta["cohort"] = [cohort] * n
-    return ImageSet(images=torch.cat(imgs), labels=lab, class_names=classes, masks=torch.cat(masks),
+    return ImageSet(images=images, labels=lab, class_names=classes, masks=masks,
                     groups=torch.arange(n), meta=meta, frame_names=("ED", "ES"),
                     name=f"cmr-{cohort}")
+
+
+def _noise_rng(g: torch.Generator) -> np.random.Generator:
+    """A numpy generator seeded from the torch stream, for the large noise fields (its raw bytes are ~5x faster
+    than ``torch.randn``; every draw still follows from the one seed)."""
+    return np.random.Generator(np.random.SFC64(int(torch.randint(0, 2 ** 62, (1,), generator=g))))
+
+
+def _noise(rng: np.random.Generator, *shape: int) -> torch.Tensor:
+    """Zero-mean, unit-variance noise: the sum of two uniform random bytes (triangular), ~2 ns per value."""
+    n = math.prod(shape)
+    b = np.frombuffer(rng.bytes(2 * n), dtype=np.uint8)
+    s = b[:n].astype(np.float32)
+    s += b[n:]
+    s -= 255.0
+    s *= 1.0 / 104.51  # sd of the sum of two uniform bytes: sqrt(2 (256^2 - 1) / 12)
+    return torch.from_numpy(s).view(*shape)
+
+
+def _ramp(d: torch.Tensor, half: float | torch.Tensor) -> torch.Tensor:
+    """Soft indicator of d < 0 (partial volume): 1 inside, 0 outside, linear over |d| < half."""
+    return (d * (-0.5 / half) + 0.5).clamp_(0, 1)
+
+
+def _smooth3(x: torch.Tensor) -> torch.Tensor:
+    """Binomial [1, 2, 1] / 4 smoothing along H and W by shifted adds (the border keeps its own weight)."""
+    for dim in (-1, -2):
+        y = x * 0.5
+        n = x.shape[dim]
+        y.narrow(dim, 1, n - 1).add_(x.narrow(dim, 0, n - 1), alpha=0.25)
+        y.narrow(dim, 0, n - 1).add_(x.narrow(dim, 1, n - 1), alpha=0.25)
+        y.select(dim, 0).mul_(4 / 3)
+        y.select(dim, n - 1).mul_(4 / 3)
+        x = y
+    return x
+
+
+def _ell(xs, ys, cx, cy, ax, ay, half) -> torch.Tensor:
+    """Soft indicator of an axis-aligned ellipse from separable terms: two full-size operations.
+
+    ``xs`` [1,1,1,W] and ``ys`` [1,1,H,1] are coordinates; centre and axes broadcast as [n,1,1,1] or floats.
+    With q = (dx/ax)^2 + (dy/ay)^2 = (1 + d)^2 ~ 1 + 2d near the rim, a ramp in d of half-width ``half``
+    (in coordinate units, divided by the mean axis) is linear in q: no square root, no sigmoid.
+    """
+    k = (ax * ay) ** 0.5 / (4.0 * half)
+    tx = (0.5 + k) - k * ((xs - cx) / ax) ** 2
+    ty = k * ((ys - cy) / ay) ** 2
+    return (tx - ty).clamp_(0, 1)
 
 
 def _cmr_chunk(cohort, lab, cue, size, spurious, systemic, g):
@@ -213,133 +266,173 @@ def _cmr_chunk(cohort, lab, cue, size, spurious, systemic, g):
     else:
         fat = 0.035 + 0.045 * _ru(g, n)
     fat = fat.clamp(0.02, 0.1)
+    rnd = _ru(g, n, 16)  # every other per-patient draw, in one call
+    rng = _noise_rng(g)
 
-    lin = torch.linspace(-1, 1, size)
-    yy, xx = torch.meshgrid(lin, lin, indexing="ij")
-    x = (xx * sc["fov"]).expand(n, 1, size, size)
-    y = (yy * sc["fov"]).expand(n, 1, size, size)
+    fov = sc["fov"]
+    lin = torch.linspace(-1, 1, size) * fov
+    xs, ys = lin.view(1, 1, 1, size), lin.view(1, 1, size, 1)  # separable coordinates
     v = lambda t: t.view(n, 1, 1, 1)  # noqa: E731
-    edge = 1.2 * 2.0 * sc["fov"] / size  # ~1 pixel soft edge
+    nrm = lambda j: v(math.sqrt(2.0) * torch.erfinv(2 * rnd[:, j] - 1))  # noqa: E731  (normal from uniform)
+    px = 2.0 * fov / size
+    half = 0.8 * px  # partial-volume ramp of the torso's rims: ~1.6 px wide
+    edge = 1.2 * px  # the heart's rims are softer (a sigmoid: through-plane motion, partial volume of thin walls)
 
-    # Body (torso) ellipse, subcutaneous fat ring, organs.
-    bcx, bcy = v(0.03 * _rn(g, n)), v(0.05 + 0.03 * _rn(g, n))
-    ba, bb = v(0.8 + 0.04 * _rn(g, n)), v(0.6 + 0.03 * _rn(g, n))
-    body_d = _ellipse_d(x, y, bcx, bcy, ba, bb)
-    body = _soft(body_d, edge / 0.7)
-    inner = _soft(_ellipse_d(x, y, bcx, bcy, ba - v(fat), bb - v(fat)), edge / 0.7)
-    fat_ring = (body - inner).clamp(0, 1)
-    lung_l = _soft(_ellipse_d(x, y, bcx - 0.42, bcy - 0.08, v(0.26 + 0.02 * _rn(g, n)), 0.36), edge)
-    lung_r = _soft(_ellipse_d(x, y, bcx + 0.45, bcy - 0.1, v(0.24 + 0.02 * _rn(g, n)), 0.34), edge)
-    lungs = (lung_l + lung_r).clamp(0, 1) * inner
-    liver = _soft(_ellipse_d(x, y, bcx - 0.38, bcy + 0.3, 0.34, 0.22), edge) * inner
-    spine_c = _soft(_ellipse_d(x, y, bcx, bcy + 0.42, 0.1, 0.09), edge) * inner
-    spine_ring = (_soft(_ellipse_d(x, y, bcx, bcy + 0.42, 0.125, 0.115), edge) * inner - spine_c).clamp(0, 1)
-    aorta = _soft(_ellipse_d(x, y, bcx + 0.16, bcy + 0.3, 0.055, 0.055), edge) * inner
+    # Torso: body with subcutaneous fat, lungs, liver, spine, aorta (frame-independent).
+    bcx, bcy = 0.03 * nrm(0), 0.05 + 0.03 * nrm(1)
+    ba, bb = 0.8 + 0.04 * nrm(2), 0.6 + 0.03 * nrm(3)
+    body = _ell(xs, ys, bcx, bcy, ba, bb, half)
+    inner = _ell(xs, ys, bcx, bcy, ba - v(fat), bb - v(fat), half)
+    img = torch.add(body * 0.86, inner, alpha=0.34 - 0.86)  # fat ring bright, body 0.34
+    lungs = (_ell(xs, ys, bcx - 0.42, bcy - 0.08, 0.26 + 0.02 * nrm(4), 0.36, half)
+             + _ell(xs, ys, bcx + 0.45, bcy - 0.1, 0.24 + 0.02 * nrm(5), 0.34, half)).clamp_(0, 1).mul_(inner)
+    img.lerp_(torch.tensor(0.07), lungs)
+    img.lerp_(torch.tensor(0.42), _ell(xs, ys, bcx - 0.38, bcy + 0.3, 0.34, 0.22, half).mul_(inner))
+    spine_c = _ell(xs, ys, bcx, bcy + 0.42, 0.1, 0.09, half).mul_(inner)
+    spine_ring = _ell(xs, ys, bcx, bcy + 0.42, 0.125, 0.115, half).mul_(inner).sub_(spine_c).clamp_(0, 1)
+    img.lerp_(torch.tensor(0.12), spine_ring)
+    img.lerp_(torch.tensor(0.48), spine_c)
+    img.lerp_(torch.tensor(0.85), _ell(xs, ys, bcx + 0.16, bcy + 0.3, 0.055, 0.055, half).mul_(inner))
+    if bool(eff.any()):  # pleural effusion at the lung bases: the systemic sign of amyloidosis
+        pleural = (_ell(xs, ys, bcx - 0.42, bcy + 0.22, 0.2, 0.07, half)
+                   + _ell(xs, ys, bcx + 0.45, bcy + 0.2, 0.18, 0.06, half)).clamp_(0, 1).mul_(inner).mul_(v(eff))
+        img.lerp_(torch.tensor(0.92), pleural)
 
     # Heart: LV centre and orientation (RV direction points to the patient's right = image left, anterior).
-    hcx = v(0.12 + 0.035 * _rn(g, n)) + bcx
-    hcy = v(-0.06 + 0.035 * _rn(g, n)) + bcy
-    rv_dir = v(math.pi + 0.35 + 0.2 * _rn(g, n))  # angle of the RV (image left, slightly up)
-    inf_dir = v(0.3 + 1.2 * _ru(g, n)) + rv_dir + math.pi / 2  # infarct somewhere away from the septum
-
-    dx, dy = x - hcx, y - hcy
-    rho = torch.sqrt(dx * dx + dy * dy + 1e-12)
-    phi = torch.atan2(dy, dx)
-    bump_sept = _vm(phi - rv_dir, 4.0)
-    bump_inf = _vm(phi - inf_dir, 6.0) * v(inf)
-
-    frames_img, frames_mask = [], []
+    hcx = 0.12 + 0.035 * nrm(6) + bcx
+    hcy = -0.06 + 0.035 * nrm(7) + bcy
+    rv_dir = math.pi + 0.35 + 0.2 * nrm(8)  # angle of the RV (image left, slightly up)
+    inf_dir = 0.3 + 1.2 * v(rnd[:, 9]) + rv_dir + math.pi / 2  # infarct somewhere away from the septum
     r_ed4, w_ed4 = v(r_ed), v(w_ed)
-    area = (r_ed4 + w_ed4) ** 2 - r_ed4 ** 2
+    outer_ed = r_ed4 + w_ed4
+    area = outer_ed ** 2 - r_ed4 ** 2
+    r_es = r_ed4 * torch.sqrt(1 - v(ef))
+    w_es = torch.sqrt(r_es ** 2 + area) - r_es
+    ax_ed = 0.75 * outer_ed * v(rv).clamp(min=0.3) + 0.018
+    ay_ed = 1.35 * outer_ed * v(rv).clamp(min=0.5) ** 0.5 + 0.018
+
+    # The heart is rendered in a square patch around the LV centre (one side for the chunk, placed per
+    # patient) that holds everything the heart draws: the LV with its thickest wall and the effusion ring,
+    # and the RV, whose far rim lies within 0.95 (r + w) + its longer axis of the LV centre. Outside the
+    # patch every heart layer is exactly zero, so only the patch is computed.
+    lv_reach = torch.maximum(r_ed4 + w_ed4 * (1 + v(sept)), r_es + w_es * (1 + v(sept))) + 0.045
+    # farthest RV rim point from the LV centre: max over c = cos(t) in [-1, 1] of
+    # (d + a c)^2 + b^2 (1 - c^2), with d the RV centre's offset and a, b its axes (at ED, the larger frame)
+    d_rv = 0.95 * outer_ed
+    c_star = torch.where(ay_ed > ax_ed, ax_ed * d_rv / (ay_ed ** 2 - ax_ed ** 2).clamp(min=1e-9),
+                         torch.ones_like(d_rv)).clamp(-1, 1)
+    rv_reach = ((d_rv + ax_ed * c_star) ** 2 + ay_ed ** 2 * (1 - c_star ** 2)).sqrt()
+    reach = torch.maximum(lv_reach, rv_reach) + 7 * edge  # the sigmoid rims are < 1e-3 beyond 7 edges
+    step = 2 * fov / (size - 1)  # linspace spacing
+    side = min(size, int(math.ceil(2 * float(reach.max()) / step)) + 3) if _HEART_PATCH else size
+    ox = ((hcx.view(n) + fov) / step - (side - 1) / 2).round().long().clamp(0, size - side)
+    oy = ((hcy.view(n) + fov) / step - (side - 1) / 2).round().long().clamp(0, size - side)
+    cols = ox.view(n, 1) + torch.arange(side)  # [n, side] pixel columns of each patient's patch
+    rows = oy.view(n, 1) + torch.arange(side)
+    xs_p, ys_p = lin[cols].view(n, 1, 1, side), lin[rows].view(n, 1, side, 1)
+    # flat index of every patch pixel in frame 0 of an [n, 2, size, size] tensor (frame 1: + size^2)
+    at = (torch.arange(n).view(n, 1, 1) * (2 * size * size) + rows.view(n, side, 1) * size
+          + cols.view(n, 1, side)).view(n, 1, side, side)
+
+    dx, dy = xs_p - hcx, ys_p - hcy
+    rho = (dx * dx + dy * dy).add_(1e-12).sqrt_()
+    # von Mises bumps exp(kappa (cos(phi - dir) - 1)) with cos(phi - dir) = (dx cos dir + dy sin dir) / rho
+    bump_sept = ((dx * torch.cos(rv_dir) + dy * torch.sin(rv_dir)).div_(rho).sub_(1).mul_(4.0)).exp_()
+    bump_inf = ((dx * torch.cos(inf_dir) + dy * torch.sin(inf_dir)).div_(rho).sub_(1).mul_(6.0)).exp_().mul_(v(inf))
+    wall_factor = (bump_sept * v(sept)).add_(1).mul_(1 - 0.55 * bump_inf)
+    # RV: an ellipse beside the LV along rv_dir (rotated coordinates u along, t across), minus the LV
+    rcx = hcx + torch.cos(rv_dir) * outer_ed * 0.95
+    rcy = hcy + torch.sin(rv_dir) * outer_ed * 0.95
+    c, s = torch.cos(rv_dir), torch.sin(rv_dir)
+    u2 = ((xs_p - rcx) * c + (ys_p - rcy) * s) ** 2
+    t2 = ((ys_p - rcy) * c - (xs_p - rcx) * s) ** 2
+    lr = max(1, size // 32)
+    out = img.expand(n, 2, size, size).contiguous()
+    mask = torch.zeros(n, 2, size, size, dtype=torch.bool)
+    torso_patch = out.take(at)  # [n, 1, side, side]
     for fi in range(2):  # ED, ES
         if fi == 0:
-            r_f = r_ed4 * (1 + 0.0 * bump_inf)
-            w_f = w_ed4 * (1 + v(sept) * bump_sept) * (1 - 0.55 * bump_inf)
+            r_f = r_ed4
+            w_f = w_ed4 * wall_factor
         else:
-            r_es = r_ed4 * torch.sqrt(1 - v(ef))
-            w_es = torch.sqrt(r_es ** 2 + area) - r_es
             # akinetic segment: does not move inward and does not thicken
-            r_f = r_es + (r_ed4 - r_es) * bump_inf
-            w_f = (w_es + (w_ed4 - w_es) * bump_inf) * (1 + v(sept) * bump_sept) * (1 - 0.55 * bump_inf)
+            r_f = bump_inf * (r_ed4 - r_es) + r_es
+            w_f = (bump_inf * (w_ed4 - w_es)).add_(w_es).mul_(wall_factor)
         lv_in = rho - r_f
-        lv_out = rho - (r_f + w_f)
+        lv_out = lv_in - w_f
         blood_lv = _soft(lv_in, edge)
-        myo = (_soft(lv_out, edge) - blood_lv).clamp(0, 1)
-        # RV: ellipse beside the LV, minus the LV (crescent). Size shrinks by RV EF at ES.
+        lv_soft = _soft(lv_out, edge)
+        myo = lv_soft - blood_lv
         rv_scale = v(rv) * (1.0 if fi == 0 else torch.sqrt(1 - v(rvef)))
-        rcx = hcx + torch.cos(rv_dir) * (r_ed4 + w_ed4) * 0.95
-        rcy = hcy + torch.sin(rv_dir) * (r_ed4 + w_ed4) * 0.95
-        ax = (0.75 * (r_ed4 + w_ed4)) * rv_scale.clamp(min=0.3)
-        ay = 1.35 * (r_ed4 + w_ed4) * rv_scale.clamp(min=0.5) ** 0.5
-        rv_d = _ellipse_d(x, y, rcx, rcy, ax, ay, rv_dir)
-        rv_wall_d = _ellipse_d(x, y, rcx, rcy, ax + 0.018, ay + 0.018, rv_dir)
-        lv_outer_d = lv_out - 0.012
-        rv_cav = (_soft(rv_d, edge) * (1 - _soft(lv_outer_d, edge))).clamp(0, 1)
-        rv_wall = ((_soft(rv_wall_d, edge) - _soft(rv_d, edge)).clamp(0, 1) * (1 - _soft(lv_out, edge))).clamp(0, 1)
-        heart_soft = torch.maximum(_soft(lv_out, edge), torch.maximum(rv_cav, rv_wall))
-        mask = (lv_out < 0) | ((rv_wall_d < 0) & (lv_outer_d >= 0)) | ((rv_d < 0) & (lv_outer_d >= 0))
-        # Effusion ring around the heart (outside the mask) and at the lung bases: systemic sign.
-        peri = (_soft(rho - (r_f + w_f + 0.045), edge) - _soft(rho - (r_f + w_f + 0.02), edge)).clamp(0, 1)
-        peri = peri * (1 - heart_soft) * v(eff)
-        pleural = (_soft(_ellipse_d(x, y, bcx - 0.42, bcy + 0.22, 0.2, 0.07), edge)
-                   + _soft(_ellipse_d(x, y, bcx + 0.45, bcy + 0.2, 0.18, 0.06), edge)).clamp(0, 1) * v(eff) * inner
+        ax = (0.75 * outer_ed) * rv_scale.clamp(min=0.3)
+        ay = 1.35 * outer_ed * rv_scale.clamp(min=0.5) ** 0.5
+        q_rv = torch.addcmul(u2 / ax ** 2, t2, 1 / ay ** 2)
+        q_wall = torch.addcmul(u2 / (ax + 0.018) ** 2, t2, 1 / (ay + 0.018) ** 2)
+        rv_in = _soft(q_rv.sqrt() - 1, edge)
+        rv_out = _soft(q_wall.sqrt() - 1, edge)
+        rv_cav = rv_in * (1 - _soft(lv_out - 0.012, edge))
+        rv_wall = (rv_out - rv_in).clamp_(0, 1).mul_(1 - lv_soft)
+        heart_soft = torch.maximum(lv_soft, torch.maximum(rv_cav, rv_wall))
 
-        # Intensities (bSSFP-like): fat and blood bright, myocardium dark, lungs dark.
-        img = 0.34 * inner + 0.86 * fat_ring
-        img = img * (1 - lungs) + 0.07 * lungs
-        img = img * (1 - liver) + 0.42 * liver
-        img = img * (1 - spine_ring) + 0.12 * spine_ring
-        img = img * (1 - spine_c) + 0.48 * spine_c
-        img = img * (1 - aorta) + 0.85 * aorta
-        img = img * (1 - pleural) + 0.92 * pleural
-        # heart
-        tex_field = _blur(_rn(g, n, 1, size, size), 0.9 if size <= 64 else size / 64.0) * 2.5
-        myo_val = sc["myo"] * (1 + v(tex) * tex_field).clamp(0.2, 3.0)
-        img = img * (1 - heart_soft) + heart_soft * 0.36  # pericardial fat-free heart region baseline
-        img = img * (1 - myo) + myo * myo_val
-        img = img * (1 - blood_lv) + blood_lv * sc["blood"]
-        img = img * (1 - rv_cav) + rv_cav * sc["blood"] * 0.97
-        img = img * (1 - rv_wall) + rv_wall * sc["myo"]
-        img = img * (1 - peri) + peri * 0.95
-        frames_img.append(img)
-        frames_mask.append(mask)
+        f = torso_patch.clone()
+        f.lerp_(torch.tensor(0.36), heart_soft)  # pericardial fat-free heart region baseline
+        if bool((tex > 0).any()):  # amyloid: textured myocardium (smooth noise, drawn at 1/lr resolution)
+            field = _noise(rng, n, 1, -(-side // lr), -(-side // lr))
+            if lr > 1:
+                field = tF.interpolate(field, scale_factor=lr, mode="bilinear", align_corners=False)[..., :side, :side]
+            f.lerp_((field * (0.8 * v(tex))).add_(1).clamp_(0.2, 3.0).mul_(sc["myo"]), myo)
+        else:
+            f.lerp_(torch.tensor(sc["myo"]), myo)
+        f.lerp_(torch.tensor(sc["blood"]), blood_lv)
+        f.lerp_(torch.tensor(sc["blood"] * 0.97), rv_cav)
+        f.lerp_(torch.tensor(sc["myo"]), rv_wall)
+        if bool(eff.any()):  # pericardial effusion ring around the heart (outside the mask)
+            peri = (_soft(lv_out - 0.045, edge) - _soft(lv_out - 0.02, edge)).clamp_(0, 1)
+            f.lerp_(torch.tensor(0.95), peri.mul_(1 - heart_soft).mul_(v(eff)))
+        out.put_(at + fi * size * size, f)
+        mask.put_(at + fi * size * size, (lv_out < 0) | ((q_wall < 1) & (lv_out >= 0.012)))
+    img = out
 
-    img = torch.cat(frames_img, 1)  # [n, 2, H, W]
-    mask = torch.cat(frames_mask, 1)
-
-    # Spurious cue (background only; it never enters the heart mask).
-    cue_layer = torch.zeros_like(img)
-    # Random placement of the cue, drawn for every kind so that all kinds consume the same random stream.
-    corner = torch.randint(0, 4, (n,), generator=g)
-    jitter = _ru(g, n, 2)
+    # Spurious cue (background only; it never enters the heart mask). Its placement uses rnd[:, 10:13] for
+    # every kind, so all kinds consume the same random stream.
+    corner = (rnd[:, 10] * 4).long().clamp(max=3)
+    jitter = rnd[:, 11:13]
     if spurious == "marker":
         # a scanner annotation glyph in a random corner outside the body; *which* glyph encodes a class
         # (appearance, not position: a CNN with global pooling reads it easily, as it would a real marker)
-        scale = max(1, size // 32)
-        gh = 5 * scale
-        ys = torch.where(corner < 2, 1 + (jitter[:, 0] * 2 * scale).long(), size - gh - 1 - (jitter[:, 0] * 2 * scale).long())
-        xs = torch.where(corner % 2 == 0, 1 + (jitter[:, 1] * 3 * scale).long(),
-                         size - gh - 1 - (jitter[:, 1] * 3 * scale).long())
+        gs = max(1, size // 32)
+        gh = 5 * gs
+        ys_ = torch.where(corner < 2, 1 + (jitter[:, 0] * 2 * gs).long(), size - gh - 1 - (jitter[:, 0] * 2 * gs).long())
+        xs_ = torch.where(corner % 2 == 0, 1 + (jitter[:, 1] * 3 * gs).long(),
+                          size - gh - 1 - (jitter[:, 1] * 3 * gs).long())
         layer = torch.zeros(n, size, size)
-        _stamp(layer, _cmr_glyphs(), cue.clamp(min=0), ys, xs, 0.95, scale)
-        cue_layer = layer.unsqueeze(1).expand(n, 2, size, size)
+        _stamp(layer, _cmr_glyphs(), cue.clamp(min=0), ys_, xs_, 0.95, gs)
+        img = torch.maximum(img, layer.unsqueeze(1) * (~mask))
     elif spurious == "artifact":
         # a dotted 'zipper' line below the body at a random x; its dot period encodes a class
         cx = v(-0.5 + 1.0 * jitter[:, 1])
-        line = _soft((x - cx).abs() - 0.012 * sc["fov"], edge)
-        period = v(2.0 + cue.float().clamp(min=0)) * (2.0 * sc["fov"] / size) * max(1, size // 48)
-        dots = (torch.remainder(y, period) < period / 2).float()
-        band = ((y > bcy + bb + 0.04) & (y < 0.98 * sc["fov"])).float()
-        cue_layer = (0.8 * line * dots * band).expand(n, 2, size, size)
-    if spurious in ("marker", "artifact"):
-        img = torch.maximum(img, cue_layer * (~mask).float())
+        line = _ramp((xs - cx).abs() - 0.012 * fov, half)
+        period = v(2.0 + cue.float().clamp(min=0)) * px * max(1, size // 48)
+        dots = (torch.remainder(ys, period) < period / 2) & (ys > bcy + bb + 0.04) & (ys < 0.98 * fov)
+        img = torch.maximum(img, (0.8 * line * dots) * (~mask))
 
     # Scanner: bias field, gamma, Rician noise.
     a = sc["bias"]
-    bias = 1 + a * (v(_rn(g, n)) * xx + v(_rn(g, n)) * yy + 0.5 * v(_rn(g, n)) * xx * yy)
-    img = (img * bias).clamp(0, 1) ** sc["gamma"]
+    p_, q_, r_ = nrm(13), nrm(14), nrm(15)
+    xx, yy = xs / fov, ys / fov
+    bias = torch.addcmul(1 + a * p_ * xx, yy, a * (q_ + 0.5 * r_ * xx))
+    img = img.mul_(bias).clamp_(0, 1)
+    if sc["gamma"] != 1.0:
+        img = img.pow_(sc["gamma"])
     s = sc["noise"]
-    img = torch.sqrt((img + s * _rn(g, n, 2, size, size)) ** 2 + (s * _rn(g, n, 2, size, size)) ** 2)
+    # The imaginary channel reads the same draws shifted by half a frame: at every pixel the pair is
+    # independent (Rician marginals) at half the draws, and neither needs a copy.
+    shift = (size * size) // 2 + size // 2
+    buf = _noise(rng, n * 2 * size * size + shift)
+    n1 = buf[:n * 2 * size * size].view(n, 2, size, size)
+    n2 = buf[shift:].view(n, 2, size, size)
+    img = torch.add(img, n1, alpha=s)
+    img = img.mul_(img).addcmul_(n2, n2, value=s * s).sqrt_()
     meta = {"fat": fat, "ef": ef, "lv_radius": r_ed, "wall": w_ed, "effusion": eff.bool(), "infarct": inf.bool()}
     return _to_u8(img), mask, meta
 
@@ -394,7 +487,7 @@ def _stamp(img: torch.Tensor, glyphs: torch.Tensor, ids: torch.Tensor, ys: torch
 
 
 def make_echo(site: str = "id", n: int = 200, size: int = 112, *, overlay_strength: float = 0.9,
-              seed: int | torch.Generator | None = 0, n_sites: int = 4, chunk: int = 16) -> ImageSet:
+              seed: int | torch.Generator | None = 0, n_sites: int = 4, chunk: int = 32) -> ImageSet:
     """Echocardiography phantom: one frame per image, four views inside an ultrasound sector.
 
     Parameters
@@ -430,22 +523,22 @@ def make_echo(site: str = "id", n: int = 200, size: int = 112, *, overlay_streng
     strength = overlay_strength if site == "id" else 0.0
     style = _cue_classes(lab, k, strength, g)
     site_id = torch.zeros(n, dtype=torch.int64) if site == "id" else 1 + torch.randint(0, n_sites, (n,), generator=g)
-    imgs, masks = [], []
+    images = torch.empty(n, 1, size, size, dtype=torch.uint8)
+    masks = torch.empty(n, 1, size, size, dtype=torch.bool)
     for s in range(0, n, chunk):
-        im, ms = _echo_chunk(lab[s:s + chunk], style[s:s + chunk], site_id[s:s + chunk], size, g)
-        imgs.append(im), masks.append(ms)
+        images[s:s + chunk], masks[s:s + chunk] = _echo_chunk(lab[s:s + chunk], style[s:s + chunk],
+                                                              site_id[s:s + chunk], size, g)
     # patients: one image of each view per patient (splits keep a patient together)
     groups = torch.arange(n) // k + (0 if site == "id" else 10_000_000)
     meta = {"style": style, "style_agrees": style == lab, "site": site_id}
-    return ImageSet(images=torch.cat(imgs), labels=lab, class_names=ECHO_VIEWS, masks=torch.cat(masks),
+    return ImageSet(images=images, labels=lab, class_names=ECHO_VIEWS, masks=masks,
                     groups=groups, meta=meta, frame_names=("frame",), name=f"echo-{site}")
 
 
 def _echo_chunk(lab, style, site_id, size, g):
     n = lab.shape[0]
     lin = torch.linspace(-1, 1, size)
-    yy, xx = torch.meshgrid(lin, lin, indexing="ij")
-    x, y = xx.expand(n, 1, size, size), yy.expand(n, 1, size, size)
+    xs, ys = lin.view(1, 1, 1, size), lin.view(1, 1, size, 1)  # separable coordinates
     v = lambda t: t.view(n, 1, 1, 1)  # noqa: E731
     edge = 2.0 / size
     # per-site geometry: o.o.d. sites have slightly different sector width / depth / gain
@@ -458,14 +551,15 @@ def _echo_chunk(lab, style, site_id, size, g):
     site_gain[0] = 1.0
     half = v(site_half[site_id] + 0.02 * _rn(g, n))
     depth = v(site_depth[site_id] + 0.03 * _rn(g, n))
+    # The sector (apex at y = -0.95): radius and angle are the same grid for every image; only the opening
+    # angle and the depth vary, so the per-image work is three comparisons.
     apex_y = -0.95
-    ry = y - apex_y
-    rr = torch.sqrt(x * x + ry * ry + 1e-12)
-    th = torch.atan2(x, ry)
-    sector_d = torch.maximum(th.abs() - half, rr - depth)
-    sector_d = torch.maximum(sector_d, 0.06 - rr)
+    ry = ys - apex_y
+    rr = (xs * xs + ry * ry).add_(1e-12).sqrt_()  # [1, 1, H, W]
+    th = torch.atan2(xs.expand_as(rr), ry.expand_as(rr)).abs_()
+    sector_d = torch.maximum(torch.maximum(th - half, rr - depth), 0.06 - rr)
     mask = sector_d < 0
-    sector = _soft(sector_d * 3.0, edge * 3)
+    sector = _ramp(sector_d, edge)
 
     # Chambers (dark blood) with bright walls, jittered per sample.
     table = torch.tensor([_VIEWS[vname] for vname in ECHO_VIEWS])  # [V, 4, 5]
@@ -485,21 +579,29 @@ def _echo_chunk(lab, style, site_id, size, g):
     p[..., 0] = torch.cos(rot) * cx0 - torch.sin(rot) * cy0
     p[..., 1] = torch.sin(rot) * cx0 + torch.cos(rot) * cy0
     pv = lambda j: p[..., j].view(n, 4, 1, 1)  # noqa: E731
-    safe_ax = torch.where(pv(2) > 0, pv(2), torch.ones_like(pv(2)))
-    safe_ay = torch.where(pv(3) > 0, pv(3), torch.ones_like(pv(3)))
-    d = _ellipse_d(x, y, pv(0), pv(1), safe_ax, safe_ay, pv(4))  # [n, 4, H, W]
-    pres = present.view(n, 4, 1, 1)
-    cav = (_soft(d, 0.08) * pres).amax(1, keepdim=True)
-    wall = (_soft(d - 0.35, 0.1) * pres).amax(1, keepdim=True)
+    # an absent chamber is moved far outside the image, so it draws nothing
+    far = present.view(n, 4, 1, 1) == 0
+    cx, cy = torch.where(far, 100.0, pv(0)), torch.where(far, 100.0, pv(1))
+    ax = torch.where(pv(2) > 0, pv(2), torch.ones_like(pv(2)))
+    ay = torch.where(pv(3) > 0, pv(3), torch.ones_like(pv(3)))
+    c, s = torch.cos(pv(4)), torch.sin(pv(4))
+    dx, dy = xs - cx, ys - cy  # [n, 4, 1, W], [n, 4, H, 1]
+    u = dx * (c / ax) + dy * (s / ax)  # rotated, in units of the axes: [n, 4, H, W]
+    w = dy * (c / ay) - dx * (s / ay)
+    d = u.mul_(u).addcmul_(w, w).sqrt_().sub_(1.0)  # normalized ellipse distance, negative inside
+    cav = _ramp(d, 0.16).amax(1, keepdim=True)  # blood pool: soft over +-0.16 of the axes
+    wall = _ramp(d.sub_(0.35), 0.2).amax(1, keepdim=True)  # wall: a broad bright rim
     contrast = v(0.45 + 0.35 * _ru(g, n))  # gain / image quality varies by patient
-    tissue = 0.34 + contrast * 0.4 * (wall - cav).clamp(0, 1)
-    tissue = tissue * (1 - contrast * cav)
-    # speckle: multiplicative Rayleigh-like noise, smoothed
-    sp = torch.sqrt(_rn(g, n, 1, size, size) ** 2 + _rn(g, n, 1, size, size) ** 2) / 1.25
-    sp = _blur(sp, 0.6 * size / 112)
-    atten = 1.0 - 0.25 * (rr / depth).clamp(0, 1)
-    img = tissue * sp * atten * v(site_gain[site_id] * (1 + 0.1 * _rn(g, n)))
-    img = (img * sector * mask.float()).clamp(0, 1)  # exactly black outside the sector
+    tissue = (wall - cav).clamp_(0, 1).mul_(contrast * 0.4).add_(0.34).mul_(1 - contrast * cav)
+    # speckle: multiplicative Rayleigh noise (two quadrature channels read from one buffer, shifted), smoothed
+    shift = (size * size) // 2 + size // 2
+    buf = _noise(_noise_rng(g), n * size * size + shift)
+    n1, n2 = buf[:n * size * size].view(n, 1, size, size), buf[shift:].view(n, 1, size, size)
+    sp = (n1 * n1).addcmul_(n2, n2).sqrt_().mul_(1 / 1.25)
+    sp = _smooth3(sp)
+    atten = 1.0 - 0.25 * (rr / depth).clamp_(0, 1)
+    img = tissue.mul_(sp).mul_(atten).mul_(v(site_gain[site_id] * (1 + 0.1 * _rn(g, n))))
+    img = img.mul_(sector).mul_(mask).clamp_(0, 1)  # exactly black outside the sector
 
     # Metadata overlays on the black background.
     ov = torch.zeros(n, size, size)

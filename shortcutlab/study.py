@@ -132,6 +132,7 @@ class Study:
         base = base if base.is_absolute() else PROJECT_ROOT / base
         self.root = base / cfg.name
         self.root.mkdir(parents=True, exist_ok=True)
+        self.data_dir: Path | bool = base / "data" if cfg.data.cache else False  # shared by the presets
         self.progress = progress
         self._data: dict[tuple, dict[str, ImageSet]] = {}
 
@@ -142,9 +143,9 @@ class Study:
         key = (cohort, strength)
         if key not in self._data:
             if cohort == "echo":
-                self._data[key] = echo_data(self.cfg, overlay_strength=strength)
+                self._data[key] = echo_data(self.cfg, overlay_strength=strength, cache_dir=self.data_dir)
             else:
-                self._data[key] = cmr_data(self.cfg, cohort, strength=strength)
+                self._data[key] = cmr_data(self.cfg, cohort, strength=strength, cache_dir=self.data_dir)
         return self._data[key]
 
     def _data_spec(self, cohort: str, strength: float | None) -> dict:

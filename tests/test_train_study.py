@@ -123,3 +123,17 @@ def test_transfer_probe_and_bad_condition(cfg, tmp_path):
     assert tr.metrics["test"]["n"] > 0 and len(tr.model().class_names if hasattr(tr.model(), "class_names") else tr.spec["class_names"]) == 5
     with pytest.raises(ShortcutlabError, match="'condition'.*'seg'"):
         study.run("cm", "segg")
+
+
+def test_study_root_holds_its_data_cache(tmp_path):
+    """Study(root=...) keeps everything under root, the generated phantom sets included."""
+    from shortcutlab import load_preset
+    from shortcutlab.report import PROJECT_ROOT
+    from shortcutlab.study import Study
+    before = set((PROJECT_ROOT / "runs" / "data").glob("*.npz")) if (PROJECT_ROOT / "runs" / "data").exists() else set()
+    cfg = load_preset("smoke", overrides={"data.cmr_n": 80, "data.cmr_size": 32})
+    st = Study(cfg, root=tmp_path, progress=False)
+    parts = st.data("cm")
+    assert len(parts["train"]) > 0 and len(list((tmp_path / "data").glob("cmr-*.npz"))) == 2
+    after = set((PROJECT_ROOT / "runs" / "data").glob("*.npz")) if (PROJECT_ROOT / "runs" / "data").exists() else set()
+    assert after == before
