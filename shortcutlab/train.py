@@ -275,7 +275,9 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
         history.append(row)
         metric = s.select_metric
         score = row.get(metric, float(epoch)) if metric != "last" else float(epoch)
-        if metric == "last" or _better(metric, score, best_val):
+        if metric == "last":  # the model in hand is the one to keep: no copy per epoch
+            best_val, best_epoch = score, epoch + 1
+        elif _better(metric, score, best_val):
             best_val, best_epoch = score, epoch + 1
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         bar.set_postfix(loss=f"{row['train_loss']:.3f}", **({metric: f"{score:.3f}"} if metric != "last" else {}))
