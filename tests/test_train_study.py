@@ -60,8 +60,8 @@ def test_build_model_errors(tmp_path):
     load_encoder_weights(m, tmp_path / "five.pt")  # the encoder fits; only the head differs
 
 
-def test_fit_num_classes_mismatch(cfg):
-    study = Study(cfg, progress=False)
+def test_fit_num_classes_mismatch(cfg, tmp_path):
+    study = Study(cfg, root=tmp_path, progress=False)
     d = study.data("cm")
     with pytest.raises(ShortcutlabError, match="num_classes mismatch"):
         fit(build_model("sl_cnn", 5, 2), d["train"], d["val"], settings=TrainSettings(epochs=1, select_metric="last"))
