@@ -81,35 +81,6 @@ def _soft(d: torch.Tensor, edge: float) -> torch.Tensor:
     return torch.sigmoid(-d / edge)
 
 
-def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of [N, C, H, W]."""
-    if sigma <= 0:
-        return x
-    r = max(1, int(math.ceil(2.5 * sigma)))
-    t = torch.arange(-r, r + 1, dtype=x.dtype)
-    k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = k / k.sum()
-    c = x.shape[1]
-    x = tF.conv2d(tF.pad(x, (r, r, 0, 0), mode="reflect"), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-    x = tF.conv2d(tF.pad(x, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
-    return x
-
-
-def _ellipse_d(x, y, cx, cy, ax, ay, ang=None):
-    """Normalized ellipse 'distance' minus 1 (negative inside); params broadcast as [N,1,1]."""
-    dx, dy = x - cx, y - cy
-    if ang is not None:
-        c, s = torch.cos(ang), torch.sin(ang)
-        dx, dy = c * dx + s * dy, -s * dx + c * dy
-    ux, uy = dx / ax, dy / ay
-    return torch.sqrt(ux * ux + uy * uy + 1e-12) - 1.0
-
-
-def _vm(delta, kappa):
-    """Von Mises bump in [0, 1], peak at delta = 0."""
-    return torch.exp(kappa * (torch.cos(delta) - 1.0))
-
-
 def _cue_classes(labels, k, strength, g):
     """With probability ``strength`` the cue agrees with the label, otherwise it is uniform over k classes."""
     agree = _ru(g, labels.shape[0]) < strength
