@@ -78,7 +78,12 @@ def _ru(g, *shape):
 
 def _soft(d: torch.Tensor, edge: float) -> torch.Tensor:
     """Soft indicator of d < 0 with an edge width (partial volume)."""
-    return torch.sigmoid(-d / edge)
+    return d.div(-edge).sigmoid_()  # (-d) / edge == d / (-edge) exactly: one pass fewer
+
+
+def _soft_(d: torch.Tensor, edge: float) -> torch.Tensor:
+    """:func:`_soft` in place on ``d`` (a temporary)."""
+    return d.div_(-edge).sigmoid_()
 
 
 def _cue_classes(labels, k, strength, g):
@@ -88,8 +93,10 @@ def _cue_classes(labels, k, strength, g):
     return torch.where(agree, labels, rand)
 
 
-def _to_u8(x: torch.Tensor) -> torch.Tensor:
-    return (x.clamp(0, 1) * 255.0 + 0.5).to(torch.uint8)
+def _to_u8(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Intensities in [0, 1] to uint8 (round half up). In place on ``x``; written into ``out`` when given."""
+    x = x.clamp_(0, 1).mul_(255.0).add_(0.5)
+    return x.to(torch.uint8) if out is None else out.copy_(x)
 
 
 def make_cmr(cohort: str = "cm", n: int = 200, size: int = 64, *, spurious: str = "marker",
@@ -150,8 +157,9 @@ def make_cmr(cohort: str = "cm", n: int = 200, size: int = 64, *, spurious: str 
     masks = torch.empty(n, 2, size, size, dtype=torch.bool)
     metas = []
     for s in range(0, n, chunk):
-        images[s:s + chunk], masks[s:s + chunk], mt = _cmr_chunk(cohort, lab[s:s + chunk], cue[s:s + chunk], size,
-                                                                 spurious, systemic, g)
+        img, masks[s:s + chunk], mt = _cmr_chunk(cohort, lab[s:s + chunk], cue[s:s + chunk], size, spurious,
+                                                  systemic, g)
+        _to_u8(img, images[s:s + chunk])
         metas.append(mt)
     meta = {key: torch.cat([m[key] for m in metas]) for key in metas[0]}
     meta["cue"] = cue
@@ -264,10 +272,13 @@ def _cmr_chunk(cohort, lab, cue, size, spurious, systemic, g):
     img.lerp_(torch.tensor(0.12), spine_ring)
     img.lerp_(torch.tensor(0.48), spine_c)
     img.lerp_(torch.tensor(0.85), _ell(xs, ys, bcx + 0.16, bcy + 0.3, 0.055, 0.055, half).mul_(inner))
-    if bool(eff.any()):  # pleural effusion at the lung bases: the systemic sign of amyloidosis
-        pleural = (_ell(xs, ys, bcx - 0.42, bcy + 0.22, 0.2, 0.07, half)
-                   + _ell(xs, ys, bcx + 0.45, bcy + 0.2, 0.18, 0.06, half)).clamp_(0, 1).mul_(inner).mul_(v(eff))
-        img.lerp_(torch.tensor(0.92), pleural)
+    # effusion (pleural here, pericardial below) is computed for the rows that have it (the others: weight 0)
+    ef_rows = torch.nonzero(eff > 0).flatten()
+    if ef_rows.numel():  # pleural effusion at the lung bases: the systemic sign of amyloidosis
+        e = lambda t: t[ef_rows] if torch.is_tensor(t) else t  # noqa: E731
+        pleural = (_ell(xs, ys, e(bcx) - 0.42, e(bcy) + 0.22, 0.2, 0.07, half)
+                   + _ell(xs, ys, e(bcx) + 0.45, e(bcy) + 0.2, 0.18, 0.06, half)).clamp_(0, 1).mul_(inner[ef_rows])
+        img[ef_rows] = img[ef_rows].lerp_(torch.tensor(0.92), pleural)
 
     # Heart: LV centre and orientation (RV direction points to the patient's right = image left, anterior).
     hcx = 0.12 + 0.035 * nrm(6) + bcx
@@ -329,39 +340,45 @@ def _cmr_chunk(cohort, lab, cue, size, spurious, systemic, g):
             # akinetic segment: does not move inward and does not thicken
             r_f = bump_inf * (r_ed4 - r_es) + r_es
             w_f = (bump_inf * (w_ed4 - w_es)).add_(w_es).mul_(wall_factor)
+        # (in-place chains on temporaries: the same arithmetic as the plain expressions, fewer passes)
         lv_in = rho - r_f
         lv_out = lv_in - w_f
-        blood_lv = _soft(lv_in, edge)
+        blood_lv = _soft_(lv_in, edge)
         lv_soft = _soft(lv_out, edge)
         myo = lv_soft - blood_lv
         rv_scale = v(rv) * (1.0 if fi == 0 else torch.sqrt(1 - v(rvef)))
         ax = (0.75 * outer_ed) * rv_scale.clamp(min=0.3)
         ay = 1.35 * outer_ed * rv_scale.clamp(min=0.5) ** 0.5
-        q_rv = torch.addcmul(u2 / ax ** 2, t2, 1 / ay ** 2)
-        q_wall = torch.addcmul(u2 / (ax + 0.018) ** 2, t2, 1 / (ay + 0.018) ** 2)
-        rv_in = _soft(q_rv.sqrt() - 1, edge)
-        rv_out = _soft(q_wall.sqrt() - 1, edge)
-        rv_cav = rv_in * (1 - _soft(lv_out - 0.012, edge))
-        rv_wall = (rv_out - rv_in).clamp_(0, 1).mul_(1 - lv_soft)
-        heart_soft = torch.maximum(lv_soft, torch.maximum(rv_cav, rv_wall))
+        q_wall = torch.div(u2, (ax + 0.018) ** 2).addcmul_(t2, 1 / (ay + 0.018) ** 2)
+        heart_mask = (lv_out < 0) | ((q_wall < 1) & (lv_out >= 0.012))
+        rv_in = _soft_(torch.div(u2, ax ** 2).addcmul_(t2, 1 / ay ** 2).sqrt_().sub_(1), edge)
+        rv_out = _soft_(q_wall.sqrt_().sub_(1), edge)
+        rv_cav = _soft_(lv_out - 0.012, edge).neg_().add_(1).mul_(rv_in)
+        rv_wall = rv_out.sub_(rv_in).clamp_(0, 1).mul_(lv_soft.neg().add_(1))
+        heart_soft = torch.maximum(rv_cav, rv_wall)
+        torch.maximum(lv_soft, heart_soft, out=heart_soft)
 
         f = torso_patch.clone()
         f.lerp_(torch.tensor(0.36), heart_soft)  # pericardial fat-free heart region baseline
-        if bool((tex > 0).any()):  # amyloid: textured myocardium (smooth noise, drawn at 1/lr resolution)
-            field = _noise(rng, n, 1, -(-side // lr), -(-side // lr))
+        tx_rows = torch.nonzero(tex > 0).flatten()
+        if tx_rows.numel():  # amyloid: textured myocardium (smooth noise, drawn at 1/lr resolution)
+            field = _noise(rng, n, 1, -(-side // lr), -(-side // lr))[tx_rows]  # drawn for all: one stream
             if lr > 1:
                 field = tF.interpolate(field, scale_factor=lr, mode="bilinear", align_corners=False)[..., :side, :side]
-            f.lerp_((field * (0.8 * v(tex))).add_(1).clamp_(0.2, 3.0).mul_(sc["myo"]), myo)
+            level = torch.full_like(f, sc["myo"])  # rows without texture: the plain level (texture 0 gives it)
+            level[tx_rows] = (field * (0.8 * tex[tx_rows].view(-1, 1, 1, 1))).add_(1).clamp_(0.2, 3.0).mul_(sc["myo"])
+            f.lerp_(level, myo)
         else:
             f.lerp_(torch.tensor(sc["myo"]), myo)
         f.lerp_(torch.tensor(sc["blood"]), blood_lv)
         f.lerp_(torch.tensor(sc["blood"] * 0.97), rv_cav)
         f.lerp_(torch.tensor(sc["myo"]), rv_wall)
-        if bool(eff.any()):  # pericardial effusion ring around the heart (outside the mask)
-            peri = (_soft(lv_out - 0.045, edge) - _soft(lv_out - 0.02, edge)).clamp_(0, 1)
-            f.lerp_(torch.tensor(0.95), peri.mul_(1 - heart_soft).mul_(v(eff)))
+        if ef_rows.numel():  # pericardial effusion ring around the heart (outside the mask)
+            d = lv_out[ef_rows]
+            peri = (_soft(d - 0.045, edge) - _soft(d - 0.02, edge)).clamp_(0, 1)
+            f[ef_rows] = f[ef_rows].lerp_(torch.tensor(0.95), peri.mul_(1 - heart_soft[ef_rows]))
         out.put_(at + fi * size * size, f)
-        mask.put_(at + fi * size * size, (lv_out < 0) | ((q_wall < 1) & (lv_out >= 0.012)))
+        mask.put_(at + fi * size * size, heart_mask)
     img = out
 
     # Spurious cue (background only; it never enters the heart mask). Its placement uses rnd[:, 10:13] for
@@ -376,9 +393,7 @@ def _cmr_chunk(cohort, lab, cue, size, spurious, systemic, g):
         ys_ = torch.where(corner < 2, 1 + (jitter[:, 0] * 2 * gs).long(), size - gh - 1 - (jitter[:, 0] * 2 * gs).long())
         xs_ = torch.where(corner % 2 == 0, 1 + (jitter[:, 1] * 3 * gs).long(),
                           size - gh - 1 - (jitter[:, 1] * 3 * gs).long())
-        layer = torch.zeros(n, size, size)
-        _stamp(layer, _cmr_glyphs(), cue.clamp(min=0), ys_, xs_, 0.95, gs)
-        img = torch.maximum(img, layer.unsqueeze(1) * (~mask))
+        _stamp(img, _cmr_glyphs(), cue.clamp(min=0), ys_, xs_, 0.95, gs, keep=mask)
     elif spurious == "artifact":
         # a dotted 'zipper' line below the body at a random x; its dot period encodes a class
         cx = v(-0.5 + 1.0 * jitter[:, 1])
@@ -402,10 +417,10 @@ def _cmr_chunk(cohort, lab, cue, size, spurious, systemic, g):
     buf = _noise(rng, n * 2 * size * size + shift)
     n1 = buf[:n * 2 * size * size].view(n, 2, size, size)
     n2 = buf[shift:].view(n, 2, size, size)
-    img = torch.add(img, n1, alpha=s)
+    img = img.add_(n1, alpha=s)
     img = img.mul_(img).addcmul_(n2, n2, value=s * s).sqrt_()
     meta = {"fat": fat, "ef": ef, "lv_radius": r_ed, "wall": w_ed, "effusion": eff.bool(), "infarct": inf.bool()}
-    return _to_u8(img), mask, meta
+    return img, mask, meta
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -441,9 +456,15 @@ def _cmr_glyphs() -> torch.Tensor:
 
 
 def _stamp(img: torch.Tensor, glyphs: torch.Tensor, ids: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor,
-           value: torch.Tensor | float, scale: int) -> None:
-    """Stamp glyph ``ids[n]`` (from ``glyphs``) at (ys[n], xs[n]) into img[n] (in place, max), vectorized."""
-    n, h, w = img.shape
+           value: torch.Tensor | float, scale: int, *, keep: torch.Tensor | None = None) -> None:
+    """Stamp glyph ``ids[n]`` (from ``glyphs``) at (ys[n], xs[n]) into img[n] (in place, max), vectorized.
+
+    ``img`` is ``[n, H, W]`` or ``[n, F, H, W]`` (every frame gets the glyph); ``keep`` (bool, like ``img``)
+    marks pixels the glyph leaves alone. Only the glyph's pixels are touched.
+    """
+    n = img.shape[0]
+    h, w = img.shape[-2:]
+    nf = img[0].numel() // (h * w)
     gl = glyphs[ids]  # [n, gh, gw]
     if scale > 1:
         gl = gl.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
@@ -452,9 +473,11 @@ def _stamp(img: torch.Tensor, glyphs: torch.Tensor, ids: torch.Tensor, ys: torch
     dx = torch.arange(gw).view(1, 1, gw)
     yy = (ys.view(n, 1, 1) + dy).clamp(0, h - 1)
     xx = (xs.view(n, 1, 1) + dx).clamp(0, w - 1)
-    idx = (yy * w + xx).reshape(n, -1)
-    val = (gl * (value.view(n, 1, 1) if torch.is_tensor(value) else value)).reshape(n, -1)
-    img.view(n, -1).scatter_reduce_(1, idx, val, reduce="amax")
+    idx = (yy * w + xx).reshape(n, 1, -1).expand(n, nf, -1)
+    val = (gl * (value.view(n, 1, 1) if torch.is_tensor(value) else value)).reshape(n, 1, -1).expand(n, nf, -1)
+    if keep is not None:
+        val = val * ~keep.reshape(n, nf, h * w).gather(2, idx)
+    img.view(n, nf, h * w).scatter_reduce_(2, idx, val.contiguous(), reduce="amax")
 
 
 def make_echo(site: str = "id", n: int = 200, size: int = 112, *, overlay_strength: float = 0.9,
@@ -497,8 +520,8 @@ def make_echo(site: str = "id", n: int = 200, size: int = 112, *, overlay_streng
     images = torch.empty(n, 1, size, size, dtype=torch.uint8)
     masks = torch.empty(n, 1, size, size, dtype=torch.bool)
     for s in range(0, n, chunk):
-        images[s:s + chunk], masks[s:s + chunk] = _echo_chunk(lab[s:s + chunk], style[s:s + chunk],
-                                                              site_id[s:s + chunk], size, g)
+        img, masks[s:s + chunk] = _echo_chunk(lab[s:s + chunk], style[s:s + chunk], site_id[s:s + chunk], size, g)
+        _to_u8(img, images[s:s + chunk])
     # patients: one image of each view per patient (splits keep a patient together)
     groups = torch.arange(n) // k + (0 if site == "id" else 10_000_000)
     meta = {"style": style, "style_agrees": style == lab, "site": site_id}
@@ -622,4 +645,4 @@ def _echo_chunk(lab, style, site_id, size, g):
     ov = torch.maximum(ov, ecg * ecg_on)
     ov = ov.unsqueeze(1) * (~mask).float()
     img = torch.maximum(img, ov)
-    return _to_u8(img), mask
+    return img, mask
