@@ -4,6 +4,7 @@ Reproduces Nakashima et al. (MLHC 2023, contextual bias in cardiac MRI, contrast
 Bransby et al. (MICCAI 2024, BackMix for echocardiography) on synthetic phantoms with a dial for the
 shortcut, and reads the real formats for users who have them.
 """
+from ._alloc import tune_allocator
 from ._validation import CacheError, DataError, ShortcutlabError
 from ._version import __version__
 from .calibration import calibrate_cmr
@@ -17,3 +18,5 @@ from .study import Study
 __all__ = ["__version__", "ShortcutlabError", "DataError", "CacheError", "Config", "load_preset",
            "available_presets", "ImageSet", "Report", "open_report", "make_cmr", "make_echo", "calibrate_cmr",
            "load_acdc", "load_manifest", "load_tmed2", "Study"]
+
+tune_allocator()  # glibc keeps large tensors' pages between batches (see _alloc); SHORTCUTLAB_MALLOC=default opts out

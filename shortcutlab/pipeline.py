@@ -16,7 +16,7 @@ import torch
 
 from ._validation import ShortcutlabError, check_choice, check_int, check_number
 from .augment import (CONDITIONS, MASK_CONDITIONS, U8_CONDITIONS, GeometricParams, apply_test_condition, geometric,
-                      intensity, intervene, select_masked_fraction, warp_masks, wbackmix_weights)
+                      intensity, intervene, select, select_masked_fraction, warp_masks, wbackmix_weights)
 from .imageset import ImageSet
 
 __all__ = ["Batch", "BatchPipeline", "geometric_from_config", "PRE_TRANSFORM", "POST_TRANSFORM"]
@@ -122,7 +122,7 @@ class BatchPipeline:
         # donor-based swaps: a resident copy of the set with every object blanked, so batches only gather
         self._blanked = None
         if train and self._u8 and condition in ("rand", "backmix"):
-            self._blanked = self.data.images.masked_fill(self.data.masks, int(round(fill * 255)))
+            self._blanked = select(self.data.masks, int(round(fill * 255)), self.data.images)
         self._aug_dev = self.augmented.to(self.device)
 
     def _starts(self) -> list[int]:
@@ -149,9 +149,9 @@ class BatchPipeline:
     def _batch(self, idx: torch.Tensor) -> Batch:
         d = self.data
         di = idx.to(self.device)
-        x = d.images[di]
-        m = d.masks[di] if d.masks is not None else None
-        y = d.labels[di]
+        x = d.images.index_select(0, di)  # a row copy (uint8 [] indexing is ~15x slower on CPU)
+        m = d.masks.index_select(0, di) if d.masks is not None else None
+        y = d.labels.index_select(0, di)
         aug = self.augmented[idx]
         u8 = self._u8 and (not self.train or self.condition in PRE_TRANSFORM)
         if not u8:  # selection-only interventions run on the stored uint8 (same values, less traffic)
@@ -174,9 +174,7 @@ class BatchPipeline:
                 if rows.numel() == len(idx):
                     m = warp_masks(m, g["theta"])
                 else:
-                    warped = torch.zeros_like(m)
-                    warped[rows] = warp_masks(m[rows], g["theta"][rows])
-                    m = warped
+                    m = torch.zeros_like(m).index_copy_(0, rows, warp_masks(m.index_select(0, rows), g["theta"][rows]))
         if self.condition in POST_TRANSFORM:  # pins pixels to `fill`: last, so the model sees exactly that
             x, soft, info = self._intervene(x, m, y, idx, di, aug)
         weight = None

@@ -5,7 +5,7 @@ import torch
 
 from shortcutlab import ImageSet, ShortcutlabError
 from shortcutlab.augment import (CONDITIONS, GeometricParams, bg, bokeh_bg, cutmix, donor_swap, gaussian_blur, geometric,
-                                 intervene, noise_bg, seg, select_masked_fraction, shuffle_bg, two_views,
+                                 intervene, noise_bg, seg, select, select_masked_fraction, shuffle_bg, two_views,
                                  wbackmix_weights)
 from shortcutlab.pipeline import BatchPipeline
 
@@ -298,3 +298,35 @@ def test_pipeline_backmix_after_standard_augmentations_replayed():
     assert torch.equal(b.augmented, aug[idx]) and torch.allclose(b.x, out, atol=1e-6)
     rows = torch.nonzero(b.augmented).flatten()
     assert bool((donor[rows] >= 0).all()) and bool(aug[donor[rows]].all())  # donors only from the masked f
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64])
+def test_select_is_torch_where_bit_for_bit(dtype):
+    """select() (bitwise, the pipeline's fast path) equals torch.where on every bit pattern, with scalars
+    on either side and a per-row condition broadcast over frames and pixels."""
+    g = torch.Generator().manual_seed(5)
+    if dtype.is_floating_point:
+        a = torch.randn(4, 2, 8, 8, generator=g).to(dtype)
+        b = torch.randn(4, 2, 8, 8, generator=g).to(dtype)
+        a[0, 0, 0, :3] = torch.tensor([float("nan"), -0.0, float("inf")]).to(dtype)
+    else:
+        a = torch.randint(0, 200, (4, 2, 8, 8), generator=g).to(dtype)
+        b = torch.randint(0, 200, (4, 2, 8, 8), generator=g).to(dtype)
+    cond = torch.rand(4, 2, 8, 8, generator=g) < 0.5
+    rows = torch.tensor([True, False, True, False]).view(-1, 1, 1, 1)
+
+    def same(u, v):  # bit patterns, so NaN and -0.0 count
+        return u.dtype == v.dtype and u.shape == v.shape and torch.equal(u.view(torch.uint8), v.view(torch.uint8))
+
+    assert same(select(cond, a, b), torch.where(cond, a, b))
+    assert same(select(rows, a, b), torch.where(rows, a, b))
+    assert same(select(cond, a, 3), torch.where(cond, a, torch.tensor(3, dtype=dtype)))
+    assert same(select(cond, 7, b), torch.where(cond, torch.tensor(7, dtype=dtype), b))
+
+
+def test_select_falls_back_and_rejects_two_scalars():
+    m = torch.tensor([True, False])
+    assert torch.equal(select(m, m, ~m), torch.where(m, m, ~m))  # bool: torch.where
+    assert torch.equal(select(m, torch.tensor([1, 2]), torch.tensor([3.5, 4.5])), torch.tensor([1.0, 4.5]))
+    with pytest.raises(ShortcutlabError, match=r"'a' parameter of select must be a tensor.*Got 1 instead"):
+        select(m, 1, 2)
