@@ -319,9 +319,9 @@ def _affine_grid(theta: torch.Tensor, h: int, w: int) -> torch.Tensor:
     t = theta.view(b, 6, 1, 1)
     xs, ys = xs.view(1, 1, w), ys.view(1, h, 1)
     grid = torch.empty(b, h, w, 2, device=theta.device, dtype=theta.dtype)
-    # one full-size pass per coordinate, written in place (no stack): the x and y terms are [b, 1, w] / [b, h, 1]
-    torch.add(t[:, 0] * xs + t[:, 2], t[:, 1] * ys, out=grid[..., 0])
-    torch.add(t[:, 3] * xs + t[:, 5], t[:, 4] * ys, out=grid[..., 1])
+    # written in place (no stack), summed in the order of the plain expression t0 x + t1 y + t2 (the same bits)
+    torch.add(t[:, 0] * xs, t[:, 1] * ys, out=grid[..., 0]).add_(t[:, 2])
+    torch.add(t[:, 3] * xs, t[:, 4] * ys, out=grid[..., 1]).add_(t[:, 5])
     return grid
 
 
@@ -361,9 +361,8 @@ def intensity(images: torch.Tensor, params: GeometricParams, *, generator: torch
     br = (u[:, 1] * 2 - 1) * params.brightness
     mean = images.mean((1, 2, 3), keepdim=True)
     c = c.view(b, 1, 1, 1)
-    # (x - mean) * c + mean + br = x c + (mean (1 - c) + br): a multiply, an add and a clamp, in place on a
-    # copy (torch's CPU addcmul with a broadcast [b,1,1,1] input is several times slower than the three passes)
-    return (images * c).add_(mean * (1 - c) + br.view(b, 1, 1, 1)).clamp_(0, 1)
+    # (x - mean) * c + mean + br, as one fused multiply-add and an in-place clamp
+    return torch.addcmul(mean * (1 - c) + br.view(b, 1, 1, 1), images, c).clamp_(0, 1)
 
 
 def two_views(images: torch.Tensor, *, generator: torch.Generator, rotate: float = 20.0, scale_min: float = 0.5,

@@ -36,12 +36,14 @@ def test_mri_claims(mri_study):
 def test_backmix_claims(tmp_path):
     """echo phantom n = 800 at 64 px, 12 epochs, data seed 0.
 
-    Measured with data seeds 0 / 1 / 2 / 3 (pipeline of this commit): %E baseline 0.65 / 0.68 / 0.56 / 0.62,
-    BackMix 0.68 / 0.74 / 0.75 / 0.71, BackMix f = 0.05 0.67 / 0.74 / 0.70 / 0.71 — the focus claims hold on
-    every seed. O.o.d. accuracy does not order robustly at this size: baseline 0.67 / 0.78 / 0.71 / 0.43,
-    BackMix 0.62 / 0.75 / 0.78 / 0.83, and last-bit changes in the augmentation arithmetic (same seeds) moved
-    seed 0 from 0.56 / 0.81 to 0.67 / 0.62. So the test asserts the focus claims and only that BackMix costs
-    little o.o.d. accuracy; the README reports the o.o.d. comparison at the default preset as measured.
+    Measured, data seeds 0 / 1: %E baseline 0.63 / 0.69, BackMix 0.72 / 0.74, BackMix f = 0.05 0.67 / 0.75;
+    o.o.d. accuracy baseline 0.56 / 0.79, BackMix 0.81 / 0.87. With last-bit differences in the augmentation
+    arithmetic (the affine grid summed in another order, the contrast as a split multiply-add), data seeds
+    0 / 1 / 2 / 3: %E baseline 0.65 / 0.68 / 0.56 / 0.62, BackMix 0.68 / 0.74 / 0.75 / 0.71, f = 0.05
+    0.67 / 0.74 / 0.70 / 0.71; o.o.d. accuracy baseline 0.67 / 0.78 / 0.71 / 0.43, BackMix
+    0.62 / 0.75 / 0.78 / 0.83. The focus claims hold in all six; the o.o.d. accuracy order does not (seed 0
+    flips with the last bits), so the test asserts the focus claims and only that BackMix costs little
+    o.o.d. accuracy. The README reports the o.o.d. comparison at the default preset as measured.
     """
     cfg = load_preset("smoke", overrides={"data.echo_n": 800, "data.echo_ood_n": 300, "data.echo_size": 64,
                                           "train.echo_epochs": 12, "saliency.max_images": 80,
