@@ -33,7 +33,7 @@ def _cmd_run(args) -> int:
 
     only = [s for s in (args.only or "").split(",") if s.strip()] or None
     summary = run_study(args.preset, only=only, out=args.out, overrides=parse_set(args.set),
-                        fail_fast=args.fail_fast, progress=not args.quiet)
+                        fail_fast=args.fail_fast, progress=not args.quiet, execution_timeout=args.cell_timeout)
     for e in summary["notebooks"]:
         line = f"{e['notebook']:<36} {e['status']:<7} {e['duration_s']:>7.1f} s"
         if e["status"] == "failed":
@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override, e.g. train.epochs=2 (repeatable)")
     r.add_argument("--fail-fast", action="store_true", help="stop at the first failing notebook")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument("--cell-timeout", type=int, default=None, metavar="SECONDS",
+                   help="fail a notebook whose cell runs longer than this (default: no limit)")
     r.set_defaults(func=_cmd_run)
     ls = sub.add_parser("list", help="list notebooks and presets")
     ls.set_defaults(func=_cmd_list)

@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from ._validation import ShortcutlabError
+from ._validation import ShortcutlabError, check_int
 from .config import load_preset
 from .report import PROJECT_ROOT, Report, to_jsonable
 
@@ -79,10 +79,15 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
         ``{"section.key": value}``, applied in every notebook.
     fail_fast : bool
         Stop at the first failing notebook (otherwise the others still run).
+    execution_timeout : int, optional
+        Seconds one cell may run before its notebook fails with a timeout (the other notebooks still run);
+        None: no limit. A guard against a kernel that never answers (see the README's troubleshooting).
     """
     import papermill as pm
     from tqdm.auto import tqdm
 
+    if execution_timeout is not None:
+        execution_timeout = check_int(execution_timeout, name="execution_timeout", where="run_study", lo=1)
     cfg = load_preset(preset, overrides=overrides)  # fail early on a bad preset or override
     overrides = dict(overrides or {})
     nbs = discover_notebooks(notebooks, only)

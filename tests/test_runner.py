@@ -115,3 +115,22 @@ def test_cli_list(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "presets:" in out and "smoke" in out and "paper" in out
+
+
+def test_cell_timeout_fails_that_notebook_and_goes_on(tmp_path, capsys):
+    """A cell that never finishes (here: sleeps) fails its notebook after --cell-timeout seconds, with the
+    cell named, and the next notebook still runs: a study is never blocked for good by one kernel."""
+    d = tmp_path / "nbs"
+    d.mkdir()
+    _nb(d / "01_hangs.ipynb", ["import time\ntime.sleep(600)"])
+    # (the timeout holds for every cell, so the second notebook's cell is quick even on a loaded machine)
+    _nb(d / "02_after.ipynb", ["import pathlib\npathlib.Path(REPORT_DIR, 'ran.txt').write_text('yes')"])
+    s = run_study("smoke", out=tmp_path / "r", notebooks=d, progress=False, execution_timeout=5)
+    by = {e["notebook"]: e for e in s["notebooks"]}
+    assert by["01_hangs.ipynb"]["status"] == "failed" and by["01_hangs.ipynb"]["duration_s"] < 120
+    assert "timed out" in json.dumps(by["01_hangs.ipynb"]["error"]).lower()
+    assert by["02_after.ipynb"]["status"] == "ok" and (tmp_path / "r" / "02_after" / "ran.txt").read_text() == "yes"
+    with pytest.raises(ShortcutlabError, match=r"'execution_timeout' parameter of run_study.*Got 0 instead"):
+        run_study("smoke", out=tmp_path / "r2", notebooks=d, progress=False, execution_timeout=0)
+    assert main(["run", "--preset", "smoke", "--cell-timeout", "-5"]) == 2
+    assert "'execution_timeout'" in capsys.readouterr().err
