@@ -61,6 +61,37 @@ def _render_html(ipynb: Path, html: Path) -> None:
     html.write_text(body)
 
 
+def _execute(nb: str, executed: str, params: dict, kernel_name: str, progress: bool, cwd: str,
+             execution_timeout: int | None) -> dict[str, Any] | None:
+    """Execute one notebook with papermill (in a child process of :func:`run_study`); the error or None."""
+    import papermill as pm
+
+    try:
+        pm.execute_notebook(nb, executed, parameters=params, kernel_name=kernel_name, progress_bar=progress,
+                            cwd=cwd, execution_timeout=execution_timeout)
+        return None
+    except Exception as exc:  # noqa: BLE001 - any notebook failure is reported, not raised
+        return _error_info(exc)
+
+
+def _execute_in_child(*args) -> dict[str, Any] | None:
+    """:func:`_execute` in a fresh (spawned) process per notebook.
+
+    With every notebook's papermill client in the runner's own process, the first fresh run of the default
+    study hung three times out of three in notebook 06 (kernel idle, client waiting for a reply), while 06
+    alone, or after cached notebooks, never did: what one client leaves behind is not handed to the next.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return pool.submit(_execute, *args).result()
+    except BrokenProcessPool as exc:
+        return {"ename": "BrokenProcessPool", "evalue": f"the process running the notebook died: {exc}"}
+
+
 def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = None, out: str | Path | None = None,
               overrides: Mapping[str, Any] | None = None, fail_fast: bool = False,
               notebooks: str | Path | None = None, kernel_name: str = "python3", progress: bool = True,
@@ -83,7 +114,6 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
         Seconds one cell may run before its notebook fails with a timeout (the other notebooks still run);
         None: no limit. A guard against a kernel that never answers (see the README's troubleshooting).
     """
-    import papermill as pm
     from tqdm.auto import tqdm
 
     if execution_timeout is not None:
@@ -112,13 +142,11 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
         t0 = time.perf_counter()
         entry: dict[str, Any] = {"notebook": nb.name, "executed": executed.name, "html": html.name,
                                  "folder": stem}
-        try:
-            pm.execute_notebook(str(nb), str(executed), parameters=params, kernel_name=kernel_name,
-                                progress_bar=progress, cwd=str(PROJECT_ROOT), execution_timeout=execution_timeout)
-            entry["status"] = "ok"
-        except Exception as exc:  # noqa: BLE001 - any notebook failure is reported, not raised
-            entry["status"] = "failed"
-            entry["error"] = _error_info(exc)
+        error = _execute_in_child(str(nb), str(executed), params, kernel_name, progress, str(PROJECT_ROOT),
+                                  execution_timeout)
+        entry["status"] = "ok" if error is None else "failed"
+        if error is not None:
+            entry["error"] = error
             failed_any = True
         entry["duration_s"] = round(time.perf_counter() - t0, 2)
         if executed.exists():
