@@ -11,7 +11,7 @@ generator's time spent in the kernel, and half of the batch pipeline's.
 ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TOP_PAD_`` environment variables): blocks up to 32 MiB come from the heap,
 and 64 MiB stay mapped at its top when it shrinks. The cost is at most 64 MiB of memory the process keeps after
 a peak. ``import shortcutlab`` calls it; set ``SHORTCUTLAB_MALLOC=default`` before the import to keep glibc's
-defaults. Elsewhere (macOS, Windows, musl) it does nothing.
+defaults (``tuned``, the default, or ``default``; any other value warns and keeps glibc's defaults). Elsewhere (macOS, Windows, musl) it does nothing.
 """
 from __future__ import annotations
 
@@ -34,16 +34,31 @@ def allocator_state() -> dict:
     return dict(_state)
 
 
+def _opted_out(why: str) -> dict:
+    if _state.get("tuned"):  # mallopt cannot be undone: say what this process really runs with
+        return dict(_state, note=f"{why} asked for glibc's defaults, but this process was tuned earlier; "
+                                 "the setting applies to new processes")
+    return {"allocator": f"glibc defaults ({why})"}
+
+
 def tune_allocator() -> bool:
     """Set glibc's mmap threshold to 32 MiB and its top pad to 64 MiB for this process.
 
-    Returns True when the settings took effect, False when opted out (``SHORTCUTLAB_MALLOC=default``) or when
-    the C library is not glibc. Idempotent.
+    Returns True when the settings took effect, False when opted out (``SHORTCUTLAB_MALLOC=default``, or a value
+    other than ``tuned`` / ``default``, which also warns) or when the C library is not glibc. Idempotent.
     """
     global _state
-    choice = os.environ.get(ENV_VAR, "tuned").strip().lower()
-    if choice in ("default", "off", "0", "no", "false"):
-        _state = {"allocator": f"glibc defaults ({ENV_VAR}={os.environ[ENV_VAR]})"}
+    raw = os.environ.get(ENV_VAR, "tuned")
+    choice = raw.strip().lower()
+    if choice not in ("tuned", "default"):
+        import warnings
+
+        warnings.warn(f"The {ENV_VAR} environment variable must be 'tuned' or 'default'. Got {raw!r} instead; "
+                      "keeping glibc's defaults.", stacklevel=2)
+        _state = _opted_out(f"{ENV_VAR}={raw!r} is not 'tuned' or 'default'")
+        return False
+    if choice == "default":
+        _state = _opted_out(f"{ENV_VAR}=default")
         return False
     if not sys.platform.startswith("linux"):
         _state = {"allocator": f"system default ({sys.platform}: nothing to tune)"}

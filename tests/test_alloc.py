@@ -52,3 +52,30 @@ def test_tune_allocator_is_idempotent_and_reports_state():
     assert tune_allocator() == first
     state = allocator_state()
     assert isinstance(state["allocator"], str) and state["allocator"]
+
+
+def test_bad_value_warns_and_keeps_defaults(monkeypatch):
+    import pytest
+
+    from shortcutlab._alloc import allocator_state, tune_allocator
+
+    from shortcutlab import _alloc
+
+    monkeypatch.setattr(_alloc, "_state", {"allocator": "not tuned"})  # as in a process not yet tuned
+    monkeypatch.setenv("SHORTCUTLAB_MALLOC", "tunde")
+    with pytest.warns(UserWarning, match=r"SHORTCUTLAB_MALLOC environment variable must be 'tuned' or 'default'\. "
+                                         r"Got 'tunde' instead"):
+        assert tune_allocator() is False
+    assert "is not 'tuned' or 'default'" in allocator_state()["allocator"]
+    monkeypatch.setenv("SHORTCUTLAB_MALLOC", "default")
+    assert tune_allocator() is False and "glibc defaults" in allocator_state()["allocator"]
+
+
+def test_opt_out_after_tuning_says_the_process_stays_tuned(monkeypatch):
+    from shortcutlab import _alloc
+
+    monkeypatch.setattr(_alloc, "_state", {"allocator": "glibc 2.x: mmap threshold 32 MiB, top pad 64 MiB", "tuned": True})
+    monkeypatch.setenv("SHORTCUTLAB_MALLOC", "default")
+    assert _alloc.tune_allocator() is False
+    state = _alloc.allocator_state()
+    assert state["tuned"] is True and "tuned earlier" in state["note"]
