@@ -79,7 +79,8 @@ def _execute_in_child(*args) -> dict[str, Any] | None:
 
     With every notebook's papermill client in the runner's own process, the first fresh run of the default
     study hung three times out of three in notebook 06 (kernel idle, client waiting for a reply), while 06
-    alone, or after cached notebooks, never did: what one client leaves behind is not handed to the next.
+    alone, or after cached notebooks, never did. The cause was not found; with the clients isolated, the next
+    fresh study ran through (one run). Each notebook costs a few seconds more (the child's imports).
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
