@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--fail-fast", action="store_true", help="stop at the first failing notebook")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--cell-timeout", type=int, default=None, metavar="SECONDS",
-                   help="fail a notebook whose cell runs longer than this (default: no limit)")
+                   help="fail a notebook whose cell runs longer than this (default: the preset's run.cell_timeout)")
     r.set_defaults(func=_cmd_run)
     ls = sub.add_parser("list", help="list notebooks and presets")
     ls.set_defaults(func=_cmd_list)

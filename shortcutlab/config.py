@@ -1,7 +1,7 @@
 """Presets and validated configuration.
 
 A preset is a YAML file in ``params/`` (``smoke``, ``default``, ``paper``) or any path. Its sections
-(``data``, ``augment``, ``train``, ``contrastive``, ``saliency``, ``metrics``, ``study``) hold fields
+(``data``, ``augment``, ``train``, ``contrastive``, ``saliency``, ``metrics``, ``study``, ``run``) hold fields
 declared once in :data:`SCHEMA`; adding a field is one line here (default and validation together).
 
 >>> cfg = load_preset("smoke", overrides={"train.epochs": 2})
@@ -138,6 +138,12 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "study": {
         "root": F("runs", "str"),
+    },
+    "run": {
+        "cell_timeout": F(3600, "int", 1, 7 * 86400,
+                          doc="seconds one notebook cell may run before `shortcutlab run` fails its notebook"),
+        "heartbeat_grace": F(30, "int", 1, 86400,
+                             doc="seconds without a kernel heartbeat before `shortcutlab run` fails the notebook"),
     },
 }
 

@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from ._validation import ShortcutlabError, check_int
+from ._validation import ShortcutlabError, check_int, check_number
 from .config import load_preset
 from .report import PROJECT_ROOT, Report, to_jsonable
 
@@ -62,13 +62,21 @@ def _render_html(ipynb: Path, html: Path) -> None:
 
 
 def _execute(nb: str, executed: str, params: dict, kernel_name: str, progress: bool, cwd: str,
-             execution_timeout: int | None) -> dict[str, Any] | None:
-    """Execute one notebook with papermill (in a child process of :func:`run_study`); the error or None."""
+             execution_timeout: int, heartbeat_grace: float) -> dict[str, Any] | None:
+    """Execute one notebook with papermill (in a child process of :func:`run_study`); the error or None.
+
+    The engine is :mod:`shortcutlab._nbengine` (no client-side Output-widget mimic, which is what made
+    notebook 06 hang; a heartbeat watch); every cell has a finite timeout.
+    """
     import papermill as pm
 
+    from ._nbengine import register
+
+    os.environ["SHORTCUTLAB_BATCH"] = "1"  # this child process's kernel inherits it: widgets built, not drawn live
     try:
         pm.execute_notebook(nb, executed, parameters=params, kernel_name=kernel_name, progress_bar=progress,
-                            cwd=cwd, execution_timeout=execution_timeout)
+                            cwd=cwd, execution_timeout=execution_timeout, engine_name=register(),
+                            heartbeat_grace=heartbeat_grace)
         return None
     except Exception as exc:  # noqa: BLE001 - any notebook failure is reported, not raised
         return _error_info(exc)
@@ -77,10 +85,9 @@ def _execute(nb: str, executed: str, params: dict, kernel_name: str, progress: b
 def _execute_in_child(*args) -> dict[str, Any] | None:
     """:func:`_execute` in a fresh (spawned) process per notebook.
 
-    With every notebook's papermill client in the runner's own process, the first fresh run of the default
-    study hung three times out of three in notebook 06 (kernel idle, client waiting for a reply), while 06
-    alone, or after cached notebooks, never did. The cause was not found; with the clients isolated, the next
-    fresh study ran through (one run). Each notebook costs a few seconds more (the child's imports).
+    Each notebook's client gets a clean process (no state, loops or sockets left from the previous one) and a
+    crash of the client cannot take the runner down. The notebook-06 hang was not about this: its cause is
+    explained in :mod:`shortcutlab._nbengine`. Each notebook costs a few seconds more (the child's imports).
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -96,7 +103,7 @@ def _execute_in_child(*args) -> dict[str, Any] | None:
 def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = None, out: str | Path | None = None,
               overrides: Mapping[str, Any] | None = None, fail_fast: bool = False,
               notebooks: str | Path | None = None, kernel_name: str = "python3", progress: bool = True,
-              execution_timeout: int | None = None) -> dict[str, Any]:
+              execution_timeout: int | None = None, heartbeat_grace: float | None = None) -> dict[str, Any]:
     """Execute the study's notebooks with papermill; return the summary (also written to ``summary.json``).
 
     Parameters
@@ -113,13 +120,24 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
         Stop at the first failing notebook (otherwise the others still run).
     execution_timeout : int, optional
         Seconds one cell may run before its notebook fails with a timeout (the other notebooks still run);
-        None: no limit. A guard against a kernel that never answers (see the README's troubleshooting).
+        default: the preset's ``run.cell_timeout`` (always finite: the study can never wait for ever).
+    heartbeat_grace : float, optional
+        Seconds a kernel may miss its heartbeat before its notebook fails (a frozen or stopped kernel);
+        default: the preset's ``run.heartbeat_grace``. A kernel that dies fails its notebook at once.
+
+    Notebooks run in batch mode: the kernel sees ``SHORTCUTLAB_BATCH=1``, so widgets that need a front end
+    (:class:`~shortcutlab.widgets.SaliencyBrowser`, :class:`~shortcutlab.widgets.DialSlider`) are built but
+    not drawn live; the report gets the static galleries.
     """
     from tqdm.auto import tqdm
 
-    if execution_timeout is not None:
-        execution_timeout = check_int(execution_timeout, name="execution_timeout", where="run_study", lo=1)
     cfg = load_preset(preset, overrides=overrides)  # fail early on a bad preset or override
+    if execution_timeout is None:
+        execution_timeout = cfg.run.cell_timeout
+    execution_timeout = check_int(execution_timeout, name="execution_timeout", where="run_study", lo=1)
+    if heartbeat_grace is None:
+        heartbeat_grace = cfg.run.heartbeat_grace
+    heartbeat_grace = check_number(heartbeat_grace, name="heartbeat_grace", where="run_study", lo=1)
     overrides = dict(overrides or {})
     nbs = discover_notebooks(notebooks, only)
     out = Path(out) if out else PROJECT_ROOT / "reports" / cfg.name
@@ -144,7 +162,7 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
         entry: dict[str, Any] = {"notebook": nb.name, "executed": executed.name, "html": html.name,
                                  "folder": stem}
         error = _execute_in_child(str(nb), str(executed), params, kernel_name, progress, str(PROJECT_ROOT),
-                                  execution_timeout)
+                                  execution_timeout, heartbeat_grace)
         entry["status"] = "ok" if error is None else "failed"
         if error is not None:
             entry["error"] = error
@@ -173,6 +191,7 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
             pass
     summary = {"preset": cfg.name, "preset_source": cfg.source, "overrides": to_jsonable(overrides),
                "created": time.strftime("%Y-%m-%d %H:%M:%S"), "ok": not failed_any, "notebooks": entries,
+               "cell_timeout_s": execution_timeout, "heartbeat_grace_s": heartbeat_grace,
                "ran": [nb.name for nb in nbs],
                "config": cfg.to_dict()}
     (out / "summary.json").write_text(json.dumps(to_jsonable(summary), indent=1))

@@ -3,9 +3,16 @@
 Rendering is a pure function (:func:`render_case`, :func:`gallery`) that returns a matplotlib figure, so it is
 testable without a kernel; the widgets only wire controls to it. Widget output does not survive in executed
 static notebooks, so notebooks also save static galleries.
+
+**Live or batch.** In JupyterLab the widgets draw into an ``ipywidgets.Output`` on every control change
+(``live=True``). Under ``shortcutlab run`` (the kernel sees ``SHORTCUTLAB_BATCH=1``) they are built, filtered
+and queryable, but draw nothing live and display a one-line note instead: there is no front end to show a
+live widget, and capturing output into an Output widget is what made nbclient hang (see
+:mod:`shortcutlab._nbengine`). Pass ``live=`` to choose explicitly.
 """
 from __future__ import annotations
 
+import os
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -13,9 +20,26 @@ import numpy as np
 from ._validation import ShortcutlabError, check_choice
 from .saliency import cams_for, overlay
 
-__all__ = ["select_cases", "render_case", "gallery", "SaliencyBrowser", "DialSlider"]
+__all__ = ["select_cases", "render_case", "gallery", "SaliencyBrowser", "DialSlider", "batch_mode"]
 
 SORT_KEYS = ("aks", "dsc", "pct_e", "pct_f")
+
+
+def batch_mode() -> bool:
+    """True under ``shortcutlab run`` (``SHORTCUTLAB_BATCH=1`` in the kernel's environment)."""
+    return os.environ.get("SHORTCUTLAB_BATCH", "") == "1"
+
+
+def _resolve_live(live, where: str) -> bool:
+    if live is None:
+        return not batch_mode()
+    if not isinstance(live, bool):
+        raise ShortcutlabError(f"The 'live' parameter of {where} must be True, False or None. Got {live!r} instead.")
+    return live
+
+
+_BATCH_NOTE = ("<i>{what}: live widget not drawn in a batch run (no front end); open this notebook in "
+               "JupyterLab to use it. The static figures below are the report's version.</i>")
 
 
 def _case_data(study, run, eval_set: str, method: str | None = None) -> dict:
@@ -125,12 +149,15 @@ class SaliencyBrowser:
     AKS or %E (worst first), frame, CAM method, and a slider through the sorted cases.
 
     ``browser.widget`` is the ipywidgets box (display it, or just evaluate ``browser`` in a cell);
-    ``browser.last_figure`` and ``browser.current_index`` say what is shown.
+    ``browser.last_figure`` and ``browser.current_index`` say what is shown; ``browser.cases`` lists the
+    filtered, sorted case indices. ``live=None`` draws live except in batch runs (see the module docstring).
     """
 
-    def __init__(self, study, runs: Mapping[str, object], *, eval_sets: Sequence[str] | None = None):
+    def __init__(self, study, runs: Mapping[str, object], *, eval_sets: Sequence[str] | None = None,
+                 live: bool | None = None):
         import ipywidgets as w
 
+        self.live = _resolve_live(live, "SaliencyBrowser")
         if not runs:
             raise ShortcutlabError("The 'runs' parameter of SaliencyBrowser must name at least one model.")
         self.study, self.runs = study, dict(runs)
@@ -163,9 +190,14 @@ class SaliencyBrowser:
         self.widget = w.VBox([controls, self.out])
         self._refilter()
 
+    @property
+    def cases(self) -> list[int]:
+        """The case indices the current filters select, in the current sort order."""
+        return [int(i) for i in self._order]
+
     def _ipython_display_(self):  # pragma: no cover - display in a kernel
-        from IPython.display import display
-        display(self.widget)
+        from IPython.display import HTML, display
+        display(self.widget if self.live else HTML(_BATCH_NOTE.format(what="saliency browser")))
 
     def _selected(self) -> dict:
         names = list(self.models.value) or list(self.runs)[:1]
@@ -183,13 +215,17 @@ class SaliencyBrowser:
     def _redraw(self, *_):
         import matplotlib.pyplot as plt
 
-        self.out.clear_output(wait=True)
         if len(self._order) == 0:
             self.current_index = None
             self.info.value = "<i>no case matches these filters</i>"
+            if self.live:
+                self.out.clear_output(wait=True)
             return
         self.current_index = int(self._order[self.pos.value])
         self.info.value = f"{len(self._order)} case(s); showing #{self.current_index}"
+        if not self.live:
+            return
+        self.out.clear_output(wait=True)
         with self.out:
             if self.last_figure is not None:
                 plt.close(self.last_figure)
@@ -203,9 +239,10 @@ class DialSlider:
     AUC with the cue as in training / decorrelated and its AKS are shown for Full and Seg."""
 
     def __init__(self, study, *, strengths: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0),
-                 conditions: Sequence[str] = ("full", "seg"), epochs: int | None = None):
+                 conditions: Sequence[str] = ("full", "seg"), epochs: int | None = None, live: bool | None = None):
         import ipywidgets as w
 
+        self.live = _resolve_live(live, "DialSlider")
         self.study, self.conditions, self.epochs = study, tuple(conditions), epochs
         self.slider = w.SelectionSlider(options=list(strengths), value=strengths[-1], description="strength")
         self.out = w.Output()
@@ -215,8 +252,8 @@ class DialSlider:
         self._update()
 
     def _ipython_display_(self):  # pragma: no cover
-        from IPython.display import display
-        display(self.widget)
+        from IPython.display import HTML, display
+        display(self.widget if self.live else HTML(_BATCH_NOTE.format(what="dial slider")))
 
     def _update(self, *_):
         from .experiments import overlap
@@ -231,6 +268,8 @@ class DialSlider:
                                   aks=overlap(self.study, r)["aks"]["mean"]))
         import pandas as pd
 
+        if not self.live:
+            return
         self.out.clear_output(wait=True)
         with self.out:
             from IPython.display import display

@@ -68,3 +68,22 @@ def test_dial_slider(setup):
     assert d.rows[0]["strength"] == 1.0
     d.slider.value = 0.0
     assert d.rows[0]["strength"] == 0.0 and 0 <= d.rows[0]["auc"] <= 1
+
+
+def test_batch_mode_builds_but_does_not_draw(setup, monkeypatch):
+    """Under `shortcutlab run` (SHORTCUTLAB_BATCH=1) the widgets are built and filtered but draw nothing live
+    (no Output capture, which is what made nbclient hang); live=True/False overrides the environment."""
+    study, runs = setup
+    monkeypatch.setenv("SHORTCUTLAB_BATCH", "1")
+    b = SaliencyBrowser(study, runs)
+    assert not b.live and b.last_figure is None and b.out.outputs == ()
+    assert b.cases == [int(i) for i in select_cases(study, runs["full"])] and b.current_index == b.cases[0]
+    b.pos.value = min(1, b.pos.max)
+    assert b.last_figure is None and b.current_index == b.cases[b.pos.value]
+    d = DialSlider(study, strengths=(1.0,), conditions=("full",))
+    assert not d.live and d.rows[0]["strength"] == 1.0 and d.out.outputs == ()
+    assert SaliencyBrowser(study, runs, live=True).last_figure is not None
+    monkeypatch.delenv("SHORTCUTLAB_BATCH")
+    assert SaliencyBrowser(study, runs).live
+    with pytest.raises(ShortcutlabError, match="'live' parameter of SaliencyBrowser.*Got 'yes'"):
+        SaliencyBrowser(study, runs, live="yes")
