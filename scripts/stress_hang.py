@@ -4,7 +4,9 @@
     python scripts/stress_hang.py --minimal 60 --engine nbclient    # reproduce the upstream bug on demand
     python scripts/stress_hang.py --minimal 60 --engine shortcutlab # ... and show the runner's engine avoids it
 
-What it runs, in order: ``--studies`` full smoke studies (``shortcutlab run``; the first trains, the others
+What it runs, in order: with ``--warm``, one study *without* the busy kernel that trains every condition
+into the cache (training under a 2-thread torch neighbour on 2 cores is ~10x slower and is not what is being
+tested); then ``--studies`` full smoke studies (``shortcutlab run``; the first trains, the others
 load the cache), ``--nb06`` runs of notebook 06 alone, and ``--minimal`` runs of a one-cell notebook that
 redraws a figure five times into an ``ipywidgets.Output`` (the pattern of the saliency browser), executed by
 papermill with the chosen engine. Unless ``--no-busy``, a Jupyter kernel runs a 2-thread torch loop the whole
@@ -91,14 +93,15 @@ class BusyKernel:
         self.km.shutdown_kernel(now=True)
 
 
-def run_studies(n: int, only, preset: str, work: Path, timeout: int) -> list[dict]:
+def run_studies(n: int, only, preset: str, work: Path, timeout: int, runs: Path | None = None) -> list[dict]:
     from shortcutlab.runner import run_study
 
+    runs = runs or work / "runs"
     rows = []
     for k in range(n):
         out = work / f"{'nb06' if only else 'study'}{k}"
         t0 = time.perf_counter()
-        s = run_study(preset, only=only, out=out, overrides={"study.root": str(work / "runs")}, progress=False,
+        s = run_study(preset, only=only, out=out, overrides={"study.root": str(runs)}, progress=False,
                       execution_timeout=timeout)
         row = {"run": k, "ok": s["ok"], "wall_s": round(time.perf_counter() - t0, 1), "longest_cell_s": 0.0,
                "reply_lag_s": 0.0, "failed": [e["notebook"] for e in s["notebooks"] if e["status"] != "ok"]}
@@ -160,13 +163,17 @@ def main(argv=None) -> int:
     p.add_argument("--cell-timeout", type=int, default=300, help="cell timeout of every run (seconds)")
     p.add_argument("--lag-limit", type=float, default=2.0, help="reply lag that counts as a stall (seconds)")
     p.add_argument("--no-busy", action="store_true", help="no busy kernel beside the runs")
+    p.add_argument("--warm", action="store_true", help="first train the cache with one study, no busy kernel")
     p.add_argument("--work", default=None, help="working folder (default: a temporary one)")
     p.add_argument("--json", default=None, help="write the results here")
     a = p.parse_args(argv)
     work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="stress_hang_"))
     work.mkdir(parents=True, exist_ok=True)
+    res: dict = {"args": vars(a), "work": str(work), "busy_kernel": not a.no_busy}
+    if a.warm:
+        print("warm-up study (no busy kernel) ...", flush=True)
+        res["warm"] = run_studies(1, None, a.preset, work / "warm", a.cell_timeout, runs=work / "runs")
     busy = None if a.no_busy else BusyKernel(seconds=7 * 86400)
-    res: dict = {"args": vars(a), "work": str(work), "busy_kernel": busy is not None}
     t0 = time.perf_counter()
     try:
         if a.studies:
@@ -182,7 +189,7 @@ def main(argv=None) -> int:
         if busy is not None:
             busy.stop()
     res["wall_s"] = round(time.perf_counter() - t0, 1)
-    res["summary"] = {k: summarize(res[k], a.lag_limit) for k in ("studies", "nb06", "minimal") if k in res}
+    res["summary"] = {k: summarize(res[k], a.lag_limit) for k in ("warm", "studies", "nb06", "minimal") if k in res}
     for k, v in res["summary"].items():
         print(f"{k:<8} {v['completed']}/{v['runs']} completed, {v['stalled']} stalled (reply lag > {a.lag_limit} s), "
               f"longest cell {v['longest_cell_s']} s, max reply lag {v['max_reply_lag_s']} s")

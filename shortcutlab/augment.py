@@ -417,7 +417,7 @@ def select_masked_fraction(has_mask: torch.Tensor, f: float, *, generator: torch
 def wbackmix_weights(augmented: torch.Tensor, f: float, lam: float) -> torch.Tensor:
     """Per-sample loss weights of wBackMix (BackMix §2.3): ``1 - lam f`` (not augmented), ``1 + lam (1 - f)``."""
     f = check_number(f, name="f", where="wbackmix_weights", lo=0, hi=1, lo_open=True)
-    lam = check_number(lam, name="lambda", where="wbackmix_weights", lo=0)
+    lam = check_number(lam, name="lambda", where="wbackmix_weights", lo=0, hi=1 / f)  # 1 - lam f >= 0, finite
     aug = augmented.float()
     return aug * (1 + lam * (1 - f)) + (1 - aug) * (1 - lam * f)
 

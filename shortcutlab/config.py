@@ -11,6 +11,7 @@ declared once in :data:`SCHEMA`; adding a field is one line here (default and va
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -92,7 +93,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "contrast": F(0.2, "float", 0, 1),
         "fill": F(0.0, "float", 0, 1, doc="value of blanked pixels (images are in [0, 1])"),
         "mask_fraction": F(1.0, "float", 0, 1, lo_open=True, doc="BackMix f"),
-        "wbackmix_lambda": F(0.0, "float", 0, None, doc="wBackMix lambda"),
+        "wbackmix_lambda": F(0.0, "float", 0, 1e6, doc="wBackMix lambda (lambda * mask_fraction <= 1)"),
         "cutmix_alpha": F(1.0, "float", 0, None, lo_open=True),
         "bokeh_sigma": F(3.0, "float", 0, None, lo_open=True),
     },
@@ -274,7 +275,31 @@ def _build(name: str, raw: Mapping[str, Any], source: str) -> Config:
             value = given.get(key, field.default)
             values[key] = field.validate(value, name=key, where=f"section {sec!r} of preset {name!r}")
         sections[sec] = Section(sec, values)
+    _check_across_fields(name, sections)
     return Config(name=name, sections=MappingProxyType(sections), source=source)
+
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _check_across_fields(name: str, sections: Mapping[str, Section]) -> None:
+    """Checks that involve more than one field, or a field's use as a path."""
+    if not _NAME_RE.match(name) or ".." in name:
+        raise ShortcutlabError(f"The 'name' of a preset is used as a folder name (reports/<name>/, runs/<name>/) "
+                               f"and must be letters, digits, '_', '-' or '.', starting with a letter or digit, "
+                               f"without '..'. Got {name!r} instead.")
+    seeds = sections["train"]["seeds"]
+    if len(set(seeds)) != len(seeds):
+        dup = sorted({s for s in seeds if seeds.count(s) > 1})
+        raise ShortcutlabError(f"The 'seeds' parameter of section 'train' of preset {name!r} must list distinct "
+                               f"seeds (a repeated seed trains once and fakes a CI across seeds). Got "
+                               f"{list(seeds)!r} instead (repeated: {dup}).")
+    a = sections["augment"]
+    lam, f = a["wbackmix_lambda"], a["mask_fraction"]
+    if lam * f > 1:
+        raise ShortcutlabError(f"The 'wbackmix_lambda' parameter of section 'augment' of preset {name!r} must be "
+                               f"at most 1 / mask_fraction = {1 / f:g} (the weight 1 - lambda f of a sample "
+                               f"that is not augmented would be negative). Got {lam!r} instead.")
 
 
 def load_preset(preset: str | Path = "default", overrides: Mapping[str, Any] | None = None) -> Config:

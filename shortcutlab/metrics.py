@@ -235,18 +235,31 @@ def mean_ci_across(values: Sequence[float], ci: float = 0.95) -> dict:
 
 
 def correlation_ci(a: Sequence[float], b: Sequence[float], ci: float = 0.95) -> dict:
-    """Pearson r with a Fisher-z CI and Spearman rho, across models (MRI paper Figure 2)."""
+    """Pearson r with a Fisher-z CI and Spearman rho, across models (MRI paper Figure 2).
+
+    Pairs with a NaN are left out (``n`` counts the rest). The Fisher-z standard error is ``1 / sqrt(n - 3)``,
+    so there is no CI for ``n <= 3``: ``lo`` and ``hi`` are NaN and ``reason`` says why (``r`` is still given
+    for n = 3); for ``n < 3`` nothing is defined.
+    """
     from scipy import stats
 
     a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
+        raise ShortcutlabError(f"The 'a' and 'b' parameters of correlation_ci must be 1-D sequences of the same "
+                               f"length. Got shapes {a.shape} and {b.shape} instead.")
     ok = ~(np.isnan(a) | np.isnan(b))
     a, b = a[ok], b[ok]
     n = a.size
+    nan = float("nan")
     if n < 3:
-        return {"r": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": n, "rho": float("nan"), "method": "fisher-z"}
+        return {"r": nan, "lo": nan, "hi": nan, "n": n, "rho": nan, "method": "fisher-z",
+                "reason": f"needs at least 3 pairs (got {n})"}
     r = float(np.corrcoef(a, b)[0, 1])
+    if n == 3:
+        return {"r": r, "lo": nan, "hi": nan, "n": 3, "rho": float(stats.spearmanr(a, b).statistic),
+                "method": "fisher-z", "reason": "no Fisher-z CI for n <= 3 (its standard error 1/sqrt(n - 3))"}
     z = np.arctanh(np.clip(r, -0.999999, 0.999999))
-    se = 1 / np.sqrt(max(n - 3, 1))
+    se = 1 / np.sqrt(n - 3)
     q = stats.norm.ppf(0.5 + ci / 2)
     return {"r": r, "lo": float(np.tanh(z - q * se)), "hi": float(np.tanh(z + q * se)), "n": int(n),
             "rho": float(stats.spearmanr(a, b).statistic), "method": "fisher-z"}

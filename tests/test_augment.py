@@ -330,3 +330,13 @@ def test_select_falls_back_and_rejects_two_scalars():
     assert torch.equal(select(m, torch.tensor([1, 2]), torch.tensor([3.5, 4.5])), torch.tensor([1.0, 4.5]))
     with pytest.raises(ShortcutlabError, match=r"'a' parameter of select must be a tensor.*Got 1 instead"):
         select(m, 1, 2)
+
+
+def test_wbackmix_weights_stay_non_negative_and_finite():
+    """1 - lambda f must not go below 0, and lambda must be finite: both are errors naming lambda."""
+    aug = torch.tensor([True, False])
+    w = wbackmix_weights(aug, 0.5, 2.0)  # lambda f = 1: the edge is allowed (weight 0)
+    assert torch.equal(w, torch.tensor([2.0, 0.0]))
+    for lam in (2.5, float("inf"), float("nan")):
+        with pytest.raises(ShortcutlabError, match=r"'lambda' parameter of wbackmix_weights.*\[0, 2"):
+            wbackmix_weights(aug, 0.5, lam)

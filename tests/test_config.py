@@ -97,3 +97,23 @@ def test_to_json_roundtrip_stable():
     a = load_preset("smoke").to_json()
     b = load_preset("smoke").to_json()
     assert a == b
+
+
+def test_checks_across_fields(tmp_path):
+    """Repeated seeds, a wBackMix weight that would go negative, and a preset name that escapes reports/ are
+    errors naming the field and the value."""
+    with pytest.raises(ShortcutlabError, match=r"'seeds' parameter of section 'train'.*distinct.*\[0, 0\].*"
+                                                r"repeated: \[0\]"):
+        load_preset("smoke", overrides={"train.seeds": [0, 0]})
+    assert load_preset("smoke", overrides={"train.seeds": [0, 1, 2]}).train.seeds == (0, 1, 2)
+    with pytest.raises(ShortcutlabError, match=r"'wbackmix_lambda'.*at most 1 / mask_fraction = 2.*Got 3"):
+        load_preset("smoke", overrides={"augment.mask_fraction": 0.5, "augment.wbackmix_lambda": 3.0})
+    with pytest.raises(ShortcutlabError, match="'wbackmix_lambda'.*Got inf"):
+        load_preset("smoke", overrides={"augment.wbackmix_lambda": float("inf")})
+    for bad in ("../escape", "a/b", ".hidden", ""):
+        p = tmp_path / "named.yaml"
+        p.write_text(f"name: {bad!r}\n")
+        with pytest.raises(ShortcutlabError, match=r"'name' of a preset.*folder name.*Got"):
+            load_preset(p)
+    with pytest.raises(ShortcutlabError, match="'cell_timeout' parameter of section 'run'.*Got 0"):
+        load_preset("smoke", overrides={"run.cell_timeout": 0})

@@ -130,3 +130,21 @@ def test_mean_ci_and_correlation():
     assert math.isclose(m["mean"], 0.82) and m["lo"] < 0.82 < m["hi"] and m["n"] == 3
     c = correlation_ci([1, 2, 3, 4, 5, 6], [1.1, 2.0, 2.9, 4.2, 5.1, 5.8])
     assert c["r"] > 0.95 and c["lo"] < c["r"] < c["hi"] and c["method"] == "fisher-z"
+
+
+def test_correlation_ci_edges_against_the_formula():
+    """Fisher z: CI = tanh(atanh(r) +- z_{0.975} / sqrt(n - 3)); none for n <= 3, nothing for n < 3."""
+    from scipy import stats
+    a, b = [1.0, 2, 3, 4, 5], [2.0, 1, 4, 3, 5]
+    c = correlation_ci(a, b)
+    r = float(np.corrcoef(a, b)[0, 1])
+    half = stats.norm.ppf(0.975) / math.sqrt(5 - 3)
+    assert math.isclose(c["r"], r) and math.isclose(c["lo"], math.tanh(math.atanh(r) - half))
+    assert math.isclose(c["hi"], math.tanh(math.atanh(r) + half))
+    c3 = correlation_ci([1, 2, 3], [1, 3, 2])
+    assert math.isclose(c3["r"], 0.5) and math.isnan(c3["lo"]) and math.isnan(c3["hi"]) and "n <= 3" in c3["reason"]
+    c2 = correlation_ci([1, 2, np.nan], [1, 3, 2])
+    assert c2["n"] == 2 and math.isnan(c2["r"]) and "at least 3" in c2["reason"]
+    with pytest.raises(ShortcutlabError, match="'a' and 'b' parameters of correlation_ci.*same length.*"
+                                                r"\(3,\) and \(4,\)"):
+        correlation_ci([1, 2, 3], [1, 2, 3, 4])
