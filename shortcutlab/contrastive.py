@@ -28,6 +28,7 @@ import torch.nn.functional as tF
 from torch import nn
 
 from ._io import atomic_torch_save
+from ._manifest import check_state_fits, read_checkpoint
 from ._validation import ShortcutlabError, check_choice, check_int, check_number
 from .augment import two_views
 from .imageset import ImageSet
@@ -201,11 +202,12 @@ class _Learner(nn.Module):
 
 def pretrain(method: str, data: ImageSet, encoder: nn.Module, *, settings: ContrastiveSettings | None = None,
              seed: int = 0, checkpoint: str | Path | None = None, progress: bool = True,
-             stop_after_epoch: int | None = None) -> PretrainResult:
+             stop_after_epoch: int | None = None, checkpoint_key: str | None = None) -> PretrainResult:
     """Pretrain ``encoder`` (a timm model with ``num_classes=0``, 1 input channel) on ``data`` without labels.
 
     Each frame of each sample is an image. Two views per image come from
     :func:`shortcutlab.augment.two_views`. Returns the encoder (the online one) and the loss history.
+    ``checkpoint`` is resumed only if it was written with the same ``checkpoint_key`` and fits the learner.
     """
     s = settings or ContrastiveSettings()
     where = "pretrain"
@@ -238,13 +240,25 @@ def pretrain(method: str, data: ImageSet, encoder: nn.Module, *, settings: Contr
     history: list[dict[str, Any]] = []
     start = 0
     ckpt = Path(checkpoint) if checkpoint else None
-    if ckpt is not None and ckpt.exists():
-        st = torch.load(ckpt, map_location="cpu", weights_only=True)
-        learner.load_state_dict(st["learner"])
-        opt.load_state_dict(st["opt"])
-        g.set_state(st["gen"])
-        history = [{"epoch": int(e), "loss": float(v)} for e, v in st["hist"].tolist()]
-        start = int(st["epoch"])
+    st = read_checkpoint(ckpt, key=checkpoint_key, owner=f"pretrain {method}") if ckpt is not None else None
+    if st is not None:
+        fresh = {k: v.detach().clone() for k, v in learner.state_dict().items()}
+        fresh_opt, fresh_gen = copy.deepcopy(opt.state_dict()), g.get_state()
+        try:
+            check_state_fits(learner, st["learner"], what="pretraining")
+            learner.load_state_dict(st["learner"])
+            opt.load_state_dict(st["opt"])
+            g.set_state(st["gen"])
+            history = [{"epoch": int(e), "loss": float(v)} for e, v in st["hist"].tolist()]
+            start = int(st["epoch"])
+        except Exception as e:  # noqa: BLE001 - reported; learner, optimizer and generator put back as built
+            import warnings
+            warnings.warn(f"checkpoint {str(ckpt)!r} could not be resumed ({type(e).__name__}: {e}); pretraining "
+                          f"from scratch", stacklevel=2)
+            learner.load_state_dict(fresh)
+            opt.load_state_dict(fresh_opt)
+            g.set_state(fresh_gen)
+            history, start = [], 0
     from tqdm.auto import tqdm
 
     bar = tqdm(range(start, s.epochs), desc=f"pretrain {method}", disable=not progress, leave=False)
@@ -268,7 +282,8 @@ def pretrain(method: str, data: ImageSet, encoder: nn.Module, *, settings: Contr
         bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
         if ckpt is not None:
             st = {"learner": learner.state_dict(), "opt": opt.state_dict(), "gen": g.get_state(), "epoch": epoch + 1,
-                  "hist": torch.tensor([[h["epoch"], h["loss"]] for h in history], dtype=torch.float64)}
+                  "hist": torch.tensor([[h["epoch"], h["loss"]] for h in history], dtype=torch.float64),
+                  "key": checkpoint_key}
             atomic_torch_save(st, ckpt)
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < s.epochs:
             break

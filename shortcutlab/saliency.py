@@ -102,15 +102,19 @@ def cams_for(study, run, eval_set: str = "test", *, method: str | None = None, t
     _cam_class(method)
     max_images = max_images or sc.max_images
     path = run.path / f"cams_{eval_set}_{method.replace('+', 'p')}_{target}_{max_images}.npz"
+    key = f"{run.name}/{path.name}"  # the run's folder name holds its spec hash
     if path.exists():
         try:
+            from ._manifest import verify_sidecar
+            verify_sidecar(path, key=key)
             with np.load(path, allow_pickle=False) as z:
                 res = {k: z[k] for k in z.files}
             res["metrics"] = {k[2:]: res.pop(k) for k in list(res) if k.startswith("m_")}
             return res
         except Exception as e:  # noqa: BLE001
             import warnings
-            warnings.warn(f"cached maps {path.name!r} are unusable ({e}); recomputing", stacklevel=2)
+            warnings.warn(f"cached maps {path.name!r} of {run.name!r} are unusable ({type(e).__name__}: {e}); "
+                          f"recomputing", stacklevel=2)
     data = study.data(run.cohort, strength=run.spec["data"].get("strength"))
     if eval_set not in data:
         raise ShortcutlabError(f"The 'eval_set' parameter of cams_for must be one of "
@@ -132,6 +136,8 @@ def cams_for(study, run, eval_set: str = "test", *, method: str | None = None, t
     tmp = path.with_name(f".{path.stem}.tmp.npz")
     np.savez_compressed(tmp, **arrays)
     tmp.replace(path)
+    from ._manifest import write_sidecar
+    write_sidecar(path, key=key)
     res["metrics"] = {k: v.numpy() for k, v in om.items()}
     return res
 

@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
+from . import _manifest as manifest
 from ._io import atomic_json
 from ._validation import CacheError, ShortcutlabError, check_choice
 from ._version import __version__
@@ -37,7 +38,9 @@ from .train import TrainSettings, fit, predict
 
 __all__ = ["Study", "Run", "PretrainRun", "TrainingInterrupted", "CACHE_FORMAT", "COHORTS_ALL"]
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: done.json is a manifest (sizes, SHA-256, spec hash), verified on every load
+RUN_FILES = ("spec.json", "weights.pt", "metrics.json", "history.json", "predictions.npz")
+PRETRAIN_FILES = ("spec.json", "weights.pt", "history.json")
 COHORTS_ALL = ("cm", "acdc", "echo")
 
 
@@ -232,7 +235,7 @@ class Study:
         path = self.root / f"pretrain-{cohort}-{method}-s{seed}-{spec_hash(spec)}"
         if (path / "done.json").exists():
             try:
-                self._check_entry(path)
+                self._check_entry(path, spec, PRETRAIN_FILES)
                 history = json.loads((path / "history.json").read_text())
                 return PretrainRun(path.name, path, spec, history, loaded_from_cache=True)
             except Exception as e:  # noqa: BLE001
@@ -245,13 +248,12 @@ class Study:
         torch.manual_seed(seed)  # the encoder's initial weights depend only on the seed
         enc = build_model(model, data["train"].num_classes, data["train"].num_frames).encoder
         res = pretrain(method, data["train"], enc, settings=settings, seed=seed, checkpoint=path / "checkpoint.pt",
-                       progress=self.progress, stop_after_epoch=_stop_after_epoch)
+                       progress=self.progress, stop_after_epoch=_stop_after_epoch, checkpoint_key=spec_hash(spec))
         if len(res.history) < settings.epochs:
             raise TrainingInterrupted(f"pretraining stopped after epoch {len(res.history)} (test hook)")
         save_weights(res.encoder, path / "weights.pt")
         atomic_json(path / "history.json", res.history)
-        atomic_json(path / "done.json", {"format": CACHE_FORMAT, "version": __version__,
-                                          "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
+        manifest.write(path, PRETRAIN_FILES, spec_hash=spec_hash(spec), cache_format=CACHE_FORMAT, version=__version__)
         (path / "checkpoint.pt").unlink(missing_ok=True)
         return PretrainRun(path.name, path, spec, res.history)
 
@@ -266,12 +268,14 @@ class Study:
 
     # ------------------------------------------------------------------------------------------ internals
     @staticmethod
-    def _check_entry(path: Path) -> None:
-        """Raise CacheError unless ``path`` is a finished entry of this cache format with loadable weights."""
-        info = json.loads((path / "done.json").read_text())
-        if info.get("format") != CACHE_FORMAT:
-            raise CacheError(f"written by shortcutlab {info.get('version')} with cache format "
-                             f"{info.get('format')}; this is {__version__} with format {CACHE_FORMAT}")
+    def _check_entry(path: Path, spec: Mapping[str, Any], files: Sequence[str]) -> None:
+        """Raise CacheError unless ``path`` is a finished entry of this spec and cache format whose files match
+        its manifest (sizes and SHA-256), with the same spec on disk and loadable weights."""
+        manifest.verify(path, spec_hash=spec_hash(spec), cache_format=CACHE_FORMAT, version=__version__,
+                        required=files)
+        on_disk = json.loads((path / "spec.json").read_text())
+        if on_disk != json.loads(json.dumps(to_jsonable(spec), sort_keys=True)):
+            raise CacheError("its spec.json describes another run")
         state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or not state:
             raise CacheError("weights.pt holds no state dict")
@@ -280,7 +284,7 @@ class Study:
         if not (path / "done.json").exists():
             return None
         try:
-            self._check_entry(path)
+            self._check_entry(path, spec, RUN_FILES)
             metrics = json.loads((path / "metrics.json").read_text())
             history = json.loads((path / "history.json").read_text())
             with np.load(path / "predictions.npz", allow_pickle=False) as z:
@@ -309,7 +313,8 @@ class Study:
             model.freeze_encoder(True)
         t0 = time.perf_counter()
         res = fit(model, data["train"], data["val"], condition=spec["condition"], settings=settings, seed=spec["seed"],
-                  checkpoint=path / "checkpoint.pt", progress=self.progress, stop_after_epoch=stop_after)
+                  checkpoint=path / "checkpoint.pt", progress=self.progress, stop_after_epoch=stop_after,
+                  checkpoint_key=spec_hash(spec))
         if stop_after is not None and len(res.history) < settings.epochs:
             raise TrainingInterrupted(f"stopped after epoch {len(res.history)} (test hook)")
         model = res.model.cpu().eval()
@@ -324,8 +329,7 @@ class Study:
         tmp = path / ".predictions.tmp.npz"
         np.savez(tmp, **arrays)
         tmp.replace(path / "predictions.npz")
-        atomic_json(path / "done.json", {"format": CACHE_FORMAT, "version": __version__,
-                                          "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
+        manifest.write(path, RUN_FILES, spec_hash=spec_hash(spec), cache_format=CACHE_FORMAT, version=__version__)
         (path / "checkpoint.pt").unlink(missing_ok=True)
         return Run(name=path.name, path=path, spec=spec, metrics=metrics, history=res.history, probs=probs,
                    labels=labels, _model=model)

@@ -6,6 +6,7 @@ soft labels). On CUDA: channels_last, bf16 autocast, cudnn.benchmark. On CPU: de
 """
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ import torch.nn.functional as tF
 from torch import nn
 
 from ._io import atomic_torch_save
+from ._manifest import check_state_fits, read_checkpoint
 from ._validation import ShortcutlabError, check_choice, check_int, check_number
 from .augment import CONDITIONS, GeometricParams
 from .imageset import ImageSet
@@ -189,7 +191,7 @@ def _better(metric: str, new: float, best: float | None) -> bool:
 def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condition: str = "full",
         settings: TrainSettings | None = None, seed: int = 0, checkpoint: str | Path | None = None,
         progress: bool = True, stop_after_epoch: int | None = None,
-        on_epoch: Callable[[int, dict], None] | None = None) -> FitResult:
+        on_epoch: Callable[[int, dict], None] | None = None, checkpoint_key: str | None = None) -> FitResult:
     """Train ``model`` on ``train`` under ``condition``; keep the best epoch by ``settings.select_metric``.
 
     Parameters
@@ -197,6 +199,9 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
     checkpoint : path, optional
         Written atomically after every epoch (model, optimizer, generator and history); if it exists, training
         resumes after its last epoch and ends with the same numbers as an uninterrupted run.
+    checkpoint_key : str, optional
+        Stored in the checkpoint; a checkpoint with another key (another run's) is not resumed (warning, removed).
+        A checkpoint that does not fit the model is not resumed either, and nothing of it is copied in.
     stop_after_epoch : int, optional
         Test hook: return after this many epochs, as if the process had been killed.
     """
@@ -230,9 +235,13 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
     history: list[dict[str, Any]] = []
     best_state, best_val, best_epoch, start = None, None, 0, 0
     ckpt = Path(checkpoint) if checkpoint else None
-    if ckpt is not None and ckpt.exists():
+    st = read_checkpoint(ckpt, key=checkpoint_key, owner=f"fit {condition}") if ckpt is not None else None
+    if st is not None:
+        fresh = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        fresh_opt = copy.deepcopy(opt.state_dict())
+        fresh_gen = pipe.generator.get_state()
         try:
-            st = torch.load(ckpt, map_location="cpu", weights_only=True)
+            check_state_fits(model, st["model"], what="model")
             model.load_state_dict(st["model"])
             opt.load_state_dict(st["opt"])
             pipe.generator.set_state(st["gen"])
@@ -242,10 +251,13 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
             best_state, best_epoch = st["best"], int(st["best_epoch"])
             best_val = None if st["best_val"].isnan() else float(st["best_val"])
             start = int(st["epoch"])
-        except Exception as e:  # noqa: BLE001 - a broken checkpoint is reported and training starts over
+        except Exception as e:  # noqa: BLE001 - reported; model, optimizer and generator put back as built
             import warnings
-            warnings.warn(f"checkpoint {str(ckpt)!r} could not be read ({type(e).__name__}: {e}); training from scratch",
-                          stacklevel=2)
+            warnings.warn(f"checkpoint {str(ckpt)!r} could not be resumed ({type(e).__name__}: {e}); training from "
+                          f"scratch", stacklevel=2)
+            model.load_state_dict(fresh)
+            opt.load_state_dict(fresh_opt)
+            pipe.generator.set_state(fresh_gen)
             history, best_state, best_val, best_epoch, start = [], None, None, 0, 0
     use_amp = dev.type == "cuda"
     from tqdm.auto import tqdm
@@ -289,7 +301,8 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
                   "hist_keys": keys, "hist": torch.tensor([[float(h.get(k, float("nan"))) for k in keys] for h in history],
                                                           dtype=torch.float64),
                   "best": best_state, "best_epoch": best_epoch,
-                  "best_val": torch.tensor(float("nan") if best_val is None else float(best_val)), "epoch": epoch + 1}
+                  "best_val": torch.tensor(float("nan") if best_val is None else float(best_val)), "epoch": epoch + 1,
+                  "key": checkpoint_key}
             atomic_torch_save(st, ckpt)
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < s.epochs:
             return FitResult(model, history, best_epoch, resumed_from=start)
