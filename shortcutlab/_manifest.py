@@ -135,3 +135,34 @@ def check_state_fits(module, state, *, what: str) -> None:
     if extra or missing or bad:
         raise CacheError(f"the {what} state does not fit this model (unexpected {extra[:3]}, missing {missing[:3]}, "
                          f"other shapes {bad[:3]})")
+
+
+def resume(ckpt, *, key: str | None, owner: str, module, state_key: str, optimizer, generator, read):
+    """Resume ``module``, ``optimizer`` and ``generator`` from checkpoint ``ckpt``, all or nothing.
+
+    The one checkpoint-resume helper of supervised training and pretraining. ``read(st)`` parses the caller's
+    own fields (history, best epoch, ...) and returns them. If the checkpoint is absent, belongs to another
+    run, does not fit, or anything in it fails to load, the three objects are put back exactly as they were
+    (with a warning naming the file and the reason) and None is returned.
+    """
+    import copy
+    import warnings
+
+    st = read_checkpoint(ckpt, key=key, owner=owner) if ckpt is not None else None
+    if st is None:
+        return None
+    fresh = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    fresh_opt, fresh_gen = copy.deepcopy(optimizer.state_dict()), generator.get_state()
+    try:
+        check_state_fits(module, st[state_key], what=owner)
+        module.load_state_dict(st[state_key])
+        optimizer.load_state_dict(st["opt"])
+        generator.set_state(st["gen"])
+        return read(st)
+    except Exception as e:  # noqa: BLE001 - reported; everything put back as built
+        warnings.warn(f"checkpoint {str(ckpt)!r} of {owner} could not be resumed ({type(e).__name__}: {e}); "
+                      f"training from scratch", stacklevel=3)
+        module.load_state_dict(fresh)
+        optimizer.load_state_dict(fresh_opt)
+        generator.set_state(fresh_gen)
+        return None

@@ -28,7 +28,7 @@ import torch.nn.functional as tF
 from torch import nn
 
 from ._io import atomic_torch_save
-from ._manifest import check_state_fits, read_checkpoint
+from ._manifest import resume
 from ._validation import ShortcutlabError, check_choice, check_int, check_number
 from .augment import two_views
 from .imageset import ImageSet
@@ -240,25 +240,12 @@ def pretrain(method: str, data: ImageSet, encoder: nn.Module, *, settings: Contr
     history: list[dict[str, Any]] = []
     start = 0
     ckpt = Path(checkpoint) if checkpoint else None
-    st = read_checkpoint(ckpt, key=checkpoint_key, owner=f"pretrain {method}") if ckpt is not None else None
-    if st is not None:
-        fresh = {k: v.detach().clone() for k, v in learner.state_dict().items()}
-        fresh_opt, fresh_gen = copy.deepcopy(opt.state_dict()), g.get_state()
-        try:
-            check_state_fits(learner, st["learner"], what="pretraining")
-            learner.load_state_dict(st["learner"])
-            opt.load_state_dict(st["opt"])
-            g.set_state(st["gen"])
-            history = [{"epoch": int(e), "loss": float(v)} for e, v in st["hist"].tolist()]
-            start = int(st["epoch"])
-        except Exception as e:  # noqa: BLE001 - reported; learner, optimizer and generator put back as built
-            import warnings
-            warnings.warn(f"checkpoint {str(ckpt)!r} could not be resumed ({type(e).__name__}: {e}); pretraining "
-                          f"from scratch", stacklevel=2)
-            learner.load_state_dict(fresh)
-            opt.load_state_dict(fresh_opt)
-            g.set_state(fresh_gen)
-            history, start = [], 0
+    got = resume(ckpt, key=checkpoint_key, owner=f"pretrain {method}", module=learner, state_key="learner",
+                 optimizer=opt, generator=g,
+                 read=lambda st: ([{"epoch": int(e), "loss": float(v)} for e, v in st["hist"].tolist()],
+                                  int(st["epoch"])))
+    if got is not None:
+        history, start = got
     from tqdm.auto import tqdm
 
     bar = tqdm(range(start, s.epochs), desc=f"pretrain {method}", disable=not progress, leave=False)

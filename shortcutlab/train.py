@@ -6,7 +6,6 @@ soft labels). On CUDA: channels_last, bf16 autocast, cudnn.benchmark. On CPU: de
 """
 from __future__ import annotations
 
-import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ import torch.nn.functional as tF
 from torch import nn
 
 from ._io import atomic_torch_save
-from ._manifest import check_state_fits, read_checkpoint
+from ._manifest import resume
 from ._validation import ShortcutlabError, check_choice, check_int, check_number
 from .augment import CONDITIONS, GeometricParams
 from .imageset import ImageSet
@@ -235,30 +234,18 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
     history: list[dict[str, Any]] = []
     best_state, best_val, best_epoch, start = None, None, 0, 0
     ckpt = Path(checkpoint) if checkpoint else None
-    st = read_checkpoint(ckpt, key=checkpoint_key, owner=f"fit {condition}") if ckpt is not None else None
-    if st is not None:
-        fresh = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        fresh_opt = copy.deepcopy(opt.state_dict())
-        fresh_gen = pipe.generator.get_state()
-        try:
-            check_state_fits(model, st["model"], what="model")
-            model.load_state_dict(st["model"])
-            opt.load_state_dict(st["opt"])
-            pipe.generator.set_state(st["gen"])
-            history = [dict(zip(st["hist_keys"], row)) for row in st["hist"].tolist()]
-            for h in history:
-                h["epoch"] = int(h["epoch"])
-            best_state, best_epoch = st["best"], int(st["best_epoch"])
-            best_val = None if st["best_val"].isnan() else float(st["best_val"])
-            start = int(st["epoch"])
-        except Exception as e:  # noqa: BLE001 - reported; model, optimizer and generator put back as built
-            import warnings
-            warnings.warn(f"checkpoint {str(ckpt)!r} could not be resumed ({type(e).__name__}: {e}); training from "
-                          f"scratch", stacklevel=2)
-            model.load_state_dict(fresh)
-            opt.load_state_dict(fresh_opt)
-            pipe.generator.set_state(fresh_gen)
-            history, best_state, best_val, best_epoch, start = [], None, None, 0, 0
+
+    def _read(st):
+        hist = [dict(zip(st["hist_keys"], row)) for row in st["hist"].tolist()]
+        for h in hist:
+            h["epoch"] = int(h["epoch"])
+        bval = None if st["best_val"].isnan() else float(st["best_val"])
+        return hist, st["best"], bval, int(st["best_epoch"]), int(st["epoch"])
+
+    got = resume(ckpt, key=checkpoint_key, owner=f"fit {condition}", module=model, state_key="model", optimizer=opt,
+                 generator=pipe.generator, read=_read)
+    if got is not None:
+        history, best_state, best_val, best_epoch, start = got
     use_amp = dev.type == "cuda"
     from tqdm.auto import tqdm
 
