@@ -2,7 +2,7 @@
 
 Each loader converts its files once into an :class:`~shortcutlab.imageset.ImageSet` and caches it as
 ``.npz`` under ``cache_dir`` keyed by the files' names, sizes and modification times and the loader's
-parameters. Bad input raises :class:`~shortcutlab.DataError` naming the file and the problem; no sample is
+parameters; a sidecar manifest (size, SHA-256, key) is verified before a cached set is used. Bad input raises :class:`~shortcutlab.DataError` naming the file and the problem; no sample is
 dropped silently.
 """
 from __future__ import annotations
@@ -38,9 +38,18 @@ def cached_imageset(key: dict, build: Callable[[], ImageSet], cache_dir: str | P
     digest = hashlib.sha256(json.dumps([key, stamp], sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = cache_dir / f"{key.get('loader', 'set')}-{digest}.npz"
     if path.exists():
-        return ImageSet.load(path)
+        from ._manifest import verify_sidecar
+        try:
+            verify_sidecar(path, key=digest)
+            return ImageSet.load(path)
+        except Exception as e:  # noqa: BLE001 - a cache file is never trusted unverified
+            import warnings
+            warnings.warn(f"cached data set {str(path)!r} is unusable ({type(e).__name__}: {e}); converting the "
+                          f"files again", stacklevel=2)
     s = build()
     s.save(path)
+    from ._manifest import write_sidecar
+    write_sidecar(path, key=digest)
     return s
 
 
@@ -93,6 +102,16 @@ def read_image_file(path: str | Path) -> np.ndarray:
     arr = np.squeeze(arr)
     if arr.ndim != 2:
         raise DataError(f"The file {str(path)!r} must hold a 2-D image. Got shape {arr.shape} instead.")
+    return _check_finite(arr, path)
+
+
+def _check_finite(arr: np.ndarray, path: Path) -> np.ndarray:
+    """NaN or Inf pixels are an error naming the file and the count (never zero-filled)."""
+    if np.issubdtype(arr.dtype, np.floating):
+        bad = int(arr.size - np.isfinite(arr).sum())
+        if bad:
+            raise DataError(f"The file {str(path)!r} has {bad} NaN or Inf pixel(s) out of {arr.size}; images must "
+                            f"be finite (fix or mask them at the source).")
     return arr
 
 
@@ -123,9 +142,15 @@ def _load_nii(path: Path) -> np.ndarray:
         raise DataError(f"The NIfTI file {str(path)!r} does not exist.")
     try:
         import nibabel as nib
-        return np.asarray(nib.load(str(path)).dataobj)
+        arr = np.asarray(nib.load(str(path)).dataobj)
     except Exception as e:  # noqa: BLE001
         raise DataError(f"The NIfTI file {str(path)!r} could not be read ({type(e).__name__}: {e}).") from None
+    while arr.ndim > 3 and arr.shape[-1] == 1:  # (H, W, Z, 1): a trailing time axis of one frame
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3):
+        raise DataError(f"The NIfTI file {str(path)!r} must hold one frame, (H, W) or (H, W, Z). Got shape "
+                        f"{arr.shape} instead.")
+    return _check_finite(arr, path)
 
 
 def load_acdc(root: str | Path, *, size: int = 128, slices: str = "mid", cache_dir: str | Path | None = None) -> ImageSet:
@@ -163,7 +188,11 @@ def load_acdc(root: str | Path, *, size: int = 128, slices: str = "mid", cache_d
                 except ValueError:
                     raise DataError(f"The {key!r} field of {str(p / 'Info.cfg')!r} must be a frame number. "
                                     f"Got {cfg[key]!r} instead.") from None
-                nb = int(cfg.get("NbFrame", 10 ** 6))
+                try:
+                    nb = int(cfg.get("NbFrame", 10 ** 6))
+                except ValueError:
+                    raise DataError(f"The 'NbFrame' field of {str(p / 'Info.cfg')!r} must be a number of frames. "
+                                    f"Got {cfg['NbFrame']!r} instead.") from None
                 if fr < 1 or fr > nb:
                     raise DataError(f"The {key!r} frame of {str(p / 'Info.cfg')!r} must be in [1, {nb}] "
                                     f"(NbFrame). Got {fr} instead.")
@@ -180,6 +209,10 @@ def load_acdc(root: str | Path, *, size: int = 128, slices: str = "mid", cache_d
                 if bad.size:
                     raise DataError(f"The mask {str(gt_f)!r} must hold ACDC labels 0-3. Got {bad[:5].tolist()} instead.")
                 frames.append((img, gt))
+            (ed, _), (es, _) = frames
+            if ed.shape != es.shape:
+                raise DataError(f"The ED and ES frames of {p.name} must have the same shape (in-plane size and "
+                                f"number of slices). Got {ed.shape} and {es.shape} instead.")
             ed_gt = frames[0][1]
             if ed_gt.ndim == 2:
                 frames = [(i[..., None], g[..., None]) for i, g in frames]
@@ -189,7 +222,7 @@ def load_acdc(root: str | Path, *, size: int = 128, slices: str = "mid", cache_d
                 raise DataError(f"The ED mask of {p.name} has no heart label in any slice.")
             zs = [int(z_heart[len(z_heart) // 2])] if slices == "mid" else z_heart.tolist()
             for z in zs:
-                z_es = min(z, frames[1][0].shape[-1] - 1)
+                z_es = z  # same slice in ED and ES (their shapes are checked equal above)
                 im = torch.stack([torch.from_numpy(np.ascontiguousarray(frames[0][0][..., z]).T.astype(np.float32)),
                                   torch.from_numpy(np.ascontiguousarray(frames[1][0][..., z_es]).T.astype(np.float32))])
                 mk = torch.stack([torch.from_numpy(np.ascontiguousarray(frames[0][1][..., z]).T > 0),
@@ -215,7 +248,9 @@ def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[st
     Columns: ``image`` (one path, or several frames separated by ``;``), optional ``mask`` (same number of
     paths, or empty for no mask), ``label`` (class name), optional ``split`` and ``group``. Paths are relative
     to the CSV's folder; ``.npy``, ``.png``, ``.nii.gz``. ``classes`` fixes the class order (default: sorted
-    labels); a label outside it is an error. Split names are kept in ``meta['split']``.
+    labels); a label outside it is an error. Labels are stripped of surrounding spaces (``'a '`` is ``'a'``);
+    an empty label, a truncated or over-long row, and NaN or Inf pixels are errors naming the row or file.
+    Split names are kept in ``meta['split']``.
     """
     csv_path = Path(csv_path)
     check_int(size, name="size", where="load_manifest", lo=4, hi=1024)
@@ -229,6 +264,15 @@ def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[st
         if col not in rows[0]:
             raise DataError(f"The manifest {str(csv_path)!r} must have a {col!r} column. "
                             f"Got columns {list(rows[0])} instead.")
+    n_cols = len(rows[0])
+    for i, r in enumerate(rows, start=2):
+        if None in r or any(v is None for v in r.values()):
+            got = n_cols - sum(v is None for v in r.values()) + len(r.get(None) or [])
+            raise DataError(f"Row {i} of the manifest {str(csv_path)!r} must have {n_cols} fields like the header. "
+                            f"Got {got} instead (a truncated or over-long line).")
+        r["label"] = r["label"].strip()  # 'a ' and 'a' are one class
+        if not r["label"]:
+            raise DataError(f"The 'label' field in row {i} of {str(csv_path)!r} is empty; every row needs a class.")
     labels_seen = sorted({r["label"] for r in rows})
     classes = tuple(classes) if classes is not None else tuple(labels_seen)
     base = csv_path.parent
@@ -291,7 +335,7 @@ def load_tmed2(root: str | Path, *, size: int = 112, views: Sequence[str] = ("PL
 
     Layout: ``root/<split>/<id>_<VIEW>.npy`` (2-D frames), masks beside them as ``<id>_<VIEW>_mask.npy``
     (optional per image). Files whose view is not in ``views`` are skipped and counted: the loader says how
-    many and which views (a warning), never silently.
+    many and which views (a warning), never silently. A mask whose image is missing is an error naming it.
     """
     import warnings
 
@@ -304,6 +348,10 @@ def load_tmed2(root: str | Path, *, size: int = 112, views: Sequence[str] = ("PL
     out = {}
     for sp in splits:
         files = sorted(f for f in sp.glob("*.npy") if not f.name.endswith("_mask.npy"))
+        orphans = sorted(m.name for m in sp.glob("*_mask.npy") if not m.with_name(m.name[:-9] + ".npy").exists())
+        if orphans:
+            raise DataError(f"The TMED2 split folder {str(sp)!r} has {len(orphans)} mask file(s) without their image "
+                            f"<id>_<VIEW>.npy: {', '.join(orphans[:5])}{' ...' if len(orphans) > 5 else ''}.")
         skipped: dict[str, int] = {}
         rows = []
         for f in files:

@@ -120,3 +120,73 @@ def test_tmed2_folders(tmp_path):
     assert isinstance(tr, ImageSet) and len(tr) == 8 and int(tr.has_mask.sum()) == 2
     assert tr.class_counts() == {"PLAX": 2, "PSAX": 2, "A2C": 2, "A4C": 2}
     assert tr.groups.unique().numel() == 2
+
+
+def _nii(path, arr):
+    nib.save(nib.Nifti1Image(arr, np.eye(4)), path)
+
+
+def test_acdc_silent_cases_are_errors_now(tmp_path):
+    """NaN voxels, ES with other slices or in-plane size than ED, NbFrame that is not a number: errors naming
+    the file and the value. A 4-D (H, W, Z, 1) NIfTI is one frame and is read."""
+    p = _write_patient(tmp_path / "nan", 1)
+    img = np.asarray(nib.load(str(p / "patient001_frame01.nii.gz")).dataobj).copy()
+    img[3, 4, 2] = np.nan
+    _nii(p / "patient001_frame01.nii.gz", img)
+    with pytest.raises(DataError, match=r"patient001_frame01.nii.gz.*1 NaN or Inf pixel"):
+        load_acdc(tmp_path / "nan", cache_dir=False)
+    for name, shape in (("slices", (20, 24, 4)), ("inplane", (20, 22, 5))):
+        p = _write_patient(tmp_path / name, 1)
+        _nii(p / "patient001_frame03.nii.gz", np.ones(shape, np.float32))
+        _nii(p / "patient001_frame03_gt.nii.gz", np.ones(shape, np.uint8))
+        with pytest.raises(DataError, match=r"ED and ES frames of patient001 must have the same shape.*"
+                                            r"\(20, 24, 5\) and \(" + ", ".join(map(str, shape))):
+            load_acdc(tmp_path / name, cache_dir=False)
+    p = _write_patient(tmp_path / "nb", 1)
+    (p / "Info.cfg").write_text("ED: 1\nES: 3\nGroup: DCM\nNbFrame: abc\n")
+    with pytest.raises(DataError, match="'NbFrame' field.*Got 'abc'"):
+        load_acdc(tmp_path / "nb", cache_dir=False)
+    p = _write_patient(tmp_path / "four", 1)
+    ref = load_acdc(tmp_path / "four", size=16, cache_dir=False)
+    for fr in (1, 3):
+        for suffix in ("", "_gt"):
+            f = p / f"patient001_frame{fr:02d}{suffix}.nii.gz"
+            _nii(f, np.asarray(nib.load(str(f)).dataobj)[..., None])
+    assert torch.equal(load_acdc(tmp_path / "four", size=16, cache_dir=False).images, ref.images)
+
+
+def test_manifest_labels_rows_and_nan(tmp_path):
+    for k in range(3):
+        np.save(tmp_path / f"i{k}.npy", np.random.default_rng(k).random((8, 8)).astype(np.float32))
+    (tmp_path / "m.csv").write_text("image,label\ni0.npy,a\ni1.npy,a \ni2.npy,b\n")
+    s = load_manifest(tmp_path / "m.csv", size=8, cache_dir=False)
+    assert s.class_names == ("a", "b") and s.labels.tolist() == [0, 0, 1]
+    (tmp_path / "e.csv").write_text("image,label\ni0.npy,a\ni1.npy,  \n")
+    with pytest.raises(DataError, match="'label' field in row 3.*empty"):
+        load_manifest(tmp_path / "e.csv", size=8, cache_dir=False)
+    (tmp_path / "t.csv").write_text("image,label,group\ni0.npy,a,g0\ni1.npy\n")
+    with pytest.raises(DataError, match="Row 3 of the manifest.*3 fields.*Got 1"):
+        load_manifest(tmp_path / "t.csv", size=8, cache_dir=False)
+    bad = np.ones((8, 8), np.float32)
+    bad[0, :3] = [np.nan, np.inf, -np.inf]
+    np.save(tmp_path / "nan.npy", bad)
+    (tmp_path / "n.csv").write_text("image,label\nnan.npy,a\ni1.npy,b\n")
+    with pytest.raises(DataError, match=r"nan.npy' has 3 NaN or Inf pixel\(s\) out of 64"):
+        load_manifest(tmp_path / "n.csv", size=8, cache_dir=False)
+
+
+def test_tmed2_orphan_mask_and_verified_cache(tmp_path):
+    sp = tmp_path / "t" / "train"
+    sp.mkdir(parents=True)
+    for k, v in enumerate(("PLAX", "A4C")):
+        np.save(sp / f"p{k}_{v}.npy", np.random.default_rng(k).random((10, 10)).astype(np.float32))
+    s = load_tmed2(tmp_path / "t", size=8, cache_dir=tmp_path / "c")["train"]
+    cached = next((tmp_path / "c").glob("tmed2-*.npz"))
+    assert cached.with_name(cached.name + ".json").exists()
+    cached.write_bytes(cached.read_bytes()[:-10] + b"0" * 10)  # damaged cache: converted again, with a warning
+    with pytest.warns(UserWarning, match="cached data set.*unusable.*converting the files again"):
+        t = load_tmed2(tmp_path / "t", size=8, cache_dir=tmp_path / "c")["train"]
+    assert torch.equal(t.images, s.images)
+    np.save(sp / "p9_A2C_mask.npy", np.zeros((10, 10), bool))
+    with pytest.raises(DataError, match=r"1 mask file\(s\) without their image.*p9_A2C_mask.npy"):
+        load_tmed2(tmp_path / "t", size=8, cache_dir=False)
