@@ -257,7 +257,12 @@ def _apply_overrides(raw: dict, overrides: Mapping[str, Any]) -> None:
                                    f"Valid sections: {', '.join(SCHEMA)}.")
         if key not in SCHEMA[sec]:
             raise ShortcutlabError(_unknown_key_msg(sec, key))
-        raw.setdefault(sec, {})[key] = value
+        if raw.get(sec) is None:  # absent, or "train:" left empty
+            raw[sec] = {}
+        if not isinstance(raw[sec], dict):
+            raise ShortcutlabError(f"The section {sec!r} of the preset must be a mapping of keys to values (so that "
+                                   f"the override {dotted!r} can apply). Got {raw[sec]!r} instead.")
+        raw[sec][key] = value
 
 
 def _build(name: str, raw: Mapping[str, Any], source: str) -> Config:
@@ -282,6 +287,18 @@ def _build(name: str, raw: Mapping[str, Any], source: str) -> Config:
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
+def _check_model_name(model: str, key: str, preset: str) -> None:
+    """A timm model name (or the package's own ``sl_cnn``), checked before anything runs."""
+    from .models import available_models
+
+    names = available_models()
+    if model not in names:
+        near = closest(model, names)
+        hint = f" Did you mean {', '.join(map(repr, near))}?" if near else ""
+        raise ShortcutlabError(f"The '{key}' parameter of section 'train' of preset {preset!r} must be a timm model "
+                               f"name (see timm.list_models()) or 'sl_cnn'. Got {model!r} instead.{hint}")
+
+
 def _check_across_fields(name: str, sections: Mapping[str, Section]) -> None:
     """Checks that involve more than one field, or a field's use as a path."""
     if not _NAME_RE.match(name) or ".." in name:
@@ -294,6 +311,28 @@ def _check_across_fields(name: str, sections: Mapping[str, Section]) -> None:
         raise ShortcutlabError(f"The 'seeds' parameter of section 'train' of preset {name!r} must list distinct "
                                f"seeds (a repeated seed trains once and fakes a CI across seeds). Got "
                                f"{list(seeds)!r} instead (repeated: {dup}).")
+    d = sections["data"]
+    for prefix, what in (("", "MRI"), ("echo_", "echo")):
+        tf, vf = d[f"{prefix}test_fraction"], d[f"{prefix}val_fraction"]
+        if tf + vf >= 1:
+            raise ShortcutlabError(f"The '{prefix}test_fraction' and '{prefix}val_fraction' parameters of section "
+                                   f"'data' of preset {name!r} must sum to less than 1 (the rest trains the {what} "
+                                   f"models). Got {tf!r} + {vf!r} = {tf + vf:g} instead.")
+    t = sections["train"]
+    if t["weights"] == "random" and t["weights_file"]:
+        raise ShortcutlabError(f"The 'weights_file' parameter of section 'train' of preset {name!r} is only used "
+                               f"with weights: imagenet, and this preset has weights: random. Got "
+                               f"{t['weights_file']!r} instead; remove it or set weights: imagenet.")
+    if t["weights_file"] and not Path(t["weights_file"]).expanduser().is_file():
+        raise ShortcutlabError(f"The 'weights_file' parameter of section 'train' of preset {name!r} must be an "
+                               f"existing file. Got {t['weights_file']!r} instead.")
+    for key in ("mri_model", "echo_model"):
+        _check_model_name(t[key], key, name)
+    if t["device"] == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            raise ShortcutlabError(f"The 'device' parameter of section 'train' of preset {name!r} is 'cuda', but "
+                                   f"this machine has no CUDA device. Use 'auto' or 'cpu'.")
     a = sections["augment"]
     lam, f = a["wbackmix_lambda"], a["mask_fraction"]
     if lam * f > 1:
@@ -318,8 +357,16 @@ def load_preset(preset: str | Path = "default", overrides: Mapping[str, Any] | N
         Frozen; ``cfg.train.epochs`` etc.
     """
     path = _resolve(preset)
+    if path.is_dir():
+        raise ShortcutlabError(f"The 'preset' parameter of load_preset must name a YAML file. Got the folder "
+                               f"{str(path)!r} instead.")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as e:
+        raise ShortcutlabError(f"The preset file {str(path)!r} must be UTF-8 text. Got a byte that is not UTF-8 "
+                               f"at position {e.start} instead.") from None
+    except OSError as e:
+        raise ShortcutlabError(f"The preset file {str(path)!r} cannot be read ({type(e).__name__}: {e}).") from None
     except yaml.YAMLError as e:
         raise ShortcutlabError(f"The preset file {str(path)!r} is not valid YAML: {e}") from None
     if not isinstance(raw, dict):

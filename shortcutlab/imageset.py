@@ -72,6 +72,9 @@ class ImageSet:
             got = f"{type(im).__name__} {getattr(im, 'dtype', '')} with shape {tuple(getattr(im, 'shape', ()))}"
             raise DataError(f"The 'images' field of ImageSet must be a uint8 tensor [N, F, H, W]. Got {got} instead.")
         n, f, h, w = im.shape
+        if isinstance(self.class_names, (str, bytes)) or not isinstance(self.class_names, Sequence):
+            raise DataError(f"The 'class_names' field of ImageSet must be a sequence of class names, e.g. "
+                            f"('normal', 'disease'). Got {self.class_names!r} instead.")
         self.class_names = tuple(str(c) for c in self.class_names)
         k = len(self.class_names)
         if k < 1:

@@ -125,6 +125,9 @@ def paired_bootstrap(y, p_a, p_b, fn: Callable = None, *, n_boot: int = 1000, ci
     """
     fn = fn or (lambda yy, pp: auc(yy, pp, "micro"))
     y, p_a, p_b = _np(y), _np(p_a), _np(p_b)
+    if p_a.ndim != 2 or y.ndim != 1 or p_a.shape[0] != y.shape[0]:
+        raise ShortcutlabError(f"The 'p_a' and 'p_b' parameters of paired_bootstrap must be probabilities [N, K] for "
+                               f"the N labels in 'y' [N]. Got y {y.shape} and p_a {p_a.shape} instead.")
     if p_a.shape != p_b.shape:
         raise ShortcutlabError(f"The 'p_a' and 'p_b' parameters of paired_bootstrap must have one shape. "
                                f"Got {p_a.shape} and {p_b.shape} instead.")

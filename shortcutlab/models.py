@@ -17,7 +17,7 @@ from torch import nn
 from ._io import atomic_torch_save
 from ._validation import ShortcutlabError, closest, param_error
 
-__all__ = ["FrameClassifier", "build_model", "target_layer", "load_encoder_weights", "save_weights",
+__all__ = ["FrameClassifier", "build_model", "available_models", "target_layer", "load_encoder_weights", "save_weights",
            "load_weights", "list_model_names"]
 
 
@@ -82,8 +82,13 @@ class FrameClassifier(nn.Module):
         return self
 
 
+def available_models() -> list[str]:
+    """Every model name build_model accepts: timm's registry, ``sl_cnn`` included."""
+    return timm.list_models()
+
+
 def _check_name(name: str) -> None:
-    names = timm.list_models()
+    names = available_models()
     if name not in names:
         near = closest(name, names, n=4)
         some = near or ["sl_cnn", "resnet18", "densenet121", "resnet10t"]

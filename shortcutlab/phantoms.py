@@ -60,9 +60,11 @@ _SCANNER = {
 }
 
 
-def _gen(seed: int | torch.Generator | None) -> torch.Generator:
+def _gen(seed: int | torch.Generator | None, where: str = "make_cmr") -> torch.Generator:
     if isinstance(seed, torch.Generator):
         return seed
+    if seed is not None:
+        check_int(seed, name="seed", where=where, lo=0, hi=2**63 - 1)
     g = torch.Generator()
     g.manual_seed(0 if seed is None else int(seed))
     return g
@@ -141,7 +143,8 @@ def make_cmr(cohort: str = "cm", n: int = 200, size: int = 64, *, spurious: str 
     if not isinstance(systemic, bool):
         from ._validation import param_error
         raise param_error("systemic", where, "a bool", systemic)
-    g = _gen(seed)
+    check_int(chunk, name="chunk", where=where, lo=1)
+    g = _gen(seed, where)
     if labels is None:
         lab = torch.arange(n) % k
         lab = lab[torch.randperm(n, generator=g)]
@@ -511,7 +514,8 @@ def make_echo(site: str = "id", n: int = 200, size: int = 112, *, overlay_streng
     check_int(size, name="size", where=where, lo=32, hi=1024)
     overlay_strength = check_number(overlay_strength, name="overlay_strength", where=where, lo=0, hi=1)
     check_int(n_sites, name="n_sites", where=where, lo=1, hi=64)
-    g = _gen(seed)
+    check_int(chunk, name="chunk", where=where, lo=1)
+    g = _gen(seed, where)
     k = len(ECHO_VIEWS)
     lab = torch.arange(n) % k  # each patient (group of k consecutive images) has all four views
     strength = overlay_strength if site == "id" else 0.0

@@ -141,7 +141,14 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
     overrides = dict(overrides or {})
     nbs = discover_notebooks(notebooks, only)
     out = Path(out) if out else PROJECT_ROOT / "reports" / cfg.name
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ShortcutlabError(f"The 'out' parameter of run_study must be a folder that can be written. Got "
+                               f"{str(out)!r} instead ({type(e).__name__}: {e.strerror or e}).") from None
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # inherited by kernels: no hub retries offline
     os.environ.setdefault("PYTHONHASHSEED", "0")
     entries: list[dict[str, Any]] = []

@@ -7,7 +7,7 @@ soft labels). On CUDA: channels_last, bf16 autocast, cudnn.benchmark. On CPU: de
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -72,6 +72,13 @@ class TrainSettings:
                     select_metric=t.select_metric, class_weighted=t.class_weighted, device=t.device,
                     threads=t.threads, geometric=geometric_from_config(cfg, modality), f=a.mask_fraction,
                     lam=a.wbackmix_lambda, fill=a.fill, bokeh_sigma=a.bokeh_sigma, cutmix_alpha=a.cutmix_alpha)
+        unknown = [k for k in changes if k not in base and k not in {f.name for f in fields(cls)}]
+        if unknown:
+            from ._validation import closest
+            valid = sorted({f.name for f in fields(cls)})
+            near = closest(unknown[0], valid)
+            hint = f" Did you mean {', '.join(map(repr, near))}?" if near else ""
+            raise ShortcutlabError(f"Unknown training setting {unknown[0]!r}.{hint} Valid settings: {', '.join(valid)}.")
         base.update(changes)
         return cls(**base)
 

@@ -117,3 +117,31 @@ def test_checks_across_fields(tmp_path):
             load_preset(p)
     with pytest.raises(ShortcutlabError, match="'cell_timeout' parameter of section 'run'.*Got 0"):
         load_preset("smoke", overrides={"run.cell_timeout": 0})
+
+
+def test_early_checks_before_anything_runs(tmp_path):
+    """Everything that can be checked from the preset is checked by load_preset (and so by `shortcutlab run`
+    before any notebook starts): model names, the device, split fractions, weights_file, section shapes."""
+    with pytest.raises(ShortcutlabError, match="'mri_model'.*Got 'densenet12'.*'densenet121'"):
+        load_preset("smoke", overrides={"train.mri_model": "densenet12"})
+    import torch
+    if not torch.cuda.is_available():
+        with pytest.raises(ShortcutlabError, match="'device'.*'cuda'.*no CUDA device"):
+            load_preset("smoke", overrides={"train.device": "cuda"})
+    with pytest.raises(ShortcutlabError, match=r"'echo_test_fraction' and 'echo_val_fraction'.*0.6 \+ 0.5 = 1.1"):
+        load_preset("smoke", overrides={"data.echo_test_fraction": 0.6, "data.echo_val_fraction": 0.5})
+    with pytest.raises(ShortcutlabError, match="'weights_file'.*weights: random.*'w.pt'"):
+        load_preset("smoke", overrides={"train.weights_file": "w.pt"})
+    with pytest.raises(ShortcutlabError, match="'weights_file'.*existing file.*'missing.pt'"):
+        load_preset("smoke", overrides={"train.weights": "imagenet", "train.weights_file": "missing.pt"})
+    p = tmp_path / "five.yaml"
+    p.write_text("train: 5\n")
+    with pytest.raises(ShortcutlabError, match="section 'train'.*mapping.*'train.epochs'.*Got 5"):
+        load_preset(p, overrides={"train.epochs": 2})
+    p.write_text("train:\n")
+    assert load_preset(p, overrides={"train.epochs": 2}).train.epochs == 2
+    p.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ShortcutlabError, match="must be UTF-8"):
+        load_preset(p)
+    with pytest.raises(ShortcutlabError, match="must name a YAML file.*folder"):
+        load_preset(tmp_path)

@@ -110,3 +110,10 @@ def test_describe_and_show():
     assert df.loc["total", "a"] == 6 and df.loc["with mask", "b"] == 6 and df.loc["c0", "a"] == 2
     fig = s.show(2)
     assert len(fig.axes) == 3 * 2 * 2
+
+
+def test_class_names_string_is_an_error():
+    import torch
+    from shortcutlab import DataError, ImageSet
+    with pytest.raises(DataError, match="'class_names' field of ImageSet must be a sequence.*Got 'normal'"):
+        ImageSet(images=torch.zeros(2, 1, 4, 4, dtype=torch.uint8), labels=torch.tensor([0, 0]), class_names="normal")

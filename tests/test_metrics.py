@@ -148,3 +148,10 @@ def test_correlation_ci_edges_against_the_formula():
     with pytest.raises(ShortcutlabError, match="'a' and 'b' parameters of correlation_ci.*same length.*"
                                                 r"\(3,\) and \(4,\)"):
         correlation_ci([1, 2, 3], [1, 2, 3, 4])
+
+
+def test_paired_bootstrap_shapes():
+    y = np.array([0, 1, 0, 1])
+    p = np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4], [0.1, 0.9]])
+    with pytest.raises(ShortcutlabError, match=r"'p_a' and 'p_b' parameters of paired_bootstrap.*\[N, K\].*\(4,\)"):
+        paired_bootstrap(y, p[:, 1], p[:, 1])

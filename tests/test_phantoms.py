@@ -106,3 +106,15 @@ def test_noise_is_zero_mean_unit_variance_and_seeded():
     assert torch.equal(x, y)
     # two bytes summed: a triangular law on [-255, 255] / 104.51, symmetric
     assert float(x.abs().max()) <= 255 / 104.51 + 1e-6 and abs(float((x ** 3).mean())) < 0.02
+
+
+def test_bad_seed_and_chunk_are_errors():
+    from shortcutlab import ShortcutlabError
+    from shortcutlab.phantoms import make_cmr, make_echo
+    with pytest.raises(ShortcutlabError, match="'seed' parameter of make_cmr.*Got 'abc'"):
+        make_cmr(n=8, size=32, seed="abc")
+    for chunk in (0, -1):
+        with pytest.raises(ShortcutlabError, match=f"'chunk' parameter of make_cmr.*Got {chunk}"):
+            make_cmr(n=8, size=32, chunk=chunk)
+        with pytest.raises(ShortcutlabError, match=f"'chunk' parameter of make_echo.*Got {chunk}"):
+            make_echo(n=8, size=32, chunk=chunk)

@@ -134,3 +134,21 @@ def test_cell_timeout_fails_that_notebook_and_goes_on(tmp_path, capsys):
         run_study("smoke", out=tmp_path / "r2", notebooks=d, progress=False, execution_timeout=0)
     assert main(["run", "--preset", "smoke", "--cell-timeout", "-5"]) == 2
     assert "'execution_timeout'" in capsys.readouterr().err
+
+
+def test_unwritable_out_is_a_clear_error(nbdir, tmp_path):
+    import os
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):  # root ignores permissions: use a path under a file instead
+            target = tmp_path / "file.txt"
+            target.write_text("x")
+            target = target / "report"
+        else:
+            target = ro / "report"
+        with pytest.raises(ShortcutlabError, match="'out' parameter of run_study.*can be written.*Got"):
+            run_study("smoke", out=target, notebooks=nbdir, progress=False)
+    finally:
+        ro.chmod(0o700)

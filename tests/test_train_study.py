@@ -137,3 +137,8 @@ def test_study_root_holds_its_data_cache(tmp_path):
     assert len(parts["train"]) > 0 and len(list((tmp_path / "data").glob("cmr-*.npz"))) == 2
     after = set((PROJECT_ROOT / "runs" / "data").glob("*.npz")) if (PROJECT_ROOT / "runs" / "data").exists() else set()
     assert after == before
+
+
+def test_setting_typo_is_a_clear_error(cfg, tmp_path):
+    with pytest.raises(ShortcutlabError, match="Unknown training setting 'epoch'.*Did you mean 'epochs'"):
+        Study(cfg, root=tmp_path, progress=False).run("cm", "full", epoch=3)
