@@ -73,6 +73,8 @@ def auc(y, p, average: str = "micro") -> float:
     onehot = np.eye(k)[y]
     if average == "micro":
         return float(roc_auc_score(onehot.ravel(), p.ravel()))
+    if k == 2:  # binary: the mean of the two one-vs-rest AUCs (each equals the AUC of column 1 when rows sum to 1)
+        return float((roc_auc_score(y == 0, p[:, 0]) + roc_auc_score(y == 1, p[:, 1])) / 2)
     return float(roc_auc_score(y, p, multi_class="ovr", average="macro", labels=np.arange(k)))
 
 
@@ -80,30 +82,47 @@ def bootstrap_ci(y, p, fn: Callable[[np.ndarray, np.ndarray], float], *, n_boot:
                  seed: int = 0, require_all_classes: bool = True, max_redraws: int | None = None) -> dict:
     """Point estimate and percentile bootstrap CI of ``fn(y, p)`` over test samples.
 
-    A resample lacking a class is redrawn (``require_all_classes``) and counted in ``n_redrawn``; if more
-    than ``max_redraws`` (default ``10 * n_boot``) are needed, the CI is built from the valid ones and
-    ``n_boot_valid`` says how many.
+    A resample lacking a class of the test set is redrawn (``require_all_classes``) and counted in
+    ``n_redrawn``; if more than ``max_redraws`` (default ``10 * n_boot``) are needed, the CI is built from the
+    valid ones and ``n_boot_valid`` says how many. A class absent from the test set itself cannot be in any
+    resample: it is counted in ``classes_absent`` with a warning, and the metric is bootstrapped over the
+    classes present. If the metric is undefined on the test set (e.g. macro AUC with a class absent), the
+    estimate and CI are NaN and ``reason`` says why; nothing crashes and nothing is NaN without a reason.
     """
+    import warnings
+
     check_int(n_boot, name="n_boot", where="bootstrap_ci", lo=1)
     check_number(ci, name="ci", where="bootstrap_ci", lo=0, hi=1, lo_open=True, hi_open=True)
     y, p = _np(y), _np(p)
-    est = float(fn(y, p))
-    rng = np.random.default_rng(seed)
     n = len(y)
     k = p.shape[1] if p.ndim == 2 else int(y.max()) + 1
+    present = np.unique(y).size
+    out = {"ci": ci, "classes_absent": int(k - present), "n_redrawn": 0, "n_boot_valid": 0}
+    if present < k:
+        warnings.warn(f"bootstrap_ci: {k - present} of {k} classes are absent from the test set ({n} samples); "
+                      f"the metric and its CI use the {present} classes present.", stacklevel=2)
+    try:
+        est = float(fn(y, p))
+    except ShortcutlabError as e:
+        nan = float("nan")
+        return {**out, "estimate": nan, "lo": nan, "hi": nan, "reason": str(e)}
+    rng = np.random.default_rng(seed)
     max_redraws = 10 * n_boot if max_redraws is None else max_redraws
     stats, redrawn = [], 0
     while len(stats) < n_boot and redrawn <= max_redraws:
         idx = rng.integers(0, n, n)
-        if require_all_classes and np.unique(y[idx]).size < k:
+        if require_all_classes and np.unique(y[idx]).size < present:
             redrawn += 1
             continue
         stats.append(fn(y[idx], p[idx]))
     stats = np.asarray(stats, dtype=float)
     a = (1 - ci) / 2
     lo, hi = (np.quantile(stats, [a, 1 - a]) if stats.size else (np.nan, np.nan))
-    return {"estimate": est, "lo": float(lo), "hi": float(hi), "n_boot_valid": int(stats.size),
-            "n_redrawn": int(redrawn), "ci": ci}
+    res = {**out, "estimate": est, "lo": float(lo), "hi": float(hi), "n_boot_valid": int(stats.size),
+           "n_redrawn": int(redrawn)}
+    if not stats.size:
+        res["reason"] = f"no valid resample in {redrawn} draws (each lacked a class of the test set)"
+    return res
 
 
 def classification_metrics(y, p) -> dict:
@@ -132,17 +151,27 @@ def paired_bootstrap(y, p_a, p_b, fn: Callable = None, *, n_boot: int = 1000, ci
         raise ShortcutlabError(f"The 'p_a' and 'p_b' parameters of paired_bootstrap must have one shape. "
                                f"Got {p_a.shape} and {p_b.shape} instead.")
     k = p_a.shape[1]
+    present = np.unique(y).size  # as bootstrap_ci: resamples need the classes of the test set
+    nan = float("nan")
+    out = {"classes_absent": int(k - present), "n_boot_valid": 0, "n_redrawn": 0}
+    try:
+        diff = float(fn(y, p_a) - fn(y, p_b))
+    except ShortcutlabError as e:
+        return {**out, "difference": nan, "lo": nan, "hi": nan, "p_better": nan, "reason": str(e)}
     rng = np.random.default_rng(seed)
     diffs, redrawn = [], 0
     while len(diffs) < n_boot and redrawn <= 10 * n_boot:
         idx = rng.integers(0, len(y), len(y))
-        if np.unique(y[idx]).size < k:
+        if np.unique(y[idx]).size < present:
             redrawn += 1
             continue
         diffs.append(fn(y[idx], p_a[idx]) - fn(y[idx], p_b[idx]))
     diffs = np.asarray(diffs)
     a = (1 - ci) / 2
-    return {"difference": float(fn(y, p_a) - fn(y, p_b)), "lo": float(np.quantile(diffs, a)),
+    if not diffs.size:
+        return {**out, "difference": diff, "lo": nan, "hi": nan, "p_better": nan, "n_redrawn": int(redrawn),
+                "reason": f"no valid resample in {redrawn} draws"}
+    return {**out, "difference": diff, "lo": float(np.quantile(diffs, a)),
             "hi": float(np.quantile(diffs, 1 - a)), "p_better": float((diffs > 0).mean()),
             "n_boot_valid": int(diffs.size), "n_redrawn": int(redrawn)}
 

@@ -155,3 +155,31 @@ def test_paired_bootstrap_shapes():
     p = np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4], [0.1, 0.9]])
     with pytest.raises(ShortcutlabError, match=r"'p_a' and 'p_b' parameters of paired_bootstrap.*\[N, K\].*\(4,\)"):
         paired_bootstrap(y, p[:, 1], p[:, 1])
+
+
+def test_binary_macro_auc_is_the_mean_of_both_one_vs_rest():
+    y = np.array([0, 1, 1, 0, 1, 0, 1])
+    p1 = np.array([0.2, 0.8, 0.6, 0.7, 0.9, 0.1, 0.4])
+    p = np.stack([1 - p1, p1], 1)
+    ref = (roc_auc_score(y == 0, p[:, 0]) + roc_auc_score(y == 1, p[:, 1])) / 2
+    assert math.isclose(auc(y, p, "macro"), ref) and math.isclose(auc(y, p, "macro"), roc_auc_score(y, p1))
+
+
+def test_class_absent_from_the_test_set_is_counted_not_nan():
+    """K = 3 with class 2 absent: micro AUC keeps a CI over the classes present (with a warning and a count);
+    macro AUC is undefined and says why; paired_bootstrap is defined for the same cases (no IndexError)."""
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 20)
+    p = rng.dirichlet(np.ones(3), size=40)
+    p[np.arange(40), y] += 1.0
+    p /= p.sum(1, keepdims=True)
+    with pytest.warns(UserWarning, match="1 of 3 classes are absent"):
+        r = bootstrap_ci(y, p, lambda a, b: auc(a, b, "micro"), n_boot=100, seed=0)
+    assert r["classes_absent"] == 1 and r["n_boot_valid"] == 100 and r["lo"] <= r["estimate"] <= r["hi"]
+    with pytest.warns(UserWarning):
+        m = bootstrap_ci(y, p, lambda a, b: auc(a, b, "macro"), n_boot=100, seed=0)
+    assert math.isnan(m["estimate"]) and math.isnan(m["lo"]) and "every class" in m["reason"]
+    d = paired_bootstrap(y, p, p[:, [1, 0, 2]], n_boot=100, seed=0)
+    assert d["classes_absent"] == 1 and d["n_boot_valid"] == 100 and d["difference"] > 0 and d["lo"] > 0
+    dm = paired_bootstrap(y, p, p, lambda a, b: auc(a, b, "macro"), n_boot=10)
+    assert math.isnan(dm["difference"]) and "every class" in dm["reason"]
