@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any, Sequence
 
@@ -11,6 +12,8 @@ import yaml
 from ._validation import ShortcutlabError
 
 __all__ = ["main", "parse_set"]
+
+_SCI = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
@@ -22,9 +25,12 @@ def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
                                    f"train.epochs=2. Got {item!r} instead.")
         key, raw = item.split("=", 1)
         try:
-            out[key.strip()] = yaml.safe_load(raw)
+            value = yaml.safe_load(raw)
         except yaml.YAMLError:
-            out[key.strip()] = raw
+            value = raw
+        if isinstance(value, str) and _SCI.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string; a user means the number
+        out[key.strip()] = value
     return out
 
 

@@ -44,6 +44,8 @@ class Field:
         if k == "int":
             return check_int(value, name=name, where=where, lo=self.lo, hi=self.hi)
         if k == "float":
+            if isinstance(value, str) and _SCI.fullmatch(value.strip()):
+                value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string; the user means the number
             return check_number(value, name=name, where=where, lo=self.lo, hi=self.hi,
                                 lo_open=self.lo_open, hi_open=self.hi_open)
         if k == "bool":
@@ -65,6 +67,7 @@ class Field:
 
 
 F = Field
+_SCI = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 CAM_METHODS = ("gradcam", "gradcam++", "xgradcam", "eigencam", "layercam", "hirescam")
 SCHEMA: dict[str, dict[str, Field]] = {
     "data": {
