@@ -11,13 +11,28 @@ def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_via_tmp(path: Path, write) -> Path:
+    """``write(tmp)``, then rename onto ``path``. On any OS error (disk full, permissions) the temporary file
+    is removed, ``path`` is left as it was, and the error names the file and what to do."""
     tmp = _tmp(path)
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        tmp.replace(path)
+    except OSError as e:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        from ._validation import ShortcutlabError
+        raise ShortcutlabError(f"Writing {str(path)!r} failed ({type(e).__name__}: {e.strerror or e}); nothing was "
+                               f"left half-written. Free disk space or fix the folder's permissions, then run again "
+                               f"(finished work is kept).") from e
     return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    return _write_via_tmp(Path(path), lambda tmp: tmp.write_bytes(data))
 
 
 def atomic_json(path: str | Path, obj: Any) -> Path:
@@ -29,9 +44,4 @@ def atomic_json(path: str | Path, obj: Any) -> Path:
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     import torch
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    torch.save(obj, tmp)
-    tmp.replace(path)
-    return path
+    return _write_via_tmp(Path(path), lambda tmp: torch.save(obj, tmp))

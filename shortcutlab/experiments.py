@@ -293,6 +293,14 @@ def semi_supervised(study: Study, *, fractions: Sequence[float] = (1.0, 0.5, 0.2
     """BackMix Table 2: BackMix at mask fraction f, wBackMix (lambda) at f = wf, and the baseline."""
     import warnings
 
+    from ._validation import check_number, param_error
+
+    for name, values, lo_open in (("fractions", fractions, True), ("lambdas", lambdas, False)):
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise param_error(name, "semi_supervised", "a non-empty list of numbers", values)
+    fractions = [check_number(f, name="fractions", where="semi_supervised", lo=0, hi=1, lo_open=True) for f in fractions]
+    wf = check_number(wf, name="wf", where="semi_supervised", lo=0, hi=1, lo_open=True)
+    lambdas = [check_number(v, name="lambdas", where="semi_supervised", lo=0, hi=1 / wf) for v in lambdas]
     seeds = list(seeds or study.cfg.train.seeds)
     n_train = len(study.data("echo")["train"])
     runs = {("baseline", 0.0, 0.0): [study.run("echo", "baseline", seed=s) for s in seeds]}

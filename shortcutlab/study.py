@@ -25,7 +25,7 @@ import torch
 
 from . import _manifest as manifest
 from ._io import atomic_json
-from ._validation import CacheError, ShortcutlabError, check_choice
+from ._validation import CacheError, ShortcutlabError, check_choice, check_int
 from ._version import __version__
 from .augment import CONDITIONS
 from .config import Config
@@ -169,6 +169,7 @@ class Study:
              strength: float | None = None, settings: TrainSettings | None = None, tag: str = "") -> dict:
         check_choice(cohort, COHORTS_ALL, name="cohort", where="Study.run")
         check_choice(condition, CONDITIONS, name="condition", where="Study.run")
+        check_int(seed, name="seed", where="Study.run", lo=0, hi=2**31 - 1)
         s = settings or self.settings(cohort)
         t = self.cfg.train
         model = t.echo_model if cohort == "echo" else t.mri_model
@@ -224,6 +225,7 @@ class Study:
         from .contrastive import METHODS, ContrastiveSettings, pretrain
 
         check_choice(method, METHODS, name="method", where="Study.pretrain")
+        check_int(seed, name="seed", where="Study.pretrain", lo=0, hi=2**31 - 1)
         check_choice(cohort, COHORTS_ALL, name="cohort", where="Study.pretrain")
         settings = ContrastiveSettings.from_config(self.cfg, **setting_changes)
         cs = asdict(settings)

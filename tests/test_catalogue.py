@@ -169,3 +169,38 @@ def test_scientific_notation_in_a_preset_file(tmp_path):
     p = tmp_path / "sci.yaml"
     p.write_text("train:\n  lr: 1e-3\n")
     assert load_preset(p).train.lr == 1e-3
+
+
+def test_papermill_parameters_of_the_wrong_type(tmp_path):
+    """What a notebook's UPPERCASE parameters feed (SEED, FRACTIONS, LAMBDAS) is checked by the call it reaches."""
+    from shortcutlab.experiments import semi_supervised
+    from shortcutlab.study import Study
+    study = Study(load_preset("smoke"), root=tmp_path, progress=False)
+    with pytest.raises(ShortcutlabError, match="'seed' parameter of Study.run.*Got 'abc'"):
+        study.run("cm", "full", seed="abc")
+    with pytest.raises(ShortcutlabError, match="'seed' parameter of Study.pretrain.*Got -1"):
+        study.pretrain("simclr", seed=-1)
+    with pytest.raises(ShortcutlabError, match="'fractions' parameter of semi_supervised.*list of numbers.*Got 0.05"):
+        semi_supervised(study, fractions=0.05)
+    with pytest.raises(ShortcutlabError, match=r"'fractions' parameter of semi_supervised.*\(0, 1\].*Got 1.5"):
+        semi_supervised(study, fractions=[1.5])
+    with pytest.raises(ShortcutlabError, match=r"'lambdas' parameter of semi_supervised.*\[0, 20(\.0)?\].*Got 50"):
+        semi_supervised(study, lambdas=[50])
+
+
+def test_a_failed_write_leaves_nothing_half_written(tmp_path, monkeypatch):
+    """Disk full while writing weights: a clear error naming the file, no temporary file left, the old file kept."""
+    import errno
+
+    from shortcutlab._io import atomic_torch_save
+    target = tmp_path / "weights.pt"
+    atomic_torch_save({"w": torch.ones(2)}, target)
+
+    def full(obj, f, *a, **k):
+        open(f, "wb").write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(ShortcutlabError, match=r"Writing '.*weights.pt' failed.*No space left.*Free disk space"):
+        atomic_torch_save({"w": torch.zeros(2)}, target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["weights.pt"]
+    assert torch.equal(torch.load(target, weights_only=True)["w"], torch.ones(2))
