@@ -7,7 +7,9 @@ shortcut, and reads the real formats for users who have them.
 from ._alloc import tune_allocator
 from ._validation import CacheError, DataError, ShortcutlabError
 from ._version import __version__
+from . import augment  # noqa: F401 - registers the built-in conditions
 from .calibration import calibrate_cmr
+from .conditions import Condition, get_condition, list_conditions, register_condition, unregister_condition
 from .config import Config, available_presets, load_preset
 from .imageset import ImageSet
 from .loaders import load_acdc, load_manifest, load_tmed2
@@ -17,6 +19,7 @@ from .study import Study
 
 __all__ = ["__version__", "ShortcutlabError", "DataError", "CacheError", "Config", "load_preset",
            "available_presets", "ImageSet", "Report", "open_report", "make_cmr", "make_echo", "calibrate_cmr",
-           "load_acdc", "load_manifest", "load_tmed2", "Study"]
+           "load_acdc", "load_manifest", "load_tmed2", "Study", "Condition", "register_condition",
+           "unregister_condition", "get_condition", "list_conditions"]
 
 tune_allocator()  # glibc keeps large tensors' pages between batches (see _alloc); SHORTCUTLAB_MALLOC=default opts out

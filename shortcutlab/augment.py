@@ -2,7 +2,7 @@
 
 Everything here is batch in, batch out on resident tensors (CPU or CUDA) with one ``torch.Generator``:
 images ``[B, F, H, W]`` float in [0, 1], masks ``[B, F, H, W]`` bool. The interventions that only select
-pixels (:data:`U8_CONDITIONS`) also take the stored uint8 images, which is a quarter of the memory traffic
+pixels (``exact_u8`` in the registry, :mod:`shortcutlab.conditions`) also take the stored uint8 images, which is a quarter of the memory traffic
 and gives the same values after conversion. Frames of one sample (ED, ES) always
 share one random draw, and an image and its mask always move together.
 
@@ -37,19 +37,11 @@ import torch
 import torch.nn.functional as tF
 
 from ._validation import ShortcutlabError, check_choice, check_number, param_error
+from .conditions import Condition, _builtin, condition_names, context, get_condition
 
 __all__ = ["select", "CONDITIONS", "TRAIN_ONLY", "TEST_TIME", "MASK_CONDITIONS", "U8_CONDITIONS", "intervene",
            "apply_test_condition", "seg", "bg", "donor_swap", "noise_bg", "shuffle_bg", "bokeh_bg", "cutmix", "geometric", "intensity",
            "two_views", "warp_masks", "GeometricParams", "wbackmix_weights", "select_masked_fraction", "gaussian_blur"]
-
-CONDITIONS = ("full", "baseline", "seg", "bg", "black", "rand", "backmix", "noise", "shuffle", "bokeh", "cutmix", "sma")
-TEST_TIME = ("seg", "bg")  # conditions that define the input, so they apply at evaluation too
-TRAIN_ONLY = ("black", "rand", "backmix", "noise", "shuffle", "bokeh", "cutmix")
-MASK_CONDITIONS = ("seg", "bg", "black", "rand", "backmix", "noise", "shuffle", "bokeh")
-
-
-U8_CONDITIONS = ("seg", "bg", "black", "rand", "backmix")  # exact on stored uint8 images too (selection only)
-
 
 def _check_batch(images: torch.Tensor, masks: torch.Tensor | None, where: str, need_mask: bool = True,
                  allow_u8: bool = False):
@@ -59,7 +51,8 @@ def _check_batch(images: torch.Tensor, masks: torch.Tensor | None, where: str, n
     if need_mask:
         if masks is None:
             raise ShortcutlabError(f"The 'masks' parameter of {where} is required for this condition but is None: "
-                                   f"the data set has no masks. Conditions that need masks: {', '.join(MASK_CONDITIONS)}.")
+                                   f"the data set has no masks. Conditions that need masks: "
+                                   f"{', '.join(condition_names(needs_mask=True))}.")
         if masks.shape != images.shape:
             raise param_error("masks", where, f"a bool tensor of the images' shape {tuple(images.shape)}",
                               f"shape {tuple(masks.shape)}")
@@ -424,12 +417,11 @@ def wbackmix_weights(augmented: torch.Tensor, f: float, lam: float) -> torch.Ten
 
 # ------------------------------------------------------------------------------------------ dispatch
 def apply_test_condition(condition: str, images: torch.Tensor, masks: torch.Tensor | None, fill: float = 0.0):
-    """The input a model of ``condition`` sees at evaluation: ``seg``/``bg`` transform, others unchanged."""
-    check_choice(condition, CONDITIONS, name="condition", where="apply_test_condition")
-    if condition == "seg":
-        return seg(images, masks, fill)
-    if condition == "bg":
-        return bg(images, masks, fill)
+    """The input a model of ``condition`` sees at evaluation: a test-time condition's transform (``seg``/``bg``),
+    the images unchanged for the others."""
+    cond = get_condition(condition, where="apply_test_condition")
+    if cond.test_time:
+        return cond.at_test(images, masks, fill)
     return images
 
 
@@ -438,45 +430,108 @@ def intervene(condition: str, images: torch.Tensor, masks: torch.Tensor | None, 
               donor_images: torch.Tensor | None = None, donor_masks: torch.Tensor | None = None,
               self_index: torch.Tensor | None = None, pool: torch.Tensor | None = None, fill: float = 0.0,
               sigma: float = 3.0, alpha: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
-    """Apply one training condition to a batch. Returns (images, soft labels or None, info).
+    """Apply one training condition to a batch (dispatched through :mod:`shortcutlab.conditions`). Returns
+    (images, soft labels or None, info).
 
     ``apply[i]`` selects the samples a background intervention touches (default: every sample with a mask);
     donors for ``rand``/``backmix`` default to the batch itself.
     """
-    check_choice(condition, CONDITIONS, name="condition", where="intervene")
+    cond = get_condition(condition, where="intervene")
     b = images.shape[0]
     if apply is None:
         apply = torch.ones(b, dtype=torch.bool)
-    info: dict = {"augmented": apply.clone() if condition in TRAIN_ONLY else torch.zeros(b, dtype=torch.bool)}
-    if condition in ("full", "baseline", "sma"):  # sma acts in feature space, inside the loss (train.py)
+    info: dict = {"augmented": apply.clone() if cond.augments else torch.zeros(b, dtype=torch.bool)}
+    if cond.apply is None:  # full, baseline; sma acts in feature space, inside the loss (train.py)
         return images, None, info
-    if condition in ("seg", "bg"):
-        return apply_test_condition(condition, images, masks, fill), None, info
-    if condition == "black":
-        _check_batch(images, masks, "intervene", allow_u8=True)
-        return select(apply.to(images.device).view(-1, 1, 1, 1), seg(images, masks, fill), images), None, info
-    if condition in ("rand", "backmix"):
-        if donor_images is None:
-            donor_images, donor_masks = images, masks
-            if b < 2:
-                raise ShortcutlabError(f"The batch of intervene('{condition}') must hold at least 2 samples (a batch "
-                                       f"of one has no other background to mix). Got {b} instead.")
-            self_index = torch.arange(b)
-        out, donor = donor_swap(images, masks, apply, donor_images, donor_masks, generator=generator, fill=fill,
-                                self_index=self_index, pool=pool)
-        info["donor"] = donor
-        return out, None, info
-    if condition == "noise":
-        return noise_bg(images, masks, apply, generator=generator), None, info
-    if condition == "shuffle":
-        return shuffle_bg(images, masks, apply, generator=generator), None, info
-    if condition == "bokeh":
-        return bokeh_bg(images, masks, apply, sigma=sigma), None, info
-    if condition == "cutmix":
-        if labels is None or num_classes is None:
-            raise ShortcutlabError("The 'labels' and 'num_classes' parameters of intervene('cutmix') are required.")
-        out, soft, ci = cutmix(images, labels, num_classes, generator=generator, alpha=alpha)
-        info.update(ci)
-        info["augmented"] = torch.ones(b, dtype=torch.bool)
-        return out, soft, info
-    raise AssertionError(condition)  # unreachable: check_choice covers every name
+    ctx = context(generator=generator, apply=apply, labels=labels, num_classes=num_classes, donor_images=donor_images,
+                  donor_masks=donor_masks, self_index=self_index, pool=pool, fill=fill, sigma=sigma, alpha=alpha,
+                  condition=condition)
+    out, soft, extra = cond.apply(images, masks, ctx)
+    info.update(extra)
+    return out, soft, info
+
+
+# ------------------------------------------------------------------------------------------ the built-in conditions
+def _apply_seg(images, masks, ctx):
+    return seg(images, masks, ctx.fill), None, {}
+
+
+def _apply_bg(images, masks, ctx):
+    return bg(images, masks, ctx.fill), None, {}
+
+
+def _apply_black(images, masks, ctx):
+    _check_batch(images, masks, "intervene", allow_u8=True)
+    return select(ctx.apply.to(images.device).view(-1, 1, 1, 1), seg(images, masks, ctx.fill), images), None, {}
+
+
+def _apply_swap(images, masks, ctx):
+    donor_images, donor_masks, self_index = ctx.donor_images, ctx.donor_masks, ctx.self_index
+    b = images.shape[0]
+    if donor_images is None:
+        donor_images, donor_masks = images, masks
+        if b < 2:
+            raise ShortcutlabError(f"The batch of intervene('{ctx.condition}') must hold at least 2 samples (a batch "
+                                   f"of one has no other background to mix). Got {b} instead.")
+        self_index = torch.arange(b)
+    out, donor = donor_swap(images, masks, ctx.apply, donor_images, donor_masks, generator=ctx.generator,
+                            fill=ctx.fill, self_index=self_index, pool=ctx.pool)
+    return out, None, {"donor": donor}
+
+
+def _apply_noise(images, masks, ctx):
+    return noise_bg(images, masks, ctx.apply, generator=ctx.generator), None, {}
+
+
+def _apply_shuffle(images, masks, ctx):
+    return shuffle_bg(images, masks, ctx.apply, generator=ctx.generator), None, {}
+
+
+def _apply_bokeh(images, masks, ctx):
+    return bokeh_bg(images, masks, ctx.apply, sigma=ctx.sigma), None, {}
+
+
+def _apply_cutmix(images, masks, ctx):
+    if ctx.labels is None or ctx.num_classes is None:
+        raise ShortcutlabError("The 'labels' and 'num_classes' parameters of intervene('cutmix') are required.")
+    out, soft, ci = cutmix(images, ctx.labels, ctx.num_classes, generator=ctx.generator, alpha=ctx.alpha)
+    return out, soft, {**ci, "augmented": torch.ones(images.shape[0], dtype=torch.bool)}
+
+
+def _register_builtins() -> None:
+    C, mask = Condition, dict(needs_mask=True, augments=True, stage="post")
+    for c in (
+        C("full", paper="mri", doc="the image (MRI paper 'Full')"),
+        C("baseline", paper="backmix", doc="the image (BackMix 'Baseline')"),
+        C("seg", paper="mri", needs_mask=True, test_time=True, stage="post", exact_u8=True, apply=_apply_seg,
+          at_test=seg, doc="object only, background set to fill (MRI 'Seg'); train and test"),
+        C("bg", paper="mri", needs_mask=True, test_time=True, stage="post", exact_u8=True, apply=_apply_bg,
+          at_test=bg, doc="background only, object set to fill (MRI 'BG'); train and test"),
+        C("black", paper="backmix", exact_u8=True, apply=_apply_black, doc="background set to fill (BackMix 'Black')",
+          **mask),
+        C("rand", paper="mri", needs_mask=True, augments=True, stage="pre", mixes="batch", swaps_background=True,
+          exact_u8=True, apply=_apply_swap, doc="background of another training image (MRI 'Rand', Xiao et al.)"),
+        C("backmix", paper="backmix", mixes="pool", swaps_background=True, exact_u8=True, apply=_apply_swap,
+          doc="the same swap, donors and augmented samples from the masked fraction f (BackMix)", **mask),
+        C("noise", paper="backmix", apply=_apply_noise, doc="background replaced by uniform noise (BackMix 'Noise')",
+          **mask),
+        C("shuffle", paper="backmix", apply=_apply_shuffle,
+          doc="background pixels permuted within the image (BackMix 'Shuffle')", **mask),
+        C("bokeh", paper="backmix", apply=_apply_bokeh, doc="background Gaussian-blurred (BackMix 'Bokeh')", **mask),
+        C("cutmix", paper="backmix", augments=True, stage="post", mixes="batch", apply=_apply_cutmix,
+          doc="a box from another image, area-proportional soft label (CutMix)"),
+        C("sma", paper="backmix",
+          doc="the image; the loss adds a mask-free feature-space background swap (a variant of SMA, see train.py)"),
+    ):
+        _builtin(c)
+
+
+_register_builtins()
+
+# The built-in vocabulary as tuples, for reading and for code written against them; they are queries of the
+# registry taken at import. The package itself asks the registry, so conditions registered later count too.
+CONDITIONS = condition_names()
+TEST_TIME = condition_names(test_time=True)
+TRAIN_ONLY = condition_names(augments=True)
+MASK_CONDITIONS = condition_names(needs_mask=True)
+U8_CONDITIONS = condition_names(exact_u8=True)

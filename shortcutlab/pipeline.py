@@ -14,20 +14,21 @@ from typing import Iterator
 
 import torch
 
-from ._validation import ShortcutlabError, check_choice, check_int, check_number
-from .augment import (CONDITIONS, MASK_CONDITIONS, U8_CONDITIONS, GeometricParams, apply_test_condition, geometric,
-                      intensity, intervene, select, select_masked_fraction, warp_masks, wbackmix_weights)
+from ._validation import ShortcutlabError, check_int, check_number
+from .augment import (GeometricParams, apply_test_condition, geometric, intensity, intervene, select,
+                      select_masked_fraction, warp_masks, wbackmix_weights)
+from .conditions import condition_names, get_condition
 from .imageset import ImageSet
 
 __all__ = ["Batch", "BatchPipeline", "geometric_from_config", "PRE_TRANSFORM", "POST_TRANSFORM"]
 
-# Where the intervention sits relative to the geometric / intensity transforms, as in each paper's code:
-# the MRI seed randomizes the background of the stored image, then transforms it (masks need no warping);
-# BackMix §2.1 applies BackMix "after standard augmentations", and so its baselines here. Interventions
-# after the transforms use the warped masks of the rows they touch, so `seg` / `bg` training inputs are
-# exactly the test-time inputs and Black stays black.
-PRE_TRANSFORM = ("rand",)
-POST_TRANSFORM = ("seg", "bg", "black", "backmix", "noise", "shuffle", "bokeh", "cutmix")
+# Where the intervention sits relative to the geometric / intensity transforms (a condition's ``stage`` in
+# the registry), as in each paper's code: the MRI seed randomizes the background of the stored image, then
+# transforms it (masks need no warping); BackMix §2.1 applies BackMix "after standard augmentations", and so
+# its baselines here. Interventions after the transforms use the warped masks of the rows they touch, so
+# `seg` / `bg` training inputs are exactly the test-time inputs and Black stays black.
+PRE_TRANSFORM = condition_names(stage="pre")  # the built-ins at import; the pipeline asks the registry
+POST_TRANSFORM = condition_names(stage="post")
 
 
 @dataclass
@@ -56,7 +57,7 @@ class BatchPipeline:
     data : ImageSet
         Kept resident on ``device`` (uint8); converted to float per batch.
     condition : str
-        One of :data:`shortcutlab.augment.CONDITIONS`.
+        A registered condition (:func:`shortcutlab.conditions.list_conditions`).
     batch_size : int
     train : bool
         Training: shuffled order, geometric + intensity augmentation and the condition's intervention, in the
@@ -79,20 +80,22 @@ class BatchPipeline:
                  sigma: float = 3.0, alpha: float = 1.0, seed: int = 0, device: str | torch.device = "cpu",
                  drop_last: bool = False, mask_subset: int = -1):
         where = "BatchPipeline"
-        check_choice(condition, CONDITIONS, name="condition", where=where)
+        cond = get_condition(condition, where=where)
+        self.cond = cond
         check_int(batch_size, name="batch_size", where=where, lo=1)
         self.f = check_number(f, name="f", where=where, lo=0, hi=1, lo_open=True)
         self.lam = check_number(lam, name="lam", where=where, lo=0)
         if len(data) == 0:
             raise ShortcutlabError(f"The 'data' parameter of {where} must hold at least one sample. Got an empty set "
                                    f"{data.name!r} instead.")
-        if condition in MASK_CONDITIONS and (data.masks is None or not bool(data.has_mask.any())):
+        if cond.needs_mask and (data.masks is None or not bool(data.has_mask.any())):
             raise ShortcutlabError(f"The condition {condition!r} of {where} needs masks, but the data set "
-                                   f"{data.name!r} has none. Conditions without masks: full, baseline, cutmix.")
-        if condition in ("seg", "bg") and not bool(data.has_mask.all()):
+                                   f"{data.name!r} has none. Conditions without masks: "
+                                   f"{', '.join(condition_names(needs_mask=False))}.")
+        if cond.test_time and cond.needs_mask and not bool(data.has_mask.all()):
             raise ShortcutlabError(f"The condition {condition!r} of {where} needs a mask for every sample; "
                                    f"{int((~data.has_mask).sum())} of {len(data)} in {data.name!r} have none.")
-        if train and condition in ("rand", "backmix", "cutmix") and batch_size < 2:
+        if train and cond.mixes is not None and batch_size < 2:
             raise ShortcutlabError(f"The 'batch_size' parameter of {where} must be at least 2 for the donor-based "
                                    f"condition {condition!r} (a batch of one has nothing to mix). Got {batch_size} instead.")
         self.device = torch.device(device)
@@ -105,7 +108,7 @@ class BatchPipeline:
         self.drop_last = drop_last
         self.generator = torch.Generator().manual_seed(int(seed))
         n = len(data)
-        if train and condition in MASK_CONDITIONS and condition not in ("seg", "bg"):
+        if train and cond.needs_mask and cond.augments:
             self.augmented = select_masked_fraction(data.has_mask.cpu(), self.f, generator=self.generator,
                                                     subset=mask_subset)
         else:
@@ -113,15 +116,15 @@ class BatchPipeline:
         self.pool = torch.nonzero(self.augmented).flatten()
         self.pos_in_pool = torch.full((n,), -1, dtype=torch.long)
         self.pos_in_pool[self.pool] = torch.arange(self.pool.numel())
-        if train and condition == "backmix" and self.pool.numel() < 2:
+        if train and cond.mixes == "pool" and self.pool.numel() < 2:
             raise ShortcutlabError(f"The 'f' parameter of {where} leaves {self.pool.numel()} masked sample(s) in "
                                    f"{data.name!r} ({n} samples); BackMix needs at least 2 donors. Use a larger f.")
         self._pool_dev = self.pool.to(self.device)
-        self._u8 = (condition in U8_CONDITIONS and data.images.dtype == torch.uint8
+        self._u8 = (cond.exact_u8 and data.images.dtype == torch.uint8
                     and abs(fill * 255 - round(fill * 255)) < 1e-6 and 0 <= fill <= 1)
         # donor-based swaps: a resident copy of the set with every object blanked, so batches only gather
         self._blanked = None
-        if train and self._u8 and condition in ("rand", "backmix"):
+        if train and self._u8 and cond.swaps_background:
             self._blanked = select(self.data.masks, int(round(fill * 255)), self.data.images)
         self._aug_dev = self.augmented.to(self.device)
 
@@ -131,7 +134,7 @@ class BatchPipeline:
             return list(range(0, n - bs + 1, bs))
         starts = list(range(0, n, bs))
         # a trailing batch of one has nothing to mix with: it joins the batch before it (nothing is dropped)
-        if self.train and self.condition in ("rand", "cutmix") and len(starts) > 1 and n - starts[-1] == 1:
+        if self.train and self.cond.mixes == "batch" and len(starts) > 1 and n - starts[-1] == 1:
             starts.pop()
         return starts
 
@@ -153,32 +156,32 @@ class BatchPipeline:
         m = d.masks.index_select(0, di) if d.masks is not None else None
         y = d.labels.index_select(0, di)
         aug = self.augmented[idx]
-        u8 = self._u8 and (not self.train or self.condition in PRE_TRANSFORM)
+        u8 = self._u8 and (not self.train or self.cond.stage == "pre")
         if not u8:  # selection-only interventions run on the stored uint8 (same values, less traffic)
             x = x.float().div_(255.0)
         if not self.train:
             x = apply_test_condition(self.condition, x, m, self.fill)
             return Batch(x.float().div_(255.0) if u8 else x, y, None, None, idx, torch.zeros_like(aug))
         soft, info = None, {"augmented": torch.zeros_like(aug)}
-        if self.condition in PRE_TRANSFORM:  # mixes content: before the transforms, as the seed code does
+        if self.cond.stage == "pre":  # mixes content: before the transforms, as the seed code does
             x, soft, info = self._intervene(x, m, y, idx, di, aug)
             if u8:
                 x = x.float().div_(255.0)
         if self.geo is not None:
             x, _, g = geometric(x, None, self.geo, generator=self.generator)
             x = intensity(x, self.geo, generator=self.generator)
-            if m is not None and self.condition in POST_TRANSFORM and self.condition != "cutmix":
+            if m is not None and self.cond.stage == "post" and self.cond.needs_mask:
                 # warp only the masks of the rows the intervention touches (BackMix f = 0.05: a few)
-                touched = torch.ones_like(aug) if self.condition in ("seg", "bg") else aug
+                touched = torch.ones_like(aug) if self.cond.test_time else aug
                 rows = torch.nonzero(touched).flatten().to(self.device)
                 if rows.numel() == len(idx):
                     m = warp_masks(m, g["theta"])
                 else:
                     m = torch.zeros_like(m).index_copy_(0, rows, warp_masks(m.index_select(0, rows), g["theta"][rows]))
-        if self.condition in POST_TRANSFORM:  # pins pixels to `fill`: last, so the model sees exactly that
+        if self.cond.stage == "post":  # pins pixels to `fill`: last, so the model sees exactly that
             x, soft, info = self._intervene(x, m, y, idx, di, aug)
         weight = None
-        if self.lam > 0 and self.condition in MASK_CONDITIONS and self.condition not in ("seg", "bg"):
+        if self.lam > 0 and self.cond.needs_mask and self.cond.augments:
             weight = wbackmix_weights(info["augmented"], self.f, self.lam).to(self.device)
         return Batch(x, y, soft, weight, idx, info["augmented"])
 
@@ -186,10 +189,10 @@ class BatchPipeline:
         d = self.data
         kw = {}
         donors, donor_masks = (self._blanked, None) if self._blanked is not None else (d.images, d.masks)
-        if self.condition == "backmix":
+        if self.cond.mixes == "pool":
             kw = dict(donor_images=donors, donor_masks=donor_masks, pool=self._pool_dev,
                       self_index=self.pos_in_pool[idx])
-        elif self.condition == "rand" and self._blanked is not None:  # donors from this batch, pre-blanked
+        elif self.cond.swaps_background and self._blanked is not None:  # donors from this batch, pre-blanked
             kw = dict(donor_images=donors, donor_masks=None, pool=di, self_index=torch.arange(len(idx)))
         return intervene(self.condition, x, m, generator=self.generator, apply=aug, labels=y,
                          num_classes=d.num_classes, fill=self.fill, sigma=self.sigma, alpha=self.alpha, **kw)

@@ -27,7 +27,7 @@ from . import _manifest as manifest
 from ._io import atomic_json
 from ._validation import CacheError, ShortcutlabError, check_choice, check_int
 from ._version import __version__
-from .augment import CONDITIONS
+from .conditions import get_condition
 from .config import Config
 from .data import cmr_data, echo_data
 from .imageset import ImageSet
@@ -168,7 +168,7 @@ class Study:
     def spec(self, cohort: str, condition: str, *, seed: int = 0, init: "Run | PretrainRun | None" = None, probe: bool = False,
              strength: float | None = None, settings: TrainSettings | None = None, tag: str = "") -> dict:
         check_choice(cohort, COHORTS_ALL, name="cohort", where="Study.run")
-        check_choice(condition, CONDITIONS, name="condition", where="Study.run")
+        get_condition(condition, where="Study.run")
         check_int(seed, name="seed", where="Study.run", lo=0, hi=2**31 - 1)
         s = settings or self.settings(cohort)
         t = self.cfg.train

@@ -18,8 +18,9 @@ from torch import nn
 
 from ._io import atomic_torch_save
 from ._manifest import resume
-from ._validation import ShortcutlabError, check_choice, check_int, check_number
-from .augment import CONDITIONS, GeometricParams
+from ._validation import ShortcutlabError, check_int, check_number
+from .augment import GeometricParams
+from .conditions import get_condition
 from .imageset import ImageSet
 from .pipeline import BatchPipeline
 
@@ -153,7 +154,7 @@ def sma_loss(model, x: torch.Tensor, y: torch.Tensor, class_w: torch.Tensor | No
 def predict(model: nn.Module, data: ImageSet, *, condition: str = "full", batch_size: int = 256,
             device: str | torch.device = "cpu", fill: float = 0.0) -> np.ndarray:
     """Softmax probabilities ``[N, K]`` of ``model`` on ``data`` with the test-time input of ``condition``."""
-    check_choice(condition, CONDITIONS, name="condition", where="predict")
+    get_condition(condition, where="predict")
     if len(data) == 0:
         raise ShortcutlabError(f"The 'data' parameter of predict is empty ({data.name!r}): nothing to evaluate.")
     dev = torch.device(device)
@@ -212,7 +213,7 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
         Test hook: return after this many epochs, as if the process had been killed.
     """
     s = settings or TrainSettings()
-    check_choice(condition, CONDITIONS, name="condition", where="fit")
+    get_condition(condition, where="fit")
     check_int(s.epochs, name="epochs", where="fit", lo=1)
     check_number(s.lr, name="lr", where="fit", lo=0, lo_open=True)
     num_classes = getattr(model, "num_classes", None)
