@@ -1,6 +1,9 @@
 """``shortcutlab bench``: performance figures as ratios of two things measured side by side in one run.
 
-Machines are shared and noisy, so every figure is a ratio (median of several repeats after a warm-up):
+Machines are shared and noisy, so every figure is a ratio measured side by side, repeated (alternating the two
+sides) and reported as the median with its spread [min, max]. The verdict is ``met`` when every repeat meets
+the target, ``missed`` when none does, and ``noisy`` (no verdict, with a warning) when the repeats fall on both
+sides of it. The CPU model is printed and recorded, because a figure met on one CPU is not met on another:
 
 1. batch pipeline vs a seed-style pipeline (per-sample ``.npy`` files, numpy background swap, PIL crop, flip,
    rotation, a DataLoader with the machine's workers) on the same images — target >= 10x;
@@ -32,11 +35,37 @@ import torch
 __all__ = ["run_bench", "SIZES"]
 
 SIZES = {
-    "tiny": dict(n=64, size=32, batch=32, repeats=2, gen_n=32),
-    "smoke": dict(n=256, size=64, batch=64, repeats=3, gen_n=256),
+    "tiny": dict(n=64, size=32, batch=32, repeats=3, gen_n=32),
+    "smoke": dict(n=256, size=64, batch=64, repeats=5, gen_n=256),
     "default": dict(n=1024, size=64, batch=64, repeats=5, gen_n=512),
     "paper": dict(n=2048, size=128, batch=64, repeats=5, gen_n=1024),
 }
+
+
+def verdict(values, ok: Callable[[float], bool]) -> dict:
+    """Median, spread and an honest verdict of repeated measurements of one figure.
+
+    ``met`` when every repeat meets the target, ``missed`` when none does, ``noisy`` when the repeats fall on
+    both sides of it: the machine's noise is larger than the distance to the target, so no verdict is given.
+    """
+    values = [float(v) for v in values]
+    n_ok = sum(bool(ok(v)) for v in values)
+    v = "met" if n_ok == len(values) else ("missed" if n_ok == 0 else "noisy")
+    med = statistics.median(values)
+    return {"ratio": med, "median": med, "spread": [min(values), max(values)], "repeats": len(values),
+            "values": values, "verdict": v, "met": {"met": True, "missed": False}.get(v)}
+
+
+def paired_times(fn_a: Callable[[], Any], fn_b: Callable[[], Any], repeats: int, warmup: int = 1):
+    """Times of ``fn_a`` and ``fn_b``, alternated ``repeats`` times after a warm-up (drifts in machine load hit
+    both alike); returns two lists of seconds."""
+    for _ in range(warmup):
+        fn_a(), fn_b()
+    ta, tb = [], []
+    for _ in range(repeats):
+        t = time.perf_counter(); fn_a(); ta.append(time.perf_counter() - t)  # noqa: E702
+        t = time.perf_counter(); fn_b(); tb.append(time.perf_counter() - t)  # noqa: E702
+    return ta, tb
 
 
 def _median_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
@@ -131,9 +160,9 @@ def _bench_pipeline(s, device, repeats, tmp: Path) -> dict:
         to.append((time.perf_counter() - t) / k)
     t_seed, t_ours = statistics.median(ts), statistics.median(to)
     n = len(data)
-    return {"seed_style_samples_per_s": n / t_seed, "pipeline_samples_per_s": n / t_ours,
-            "ratio": t_seed / t_ours, "target": ">= 10", "met": t_seed / t_ours >= 10, "workers": workers,
-            "epochs_per_timing": k}
+    return {**verdict([a / b for a, b in zip(ts, to)], lambda r: r >= 10),
+            "seed_style_samples_per_s": n / t_seed, "pipeline_samples_per_s": n / t_ours,
+            "target": ">= 10", "workers": workers, "epochs_per_timing": k}
 
 
 def _bench_fit_share(s, device, repeats) -> dict:
@@ -188,9 +217,10 @@ def _bench_fit_share(s, device, repeats) -> dict:
         t = time.perf_counter(); batches(); tb.append(time.perf_counter() - t)  # noqa: E702
     t_pure, t_fit, t_pipe = statistics.median(tp), statistics.median(tf), statistics.median(tb)
     target = 1.05 if device.type == "cpu" else 1.10
-    return {"fit_epoch_s": t_fit, "pure_compute_s": t_pure, "pipeline_s": t_pipe, "ratio": t_fit / t_pure,
-            "pipeline_share": t_pipe / (t_pipe + t_pure), "target": f"<= {target}",
-            "met": t_fit / t_pure <= target, "steps": steps,
+    return {**verdict([f / p for f, p in zip(tf, tp)], lambda r: r <= target),
+            "fit_epoch_s": t_fit, "pure_compute_s": t_pure, "pipeline_s": t_pipe,
+            "pipeline_share": t_pipe / (t_pipe + t_pure),
+            "pipeline_shares": [b / (b + p) for b, p in zip(tb, tp)], "target": f"<= {target}", "steps": steps,
             "note": "fit includes the pipeline (rand intervention, geometric and intensity augmentation), the optimizer "
                     "set-up and moving the data to the device; model construction is outside the timing"}
 
@@ -219,10 +249,10 @@ def _bench_saliency(s, device, repeats) -> dict:
         cams = compute_cams(model, x, targets=targets, batch_size=bs)
         overlap_metrics(cams, data.masks)
 
-    t_raw = _median_time(raw, repeats)
-    t_ours = _median_time(ours, repeats)
-    return {"gradcam_alone_s": t_raw, "maps_plus_metrics_s": t_ours, "ratio": t_ours / t_raw, "target": "<= 1.2",
-            "met": t_ours / t_raw <= 1.2, "images": len(data)}
+    traw, tours = paired_times(raw, ours, repeats)
+    return {**verdict([o / r for o, r in zip(tours, traw)], lambda r: r <= 1.2),
+            "gradcam_alone_s": statistics.median(traw), "maps_plus_metrics_s": statistics.median(tours),
+            "target": "<= 1.2", "images": len(data)}
 
 
 def _bench_generation(s, repeats) -> dict:
@@ -232,20 +262,23 @@ def _bench_generation(s, repeats) -> dict:
     torch.set_num_threads(1)
     try:
         n = s["gen_n"]
-        t_mri = _median_time(lambda: make_cmr("cm", n, 128, seed=0), repeats)
-        t_echo = _median_time(lambda: make_echo("id", n, 112, seed=0), repeats)
+        t_mri, t_echo = paired_times(lambda: make_cmr("cm", n, 128, seed=0), lambda: make_echo("id", n, 112, seed=0),
+                                     repeats)
     finally:
         torch.set_num_threads(threads)
-    mri, echo = n / t_mri, n / t_echo
-    return {"mri_128_images_per_s_per_core": mri, "echo_112_images_per_s_per_core": echo, "target": ">= 2000",
-            "met": bool(mri >= 2000 and echo >= 2000)}
+    vm = verdict([n / t for t in t_mri], lambda r: r >= 2000)
+    ve = verdict([n / t for t in t_echo], lambda r: r >= 2000)
+    both = "met" if vm["verdict"] == ve["verdict"] == "met" else (
+        "missed" if "missed" in (vm["verdict"], ve["verdict"]) else "noisy")
+    return {"mri_128_images_per_s_per_core": vm["median"], "echo_112_images_per_s_per_core": ve["median"],
+            "mri_spread": vm["spread"], "echo_spread": ve["spread"], "target": ">= 2000", "verdict": both,
+            "met": {"met": True, "missed": False}.get(both)}
 
 
 def _share_row(r: dict) -> dict:
     """The pipeline's share of a training step: its batches alone vs the same steps of pure compute."""
-    share = r["pipeline_share"]
-    return {"ratio": share, "pipeline_s": r["pipeline_s"], "step_s": r["pipeline_s"] + r["pure_compute_s"],
-            "target": "<= 0.05", "met": share <= 0.05}
+    return {**verdict(r["pipeline_shares"], lambda v: v <= 0.05), "pipeline_s": r["pipeline_s"],
+            "step_s": r["pipeline_s"] + r["pure_compute_s"], "target": "<= 0.05"}
 
 
 def _study_times(preset: str) -> dict:
@@ -299,12 +332,15 @@ def run_bench(preset: str = "smoke", device: str = "cpu", out: str | Path | None
                             ("fit_vs_pure_compute", "fit epoch / pure compute", ("fit_epoch_s", "pure_compute_s")),
                             ("saliency_overhead", "maps+metrics / GradCAM alone", ("maps_plus_metrics_s", "gradcam_alone_s"))):
         r = res[key]
-        table.append({"figure": label, "ratio": round(r["ratio"], 3), "target": r["target"],
-                      "met": r["met"], "a": round(r[raw[0]], 4), "b": round(r[raw[1]], 4), "a_b": f"{raw[0]} / {raw[1]}"})
+        table.append({"figure": label, "ratio": round(r["ratio"], 3),
+                      "spread": [round(v, 3) for v in r["spread"]], "repeats": r["repeats"], "target": r["target"],
+                      "verdict": r["verdict"], "met": r["met"], "a": round(r[raw[0]], 4), "b": round(r[raw[1]], 4),
+                      "a_b": f"{raw[0]} / {raw[1]}"})
     g = res["phantom_generation"]
     table.append({"figure": "phantom images/s/core (MRI 128 / echo 112)",
                   "ratio": f"{g['mri_128_images_per_s_per_core']:.0f} / {g['echo_112_images_per_s_per_core']:.0f}",
-                  "target": g["target"], "met": g["met"]})
+                  "spread": [[round(v) for v in g["mri_spread"]], [round(v) for v in g["echo_spread"]]],
+                  "repeats": s["repeats"], "target": g["target"], "verdict": g["verdict"], "met": g["met"]})
     st = res["study_wall_time"]
     if st.get("available"):
         table.append({"figure": f"study wall time ({preset})", "ratio": f"{st['total_s']:.0f} s", "target": f"<= {st['budget_s']} s",
@@ -312,9 +348,22 @@ def run_bench(preset: str = "smoke", device: str = "cpu", out: str | Path | None
     res["table"] = table
     lines = [f"shortcutlab bench · preset {preset} · {device} · {res['machine']['cpu']} · {res['machine']['cores']} cores",
              f"  allocator: {res['machine']['allocator']}"]
+    noisy = []
     for row in table:
-        flag = "ok" if row["met"] else ("MISSED" if row["met"] is False else "")
-        lines.append(f"  {row['figure']:<45} {str(row['ratio']):>14}   target {row['target']:<8} {flag}")
+        v = row.get("verdict")
+        flag = {"met": "ok", "missed": "MISSED", "noisy": "NOISY (spread straddles the target: no verdict)"}.get(
+            v, "ok" if row["met"] else ("MISSED" if row["met"] is False else ""))
+        spread = row.get("spread")
+        sp = "" if spread is None else f" [{spread[0]}, {spread[1]}]" if not isinstance(spread[0], list) else \
+            f" [{spread[0][0]}-{spread[0][1]} / {spread[1][0]}-{spread[1][1]}]"
+        lines.append(f"  {row['figure']:<45} {str(row['ratio']):>12}{sp:<24} target {row['target']:<8} {flag}")
+        if v == "noisy":
+            noisy.append(row["figure"])
+    lines.append(f"  median of {s['repeats']} alternated repeats [min, max]; CPU: {res['machine']['cpu']}")
+    if noisy:
+        import warnings
+        warnings.warn(f"shortcutlab bench: the spread of {', '.join(noisy)} straddles its target on this machine "
+                      f"now; run again on an idle machine or with more repeats before judging it.", stacklevel=2)
     res["text"] = "\n".join(lines)
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)

@@ -1,25 +1,42 @@
 import json
+import time
 
-from shortcutlab.bench import run_bench
+import pytest
+
+from shortcutlab.bench import paired_times, run_bench, verdict
 from shortcutlab.cli import main
 
 
-def test_bench_tiny_json_structure(tmp_path, monkeypatch):
+def test_bench_tiny_json_structure(tmp_path):
     out = tmp_path / "bench.json"
     res = run_bench("smoke", "cpu", out=out, size="tiny")
     data = json.loads(out.read_text())
-    for key in ("pipeline_vs_seed_style", "fit_vs_pure_compute", "saliency_overhead"):
+    for key in ("pipeline_vs_seed_style", "fit_vs_pure_compute", "saliency_overhead", "pipeline_share_of_step"):
         r = data[key]
-        assert r["ratio"] > 0 and isinstance(r["met"], bool) and "target" in r
+        assert r["repeats"] >= 3 and len(r["values"]) == r["repeats"] and r["spread"] == [min(r["values"]), max(r["values"])]
+        assert r["spread"][0] <= r["ratio"] <= r["spread"][1] and r["verdict"] in ("met", "missed", "noisy")
     p = data["pipeline_vs_seed_style"]
-    assert abs(p["ratio"] - p["pipeline_samples_per_s"] / p["seed_style_samples_per_s"]) < 1e-6 * p["ratio"] + 1e-9
-    sh, f = data["pipeline_share_of_step"], data["fit_vs_pure_compute"]
-    assert 0 < sh["ratio"] < 1 and abs(sh["ratio"] - f["pipeline_s"] / (f["pipeline_s"] + f["pure_compute_s"])) < 1e-9
+    assert p["pipeline_samples_per_s"] > 0 and p["seed_style_samples_per_s"] > 0 and p["epochs_per_timing"] >= 1
+    assert 0 < data["pipeline_share_of_step"]["ratio"] < 1
     assert data["phantom_generation"]["mri_128_images_per_s_per_core"] > 0
-    assert data["machine"]["cores"] and "text" in res and len(res["table"]) >= 4
+    assert data["machine"]["cpu"] and "median of 3 alternated repeats" in res["text"] and len(res["table"]) >= 5
+
+
+def test_paired_times_measure_what_runs():
+    """The timing machinery, against known durations: 30 ms vs 10 ms of sleep is a ratio of about 3."""
+    ta, tb = paired_times(lambda: time.sleep(0.03), lambda: time.sleep(0.01), repeats=5)
+    ratios = [a / b for a, b in zip(ta, tb)]
+    assert len(ta) == len(tb) == 5 and all(a >= 0.03 for a in ta) and all(b >= 0.01 for b in tb)
+    assert 2.0 < verdict(ratios, lambda r: r >= 2)["median"] < 3.5
+
+
+def test_verdict_is_honest_about_noise():
+    assert verdict([1.02, 1.03, 1.04], lambda r: r <= 1.05)["verdict"] == "met"
+    assert verdict([1.10, 1.20, 1.15], lambda r: r <= 1.05)["verdict"] == "missed"
+    v = verdict([0.84, 1.09, 1.51], lambda r: r <= 1.05)  # the spread seen on one machine in issue #21
+    assert v["verdict"] == "noisy" and v["met"] is None and v["median"] == 1.09 and v["spread"] == [0.84, 1.51]
 
 
 def test_bench_cli_bad_device(capsys):
-    import pytest
     with pytest.raises(SystemExit):
         main(["bench", "--device", "tpu"])
