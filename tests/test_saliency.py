@@ -54,6 +54,12 @@ def test_counterfactual_gap_zero_for_object_only_model(small):
     assert r["original"]["accuracy"] == r["mixed_rand"]["accuracy"]
     full = counterfactual_background(model, s, condition="full")
     assert set(full) == {"original", "mixed_same", "mixed_rand", "bg_gap", "flip_rate"}
+    # values against independent computations: the original accuracy from predict(), the gap from its formula
+    from shortcutlab.train import predict
+    acc = float((predict(model, s, condition="full").argmax(1) == s.labels.numpy()).mean())
+    assert full["original"]["accuracy"] == pytest.approx(acc)
+    assert full["bg_gap"] == pytest.approx(full["mixed_same"]["accuracy"] - full["mixed_rand"]["accuracy"])
+    assert 0 <= full["flip_rate"] <= 1
 
 
 def test_sanity_check_structure(small):
