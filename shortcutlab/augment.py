@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as tF
 
-from ._validation import ShortcutlabError, check_choice, check_number, param_error
+from ._validation import ShortcutlabError, check_number, param_error
 from .conditions import Condition, _builtin, condition_names, context, get_condition
 
 __all__ = ["select", "CONDITIONS", "TRAIN_ONLY", "TEST_TIME", "MASK_CONDITIONS", "U8_CONDITIONS", "intervene",

@@ -5,9 +5,8 @@ ipywidgets Output widget sends comm messages on the shell channel while the cell
 on that socket; jupyter_client sends through a synchronous shadow socket, and the ZMQ wake-up for the reply
 can be lost. The runner's engine does not imitate the Output widget, so nothing is sent on shell during a cell.
 """
+import importlib.util
 import json
-import os
-import sys
 from pathlib import Path
 
 import nbformat
@@ -18,8 +17,9 @@ from shortcutlab._nbengine import register
 from shortcutlab.runner import run_study
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-import stress_hang  # noqa: E402
+_spec = importlib.util.spec_from_file_location("stress_hang", ROOT / "scripts" / "stress_hang.py")
+stress_hang = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(stress_hang)
 
 
 def _nb(path, cells, params=True):
