@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from typing import Any, Sequence
 
@@ -12,8 +11,6 @@ import yaml
 from ._validation import ShortcutlabError
 
 __all__ = ["main", "parse_set"]
-
-_SCI = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
@@ -28,6 +25,8 @@ def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
             value = raw
+        from .config import _SCI
+
         if isinstance(value, str) and _SCI.fullmatch(value.strip()):
             value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string; a user means the number
         out[key.strip()] = value

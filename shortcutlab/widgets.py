@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ._validation import ShortcutlabError, check_choice
+from ._validation import ShortcutlabError, check_choice, param_error
 from .saliency import cams_for, overlay
 
 __all__ = ["select_cases", "render_case", "gallery", "SaliencyBrowser", "DialSlider", "batch_mode"]
@@ -34,7 +34,7 @@ def _resolve_live(live, where: str) -> bool:
     if live is None:
         return not batch_mode()
     if not isinstance(live, bool):
-        raise ShortcutlabError(f"The 'live' parameter of {where} must be True, False or None. Got {live!r} instead.")
+        raise param_error("live", where, "True, False or None", live)
     return live
 
 

@@ -13,6 +13,7 @@ import nbformat
 import papermill as pm
 import pytest
 
+from shortcutlab import ShortcutlabError
 from shortcutlab._nbengine import register
 from shortcutlab.runner import run_study
 
@@ -69,6 +70,8 @@ def test_default_cell_timeout_is_finite_and_from_the_preset(tmp_path):
     assert s["ok"] and s["cell_timeout_s"] == 600 and s["heartbeat_grace_s"] == 30
     s = run_study("smoke", out=tmp_path / "r", notebooks=d, progress=False, overrides={"run.cell_timeout": 77})
     assert s["cell_timeout_s"] == 77
+    with pytest.raises(ShortcutlabError, match=r"'heartbeat_grace' parameter of run_study.*Got 0 instead"):
+        run_study("smoke", out=tmp_path / "r", notebooks=d, progress=False, heartbeat_grace=0)
     from shortcutlab import load_preset
     for preset in ("smoke", "default", "paper"):
         assert 0 < load_preset(preset).run.cell_timeout < 7 * 86400
