@@ -94,7 +94,7 @@ class BusyKernel:
 
 
 def run_studies(n: int, only, preset: str, work: Path, timeout: int, runs: Path | None = None) -> list[dict]:
-    from shortcutlab.runner import run_study
+    from shortcutlab.app.runner import run_study
 
     runs = runs or work / "runs"
     rows = []
@@ -120,7 +120,7 @@ def run_studies(n: int, only, preset: str, work: Path, timeout: int, runs: Path 
 def run_minimal(n: int, engine: str, work: Path, timeout: int) -> list[dict]:
     import papermill as pm
 
-    from shortcutlab._nbengine import register
+    from shortcutlab.app.nbengine import register
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in MINIMAL_CELLS])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

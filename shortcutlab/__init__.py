@@ -4,22 +4,17 @@ Reproduces Nakashima et al. (MLHC 2023, contextual bias in cardiac MRI, contrast
 Bransby et al. (MICCAI 2024, BackMix for echocardiography) on synthetic phantoms with a dial for the
 shortcut, and reads the real formats for users who have them.
 """
-from ._alloc import tune_allocator
 from ._validation import CacheError, DataError, ShortcutlabError
 from ._version import __version__
-from . import augment  # noqa: F401 - registers the built-in conditions
-from .calibration import calibrate_cmr
-from .conditions import Condition, get_condition, list_conditions, register_condition, unregister_condition
+from .app.notebook import setup
+from .app.report import Report, open_report
+from .app.widgets import DialSlider, SaliencyBrowser
 from .config import Config, available_presets, load_preset
-from .imageset import ImageSet
-from .loaders import load_acdc, load_manifest, load_tmed2
-from .phantoms import make_cmr, make_echo
-from .report import Report, open_report
+from .data import ImageSet, calibrate_cmr, load_acdc, load_manifest, load_tmed2, make_cmr, make_echo
+from .interventions import Condition, get_condition, list_conditions, register_condition, unregister_condition
 from .study import Study
 
 __all__ = ["__version__", "ShortcutlabError", "DataError", "CacheError", "Config", "load_preset",
            "available_presets", "ImageSet", "Report", "open_report", "make_cmr", "make_echo", "calibrate_cmr",
            "load_acdc", "load_manifest", "load_tmed2", "Study", "Condition", "register_condition",
-           "unregister_condition", "get_condition", "list_conditions"]
-
-tune_allocator()  # glibc keeps large tensors' pages between batches (see _alloc); SHORTCUTLAB_MALLOC=default opts out
+           "unregister_condition", "get_condition", "list_conditions", "setup", "SaliencyBrowser", "DialSlider"]

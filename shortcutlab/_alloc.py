@@ -10,8 +10,10 @@ generator's time spent in the kernel, and half of the batch pipeline's.
 :func:`tune_allocator` sets two glibc parameters once per process (``mallopt``; the same as the
 ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TOP_PAD_`` environment variables): blocks up to 32 MiB come from the heap,
 and 64 MiB stay mapped at its top when it shrinks. The cost is at most 64 MiB of memory the process keeps after
-a peak. ``import shortcutlab`` calls it; set ``SHORTCUTLAB_MALLOC=default`` before the import to keep glibc's
-defaults (``tuned``, the default, or ``default``; any other value warns and keeps glibc's defaults). Elsewhere (macOS, Windows, musl) it does nothing.
+a peak. ``import shortcutlab`` does not call it: the ``shortcutlab`` command, the notebooks' setup call
+(:func:`shortcutlab.setup`) and the test suite do, and a script can call it first thing. Set
+``SHORTCUTLAB_MALLOC=default`` to keep glibc's defaults (``tuned``, the default, or ``default``; any other value
+warns and keeps glibc's defaults). Elsewhere (macOS, Windows, musl) it does nothing.
 """
 from __future__ import annotations
 

@@ -2,7 +2,11 @@
 
 A preset is a YAML file in ``params/`` (``smoke``, ``default``, ``paper``) or any path. Its sections
 (``data``, ``augment``, ``train``, ``contrastive``, ``saliency``, ``metrics``, ``study``, ``run``) hold fields
-declared once in :data:`SCHEMA`; adding a field is one line here (default and validation together).
+declared once in :data:`SCHEMA`: default, validation, documentation, and where the value goes. A field marked
+``setting=("fit",)`` becomes a field of :class:`~shortcutlab.train.TrainSettings` (``"pretrain"``:
+:class:`~shortcutlab.ssl.ContrastiveSettings`), is read from the preset by their ``from_config``, and is part of
+every cached run's key unless it is marked ``results=False`` (it does not change a number: device, threads, the
+evaluation batch size). Adding a training setting is one line here.
 
 >>> cfg = load_preset("smoke", overrides={"train.epochs": 2})
 >>> cfg.train.epochs
@@ -15,15 +19,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import yaml
 
+from ._paths import PARAMS_DIR
 from ._validation import ShortcutlabError, check_bool, check_choice, check_int, check_number, closest
 
-__all__ = ["Config", "Section", "SCHEMA", "load_preset", "available_presets", "PARAMS_DIR"]
+__all__ = ["Config", "Section", "SCHEMA", "load_preset", "available_presets", "PARAMS_DIR", "settings_class",
+           "settings_values", "result_settings", "setting_fields", "check_setting_names"]
 
-PARAMS_DIR = Path(__file__).resolve().parent.parent / "params"
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,10 @@ class Field:
     lo_open: bool = False
     hi_open: bool = False
     doc: str = ""
+    setting: tuple = ()   # "fit", "pretrain", "geometric": the settings object the value goes into
+    name: str = ""        # its name there, when it differs from the key (mask_fraction -> f)
+    modality: str = ""    # "mri" or "echo": only that modality's training reads it (echo_epochs)
+    results: bool = True  # False: the value does not change any result, so it is not part of the cache key
 
     def validate(self, value: Any, *, name: str, where: str) -> Any:
         k = self.kind
@@ -88,46 +97,48 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "cache": F(True, "bool"),
     },
     "augment": {
-        "rotate_mri": F(20.0, "float", 0, 180, doc="degrees, MRI seed"),
-        "rotate_echo": F(30.0, "float", 0, 180, doc="degrees, BackMix"),
-        "flip_p": F(0.5, "float", 0, 1),
-        "crop_scale_min": F(0.85, "float", 0, 1, lo_open=True),
-        "brightness": F(0.1, "float", 0, 1),
-        "contrast": F(0.2, "float", 0, 1),
-        "fill": F(0.0, "float", 0, 1, doc="value of blanked pixels (images are in [0, 1])"),
-        "mask_fraction": F(1.0, "float", 0, 1, lo_open=True, doc="BackMix f"),
-        "wbackmix_lambda": F(0.0, "float", 0, 1e6, doc="wBackMix lambda (lambda * mask_fraction <= 1)"),
-        "cutmix_alpha": F(1.0, "float", 0, None, lo_open=True),
-        "bokeh_sigma": F(3.0, "float", 0, None, lo_open=True),
+        "rotate_mri": F(20.0, "float", 0, 180, doc="degrees, MRI seed", setting=("geometric",), name="rotate", modality="mri"),
+        "rotate_echo": F(30.0, "float", 0, 180, doc="degrees, BackMix", setting=("geometric",), name="rotate",
+                         modality="echo"),
+        "flip_p": F(0.5, "float", 0, 1, setting=("geometric",)),
+        "crop_scale_min": F(0.85, "float", 0, 1, lo_open=True, setting=("geometric",), name="scale_min"),
+        "brightness": F(0.1, "float", 0, 1, setting=("geometric",)),
+        "contrast": F(0.2, "float", 0, 1, setting=("geometric",)),
+        "fill": F(0.0, "float", 0, 1, doc="value of blanked pixels (images are in [0, 1])", setting=("fit",)),
+        "mask_fraction": F(1.0, "float", 0, 1, lo_open=True, doc="BackMix f", setting=("fit",), name="f"),
+        "wbackmix_lambda": F(0.0, "float", 0, 1e6, doc="wBackMix lambda (lambda * mask_fraction <= 1)", setting=("fit",),
+                             name="lam"),
+        "cutmix_alpha": F(1.0, "float", 0, None, lo_open=True, setting=("fit",)),
+        "bokeh_sigma": F(3.0, "float", 0, None, lo_open=True, setting=("fit",)),
     },
     "train": {
         "mri_model": F("sl_cnn", "str", doc="timm name (densenet121 in the paper)"),
         "echo_model": F("sl_cnn", "str", doc="timm name (resnet18 in the paper)"),
         "weights": F("random", "choice", choices=("random", "imagenet")),
         "weights_file": F("", "str", doc="local ImageNet weights for offline use"),
-        "epochs": F(12, "int", 1, 10_000),
-        "echo_epochs": F(12, "int", 1, 10_000),
-        "batch_size": F(32, "int", 2, 65_536),
-        "eval_batch_size": F(256, "int", 1, 65_536),
-        "lr": F(3e-3, "float", 0, 10, lo_open=True),
-        "weight_decay": F(1e-4, "float", 0, 1),
-        "select_metric": F("val_auc", "choice", choices=("val_auc", "val_accuracy", "val_loss", "last")),
-        "class_weighted": F(True, "bool"),
-        "device": F("auto", "choice", choices=("auto", "cpu", "cuda")),
-        "threads": F(0, "int", 0, 1024, doc="0: all cores"),
+        "epochs": F(12, "int", 1, 10_000, setting=("fit",), modality="mri"),
+        "echo_epochs": F(12, "int", 1, 10_000, setting=("fit",), name="epochs", modality="echo"),
+        "batch_size": F(32, "int", 2, 65_536, setting=("fit",)),
+        "eval_batch_size": F(256, "int", 1, 65_536, setting=("fit",), results=False),
+        "lr": F(3e-3, "float", 0, 10, lo_open=True, setting=("fit",)),
+        "weight_decay": F(1e-4, "float", 0, 1, setting=("fit",)),
+        "select_metric": F("val_auc", "choice", choices=("val_auc", "val_accuracy", "val_loss", "last"), setting=("fit",)),
+        "class_weighted": F(True, "bool", setting=("fit",)),
+        "device": F("auto", "choice", choices=("auto", "cpu", "cuda"), setting=("fit", "pretrain"), results=False),
+        "threads": F(0, "int", 0, 1024, doc="0: all cores", setting=("fit", "pretrain"), results=False),
         "seeds": F((0,), "list[int]", 0, 2**31 - 1),
     },
     "contrastive": {
         "methods": F(("simclr", "moco", "byol"), "list[choice]", choices=("simclr", "moco", "byol")),
-        "epochs": F(10, "int", 1, 10_000),
-        "batch_size": F(64, "int", 2, 65_536),
-        "lr": F(1e-3, "float", 0, 10, lo_open=True),
-        "weight_decay": F(1e-6, "float", 0, 1),
-        "temperature": F(0.2, "float", 0, None, lo_open=True),
-        "queue_size": F(256, "int", 1, 1_000_000),
-        "momentum": F(0.99, "float", 0, 1, hi_open=True),
-        "proj_dim": F(128, "int", 2, 65_536),
-        "hidden_dim": F(256, "int", 2, 65_536),
+        "epochs": F(10, "int", 1, 10_000, setting=("pretrain",)),
+        "batch_size": F(64, "int", 2, 65_536, setting=("pretrain",)),
+        "lr": F(1e-3, "float", 0, 10, lo_open=True, setting=("pretrain",)),
+        "weight_decay": F(1e-6, "float", 0, 1, setting=("pretrain",)),
+        "temperature": F(0.2, "float", 0, None, lo_open=True, setting=("pretrain",)),
+        "queue_size": F(256, "int", 1, 1_000_000, setting=("pretrain",)),
+        "momentum": F(0.99, "float", 0, 1, hi_open=True, setting=("pretrain",)),
+        "proj_dim": F(128, "int", 2, 65_536, setting=("pretrain",)),
+        "hidden_dim": F(256, "int", 2, 65_536, setting=("pretrain",)),
     },
     "saliency": {
         "method": F("gradcam", "choice", choices=CAM_METHODS),
@@ -150,6 +161,55 @@ SCHEMA: dict[str, dict[str, Field]] = {
                              doc="seconds without a kernel heartbeat before `shortcutlab run` fails the notebook"),
     },
 }
+
+
+_PY_TYPES = {"int": int, "float": float, "bool": bool, "str": str, "choice": str}
+
+
+def setting_fields(target: str) -> list[tuple[str, str, Field]]:
+    """``(section, key, field)`` of every schema field that goes into ``target`` (``fit``, ``pretrain``,
+    ``geometric``), in schema order."""
+    return [(s, k, f) for s, sec in SCHEMA.items() for k, f in sec.items() if target in f.setting]
+
+
+def settings_class(name: str, target: str, doc: str, *, bases: tuple = ()) -> type:
+    """A frozen dataclass with one field per schema field of ``target`` (its setting name; the schema default).
+    Fields of one name for two modalities (``epochs``, ``echo_epochs``) become one field."""
+    import dataclasses
+
+    specs, seen = [], set()
+    for _, key, f in setting_fields(target):
+        nm = f.name or key
+        if nm not in seen:
+            seen.add(nm)
+            specs.append((nm, _PY_TYPES.get(f.kind, Any), dataclasses.field(default=f.default)))
+    cls = dataclasses.make_dataclass(name, specs, bases=bases, frozen=True)
+    cls.__doc__ = doc
+    cls.__module__ = "shortcutlab.config"
+    return cls
+
+
+def settings_values(cfg: "Config", target: str, modality: str = "") -> dict[str, Any]:
+    """``{setting name: value}`` of ``target``'s fields in ``cfg`` (the modality's own where there are two)."""
+    return {f.name or key: cfg.sections[s][key] for s, key, f in setting_fields(target)
+            if not f.modality or not modality or f.modality == modality}
+
+
+def result_settings(values: Mapping[str, Any], target: str) -> dict[str, Any]:
+    """``values`` without the settings that change no result (``results=False`` in the schema): what a cache
+    key holds."""
+    drop = {f.name or key for _, key, f in setting_fields(target) if not f.results}
+    return {k: v for k, v in values.items() if k not in drop}
+
+
+def check_setting_names(changes: Mapping[str, Any], valid: Iterable[str], where: str) -> None:
+    """A clear error for a setting name that is not one (``study.run(..., epoch=3)``)."""
+    valid = sorted(valid)
+    for k in changes:
+        if k not in valid:
+            near = closest(k, valid)
+            hint = f" Did you mean {', '.join(map(repr, near))}?" if near else ""
+            raise ShortcutlabError(f"Unknown {where} setting {k!r}.{hint} Valid settings: {', '.join(valid)}.")
 
 
 class Section(Mapping):

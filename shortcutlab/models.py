@@ -18,7 +18,7 @@ from ._io import atomic_torch_save
 from ._validation import ShortcutlabError, closest, param_error
 
 __all__ = ["FrameClassifier", "build_model", "available_models", "target_layer", "load_encoder_weights", "save_weights",
-           "load_weights", "list_model_names"]
+           "load_weights"]
 
 
 @register_model
@@ -35,8 +35,6 @@ def sl_cnn(pretrained: bool = False, **kwargs) -> ResNet:
     return ResNet(**args)
 
 
-def list_model_names() -> list[str]:
-    return timm.list_models()
 
 
 class FrameClassifier(nn.Module):

@@ -1,11 +1,29 @@
-"""Teaching figures for the phantoms (notebook 00) and small plot helpers."""
+"""Every figure of the study, each a function that returns a matplotlib figure.
+
+* The phantoms (notebook 00): :func:`cue_gallery`, :func:`ed_es_figure`, :func:`echo_sites_figure`,
+  :func:`plot_calibration`.
+* The MRI paper: :func:`plot_auc_bars`, :func:`plot_saliency_vs_auc`, :func:`plot_pretrain_losses`.
+* BackMix: :func:`plot_backmix`, :func:`plot_semi`.
+* The dial: :func:`plot_dial`.
+* Saliency cases: :func:`saliency_examples` (a grid of runs' maps), :func:`select_cases`, :func:`render_case`,
+  :func:`gallery` (the static twin of the saliency browser).
+"""
 from __future__ import annotations
 
+from typing import Any, Mapping, Sequence
+
 import numpy as np
+import pandas as pd
 
-from .phantoms import make_cmr, make_echo
+from ._validation import ShortcutlabError, check_choice, param_error
+from .data.phantoms import make_cmr, make_echo
+from .saliency.draw import overlay, saliency_grid
 
-__all__ = ["cue_gallery", "ed_es_figure", "echo_sites_figure", "plot_calibration"]
+__all__ = ["cue_gallery", "ed_es_figure", "echo_sites_figure", "plot_calibration", "plot_auc_bars", "plot_saliency_vs_auc",
+           "plot_pretrain_losses", "plot_backmix", "plot_semi", "plot_dial", "saliency_examples", "select_cases",
+           "render_case", "gallery", "SORT_KEYS"]
+
+SORT_KEYS = ("aks", "dsc", "pct_e", "pct_f")
 
 
 def cue_gallery(size: int = 96, seed: int = 0):
@@ -85,5 +103,250 @@ def plot_calibration(df, title: str = "Linear probe on pixels (macro AUC)"):
     ax.set_ylim(0.4, 1.0)
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_auc_bars(table: pd.DataFrame, *, title: str = ""):
+    """Bar plot of AUC with the cue as in training vs decorrelated, per dataset and condition, with CIs."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    df = table[table["metric"].str.startswith("AUC")].copy()
+    datasets = list(dict.fromkeys(df["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 3.2), squeeze=False, sharey=True)
+    for ax, ds in zip(axes[0], datasets):
+        d = df[df["dataset"] == ds]
+        sns.barplot(data=d, x="condition", y="mean", hue="metric", ax=ax, errorbar=None)
+        conds = list(dict.fromkeys(d["condition"]))
+        hues = list(dict.fromkeys(d["metric"]))
+        width = 0.8 / len(hues)
+        for hi, h in enumerate(hues):
+            for ci, c in enumerate(conds):
+                row = d[(d["condition"] == c) & (d["metric"] == h)]
+                if len(row) and row["lo"].iloc[0] == row["lo"].iloc[0]:
+                    x = ci - 0.4 + width * (hi + 0.5)
+                    m = row["mean"].iloc[0]
+                    ax.errorbar(x, m, yerr=[[m - row["lo"].iloc[0]], [row["hi"].iloc[0] - m]], color="k", lw=1, capsize=2)
+        ax.axhline(0.5, ls=":", color="grey", lw=1)
+        ax.set_title(ds)
+        ax.set_ylim(0.3, 1.02)
+        ax.set_ylabel("micro AUC")
+        ax.legend(fontsize=7, loc="lower right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_saliency_vs_auc(df: pd.DataFrame, x: str = "aks", y: str = "auc", *, hue: str = "cohort", title: str = "",
+                         cohort: str | None = None):
+    """Seaborn scatter with a regression line (MRI Figure 2) and the correlation in the title; ``cohort``
+    keeps only that cohort's rows (e.g. ``"CM"`` for CM AKS vs CM→ACDC AUC)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from .metrics import correlation_ci
+
+    d = df.dropna(subset=[x, y])
+    if cohort is not None:
+        d = d[d["cohort"] == cohort]
+    fig, ax = plt.subplots(figsize=(4.6, 3.6))
+    sns.regplot(data=d, x=x, y=y, ax=ax, scatter=False, color="grey", ci=None, line_kws={"lw": 1})
+    sns.scatterplot(data=d, x=x, y=y, hue=hue, style="condition", ax=ax, s=60)
+    c = correlation_ci(d[x], d[y])
+    ax.set_title((title + "\n" if title else "") + f"r = {c['r']:.2f} [{c['lo']:.2f}, {c['hi']:.2f}] (Fisher z), n = {c['n']}",
+                 fontsize=9)
+    ax.legend(fontsize=6, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def plot_pretrain_losses(pretrain_runs: Sequence[Any] | Mapping[Any, Any]):
+    """Contrastive loss per epoch of each pretraining run (each method has its own scale). A dict from
+    :func:`~shortcutlab.study.mri.contrastive_comparison` may be passed whole: its pretraining runs are drawn."""
+    import matplotlib.pyplot as plt
+
+    if isinstance(pretrain_runs, Mapping):
+        pretrain_runs = [v for k, v in pretrain_runs.items() if k[0] == "pretrain"]
+    fig, axes = plt.subplots(1, len(pretrain_runs), figsize=(3.2 * len(pretrain_runs), 2.6), squeeze=False)
+    for ax, r in zip(axes[0], pretrain_runs):
+        ax.plot([h["epoch"] for h in r.history], [h["loss"] for h in r.history], marker="o")
+        ax.set_title(r.method, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+    fig.tight_layout()
+    return fig
+
+
+def plot_backmix(table: pd.DataFrame):
+    """Bars per condition: accuracy (i.d. vs o.o.d.) and %E / %F (i.d.), percent."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.3))
+    sns.barplot(data=table, x="condition", y="accuracy", hue="split", ax=axes[0], errorbar=None)
+    axes[0].set_ylabel("accuracy (%)")
+    axes[0].set_ylim(max(0, float(table["accuracy"].min()) - 10), 100)
+    focus = table[table["split"] == "id"].melt(id_vars="condition", value_vars=["pct_e", "pct_f"], var_name="metric")
+    sns.barplot(data=focus, x="condition", y="value", hue="metric", ax=axes[1], errorbar=None)
+    axes[1].set_ylabel("percent inside the sector (i.d.)")
+    for ax in axes:
+        ax.tick_params(axis="x", rotation=30, labelsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_semi(table: pd.DataFrame):
+    """Metrics against the mask fraction f (log scale), BackMix rows, with the baseline as a line."""
+    import matplotlib.pyplot as plt
+
+    d = table[table["method"] == "backmix"].sort_values("f")
+    base = table[table["method"] == "baseline"]
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    for ax, keys in zip(axes, (("accuracy", "f1"), ("pct_e", "pct_f"))):
+        for k in keys:
+            ax.plot(d["f"], d[k], marker="o", label=k)
+            if len(base):
+                ax.axhline(float(base[k].iloc[0]), ls=":", lw=1, color=ax.lines[-1].get_color())
+        ax.set_xscale("log")
+        ax.set_xlabel("mask fraction f")
+        ax.set_ylabel("percent (o.o.d.)")
+        ax.legend(fontsize=7)
+    axes[0].set_title("classification (dotted: baseline)", fontsize=9)
+    axes[1].set_title("focus inside the sector", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_dial(df: pd.DataFrame):
+    """Four panels against the cue strength: AUC (cue as in training), AUC (decorrelated), AKS, BG-gap."""
+    import matplotlib.pyplot as plt
+
+    panels = (("auc", "AUC, cue as in training"), ("auc_decorrelated", "AUC, cue decorrelated"),
+              ("aks", "AKS (saliency inside the heart)"), ("bg_gap", "BG-gap (mixed-same − mixed-rand acc.)"))
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.3))
+    for ax, (col, title) in zip(axes, panels):
+        for cond, d in df.groupby("condition", sort=False):
+            d = d.sort_values("strength")
+            ax.plot(d["strength"], d[col], marker="o", label=cond)
+            if f"{col}_lo" in d:
+                ax.fill_between(d["strength"], d[f"{col}_lo"], d[f"{col}_hi"], alpha=0.15)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("spurious-cue strength")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def saliency_examples(study, runs: Mapping[str, object], eval_set: str = "test", n: int = 5, frame: int = 0,
+                      title: str = ""):
+    """A saliency grid (rows: the first ``n`` images; columns: models), MRI Fig. 3 / BackMix Figs. 4-5."""
+    first = next(iter(runs.values()))
+    ds = study.data(first.cohort)[eval_set]
+    cams = {name: r.cams(eval_set)["cams"][:n].astype(np.float32) for name, r in runs.items()}
+    k = min(n, len(ds))
+    titles = [ds.class_names[int(c)] for c in ds.labels[:k]]
+    return saliency_grid(ds.images[:k].numpy(), cams, ds.masks[:k].numpy(), frame=frame, row_titles=titles, title=title)
+
+
+def _case_data(study, run, eval_set: str, method: str | None = None) -> dict:
+    res = run.cams(eval_set, method=method)
+    res["set"] = study.data(run.cohort, strength=run.spec["data"].get("strength"))[eval_set]
+    return res
+
+
+def select_cases(study, run, eval_set: str = "test", *, cls: int | None = None, correctness: str = "all",
+                 sort_by: str = "aks", worst_first: bool = True, method: str | None = None) -> np.ndarray:
+    """Indices (into the evaluated images) filtered by class and correctness, sorted by an overlap metric.
+
+    Images whose metric is NaN (all-zero map) come first when ``worst_first`` — they are the least explained.
+    """
+    check_choice(correctness, ("all", "correct", "wrong"), name="correctness", where="select_cases")
+    check_choice(sort_by, SORT_KEYS, name="sort_by", where="select_cases")
+    res = _case_data(study, run, eval_set, method)
+    labels, pred = res["labels"], res["pred"]
+    keep = np.ones(len(labels), dtype=bool)
+    if cls is not None:
+        k = len(res["set"].class_names)
+        if not 0 <= int(cls) < k:
+            raise ShortcutlabError(f"The 'cls' parameter of select_cases must be in [0, {k - 1}] or None. Got {cls} instead.")
+        keep &= labels == int(cls)
+    if correctness != "all":
+        keep &= (labels == pred) if correctness == "correct" else (labels != pred)
+    vals = np.nanmean(res["metrics"][sort_by], axis=1) if res["metrics"][sort_by].ndim == 2 else res["metrics"][sort_by]
+    idx = np.flatnonzero(keep)
+    key = np.where(np.isnan(vals[idx]), -np.inf if worst_first else np.inf, vals[idx])
+    order = np.argsort(key, kind="stable")
+    if not worst_first:
+        order = order[::-1]
+    return idx[order]
+
+
+def render_case(study, runs: Mapping[str, object], i: int, eval_set: str = "test", *, frame: int = 0,
+                method: str | None = None):
+    """One test image, side by side for each model: image, map overlay, mask contour, true / predicted class
+    with probability, and that image's AKS / DSC / %E / %F."""
+    import matplotlib.pyplot as plt
+
+    names = list(runs)
+    if not names:
+        raise param_error("runs", "render_case", "a mapping naming at least one model", runs)
+    fig, axes = plt.subplots(1, len(names) + 1, figsize=(2.4 * (len(names) + 1), 2.9), squeeze=False)
+    first = _case_data(study, runs[names[0]], eval_set, method)
+    ds = first["set"]
+    if not 0 <= i < len(first["labels"]):
+        raise param_error("i", "render_case", f"an image index in [0, {len(first['labels']) - 1}]", i)
+    if not 0 <= frame < ds.num_frames:
+        raise ShortcutlabError(f"The 'frame' parameter of render_case must be in [0, {ds.num_frames - 1}]. Got {frame} instead.")
+    img = ds.images[i, frame].numpy()
+    mask = ds.masks[i, frame].numpy() if ds.masks is not None else None
+    ax = axes[0, 0]
+    ax.imshow(img, cmap="gray", vmin=0, vmax=255)
+    if mask is not None:
+        ax.contour(mask.astype(float), levels=[0.5], colors="lime", linewidths=0.6)
+    ax.set_title(f"#{i} · true {ds.class_names[int(first['labels'][i])]} · {ds.frame_names[frame]}", fontsize=8)
+    ax.axis("off")
+    for j, name in enumerate(names):
+        res = first if j == 0 else _case_data(study, runs[name], eval_set, method)
+        cam = res["cams"][i, frame].astype(np.float32)
+        p = res["probs"][i]
+        pred = int(res["pred"][i])
+        m = {k: float(v[i, frame]) for k, v in res["metrics"].items()}
+        overlay(img, cam, mask, ax=axes[0, j + 1])
+        ok = "✓" if pred == int(res["labels"][i]) else "✗"
+        axes[0, j + 1].set_title(f"{name}: {ds.class_names[pred]} {p[pred]:.2f} {ok}\nAKS {m['aks']:.2f} DSC {m['dsc']:.2f} "
+                                 f"%E {100 * m['pct_e']:.0f} %F {100 * m['pct_f']:.0f}"
+                                 if m['aks'] == m['aks'] else f"{name}: {ds.class_names[pred]} {p[pred]:.2f} {ok}\n"
+                                 f"all-zero map (metrics NaN)", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def gallery(study, runs: Mapping[str, object], eval_set: str = "test", *, n: int = 6, worst: bool = True,
+            sort_by: str = "aks", by: str | None = None, frame: int = 0):
+    """Static gallery of the ``n`` worst (or best) cases of model ``by`` (default: the first), all models side by side."""
+    import matplotlib.pyplot as plt
+
+    names = list(runs)
+    by = by or names[0]
+    idx = select_cases(study, runs[by], eval_set, sort_by=sort_by, worst_first=worst)[:n]
+    first = _case_data(study, runs[names[0]], eval_set)
+    ds = first["set"]
+    fig, axes = plt.subplots(len(idx), len(names) + 1, figsize=(1.9 * (len(names) + 1), 1.9 * max(len(idx), 1)),
+                             squeeze=False)
+    for r, i in enumerate(idx):
+        img = ds.images[i, frame].numpy()
+        mask = ds.masks[i, frame].numpy()
+        axes[r, 0].imshow(img, cmap="gray", vmin=0, vmax=255)
+        axes[r, 0].contour(mask.astype(float), levels=[0.5], colors="lime", linewidths=0.5)
+        axes[r, 0].set_title(f"#{i} {ds.class_names[int(first['labels'][i])]}", fontsize=7)
+        axes[r, 0].axis("off")
+        for j, name in enumerate(names):
+            res = first if j == 0 else _case_data(study, runs[name], eval_set)
+            v = float(res["metrics"][sort_by][i, frame])
+            overlay(img, res["cams"][i, frame].astype(np.float32), mask, ax=axes[r, j + 1],
+                    title=f"{name} {sort_by} {v:.2f}" if v == v else f"{name} (zero map)")
+    fig.suptitle(f"{'worst' if worst else 'best'} {len(idx)} by {sort_by} of {by} ({eval_set})", fontsize=9)
     fig.tight_layout()
     return fig

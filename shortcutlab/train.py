@@ -18,13 +18,14 @@ from torch import nn
 
 from ._io import atomic_torch_save
 from ._manifest import resume
-from ._validation import ShortcutlabError, check_int, check_number
-from .augment import GeometricParams
-from .conditions import get_condition
-from .imageset import ImageSet
-from .pipeline import BatchPipeline
+from ._validation import ShortcutlabError, check_int, check_number, param_error
+from .config import check_setting_names, settings_class, settings_values
+from .interventions.geometric import GeometricParams
+from .interventions.registry import get_condition
+from .data.imageset import ImageSet
+from .interventions.pipeline import BatchPipeline
 
-__all__ = ["TrainSettings", "FitResult", "fit", "predict", "sma_loss", "resolve_device", "set_threads", "class_weights",
+__all__ = ["TrainSettings", "FitResult", "fit", "predict", "sma_variant_loss", "resolve_device", "set_threads", "class_weights",
            "soft_cross_entropy"]
 
 
@@ -32,7 +33,7 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise ShortcutlabError("The 'device' parameter is 'cuda' but no CUDA GPU is available. Use 'auto' or 'cpu'.")
+        raise param_error("device", "resolve_device", "'auto' or 'cpu' (no CUDA GPU is available here)", device)
     return torch.device(device)
 
 
@@ -42,44 +43,29 @@ def set_threads(threads: int = 0) -> int:
     return n
 
 
-@dataclass(frozen=True)
-class TrainSettings:
-    """What ``fit`` needs; build from a preset with :meth:`from_config`."""
+_TrainFields = settings_class(
+    "_TrainFields", "fit", "The preset's training settings (declared once, in config.SCHEMA with setting='fit').")
 
-    epochs: int = 8
-    batch_size: int = 64
-    eval_batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    select_metric: str = "val_auc"
-    class_weighted: bool = True
-    device: str = "auto"
-    threads: int = 0
+
+@dataclass(frozen=True)
+class TrainSettings(_TrainFields):
+    """What ``fit`` needs. Its fields are the schema's ``fit`` settings (:mod:`shortcutlab.config`), plus the
+    geometric augmentation (the schema's ``geometric`` settings for the modality) and ``mask_subset``, which a
+    run sets (BackMix's ablation of which images carry masks), not a preset. Build it from a preset with
+    :meth:`from_config`; unset fields take the schema's defaults."""
+
     geometric: GeometricParams | None = field(default_factory=GeometricParams)
-    f: float = 1.0
-    lam: float = 0.0
-    fill: float = 0.0
-    bokeh_sigma: float = 3.0
-    cutmix_alpha: float = 1.0
     mask_subset: int = -1
 
     @classmethod
     def from_config(cls, cfg, modality: str = "mri", **changes) -> "TrainSettings":
-        from .pipeline import geometric_from_config
+        """The preset's settings for ``modality`` (``mri``: ``train.epochs``, ``augment.rotate_mri``; ``echo``:
+        ``train.echo_epochs``, ``augment.rotate_echo``), with ``changes`` (setting names) applied."""
+        from .interventions.pipeline import geometric_from_config
 
-        t, a = cfg.train, cfg.augment
-        base = dict(epochs=t.epochs if modality == "mri" else t.echo_epochs, batch_size=t.batch_size,
-                    eval_batch_size=t.eval_batch_size, lr=t.lr, weight_decay=t.weight_decay,
-                    select_metric=t.select_metric, class_weighted=t.class_weighted, device=t.device,
-                    threads=t.threads, geometric=geometric_from_config(cfg, modality), f=a.mask_fraction,
-                    lam=a.wbackmix_lambda, fill=a.fill, bokeh_sigma=a.bokeh_sigma, cutmix_alpha=a.cutmix_alpha)
-        unknown = [k for k in changes if k not in base and k not in {f.name for f in fields(cls)}]
-        if unknown:
-            from ._validation import closest
-            valid = sorted({f.name for f in fields(cls)})
-            near = closest(unknown[0], valid)
-            hint = f" Did you mean {', '.join(map(repr, near))}?" if near else ""
-            raise ShortcutlabError(f"Unknown training setting {unknown[0]!r}.{hint} Valid settings: {', '.join(valid)}.")
+        check_setting_names(changes, [f.name for f in fields(cls)], "training")
+        base = settings_values(cfg, "fit", modality)
+        base["geometric"] = geometric_from_config(cfg, modality)
         base.update(changes)
         return cls(**base)
 
@@ -122,7 +108,7 @@ def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor, class_w: torc
     return per.sum() / norm.sum().clamp_min(1e-12)
 
 
-def sma_loss(model, x: torch.Tensor, y: torch.Tensor, class_w: torch.Tensor | None = None, *,
+def sma_variant_loss(model, x: torch.Tensor, y: torch.Tensor, class_w: torch.Tensor | None = None, *,
              generator: torch.Generator) -> torch.Tensor:
     """CAM-guided feature-space background swap: a mask-free variant in the spirit of SMA (Kwon et al. 2024).
 
@@ -197,8 +183,8 @@ def _better(metric: str, new: float, best: float | None) -> bool:
 
 def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condition: str = "full",
         settings: TrainSettings | None = None, seed: int = 0, checkpoint: str | Path | None = None,
-        progress: bool = True, stop_after_epoch: int | None = None,
-        on_epoch: Callable[[int, dict], None] | None = None, checkpoint_key: str | None = None) -> FitResult:
+        progress: bool = True, on_epoch: Callable[[int, dict], None] | None = None,
+        checkpoint_key: str | None = None) -> FitResult:
     """Train ``model`` on ``train`` under ``condition``; keep the best epoch by ``settings.select_metric``.
 
     Parameters
@@ -209,8 +195,9 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
     checkpoint_key : str, optional
         Stored in the checkpoint; a checkpoint with another key (another run's) is not resumed (warning, removed).
         A checkpoint that does not fit the model is not resumed either, and nothing of it is copied in.
-    stop_after_epoch : int, optional
-        Test hook: return after this many epochs, as if the process had been killed.
+    on_epoch : callable, optional
+        ``on_epoch(epoch, row)`` after each epoch (1-based) and its checkpoint, with that epoch's history row.
+        An exception it raises stops training with the checkpoint in place, as a killed process would.
     """
     s = settings or TrainSettings()
     get_condition(condition, where="fit")
@@ -221,7 +208,8 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
         raise ShortcutlabError(f"The model has {num_classes} outputs but the data set {train.name!r} has "
                                f"{train.num_classes} classes ({', '.join(train.class_names)}): num_classes mismatch.")
     if val is None and s.select_metric != "last":
-        raise ShortcutlabError(f"The 'select_metric' {s.select_metric!r} needs a validation set; pass val= or use 'last'.")
+        raise param_error("select_metric", "fit", "'last' when no validation set is given (or pass val=)",
+                          s.select_metric)
     if val is not None and len(val) == 0:
         raise ShortcutlabError(f"The validation set {val.name!r} is empty.")
     dev = resolve_device(s.device)
@@ -265,11 +253,11 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
             x = b.x.contiguous(memory_format=torch.channels_last) if use_amp else b.x
             target = b.y_soft if b.y_soft is not None else b.y
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
-                if condition == "sma":
-                    loss = sma_loss(model, x, b.y, cw_dev, generator=pipe.generator)
+                if condition == "sma_variant":
+                    loss = sma_variant_loss(model, x, b.y, cw_dev, generator=pipe.generator)
                 else:
                     logits = model(x)
-            if condition != "sma":
+            if condition != "sma_variant":
                 loss = soft_cross_entropy(logits, target, cw_dev, b.weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -288,8 +276,6 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
             best_val, best_epoch = score, epoch + 1
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         bar.set_postfix(loss=f"{row['train_loss']:.3f}", **({metric: f"{score:.3f}"} if metric != "last" else {}))
-        if on_epoch:
-            on_epoch(epoch + 1, row)
         if ckpt is not None:
             keys = list(history[0].keys())
             st = {"model": model.state_dict(), "opt": opt.state_dict(), "gen": pipe.generator.get_state(),
@@ -299,8 +285,8 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
                   "best_val": torch.tensor(float("nan") if best_val is None else float(best_val)), "epoch": epoch + 1,
                   "key": checkpoint_key}
             atomic_torch_save(st, ckpt)
-        if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < s.epochs:
-            return FitResult(model, history, best_epoch, resumed_from=start)
+        if on_epoch:
+            on_epoch(epoch + 1, row)
     if best_state is not None:
         model.load_state_dict(best_state)
     return FitResult(model, history, best_epoch, resumed_from=start)

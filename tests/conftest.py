@@ -11,6 +11,10 @@ import torch  # noqa: E402
 
 torch.set_num_threads(2)
 
+from shortcutlab._alloc import tune_allocator  # noqa: E402
+
+tune_allocator()  # as the CLI and the notebooks' setup call do (test_alloc.py checks import alone does not)
+
 
 @pytest.fixture
 def gen():
@@ -32,3 +36,19 @@ def mri_study(tmp_path_factory):
                                           "saliency.max_images": 60, "metrics.n_bootstrap": 200,
                                           "train.select_metric": "val_auc"})
     return Study(cfg, root=tmp_path_factory.mktemp("mri_study"), progress=False)
+
+
+class Killed(Exception):
+    """Raised from a training callback to stop a run as a killed process would (checkpoint on disk)."""
+
+
+@pytest.fixture
+def kill_after():
+    """``kill_after(n)``: an ``on_epoch`` callback that raises :class:`Killed` after epoch ``n``."""
+    def make(n):
+        def on_epoch(epoch, row):
+            if epoch >= n:
+                raise Killed(f"killed after epoch {epoch}")
+        return on_epoch
+    make.Killed = Killed
+    return make

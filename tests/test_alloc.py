@@ -1,4 +1,5 @@
-"""The allocator setting of ``import shortcutlab`` (see shortcutlab/_alloc.py): it takes effect, it can be
+"""The allocator setting (see shortcutlab/_alloc.py): ``import shortcutlab`` leaves it alone, the setup call and
+the CLI switch it on, it takes effect, it can be
 switched off, and it does what it is for — repeated batch work stops faulting in fresh pages. Page-fault
 counts, not times, so the test is not a timing test."""
 import json
@@ -9,8 +10,9 @@ import sys
 PROBE = r"""
 import json, resource
 import shortcutlab
-from shortcutlab._alloc import allocator_state
-from shortcutlab.phantoms import make_cmr
+from shortcutlab._alloc import allocator_state, tune_allocator
+tune_allocator()
+from shortcutlab.data.phantoms import make_cmr
 import torch
 torch.set_num_threads(1)
 for _ in range(2):
@@ -43,6 +45,17 @@ def test_tuned_by_default_and_opt_out_keeps_glibc_defaults():
     # (measured here: ~0 faults tuned, ~10,000 with glibc's defaults for 64 pairs at 128 px)
     assert tuned["faults"] < 2000, tuned
     assert default["faults"] > 5 * max(tuned["faults"], 100), (tuned, default)
+
+
+def test_import_leaves_the_allocator_alone_and_setup_tunes_it():
+    code = ("import json, tempfile, shortcutlab; from shortcutlab._alloc import allocator_state; a = allocator_state(); "
+            "shortcutlab.setup('smoke', report_dir=tempfile.mkdtemp()); print(json.dumps([a, allocator_state()]))")
+    env = {k: v for k, v in os.environ.items() if k not in ("SHORTCUTLAB_MALLOC",) and not k.startswith("MALLOC_")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    after_import, after_setup = json.loads(out.stdout.strip().splitlines()[-1])
+    assert after_import["allocator"].startswith("not tuned")
+    if sys.platform.startswith("linux"):
+        assert after_setup["tuned"] is True
 
 
 def test_tune_allocator_is_idempotent_and_reports_state():

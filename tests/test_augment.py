@@ -4,10 +4,11 @@ import pytest
 import torch
 
 from shortcutlab import ImageSet, ShortcutlabError
-from shortcutlab.augment import (CONDITIONS, GeometricParams, bg, bokeh_bg, cutmix, donor_swap, gaussian_blur, geometric,
-                                 intervene, noise_bg, seg, select, select_masked_fraction, shuffle_bg, two_views,
-                                 wbackmix_weights)
-from shortcutlab.pipeline import BatchPipeline
+from shortcutlab.interventions.background import (CONDITIONS, bg, bokeh_bg, cutmix, donor_swap, gaussian_blur, intervene,
+                                                  noise_bg, seg, select, select_masked_fraction, shuffle_bg,
+                                                  wbackmix_weights)
+from shortcutlab.interventions.geometric import GeometricParams, geometric, two_views
+from shortcutlab.interventions.pipeline import BatchPipeline
 
 
 def _batch(b=6, f=2, h=16, w=16, seed=0):
@@ -206,7 +207,7 @@ def test_cpu_equals_cuda():
 
 
 def test_affine_grid_matches_torch():
-    from shortcutlab.augment import _affine, _affine_grid
+    from shortcutlab.interventions.geometric import _affine, _affine_grid
     theta, _ = _affine(5, GeometricParams(rotate=30, scale_min=0.6), torch.Generator().manual_seed(1))
     for h, w in ((16, 16), (12, 20)):
         ref = torch.nn.functional.affine_grid(theta, (5, 2, h, w), align_corners=False)
@@ -264,9 +265,9 @@ def test_pipeline_intervenes_before_geometric():
 
 def test_pipeline_seg_training_input_is_exactly_heart_only():
     """seg/bg/black pin pixels to `fill` after the transforms (replayed here), so training sees test's input."""
-    from shortcutlab.augment import intensity
-    from shortcutlab.pipeline import POST_TRANSFORM, PRE_TRANSFORM
-    assert set(PRE_TRANSFORM) | set(POST_TRANSFORM) | {"full", "baseline", "sma"} == set(CONDITIONS)
+    from shortcutlab.interventions.geometric import intensity
+    from shortcutlab.interventions.pipeline import POST_TRANSFORM, PRE_TRANSFORM
+    assert set(PRE_TRANSFORM) | set(POST_TRANSFORM) | {"full", "baseline", "sma_variant"} == set(CONDITIONS)
     s = _set(n=16)
     geo = GeometricParams(brightness=0.2, contrast=0.3)
     (b,) = list(BatchPipeline(s, "seg", batch_size=16, geometric=geo, seed=7, fill=0.0))
@@ -280,7 +281,7 @@ def test_pipeline_seg_training_input_is_exactly_heart_only():
 
 def test_pipeline_backmix_after_standard_augmentations_replayed():
     """BackMix §2.1: 'We apply BackMix augmentation after standard augmentations' (replayed by formula)."""
-    from shortcutlab.augment import intensity, warp_masks
+    from shortcutlab.interventions.geometric import intensity, warp_masks
     s = _set(n=16)
     geo = GeometricParams(rotate=30)
     p = BatchPipeline(s, "backmix", batch_size=16, geometric=geo, f=0.5, seed=5)

@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-from shortcutlab.bench import paired_times, run_bench, verdict
-from shortcutlab.cli import main
+from shortcutlab.app.bench import paired_times, run_bench, verdict
+from shortcutlab.app.cli import main
 
 
 def test_bench_tiny_json_structure(tmp_path):

@@ -11,8 +11,7 @@ from shortcutlab import load_preset
 from shortcutlab._manifest import check_state_fits, digest
 from shortcutlab._validation import CacheError
 from shortcutlab.models import build_model
-from shortcutlab.saliency import cams_for
-from shortcutlab.study import CACHE_FORMAT, RUN_FILES, Study, TrainingInterrupted, spec_hash
+from shortcutlab.study.cache import CACHE_FORMAT, RUN_FILES, Study, spec_hash
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +72,13 @@ def test_weights_of_another_architecture_are_not_trusted(cfg, base, tmp_path):
     assert not r.loaded_from_cache and r.model()(torch.rand(1, 2, 32, 32)).shape == (1, 4)
 
 
-def test_checkpoint_of_another_run_or_architecture_is_not_resumed(cfg, tmp_path):
+def test_checkpoint_of_another_run_or_architecture_is_not_resumed(cfg, tmp_path, kill_after):
     """seg must not resume from full's checkpoint, and a checkpoint that does not fit leaves nothing behind:
     the run ends with the same numbers as a clean one."""
     clean = Study(cfg, root=tmp_path / "clean", progress=False).run("cm", "seg", seed=1)
     study = Study(cfg, root=tmp_path / "s", progress=False)
-    with pytest.raises(TrainingInterrupted):
-        study.run("cm", "full", seed=1, _stop_after_epoch=1)
+    with pytest.raises(kill_after.Killed):
+        study.run("cm", "full", seed=1, _on_epoch=kill_after(1))
     full_dir = next(p for p in study.root.iterdir() if "-full-" in p.name)
     seg_dir = study.path_for(study.spec("cm", "seg", seed=1, settings=study.settings("cm")))
     seg_dir.mkdir(parents=True)
@@ -113,11 +112,11 @@ def test_check_state_fits_copies_all_or_nothing():
 
 def test_cached_maps_are_verified(cfg, base):
     study, run = base
-    res = cams_for(study, run)
+    res = run.cams()
     f = next(run.path.glob("cams_test_*.npz"))
     assert (f.with_name(f.name + ".json")).exists()
     zeros = {k: np.zeros_like(v) for k, v in np.load(f, allow_pickle=False).items()}
     np.savez_compressed(f, **zeros)
     with pytest.warns(UserWarning, match="cached maps.*unusable.*does not match"):
-        res2 = cams_for(study, run)
+        res2 = run.cams()
     assert np.array_equal(res2["cams"], res["cams"]) and res2["cams"].any()

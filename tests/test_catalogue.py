@@ -12,12 +12,12 @@ import pytest
 import torch
 
 from shortcutlab import DataError, ImageSet, ShortcutlabError, load_preset
-from shortcutlab.augment import wbackmix_weights
-from shortcutlab.cli import main, parse_set
-from shortcutlab.loaders import load_acdc, load_manifest, load_tmed2, read_image_file
+from shortcutlab.interventions.background import wbackmix_weights
+from shortcutlab.app.cli import main, parse_set
+from shortcutlab.data.loaders import load_acdc, load_manifest, load_tmed2, read_image_file
 from shortcutlab.metrics import (aks, auc, bootstrap_ci, correlation_ci, mean_ci_across, paired_bootstrap,
                                  summarize)
-from shortcutlab.phantoms import make_cmr, make_echo
+from shortcutlab.data.phantoms import make_cmr, make_echo
 
 
 def _img(n=2, f=1, h=4, w=4):
@@ -173,8 +173,8 @@ def test_scientific_notation_in_a_preset_file(tmp_path):
 
 def test_papermill_parameters_of_the_wrong_type(tmp_path):
     """What a notebook's UPPERCASE parameters feed (SEED, FRACTIONS, LAMBDAS) is checked by the call it reaches."""
-    from shortcutlab.experiments import semi_supervised
-    from shortcutlab.study import Study
+    from shortcutlab.study.backmix import semi_supervised
+    from shortcutlab.study.cache import Study
     study = Study(load_preset("smoke"), root=tmp_path, progress=False)
     with pytest.raises(ShortcutlabError, match="'seed' parameter of Study.run.*Got 'abc'"):
         study.run("cm", "full", seed="abc")
@@ -186,6 +186,30 @@ def test_papermill_parameters_of_the_wrong_type(tmp_path):
         semi_supervised(study, fractions=[1.5])
     with pytest.raises(ShortcutlabError, match=r"'lambdas' parameter of semi_supervised.*\[0, 20(\.0)?\].*Got 50"):
         semi_supervised(study, lambdas=[50])
+
+
+SETUP = [
+    ({"SEED": "abc"}, r"'SEED' parameter of the notebook's parameters.*Got 'abc'"),
+    ({"SEED": -1}, r"'SEED'.*Got -1"),
+    ({"FRACTIONS": 0.05}, r"'FRACTIONS'.*non-empty list of numbers.*Got 0.05"),
+    ({"FRACTIONS": [0.0]}, r"'FRACTIONS'.*\(0, 1\].*Got 0"),
+    ({"LAMBDAS": "1"}, r"'LAMBDAS'.*list of numbers.*Got '1'"),
+    ({"N_SUBSETS": 0}, r"'N_SUBSETS'.*Got 0"),
+    ({"STRENGTHS": [0.5, 2]}, r"'STRENGTHS'.*\[0, 1\].*Got 2"),
+    ({"METHOD": "simclr2"}, r"'METHOD'.*'simclr'.*Got 'simclr2'"),
+    ({"SEEDS": 0}, r"notebook parameter 'SEEDS'.*Did you mean 'SEED'"),
+]
+
+
+@pytest.mark.parametrize("params, pattern", SETUP, ids=[str(c[0]) for c in SETUP])
+def test_notebook_setup_checks_its_parameters_before_anything_runs(params, pattern, tmp_path):
+    """The notebooks' first code cell (sl.setup) stops on a bad papermill parameter, naming it and its value."""
+    import shortcutlab as sl
+
+    with pytest.raises(ShortcutlabError, match=pattern):
+        sl.setup("smoke", None, str(tmp_path), **params)
+    with pytest.raises(ShortcutlabError, match=r"'OVERRIDES'.*mapping.*Got \['train.epochs'\]"):
+        sl.setup("smoke", ["train.epochs"], str(tmp_path))
 
 
 def test_a_failed_write_leaves_nothing_half_written(tmp_path, monkeypatch):

@@ -12,8 +12,8 @@ split multiply-add), so each assertion below has a margin that held on every see
 import pytest
 
 from shortcutlab import load_preset
-from shortcutlab.experiments import claims_mri, overlap
-from shortcutlab.study import Study
+from shortcutlab.study.claims import claims_mri
+from shortcutlab.study.cache import Study
 
 
 @pytest.mark.slow
@@ -25,8 +25,8 @@ def test_mri_claims(mri_study):
     drop_full = full["test"]["auc_micro"] - full["test_decorrelated"]["auc_micro"]
     drop_seg = seg["test"]["auc_micro"] - seg["test_decorrelated"]["auc_micro"]
     assert drop_full > drop_seg + 0.05, (drop_full, drop_seg)
-    aks_full = overlap(mri_study, runs[("cm", "full")])["aks"]["mean"]
-    aks_seg = overlap(mri_study, runs[("cm", "seg")])["aks"]["mean"]
+    aks_full = runs[("cm", "full")].overlap()["aks"]["mean"]
+    aks_seg = runs[("cm", "seg")].overlap()["aks"]["mean"]
     assert aks_seg > aks_full + 0.04, (aks_seg, aks_full)
     table = claims_mri(mri_study, runs)
     assert table["holds"].iloc[:3].all()
@@ -51,9 +51,9 @@ def test_backmix_claims(tmp_path):
     study = Study(cfg, root=tmp_path, progress=False)
     base, bm = study.run("echo", "baseline"), study.run("echo", "backmix")
     f05 = study.run("echo", "backmix", f=0.05)
-    e_base = overlap(study, base, "test")["pct_e"]["mean"]
-    e_bm = overlap(study, bm, "test")["pct_e"]["mean"]
-    e_f05 = overlap(study, f05, "test")["pct_e"]["mean"]
+    e_base = base.overlap("test")["pct_e"]["mean"]
+    e_bm = bm.overlap("test")["pct_e"]["mean"]
+    e_f05 = f05.overlap("test")["pct_e"]["mean"]
     assert e_bm > e_base + 0.02, (e_bm, e_base)
     assert e_f05 > e_base, (e_f05, e_base)
     assert bm.metrics["ood"]["accuracy"] >= base.metrics["ood"]["accuracy"] - 0.1, (bm.metrics["ood"], base.metrics["ood"])

@@ -5,20 +5,20 @@ import torch
 
 import shortcutlab as sl
 from shortcutlab import ShortcutlabError
-from shortcutlab.augment import select
-from shortcutlab.conditions import condition_names
+from shortcutlab.interventions.background import select
+from shortcutlab.interventions.registry import condition_names
 
 
 def test_builtins_and_queries():
     assert condition_names() == ("full", "baseline", "seg", "bg", "black", "rand", "backmix", "noise", "shuffle",
-                                 "bokeh", "cutmix", "sma")
+                                 "bokeh", "cutmix", "sma_variant")
     assert condition_names(paper="mri") == ("full", "seg", "bg", "rand")
     assert condition_names(paper="backmix") == ("baseline", "black", "backmix", "noise", "shuffle", "bokeh",
-                                                "cutmix", "sma")
+                                                "cutmix", "sma_variant")
     assert condition_names(test_time=True) == ("seg", "bg")
     assert condition_names(stage="pre") == ("rand",)
     assert condition_names(mixes="pool") == ("backmix",)
-    assert sl.get_condition("sma").doc.startswith("the image; the loss adds a mask-free")
+    assert sl.get_condition("sma_variant").doc.startswith("the image; the loss adds a mask-free")
     with pytest.raises(ShortcutlabError, match="'condition' parameter of get_condition.*Got 'backmx'.*'backmix'"):
         sl.get_condition("backmx")
 
@@ -54,7 +54,7 @@ def test_a_user_condition_trains_in_the_study(tmp_path):
         r = study.run("cm", "stripes")
         assert r.condition == "stripes" and 0 <= r.metrics["test"]["auc_micro"] <= 1
         # the pipeline applied it: background rows are stripes, the heart untouched, on every augmented sample
-        from shortcutlab.pipeline import BatchPipeline
+        from shortcutlab.interventions.pipeline import BatchPipeline
         train = study.data("cm")["train"]
         b = next(iter(BatchPipeline(train, "stripes", batch_size=8, geometric=None, seed=0)))
         m = train.masks[b.index]

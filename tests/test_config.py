@@ -145,3 +145,45 @@ def test_early_checks_before_anything_runs(tmp_path):
         load_preset(p)
     with pytest.raises(ShortcutlabError, match="must name a YAML file.*folder"):
         load_preset(tmp_path)
+
+
+def test_a_setting_declared_once_reaches_its_settings_class_and_the_cache_key(monkeypatch):
+    """A training setting is one line in SCHEMA: the settings class, from_config, validation and the cache key
+    follow from it; one marked results=False stays out of the cache key."""
+    import dataclasses
+
+    from shortcutlab.config import Field, result_settings, settings_class, settings_values
+
+    monkeypatch.setitem(SCHEMA["train"], "label_smoothing", Field(0.0, "float", 0, 1, setting=("fit",)))
+    monkeypatch.setitem(SCHEMA["train"], "log_every", Field(10, "int", 1, 1000, setting=("fit",), results=False))
+    cls = settings_class("S", "fit", "test")
+    names = {f.name for f in dataclasses.fields(cls)}
+    assert {"label_smoothing", "log_every", "lr", "f", "lam"} <= names
+    assert cls().label_smoothing == 0.0 and cls().log_every == 10
+    cfg = load_preset("smoke", {"train.label_smoothing": 0.1, "train.log_every": 5})
+    values = settings_values(cfg, "fit", "mri")
+    assert values["label_smoothing"] == 0.1 and values["log_every"] == 5
+    key = result_settings(values, "fit")
+    assert key["label_smoothing"] == 0.1 and "log_every" not in key and "device" not in key
+    with pytest.raises(ShortcutlabError, match=r"'label_smoothing' parameter of section 'train'.*Got 1\.5 instead"):
+        load_preset("smoke", {"train.label_smoothing": 1.5})
+
+
+def test_train_settings_and_cache_spec_follow_the_schema(tmp_path):
+    """Every schema 'fit' setting is a TrainSettings field read from the preset; the run's cache key holds exactly
+    the ones that change results (device, threads and the evaluation batch size are left out)."""
+    import dataclasses
+
+    from shortcutlab.config import setting_fields
+    from shortcutlab.study import Study
+    from shortcutlab.train import TrainSettings
+
+    declared = {f.name or k for _, k, f in setting_fields("fit")}
+    assert {f.name for f in dataclasses.fields(TrainSettings)} == declared | {"geometric", "mask_subset"}
+    cfg = load_preset("smoke", {"train.echo_epochs": 3, "train.epochs": 2, "augment.rotate_echo": 11.0,
+                                "train.eval_batch_size": 7})
+    echo = TrainSettings.from_config(cfg, "echo")
+    assert echo.epochs == 3 and echo.geometric.rotate == 11.0 and echo.eval_batch_size == 7
+    assert TrainSettings.from_config(cfg, "mri").epochs == 2
+    spec = Study(cfg, root=tmp_path, progress=False).spec("cm", "full")
+    assert set(spec["train"]) == (declared - {"device", "threads", "eval_batch_size"}) | {"geometric", "mask_subset"}

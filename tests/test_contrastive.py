@@ -5,11 +5,11 @@ import torch
 import torch.nn.functional as tF
 
 from shortcutlab import ShortcutlabError, load_preset
-from shortcutlab.contrastive import (ContrastiveSettings, MoCoQueue, _Learner, byol_loss, cosine_momentum,
+from shortcutlab.ssl.contrastive import (ContrastiveSettings, MoCoQueue, _Learner, byol_loss, cosine_momentum,
                                      info_nce_loss, momentum_update, nt_xent_loss, pretrain)
 from shortcutlab.models import build_model
-from shortcutlab.phantoms import make_cmr
-from shortcutlab.study import Study, TrainingInterrupted
+from shortcutlab.data.phantoms import make_cmr
+from shortcutlab.study.cache import Study
 
 
 def _nt_xent_reference(z1, z2, t):
@@ -132,7 +132,7 @@ def test_pretrained_probe_beats_random_probe(tmp_path):
         probe.metrics["test"]["auc_micro"], rnd.metrics["test"]["auc_micro"])
 
 
-def test_transfer_and_resume(tmp_path):
+def test_transfer_and_resume(tmp_path, kill_after):
     cfg = load_preset("smoke", overrides={"data.cmr_n": 48, "data.cmr_size": 32, "train.epochs": 1,
                                           "contrastive.epochs": 2, "contrastive.batch_size": 16,
                                           "contrastive.queue_size": 16})
@@ -141,8 +141,8 @@ def test_transfer_and_resume(tmp_path):
     tr = study.run("acdc", "full", init=pre)  # cm-pretrained encoder, finetuned on acdc
     assert "-from-cm-simclr-" in tr.name and tr.spec["num_classes"] == 5
     assert study.pretrain("simclr", "cm").loaded_from_cache
-    with pytest.raises(TrainingInterrupted):
-        study.pretrain("moco", "cm", _stop_after_epoch=1)
+    with pytest.raises(kill_after.Killed):
+        study.pretrain("moco", "cm", _on_epoch=kill_after(1))
     resumed = study.pretrain("moco", "cm")
     fresh = Study(cfg, root=tmp_path / "fresh", progress=False).pretrain("moco", "cm")
     assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in fresh.history], rel=1e-6)

@@ -14,8 +14,8 @@ import papermill as pm
 import pytest
 
 from shortcutlab import ShortcutlabError
-from shortcutlab._nbengine import register
-from shortcutlab.runner import run_study
+from shortcutlab.app.nbengine import register
+from shortcutlab.app.runner import run_study
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("stress_hang", ROOT / "scripts" / "stress_hang.py")

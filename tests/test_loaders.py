@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from shortcutlab import DataError, ImageSet
-from shortcutlab.loaders import ACDC_CLASSES, load_acdc, load_manifest, load_tmed2
+from shortcutlab.data.loaders import ACDC_CLASSES, load_acdc, load_manifest, load_tmed2
 
 
 def _write_patient(root, i, group="DCM", ed=1, es=3, nb=4, shape=(20, 24, 5), gt_shape=None):

@@ -105,7 +105,10 @@ def test_overlap_metrics_hand_made():
     assert torch.allclose(dsc(x, y), 2 * (x * y).sum((1, 2)) / (x.sum((1, 2)) + y.sum((1, 2))))
     hot = x > 0.5
     assert torch.allclose(focus_pct(x, y), (hot & y).sum((1, 2)).float() / hot.sum((1, 2)))
-    assert set(overlap_metrics(x, y)) == {"aks", "dsc", "pct_e", "pct_f"}
+    om = overlap_metrics(x, y)
+    assert set(om) == {"aks", "dsc", "pct_e", "pct_f"}
+    for k, fn in (("aks", aks), ("dsc", dsc), ("pct_e", energy_pct), ("pct_f", focus_pct)):
+        assert torch.equal(om[k], fn(x, y)), k
 
 
 def test_overlap_bad_input():

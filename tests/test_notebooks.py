@@ -2,9 +2,10 @@
 import json
 
 import nbformat
+import pandas as pd
 import pytest
 
-from shortcutlab.runner import discover_notebooks, run_study
+from shortcutlab.app.runner import discover_notebooks, run_study
 
 
 def test_notebooks_are_clean():
@@ -41,6 +42,59 @@ def test_every_notebook_runs_under_smoke(smoke_report):
     for e in summary["notebooks"]:
         assert e["results"].get("finding"), f"{e['notebook']} recorded no finding"
         assert e["figures"], f"{e['notebook']} saved no figure"
+
+
+_AUC, _PCT, _R = (0.0, 1.0), (0.0, 100.0), (-1.0, 1.0)
+# what each notebook must record, and the range its value must lie in (smoke numbers are not meaningful, so the
+# ranges are the quantities' own; what is checked is that the right quantity was recorded, not a stub)
+RECORDED = {
+    "00_phantoms": {"calib_heart_auc": _AUC, "calib_bg_auc_strength0": _AUC, "calib_bg_auc_strength0.9": _AUC,
+                    "calib_full_auc_strength0.9": _AUC},
+    "01_contextual_bias": {"auc_cm_full": _AUC, "auc_cm_full_decorrelated": _AUC, "auc_cm_seg": _AUC, "auc_cm_bg": _AUC},
+    "02_saliency_generalization": {"r_aks_vs_auc": _R, "r_aks_vs_auc_decorrelated": _R},
+    "03_contrastive_pretraining": {"auc_transfer_full": _AUC, "auc_transfer_seg": _AUC, "auc_transfer_simclr": _AUC},
+    "04_backmix": {"ood_acc_baseline": _PCT, "ood_acc_backmix": _PCT, "id_pct_e_baseline": _PCT, "id_pct_e_backmix": _PCT},
+    "05_semi_supervised": {"ood_acc_baseline": _PCT, "ood_acc_f0.05": _PCT, "pct_e_baseline": _PCT,
+                           "pct_e_f0.05": _PCT, "ablation_sd_accuracy": (0.0, 100.0)},
+    "06_saliency_browser": {"cases_shown": (1, 10_000)},
+    "07_shortcut_dial": {"gap_full_at_max": _R, "gap_seg_at_max": _R, "decorrelated_drop_full": _R},
+}
+
+
+def test_recorded_values_are_the_right_quantities(smoke_report):
+    out, summary = smoke_report
+    by_name = {e["notebook"].removesuffix(".ipynb"): e for e in summary["notebooks"]}
+    for nb, expected in RECORDED.items():
+        res = by_name[nb]["results"]
+        for key, (lo, hi) in expected.items():
+            v = res.get(key)
+            # a NaN is recorded as null; at smoke size a correlation can be undefined, nothing else may be
+            if v is None and key.startswith("r_"):
+                continue
+            assert isinstance(v, (int, float)) and not isinstance(v, bool), (nb, key, v)
+            assert lo <= v <= hi, (nb, key, v)
+        assert isinstance(res["finding"], str) and len(res["finding"]) > 20, (nb, res["finding"])
+        assert "np.float64" not in res["finding"], (nb, res["finding"])
+    for nb in ("01_contextual_bias", "04_backmix"):
+        k, n = by_name[nb]["results"]["claims_holding"].split("/")
+        claims = pd.read_csv(out / nb / "tables" / "claims.csv", index_col=0)
+        assert list(claims.columns) == ["claim", "value", "reference", "holds"], (nb, list(claims.columns))
+        assert int(n) == len(claims) and int(k) == int(claims["holds"].sum()), (nb, k, n)
+    # 05 records its ablation spread from the ablation table it saved
+    abl = pd.read_csv(out / "05_semi_supervised" / "tables" / "ablation_subsets.csv", index_col=0)
+    assert abs(abl["accuracy"].std() - by_name["05_semi_supervised"]["results"]["ablation_sd_accuracy"]) < 1e-9
+
+
+def test_every_code_cell_is_one_statement():
+    import ast
+
+    for nb in discover_notebooks():
+        d = nbformat.read(str(nb), as_version=4)
+        for c in d.cells:
+            if c.cell_type != "code" or "parameters" in c.metadata.get("tags", []):
+                continue
+            body = [s for s in ast.parse(c.source).body if not isinstance(s, (ast.Import, ast.ImportFrom))]
+            assert len(body) == 1, f"{nb.name}: a cell with {len(body)} statements:\n{c.source}"
 
 
 def test_report_index_links_everything(smoke_report):

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from shortcutlab import ShortcutlabError
-from shortcutlab.calibration import calibrate_cmr
-from shortcutlab.phantoms import COHORTS, make_cmr, make_echo
+from shortcutlab.data.calibration import calibrate_cmr
+from shortcutlab.data.phantoms import COHORTS, make_cmr, make_echo
 
 
 def test_cmr_shapes_masks_and_seed():
@@ -84,14 +84,12 @@ def test_calibration_small_scale():
 
 
 @pytest.mark.parametrize("cohort", ["cm", "acdc"])
-def test_heart_patch_is_exact(cohort, monkeypatch):
+def test_heart_patch_is_exact(cohort):
     """The MRI heart is rendered in a patch around it: the same masks (and, without the textured myocardium,
     whose noise field is drawn per patch, the same images to within one grey level: the heart's sigmoid rims
     are cut 7 edge widths out, < 1e-3) as rendering it over the whole image."""
-    import shortcutlab.phantoms as ph
     a = make_cmr(cohort, 40, 64, seed=5)
-    monkeypatch.setattr(ph, "_HEART_PATCH", False)
-    b = make_cmr(cohort, 40, 64, seed=5)
+    b = make_cmr(cohort, 40, 64, seed=5, _heart_patch=False)
     assert torch.equal(a.masks, b.masks)
     if cohort == "acdc":
         diff = (a.images.int() - b.images.int()).abs()
@@ -99,7 +97,7 @@ def test_heart_patch_is_exact(cohort, monkeypatch):
 
 
 def test_noise_is_zero_mean_unit_variance_and_seeded():
-    from shortcutlab.phantoms import _noise, _noise_rng
+    from shortcutlab.data.phantoms import _noise, _noise_rng
     x = _noise(_noise_rng(torch.Generator().manual_seed(0)), 200_000)
     assert abs(float(x.mean())) < 0.01 and abs(float(x.std()) - 1) < 0.01
     y = _noise(_noise_rng(torch.Generator().manual_seed(0)), 200_000)
@@ -110,7 +108,7 @@ def test_noise_is_zero_mean_unit_variance_and_seeded():
 
 def test_bad_seed_and_chunk_are_errors():
     from shortcutlab import ShortcutlabError
-    from shortcutlab.phantoms import make_cmr, make_echo
+    from shortcutlab.data.phantoms import make_cmr, make_echo
     with pytest.raises(ShortcutlabError, match="'seed' parameter of make_cmr.*Got 'abc'"):
         make_cmr(n=8, size=32, seed="abc")
     for chunk in (0, -1):

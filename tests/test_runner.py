@@ -4,8 +4,8 @@ import nbformat
 import pytest
 
 from shortcutlab import ShortcutlabError
-from shortcutlab.cli import main, parse_set
-from shortcutlab.runner import discover_notebooks, run_study
+from shortcutlab.app.cli import main, parse_set
+from shortcutlab.app.runner import discover_notebooks, run_study
 
 
 def _nb(path, cells):
@@ -152,3 +152,18 @@ def test_unwritable_out_is_a_clear_error(nbdir, tmp_path):
             run_study("smoke", out=target, notebooks=nbdir, progress=False)
     finally:
         ro.chmod(0o700)
+
+
+def test_interactive_runs_keep_their_results_apart(tmp_path, monkeypatch):
+    """Without REPORT_DIR (a notebook run by hand), each notebook writes to reports/interactive/<notebook>/."""
+    import shortcutlab as sl
+    from shortcutlab.app import notebook
+
+    monkeypatch.setattr(notebook, "REPORTS_DIR", tmp_path)
+    monkeypatch.delenv("SHORTCUTLAB_REPORT_DIR", raising=False)
+    _, _, r1 = sl.setup("smoke", {"study.root": str(tmp_path / "runs")}, None, notebook="01_contextual_bias", SEED=0)
+    _, _, r4 = sl.setup("smoke", {"study.root": str(tmp_path / "runs")}, None, notebook="04_backmix", SEED=0)
+    r1.record("x", 1)
+    r4.record("x", 4)
+    assert r1.dir == tmp_path / "interactive" / "01_contextual_bias" and r4.dir == tmp_path / "interactive" / "04_backmix"
+    assert r1.results() == {"x": 1} and r4.results() == {"x": 4}

@@ -4,8 +4,8 @@ import torch
 
 from shortcutlab import ShortcutlabError
 from shortcutlab.models import build_model
-from shortcutlab.phantoms import make_cmr
-from shortcutlab.saliency import cams_for, compute_cams, counterfactual_background, overlay, sanity_check, saliency_grid
+from shortcutlab.data.phantoms import make_cmr
+from shortcutlab.saliency import compute_cams, counterfactual_background, overlay, saliency_grid, sanity_check
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +74,10 @@ def test_rendering(small):
     cams = compute_cams(model, s.float_images()[:3]).numpy()
     fig = saliency_grid(s.images[:3].numpy(), {"full": cams, "again": cams}, s.masks[:3].numpy())
     assert len(fig.axes) == 9
+    # first column: the images themselves (frame 0); the others: the overlays, titled by model on the first row
+    for i in range(3):
+        assert np.array_equal(fig.axes[3 * i].images[0].get_array(), s.images[i, 0].numpy())
+    assert [fig.axes[j].get_title() for j in (1, 2)] == ["full", "again"]
     with pytest.raises(ShortcutlabError, match="'cam' parameter of overlay"):
         overlay(np.zeros((4, 4)), np.zeros((5, 5)))
 
@@ -84,10 +88,10 @@ def test_seg_model_looks_at_the_heart_more_than_bg_model(mri_study):
     sat in the blank background (AKS 0.01-0.02)."""
     study = mri_study
     seg, bg = study.run("cm", "seg"), study.run("cm", "bg")
-    a_seg = np.nanmean(cams_for(study, seg)["metrics"]["aks"])
-    a_bg = np.nanmean(cams_for(study, bg)["metrics"]["aks"])
+    a_seg = np.nanmean(seg.cams()["metrics"]["aks"])
+    a_bg = np.nanmean(bg.cams()["metrics"]["aks"])
     assert a_seg > a_bg + 0.1, (a_seg, a_bg)
-    again = cams_for(study, seg)  # cached
+    again = seg.cams()  # cached
     assert again["cams"].dtype == np.float16 and again["cams"].shape[1:] == (2, 64, 64)
 
 

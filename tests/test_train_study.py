@@ -6,7 +6,7 @@ import torch
 
 from shortcutlab import ShortcutlabError, load_preset
 from shortcutlab.models import build_model, load_encoder_weights, load_weights, save_weights, target_layer
-from shortcutlab.study import Study, TrainingInterrupted
+from shortcutlab.study.cache import Study
 from shortcutlab.train import TrainSettings, class_weights, fit, predict, soft_cross_entropy
 
 
@@ -32,9 +32,14 @@ def test_soft_cross_entropy_matches_reference():
 
 
 def test_model_frames_and_target_layer():
-    m = build_model("sl_cnn", 4, 2)
-    out = m(torch.rand(3, 2, 32, 32))
+    m = build_model("sl_cnn", 4, 2).eval()
+    x = torch.rand(3, 2, 32, 32)
+    out = m(x)
     assert out.shape == (3, 4)
+    # one shared encoder over the frames, features concatenated frame by frame, then the linear head
+    with torch.no_grad():
+        by_hand = m.head(torch.cat([m.encoder(x[:, 0:1]), m.encoder(x[:, 1:2])], 1))
+    assert torch.allclose(out, by_hand, atol=1e-6)
     assert target_layer(m) is m.encoder.layer4[-1]
     with pytest.raises(ShortcutlabError, match="2 frame"):
         m(torch.rand(3, 1, 32, 32))
@@ -84,15 +89,15 @@ def test_study_end_to_end(cfg, tmp_path):
     assert np.allclose(p, full.probs["test"], atol=1e-5)
 
 
-def test_same_seed_same_numbers_and_resume(cfg, tmp_path):
+def test_same_seed_same_numbers_and_resume(cfg, tmp_path, kill_after):
     a = Study(cfg, root=tmp_path / "a", progress=False).run("cm", "rand", seed=3)
     b = Study(cfg, root=tmp_path / "b", progress=False).run("cm", "rand", seed=3)
     assert a.metrics["test"]["auc_micro"] == b.metrics["test"]["auc_micro"]
     assert np.array_equal(a.probs["test"], b.probs["test"])
     # kill after epoch 1, resume, compare with the uninterrupted run
     c_study = Study(cfg, root=tmp_path / "c", progress=False)
-    with pytest.raises(TrainingInterrupted):
-        c_study.run("cm", "rand", seed=3, _stop_after_epoch=1)
+    with pytest.raises(kill_after.Killed):
+        c_study.run("cm", "rand", seed=3, _on_epoch=kill_after(1))
     run_dir = next((tmp_path / "c" / cfg.name).iterdir())
     assert (run_dir / "checkpoint.pt").exists() and not (run_dir / "done.json").exists()
     c = c_study.run("cm", "rand", seed=3)
@@ -128,8 +133,8 @@ def test_transfer_probe_and_bad_condition(cfg, tmp_path):
 def test_study_root_holds_its_data_cache(tmp_path):
     """Study(root=...) keeps everything under root, the generated phantom sets included."""
     from shortcutlab import load_preset
-    from shortcutlab.report import PROJECT_ROOT
-    from shortcutlab.study import Study
+    from shortcutlab._paths import PROJECT_ROOT
+    from shortcutlab.study.cache import Study
     before = set((PROJECT_ROOT / "runs" / "data").glob("*.npz")) if (PROJECT_ROOT / "runs" / "data").exists() else set()
     cfg = load_preset("smoke", overrides={"data.cmr_n": 80, "data.cmr_size": 32})
     st = Study(cfg, root=tmp_path, progress=False)

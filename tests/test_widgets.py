@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from shortcutlab import ShortcutlabError, load_preset
-from shortcutlab.study import Study
-from shortcutlab.widgets import DialSlider, SaliencyBrowser, gallery, render_case, select_cases
+from shortcutlab.study.cache import Study
+from shortcutlab.app.widgets import DialSlider, SaliencyBrowser
+from shortcutlab.plots import gallery, render_case, select_cases
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +19,7 @@ def setup(tmp_path_factory):
 def test_select_cases_filters_and_sorts(setup):
     study, runs = setup
     idx = select_cases(study, runs["full"], sort_by="aks")
-    from shortcutlab.saliency import cams_for
-    res = cams_for(study, runs["full"])
+    res = runs["full"].cams()
     vals = np.nanmean(res["metrics"]["aks"], 1)[idx]
     finite = vals[~np.isnan(vals)]
     assert np.all(np.diff(finite) >= 0)  # worst (lowest AKS) first
@@ -38,6 +38,8 @@ def test_render_case_and_gallery(setup):
     study, runs = setup
     fig = render_case(study, runs, 0, frame=1)
     assert len(fig.axes) == 3 and "true" in fig.axes[0].get_title()
+    shown = np.asarray(fig.axes[0].images[0].get_array())
+    assert np.array_equal(shown, study.data("cm")["test"].images[0, 1].numpy())  # image 0, the frame asked for
     assert "full" in fig.axes[1].get_title() and "seg" in fig.axes[2].get_title()
     with pytest.raises(ShortcutlabError, match="frame"):
         render_case(study, runs, 0, frame=5)
@@ -53,8 +55,7 @@ def test_browser_controls_drive_rendering(setup):
     b.pos.value = min(2, b.pos.max)
     assert b.current_index == int(b._order[b.pos.value])
     b.cls.value = 0
-    from shortcutlab.saliency import cams_for
-    labels = cams_for(study, runs["full"])["labels"]
+    labels = runs["full"].cams()["labels"]
     assert all(labels[i] == 0 for i in b._order)
     b.models.value = ("seg",)
     assert "seg" in b.last_figure.axes[1].get_title()

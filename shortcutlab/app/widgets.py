@@ -1,6 +1,6 @@
 """Browse saliency maps in JupyterLab (ipywidgets), and the dial-a-shortcut slider.
 
-Rendering is a pure function (:func:`render_case`, :func:`gallery`) that returns a matplotlib figure, so it is
+Rendering is a pure function (:func:`~shortcutlab.plots.render_case`, :func:`~shortcutlab.plots.gallery`) that returns a matplotlib figure, so it is
 testable without a kernel; the widgets only wire controls to it. Widget output does not survive in executed
 static notebooks, so notebooks also save static galleries.
 
@@ -17,12 +17,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ._validation import ShortcutlabError, check_choice, param_error
-from .saliency import cams_for, overlay
+from .._validation import param_error
+from ..plots import SORT_KEYS, gallery, render_case, select_cases
 
-__all__ = ["select_cases", "render_case", "gallery", "SaliencyBrowser", "DialSlider", "batch_mode"]
-
-SORT_KEYS = ("aks", "dsc", "pct_e", "pct_f")
+__all__ = ["SaliencyBrowser", "DialSlider", "batch_mode", "gallery", "render_case", "select_cases"]
 
 
 def batch_mode() -> bool:
@@ -42,108 +40,6 @@ _BATCH_NOTE = ("<i>{what}: live widget not drawn in a batch run (no front end); 
                "JupyterLab to use it. The static figures below are the report's version.</i>")
 
 
-def _case_data(study, run, eval_set: str, method: str | None = None) -> dict:
-    res = cams_for(study, run, eval_set, method=method)
-    res["set"] = study.data(run.cohort, strength=run.spec["data"].get("strength"))[eval_set]
-    return res
-
-
-def select_cases(study, run, eval_set: str = "test", *, cls: int | None = None, correctness: str = "all",
-                 sort_by: str = "aks", worst_first: bool = True, method: str | None = None) -> np.ndarray:
-    """Indices (into the evaluated images) filtered by class and correctness, sorted by an overlap metric.
-
-    Images whose metric is NaN (all-zero map) come first when ``worst_first`` — they are the least explained.
-    """
-    check_choice(correctness, ("all", "correct", "wrong"), name="correctness", where="select_cases")
-    check_choice(sort_by, SORT_KEYS, name="sort_by", where="select_cases")
-    res = _case_data(study, run, eval_set, method)
-    labels, pred = res["labels"], res["pred"]
-    keep = np.ones(len(labels), dtype=bool)
-    if cls is not None:
-        k = len(res["set"].class_names)
-        if not 0 <= int(cls) < k:
-            raise ShortcutlabError(f"The 'cls' parameter of select_cases must be in [0, {k - 1}] or None. Got {cls} instead.")
-        keep &= labels == int(cls)
-    if correctness != "all":
-        keep &= (labels == pred) if correctness == "correct" else (labels != pred)
-    vals = np.nanmean(res["metrics"][sort_by], axis=1) if res["metrics"][sort_by].ndim == 2 else res["metrics"][sort_by]
-    idx = np.flatnonzero(keep)
-    key = np.where(np.isnan(vals[idx]), -np.inf if worst_first else np.inf, vals[idx])
-    order = np.argsort(key, kind="stable")
-    if not worst_first:
-        order = order[::-1]
-    return idx[order]
-
-
-def render_case(study, runs: Mapping[str, object], i: int, eval_set: str = "test", *, frame: int = 0,
-                method: str | None = None):
-    """One test image, side by side for each model: image, map overlay, mask contour, true / predicted class
-    with probability, and that image's AKS / DSC / %E / %F."""
-    import matplotlib.pyplot as plt
-
-    names = list(runs)
-    if not names:
-        raise ShortcutlabError("The 'runs' parameter of render_case must name at least one model.")
-    fig, axes = plt.subplots(1, len(names) + 1, figsize=(2.4 * (len(names) + 1), 2.9), squeeze=False)
-    first = _case_data(study, runs[names[0]], eval_set, method)
-    ds = first["set"]
-    if not 0 <= i < len(first["labels"]):
-        raise ShortcutlabError(f"The image index of render_case must be in [0, {len(first['labels']) - 1}]. Got {i} instead.")
-    if not 0 <= frame < ds.num_frames:
-        raise ShortcutlabError(f"The 'frame' parameter of render_case must be in [0, {ds.num_frames - 1}]. Got {frame} instead.")
-    img = ds.images[i, frame].numpy()
-    mask = ds.masks[i, frame].numpy() if ds.masks is not None else None
-    ax = axes[0, 0]
-    ax.imshow(img, cmap="gray", vmin=0, vmax=255)
-    if mask is not None:
-        ax.contour(mask.astype(float), levels=[0.5], colors="lime", linewidths=0.6)
-    ax.set_title(f"#{i} · true {ds.class_names[int(first['labels'][i])]} · {ds.frame_names[frame]}", fontsize=8)
-    ax.axis("off")
-    for j, name in enumerate(names):
-        res = first if j == 0 else _case_data(study, runs[name], eval_set, method)
-        cam = res["cams"][i, frame].astype(np.float32)
-        p = res["probs"][i]
-        pred = int(res["pred"][i])
-        m = {k: float(v[i, frame]) for k, v in res["metrics"].items()}
-        overlay(img, cam, mask, ax=axes[0, j + 1])
-        ok = "✓" if pred == int(res["labels"][i]) else "✗"
-        axes[0, j + 1].set_title(f"{name}: {ds.class_names[pred]} {p[pred]:.2f} {ok}\nAKS {m['aks']:.2f} DSC {m['dsc']:.2f} "
-                                 f"%E {100 * m['pct_e']:.0f} %F {100 * m['pct_f']:.0f}"
-                                 if m['aks'] == m['aks'] else f"{name}: {ds.class_names[pred]} {p[pred]:.2f} {ok}\n"
-                                 f"all-zero map (metrics NaN)", fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def gallery(study, runs: Mapping[str, object], eval_set: str = "test", *, n: int = 6, worst: bool = True,
-            sort_by: str = "aks", by: str | None = None, frame: int = 0):
-    """Static gallery of the ``n`` worst (or best) cases of model ``by`` (default: the first), all models side by side."""
-    import matplotlib.pyplot as plt
-
-    names = list(runs)
-    by = by or names[0]
-    idx = select_cases(study, runs[by], eval_set, sort_by=sort_by, worst_first=worst)[:n]
-    first = _case_data(study, runs[names[0]], eval_set)
-    ds = first["set"]
-    fig, axes = plt.subplots(len(idx), len(names) + 1, figsize=(1.9 * (len(names) + 1), 1.9 * max(len(idx), 1)),
-                             squeeze=False)
-    for r, i in enumerate(idx):
-        img = ds.images[i, frame].numpy()
-        mask = ds.masks[i, frame].numpy()
-        axes[r, 0].imshow(img, cmap="gray", vmin=0, vmax=255)
-        axes[r, 0].contour(mask.astype(float), levels=[0.5], colors="lime", linewidths=0.5)
-        axes[r, 0].set_title(f"#{i} {ds.class_names[int(first['labels'][i])]}", fontsize=7)
-        axes[r, 0].axis("off")
-        for j, name in enumerate(names):
-            res = first if j == 0 else _case_data(study, runs[name], eval_set)
-            v = float(res["metrics"][sort_by][i, frame])
-            overlay(img, res["cams"][i, frame].astype(np.float32), mask, ax=axes[r, j + 1],
-                    title=f"{name} {sort_by} {v:.2f}" if v == v else f"{name} (zero map)")
-    fig.suptitle(f"{'worst' if worst else 'best'} {len(idx)} by {sort_by} of {by} ({eval_set})", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
 class SaliencyBrowser:
     """ipywidgets browser over study runs: split, models (side by side), class, correct / wrong, sort by
     AKS or %E (worst first), frame, CAM method, and a slider through the sorted cases.
@@ -159,13 +55,13 @@ class SaliencyBrowser:
 
         self.live = _resolve_live(live, "SaliencyBrowser")
         if not runs:
-            raise ShortcutlabError("The 'runs' parameter of SaliencyBrowser must name at least one model.")
+            raise param_error("runs", "SaliencyBrowser", "a mapping naming at least one model", runs)
         self.study, self.runs = study, dict(runs)
         first = next(iter(self.runs.values()))
         data = study.data(first.cohort)
         eval_sets = list(eval_sets or [k for k in data if k not in ("train", "val")])
         ds = data[eval_sets[0]]
-        from .config import CAM_METHODS
+        from ..config import CAM_METHODS
 
         self.split = w.Dropdown(options=eval_sets, value=eval_sets[0], description="split")
         self.models = w.SelectMultiple(options=list(self.runs), value=tuple(list(self.runs)[:3]), description="models")
@@ -256,8 +152,6 @@ class DialSlider:
         display(self.widget if self.live else HTML(_BATCH_NOTE.format(what="dial slider")))
 
     def _update(self, *_):
-        from .experiments import overlap
-
         st = float(self.slider.value)
         kw = {} if self.epochs is None else {"epochs": self.epochs}
         self.rows = []
@@ -265,7 +159,7 @@ class DialSlider:
             r = self.study.run("cm", c, strength=st, **kw)
             self.rows.append(dict(condition=c, strength=st, auc=r.metrics["test"]["auc_micro"],
                                   auc_decorrelated=r.metrics["test_decorrelated"]["auc_micro"],
-                                  aks=overlap(self.study, r)["aks"]["mean"]))
+                                  aks=r.overlap()["aks"]["mean"]))
         import pandas as pd
 
         if not self.live:

@@ -68,15 +68,6 @@ def paired_times(fn_a: Callable[[], Any], fn_b: Callable[[], Any], repeats: int,
     return ta, tb
 
 
-def _median_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
 
 
 class _SeedStyle(torch.utils.data.Dataset):
@@ -122,9 +113,9 @@ class _SeedStyle(torch.utils.data.Dataset):
 
 
 def _bench_pipeline(s, device, repeats, tmp: Path) -> dict:
-    from .augment import GeometricParams
-    from .phantoms import make_cmr
-    from .pipeline import BatchPipeline
+    from ..interventions.geometric import GeometricParams
+    from ..data.phantoms import make_cmr
+    from ..interventions.pipeline import BatchPipeline
 
     data = make_cmr("cm", s["n"], s["size"], seed=0)
     for i in range(len(data)):  # writing the seed-style files is set-up, not measured
@@ -166,9 +157,9 @@ def _bench_pipeline(s, device, repeats, tmp: Path) -> dict:
 
 
 def _bench_fit_share(s, device, repeats) -> dict:
-    from .models import build_model
-    from .phantoms import make_cmr
-    from .train import TrainSettings, fit, soft_cross_entropy
+    from ..models import build_model
+    from ..data.phantoms import make_cmr
+    from ..train import TrainSettings, fit, soft_cross_entropy
 
     data = make_cmr("cm", s["n"], s["size"], seed=0)
     settings = TrainSettings(epochs=1, batch_size=s["batch"], select_metric="last", device=device.type,
@@ -196,7 +187,7 @@ def _bench_fit_share(s, device, repeats) -> dict:
         if amp:
             torch.cuda.synchronize()
 
-    from .pipeline import BatchPipeline
+    from ..interventions.pipeline import BatchPipeline
     pipe = BatchPipeline(data.to(device), "rand", batch_size=s["batch"], geometric=settings.geometric, seed=0,
                          device=device, drop_last=True)
 
@@ -229,10 +220,10 @@ def _bench_saliency(s, device, repeats) -> dict:
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    from .metrics import overlap_metrics
-    from .models import build_model, target_layer
-    from .phantoms import make_cmr
-    from .saliency import compute_cams
+    from ..metrics import overlap_metrics
+    from ..models import build_model, target_layer
+    from ..data.phantoms import make_cmr
+    from ..saliency.cams import compute_cams
 
     data = make_cmr("cm", min(s["n"], 256), s["size"], seed=0)
     model = build_model("sl_cnn", data.num_classes, data.num_frames).eval()
@@ -256,7 +247,7 @@ def _bench_saliency(s, device, repeats) -> dict:
 
 
 def _bench_generation(s, repeats) -> dict:
-    from .phantoms import make_cmr, make_echo
+    from ..data.phantoms import make_cmr, make_echo
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -282,9 +273,9 @@ def _share_row(r: dict) -> dict:
 
 
 def _study_times(preset: str) -> dict:
-    from .report import PROJECT_ROOT
+    from .._paths import REPORTS_DIR
 
-    p = PROJECT_ROOT / "reports" / preset / "summary.json"
+    p = REPORTS_DIR / preset / "summary.json"
     if not p.exists():
         return {"available": False, "note": f"run `shortcutlab run --preset {preset}` first"}
     s = json.loads(p.read_text())
@@ -297,16 +288,16 @@ def _study_times(preset: str) -> dict:
 
 def run_bench(preset: str = "smoke", device: str = "cpu", out: str | Path | None = None, size: str | None = None) -> dict:
     """Run every benchmark and return ``{"table": [...], "text": str, ...}``; write JSON to ``out``."""
-    from ._alloc import allocator_state
-    from ._validation import check_choice
+    from .._alloc import allocator_state
+    from .._validation import check_choice
 
     check_choice(preset, ("smoke", "default", "paper"), name="preset", where="run_bench")
     check_choice(device, ("cpu", "cuda"), name="device", where="run_bench")
     s = SIZES[size or preset]
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        from ._validation import ShortcutlabError
-        raise ShortcutlabError("The 'device' parameter of bench is 'cuda' but no CUDA GPU is available.")
+        from .._validation import param_error
+        raise param_error("device", "bench", "'cpu' (no CUDA GPU is available here)", device)
     res: dict[str, Any] = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                                        "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                                        "gpu": torch.cuda.get_device_name(0) if dev.type == "cuda" else None,
@@ -366,7 +357,6 @@ def run_bench(preset: str = "smoke", device: str = "cpu", out: str | Path | None
                       f"now; run again on an idle machine or with more repeats before judging it.", stacklevel=2)
     res["text"] = "\n".join(lines)
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        from .report import to_jsonable
-        Path(out).write_text(json.dumps(to_jsonable(res), indent=1))
+        from .._io import atomic_json
+        atomic_json(out, res)
     return res

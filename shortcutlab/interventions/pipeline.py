@@ -14,11 +14,11 @@ from typing import Iterator
 
 import torch
 
-from ._validation import ShortcutlabError, check_int, check_number
-from .augment import (GeometricParams, apply_test_condition, geometric, intensity, intervene, select,
-                      select_masked_fraction, warp_masks, wbackmix_weights)
-from .conditions import condition_names, get_condition
-from .imageset import ImageSet
+from .._validation import ShortcutlabError, check_int, check_number
+from .background import apply_test_condition, intervene, select, select_masked_fraction, wbackmix_weights
+from .geometric import GeometricParams, geometric, intensity, warp_masks
+from .registry import condition_names, get_condition
+from ..data.imageset import ImageSet
 
 __all__ = ["Batch", "BatchPipeline", "geometric_from_config", "PRE_TRANSFORM", "POST_TRANSFORM"]
 
@@ -43,10 +43,9 @@ class Batch:
 
 def geometric_from_config(cfg, modality: str = "mri") -> GeometricParams:
     """GeometricParams from a preset's ``augment`` section (rotation of the MRI seed or of BackMix)."""
-    a = cfg.augment
-    rot = a.rotate_mri if modality == "mri" else a.rotate_echo
-    return GeometricParams(rotate=rot, flip_p=a.flip_p, scale_min=a.crop_scale_min, brightness=a.brightness,
-                           contrast=a.contrast)
+    from ..config import settings_values
+
+    return GeometricParams(**settings_values(cfg, "geometric", modality))
 
 
 class BatchPipeline:

@@ -18,20 +18,22 @@ encoder learns one representation that the downstream shared-encoder model appli
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as tF
 from torch import nn
 
-from ._io import atomic_torch_save
-from ._manifest import resume
-from ._validation import ShortcutlabError, check_choice, check_int, check_number
-from .augment import two_views
-from .imageset import ImageSet
+from .._io import atomic_torch_save
+from .._manifest import resume
+from .._validation import ShortcutlabError, check_choice, check_int, check_number
+from ..config import check_setting_names, settings_class, settings_values
+from ..interventions.geometric import two_views
+from ..data.imageset import ImageSet
 
 __all__ = ["METHODS", "ProjectionHead", "PredictionHead", "nt_xent_loss", "info_nce_loss", "byol_loss",
            "momentum_update", "cosine_momentum", "MoCoQueue", "ContrastiveSettings", "pretrain", "PretrainResult"]
@@ -124,28 +126,18 @@ class MoCoQueue(nn.Module):
         self.ptr.fill_((int(self.ptr) + b) % size)
 
 
-@dataclass(frozen=True)
-class ContrastiveSettings:
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-6
-    temperature: float = 0.2
-    queue_size: int = 256
-    momentum: float = 0.99
-    proj_dim: int = 128
-    hidden_dim: int = 256
-    device: str = "auto"
-    threads: int = 0
+ContrastiveSettings = settings_class(
+    "ContrastiveSettings", "pretrain",
+    "What ``pretrain`` needs: the schema's ``pretrain`` settings (:mod:`shortcutlab.config`), with their defaults.")
 
-    @classmethod
-    def from_config(cls, cfg, **changes) -> "ContrastiveSettings":
-        c = cfg.contrastive
-        base = dict(epochs=c.epochs, batch_size=c.batch_size, lr=c.lr, weight_decay=c.weight_decay,
-                    temperature=c.temperature, queue_size=c.queue_size, momentum=c.momentum, proj_dim=c.proj_dim,
-                    hidden_dim=c.hidden_dim, device=cfg.train.device, threads=cfg.train.threads)
-        base.update(changes)
-        return cls(**base)
+
+def _contrastive_from_config(cls, cfg, **changes) -> "ContrastiveSettings":
+    """The preset's ``contrastive`` section (and ``train.device`` / ``train.threads``), with ``changes``."""
+    check_setting_names(changes, [f.name for f in dataclasses.fields(cls)], "pretraining")
+    return cls(**{**settings_values(cfg, "pretrain"), **changes})
+
+
+ContrastiveSettings.from_config = classmethod(_contrastive_from_config)
 
 
 @dataclass
@@ -202,12 +194,13 @@ class _Learner(nn.Module):
 
 def pretrain(method: str, data: ImageSet, encoder: nn.Module, *, settings: ContrastiveSettings | None = None,
              seed: int = 0, checkpoint: str | Path | None = None, progress: bool = True,
-             stop_after_epoch: int | None = None, checkpoint_key: str | None = None) -> PretrainResult:
+             on_epoch: Callable[[int, dict], None] | None = None, checkpoint_key: str | None = None) -> PretrainResult:
     """Pretrain ``encoder`` (a timm model with ``num_classes=0``, 1 input channel) on ``data`` without labels.
 
     Each frame of each sample is an image. Two views per image come from
-    :func:`shortcutlab.augment.two_views`. Returns the encoder (the online one) and the loss history.
+    :func:`shortcutlab.interventions.geometric.two_views`. Returns the encoder (the online one) and the loss history.
     ``checkpoint`` is resumed only if it was written with the same ``checkpoint_key`` and fits the learner.
+    ``on_epoch(epoch, row)`` runs after each epoch and its checkpoint, as in :func:`shortcutlab.train.fit`.
     """
     s = settings or ContrastiveSettings()
     where = "pretrain"
@@ -224,7 +217,7 @@ def pretrain(method: str, data: ImageSet, encoder: nn.Module, *, settings: Contr
             f"The 'queue_size' parameter of {where} must be smaller than the number of training images minus one "
             f"batch ({n_img} - {s.batch_size} - 1 = {n_img - s.batch_size - 1}): a larger queue puts an image among "
             f"its own negatives. Got {s.queue_size} instead; try {ok}.")
-    from .train import resolve_device, set_threads
+    from ..train import resolve_device, set_threads
 
     dev = resolve_device(s.device)
     if dev.type == "cpu":
@@ -272,6 +265,6 @@ def pretrain(method: str, data: ImageSet, encoder: nn.Module, *, settings: Contr
                   "hist": torch.tensor([[h["epoch"], h["loss"]] for h in history], dtype=torch.float64),
                   "key": checkpoint_key}
             atomic_torch_save(st, ckpt)
-        if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < s.epochs:
-            break
+        if on_epoch:
+            on_epoch(epoch + 1, history[-1])
     return PretrainResult(encoder=learner.encoder.cpu(), history=history, method=method)

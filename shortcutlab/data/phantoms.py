@@ -18,17 +18,17 @@ one ``torch.Generator``.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as tF
 
-from ._validation import ShortcutlabError, check_choice, check_int, check_number
+from .._validation import ShortcutlabError, check_choice, check_int, check_number
 from .imageset import ImageSet
 
 PHANTOM_VERSION = 5  # bump whenever generated images change: it keys the on-disk cache
-_HEART_PATCH = True  # render the MRI heart in a patch around it (a test switches it off to check it is exact)
 
 __all__ = ["PHANTOM_VERSION", "make_cmr", "make_echo", "COHORTS", "CUE_KINDS", "ECHO_VIEWS", "ECHO_SITES", "CMR_CLASS_PARAMS"]
 
@@ -103,7 +103,8 @@ def _to_u8(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
 
 def make_cmr(cohort: str = "cm", n: int = 200, size: int = 64, *, spurious: str = "marker",
              strength: float = 0.9, systemic: bool = True, seed: int | torch.Generator | None = 0,
-             labels: Sequence[int] | torch.Tensor | None = None, chunk: int = 32) -> ImageSet:
+             labels: Sequence[int] | torch.Tensor | None = None, chunk: int = 32,
+             _heart_patch: bool = True) -> ImageSet:
     """Cardiac MRI phantom: short-axis mid-ventricular slice, frames ED and ES.
 
     Parameters
@@ -141,7 +142,7 @@ def make_cmr(cohort: str = "cm", n: int = 200, size: int = 64, *, spurious: str 
     check_choice(spurious, CUE_KINDS, name="spurious", where=where)
     strength = check_number(strength, name="strength", where=where, lo=0, hi=1)
     if not isinstance(systemic, bool):
-        from ._validation import param_error
+        from .._validation import param_error
         raise param_error("systemic", where, "a bool", systemic)
     check_int(chunk, name="chunk", where=where, lo=1)
     g = _gen(seed, where)
@@ -161,7 +162,7 @@ def make_cmr(cohort: str = "cm", n: int = 200, size: int = 64, *, spurious: str 
     metas = []
     for s in range(0, n, chunk):
         img, masks[s:s + chunk], mt = _cmr_chunk(cohort, lab[s:s + chunk], cue[s:s + chunk], size, spurious,
-                                                  systemic, g)
+                                                  systemic, g, _heart_patch)
         _to_u8(img, images[s:s + chunk])
         metas.append(mt)
     meta = {key: torch.cat([m[key] for m in metas]) for key in metas[0]}
@@ -221,7 +222,23 @@ def _ell(xs, ys, cx, cy, ax, ay, half) -> torch.Tensor:
     return (tx - ty).clamp_(0, 1)
 
 
-def _cmr_chunk(cohort, lab, cue, size, spurious, systemic, g):
+def _cmr_chunk(cohort, lab, cue, size, spurious, systemic, g, heart_patch=True):
+    """One chunk of MRI phantoms, drawn in the order the random stream is consumed: the patients' parameters,
+    then the torso, the heart (ED and ES), the spurious cue and the scanner. Returns images in [0, 1] (float),
+    heart masks and the per-patient metadata."""
+    p = _cmr_patients(cohort, lab, cue, size, spurious, systemic, g)
+    img = _cmr_torso(p)
+    img, mask = _cmr_heart(p, img, heart_patch)
+    img = _cmr_cue(p, img, mask, cue, spurious)
+    img = _cmr_scanner(p, img)
+    meta = {"fat": p.fat, "ef": p.ef, "lv_radius": p.r_ed, "wall": p.w_ed, "effusion": p.eff.bool(),
+            "infarct": p.inf.bool()}
+    return img, mask, meta
+
+
+def _cmr_patients(cohort, lab, cue, size, spurious, systemic, g) -> SimpleNamespace:
+    """Each patient's anatomy (class-dependent, with spread), fat thickness (the habitus cue when it is the
+    shortcut), and the uniform draws and noise generator the renderers read, plus the image grid."""
     n = lab.shape[0]
     k = len(COHORTS[cohort])
     sc = _SCANNER[cohort]
@@ -253,13 +270,29 @@ def _cmr_chunk(cohort, lab, cue, size, spurious, systemic, g):
 
     fov = sc["fov"]
     lin = torch.linspace(-1, 1, size) * fov
-    xs, ys = lin.view(1, 1, 1, size), lin.view(1, 1, size, 1)  # separable coordinates
-    v = lambda t: t.view(n, 1, 1, 1)  # noqa: E731
-    nrm = lambda j: v(math.sqrt(2.0) * torch.erfinv(2 * rnd[:, j] - 1))  # noqa: E731  (normal from uniform)
     px = 2.0 * fov / size
-    half = 0.8 * px  # partial-volume ramp of the torso's rims: ~1.6 px wide
-    edge = 1.2 * px  # the heart's rims are softer (a sigmoid: through-plane motion, partial volume of thin walls)
+    return SimpleNamespace(n=n, size=size, sc=sc, fov=fov, lin=lin, xs=lin.view(1, 1, 1, size),
+                           ys=lin.view(1, 1, size, 1), px=px,
+                           half=0.8 * px,  # partial-volume ramp of the torso's rims: ~1.6 px wide
+                           edge=1.2 * px,  # the heart's rims are softer (through-plane motion, thin walls)
+                           r_ed=r_ed, w_ed=w_ed, ef=ef, rv=rv, rvef=rvef, sept=sept, inf=inf, tex=tex, eff=eff,
+                           fat=fat, rnd=rnd, rng=rng, ef_rows=torch.nonzero(eff > 0).flatten())
 
+
+def _v(t: torch.Tensor) -> torch.Tensor:
+    return t.view(-1, 1, 1, 1)
+
+
+def _nrm(p, j: int) -> torch.Tensor:
+    """A per-patient standard normal from the j-th uniform draw (inverse CDF)."""
+    return _v(math.sqrt(2.0) * torch.erfinv(2 * p.rnd[:, j] - 1))
+
+
+def _cmr_torso(p) -> torch.Tensor:
+    """Body with subcutaneous fat, lungs, liver, spine, aorta, and the pleural effusion of amyloidosis: one
+    frame ``[n, 1, size, size]`` (the torso does not move between ED and ES)."""
+    xs, ys, half, v, fat = p.xs, p.ys, p.half, _v, p.fat
+    nrm = lambda j: _nrm(p, j)  # noqa: E731
     # Torso: body with subcutaneous fat, lungs, liver, spine, aorta (frame-independent).
     bcx, bcy = 0.03 * nrm(0), 0.05 + 0.03 * nrm(1)
     ba, bb = 0.8 + 0.04 * nrm(2), 0.6 + 0.03 * nrm(3)
@@ -276,13 +309,28 @@ def _cmr_chunk(cohort, lab, cue, size, spurious, systemic, g):
     img.lerp_(torch.tensor(0.48), spine_c)
     img.lerp_(torch.tensor(0.85), _ell(xs, ys, bcx + 0.16, bcy + 0.3, 0.055, 0.055, half).mul_(inner))
     # effusion (pleural here, pericardial below) is computed for the rows that have it (the others: weight 0)
-    ef_rows = torch.nonzero(eff > 0).flatten()
+    ef_rows = p.ef_rows
     if ef_rows.numel():  # pleural effusion at the lung bases: the systemic sign of amyloidosis
         e = lambda t: t[ef_rows] if torch.is_tensor(t) else t  # noqa: E731
         pleural = (_ell(xs, ys, e(bcx) - 0.42, e(bcy) + 0.22, 0.2, 0.07, half)
                    + _ell(xs, ys, e(bcx) + 0.45, e(bcy) + 0.2, 0.18, 0.06, half)).clamp_(0, 1).mul_(inner[ef_rows])
         img[ef_rows] = img[ef_rows].lerp_(torch.tensor(0.92), pleural)
 
+    p.bcx, p.bcy, p.bb = bcx, bcy, bb  # the heart sits in the body; the artifact cue below it
+    p.inner = inner
+    return img
+
+
+def _cmr_heart(p, img: torch.Tensor, patch: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """LV blood pool and myocardium, RV cavity and wall, at ED and ES, over the torso; the heart mask is their
+    union. Class signs live here: dilation and ejection fraction, an akinetic infarct segment, septal
+    hypertrophy, amyloid texture, the pericardial effusion ring (outside the mask). ``patch=False`` renders over
+    the whole image instead of a patch around the heart (the same masks; a test checks it)."""
+    n, size, sc, fov, lin, edge = p.n, p.size, p.sc, p.fov, p.lin, p.edge
+    v, bcx, bcy, rnd, rng = _v, p.bcx, p.bcy, p.rnd, p.rng
+    r_ed, w_ed, ef, rv, rvef, sept, inf, tex = p.r_ed, p.w_ed, p.ef, p.rv, p.rvef, p.sept, p.inf, p.tex
+    ef_rows = p.ef_rows
+    nrm = lambda j: _nrm(p, j)  # noqa: E731
     # Heart: LV centre and orientation (RV direction points to the patient's right = image left, anterior).
     hcx = 0.12 + 0.035 * nrm(6) + bcx
     hcy = -0.06 + 0.035 * nrm(7) + bcy
@@ -309,7 +357,7 @@ def _cmr_chunk(cohort, lab, cue, size, spurious, systemic, g):
     rv_reach = ((d_rv + ax_ed * c_star) ** 2 + ay_ed ** 2 * (1 - c_star ** 2)).sqrt()
     reach = torch.maximum(lv_reach, rv_reach) + 7 * edge  # the sigmoid rims are < 1e-3 beyond 7 edges
     step = 2 * fov / (size - 1)  # linspace spacing
-    side = min(size, int(math.ceil(2 * float(reach.max()) / step)) + 3) if _HEART_PATCH else size
+    side = min(size, int(math.ceil(2 * float(reach.max()) / step)) + 3) if patch else size
     ox = ((hcx.view(n) + fov) / step - (side - 1) / 2).round().long().clamp(0, size - side)
     oy = ((hcy.view(n) + fov) / step - (side - 1) / 2).round().long().clamp(0, size - side)
     cols = ox.view(n, 1) + torch.arange(side)  # [n, side] pixel columns of each patient's patch
@@ -382,8 +430,14 @@ def _cmr_chunk(cohort, lab, cue, size, spurious, systemic, g):
             f[ef_rows] = f[ef_rows].lerp_(torch.tensor(0.95), peri.mul_(1 - heart_soft[ef_rows]))
         out.put_(at + fi * size * size, f)
         mask.put_(at + fi * size * size, heart_mask)
-    img = out
+    return out, mask
 
+
+def _cmr_cue(p, img: torch.Tensor, mask: torch.Tensor, cue: torch.Tensor, spurious: str) -> torch.Tensor:
+    """The spurious cue, in the background only: a corner glyph whose shape names a class (``marker``) or a
+    dotted zipper line whose period does (``artifact``); ``habitus`` is the fat thickness drawn with the patient."""
+    size, fov, xs, ys, half, px, rnd, v = p.size, p.fov, p.xs, p.ys, p.half, p.px, p.rnd, _v
+    bcy, bb = p.bcy, p.bb
     # Spurious cue (background only; it never enters the heart mask). Its placement uses rnd[:, 10:13] for
     # every kind, so all kinds consume the same random stream.
     corner = (rnd[:, 10] * 4).long().clamp(max=3)
@@ -405,6 +459,13 @@ def _cmr_chunk(cohort, lab, cue, size, spurious, systemic, g):
         dots = (torch.remainder(ys, period) < period / 2) & (ys > bcy + bb + 0.04) & (ys < 0.98 * fov)
         img = torch.maximum(img, (0.8 * line * dots) * (~mask))
 
+    return img
+
+
+def _cmr_scanner(p, img: torch.Tensor) -> torch.Tensor:
+    """The cohort's scanner: a smooth bias field, gamma, and Rician noise."""
+    n, size, sc, fov, xs, ys, rng = p.n, p.size, p.sc, p.fov, p.xs, p.ys, p.rng
+    nrm = lambda j: _nrm(p, j)  # noqa: E731
     # Scanner: bias field, gamma, Rician noise.
     a = sc["bias"]
     p_, q_, r_ = nrm(13), nrm(14), nrm(15)
@@ -422,8 +483,7 @@ def _cmr_chunk(cohort, lab, cue, size, spurious, systemic, g):
     n2 = buf[shift:].view(n, 2, size, size)
     img = img.add_(n1, alpha=s)
     img = img.mul_(img).addcmul_(n2, n2, value=s * s).sqrt_()
-    meta = {"fat": fat, "ef": ef, "lv_radius": r_ed, "wall": w_ed, "effusion": eff.bool(), "infarct": inf.bool()}
-    return img, mask, meta
+    return img
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from ._validation import DataError, ShortcutlabError, check_int, check_number
+from .._io import atomic_savez
+from .._validation import DataError, ShortcutlabError, check_int, check_number
 
 __all__ = ["ImageSet"]
 
@@ -259,10 +260,7 @@ class ImageSet:
             arrays["header"] = np.array(json.dumps(header))
         for k, v in self.meta.items():
             arrays[f"meta__{k}"] = v.cpu().numpy() if torch.is_tensor(v) else np.array(v, dtype=str)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        tmp.replace(path)
-        return path
+        return atomic_savez(path, arrays, compressed=True)
 
     @classmethod
     def load(cls, path: str | Path) -> "ImageSet":

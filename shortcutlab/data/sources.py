@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import Config
+from ..config import Config
 from .imageset import ImageSet
-from .loaders import cached_imageset
+from .cache import cached_imageset
 from .phantoms import PHANTOM_VERSION, make_cmr, make_echo
-from .report import PROJECT_ROOT
+from .._paths import project_path
 
 __all__ = ["cmr_data", "echo_data", "data_cache_dir"]
 
@@ -20,9 +20,7 @@ __all__ = ["cmr_data", "echo_data", "data_cache_dir"]
 def data_cache_dir(cfg: Config) -> Path | bool:
     if not cfg.data.cache:
         return False
-    root = Path(cfg.study.root)
-    root = root if root.is_absolute() else PROJECT_ROOT / root
-    return root / "data"
+    return project_path(cfg.study.root) / "data"
 
 
 def _phantom(key: dict, fn, cfg: Config, cache_dir: Path | bool | None) -> ImageSet:

@@ -1,8 +1,8 @@
-"""Background interventions of both papers and batched geometric / intensity / two-view transforms.
+"""The background interventions of both papers, and the built-in conditions registered from them.
 
 Everything here is batch in, batch out on resident tensors (CPU or CUDA) with one ``torch.Generator``:
 images ``[B, F, H, W]`` float in [0, 1], masks ``[B, F, H, W]`` bool. The interventions that only select
-pixels (``exact_u8`` in the registry, :mod:`shortcutlab.conditions`) also take the stored uint8 images, which is a quarter of the memory traffic
+pixels (``exact_u8`` in the registry, :mod:`shortcutlab.interventions.registry`) also take the stored uint8 images, which is a quarter of the memory traffic
 and gives the same values after conversion. Frames of one sample (ED, ES) always
 share one random draw, and an image and its mask always move together.
 
@@ -21,7 +21,8 @@ name          what the model sees                                               
 ``shuffle``   background pixels randomly permuted within the image (BackMix "Shuffle")   train
 ``bokeh``     background Gaussian-blurred (BackMix "Bokeh")                               train
 ``cutmix``    a random box from another image, area-proportional soft label (CutMix)      train
-``sma``       the image; the loss adds a feature-space background swap (see train.py)    train
+``sma_variant`` the image; the loss adds a mask-free feature-space background swap,    train
+              a stand-in for the paper's SMA, not SMA itself (see train.py)
 ============  =========================================================================  ==============
 
 Donor-based swaps (``rand``, ``backmix``) follow BackMix §2.1: the donor's object region is blanked with
@@ -31,17 +32,16 @@ everywhere else. Donors are drawn from a pool of samples that have masks (by def
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as tF
 
-from ._validation import ShortcutlabError, check_number, param_error
-from .conditions import Condition, _builtin, condition_names, context, get_condition
+from .._validation import ShortcutlabError, check_number, param_error
+from .registry import Condition, _builtin, condition_names, context, get_condition
 
-__all__ = ["select", "CONDITIONS", "TRAIN_ONLY", "TEST_TIME", "MASK_CONDITIONS", "U8_CONDITIONS", "intervene",
-           "apply_test_condition", "seg", "bg", "donor_swap", "noise_bg", "shuffle_bg", "bokeh_bg", "cutmix", "geometric", "intensity",
-           "two_views", "warp_masks", "GeometricParams", "wbackmix_weights", "select_masked_fraction", "gaussian_blur"]
+__all__ = ["select", "CONDITIONS", "intervene",
+           "apply_test_condition", "seg", "bg", "donor_swap", "noise_bg", "shuffle_bg", "bokeh_bg", "cutmix",
+           "wbackmix_weights", "select_masked_fraction", "gaussian_blur"]
 
 def _check_batch(images: torch.Tensor, masks: torch.Tensor | None, where: str, need_mask: bool = True,
                  allow_u8: bool = False):
@@ -271,112 +271,6 @@ def _gamma(alpha: float, n: int, generator: torch.Generator) -> torch.Tensor:
     return out
 
 
-# ------------------------------------------------------------------------------------------ geometric
-@dataclass(frozen=True)
-class GeometricParams:
-    """Per-sample geometric and intensity augmentation ranges."""
-
-    rotate: float = 20.0          # degrees, uniform in [-rotate, rotate]
-    flip_p: float = 0.5           # horizontal flip probability
-    scale_min: float = 0.85       # random resized crop: area fraction in [scale_min, 1]
-    brightness: float = 0.1       # additive, uniform in [-b, b]
-    contrast: float = 0.2         # multiplicative about the mean, uniform in [1-c, 1+c]
-
-
-def _affine(b: int, p: GeometricParams, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
-    u = torch.rand(b, 5, generator=generator)
-    ang = (u[:, 0] * 2 - 1) * math.radians(p.rotate)
-    flip = u[:, 1] < p.flip_p
-    area = p.scale_min + (1 - p.scale_min) * u[:, 2]
-    s = torch.sqrt(area)  # side fraction of the crop
-    tx = (u[:, 3] * 2 - 1) * (1 - s)
-    ty = (u[:, 4] * 2 - 1) * (1 - s)
-    cos, sin = torch.cos(ang), torch.sin(ang)
-    fx = torch.where(flip, -1.0, 1.0)
-    theta = torch.zeros(b, 2, 3)
-    # output coords -> input coords: x_in = s * R @ (flip * x_out) + t
-    theta[:, 0, 0] = s * cos * fx
-    theta[:, 0, 1] = -s * sin
-    theta[:, 1, 0] = s * sin * fx
-    theta[:, 1, 1] = s * cos
-    theta[:, 0, 2] = tx
-    theta[:, 1, 2] = ty
-    return theta, {"angle": ang, "flip": flip, "scale": s, "tx": tx, "ty": ty}
-
-
-def _affine_grid(theta: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """``affine_grid(theta, align_corners=False)`` by broadcasting (on CPU, torch's version is a slow bmm)."""
-    b = theta.shape[0]
-    xs = (torch.arange(w, device=theta.device, dtype=theta.dtype) * 2 + 1) / w - 1
-    ys = (torch.arange(h, device=theta.device, dtype=theta.dtype) * 2 + 1) / h - 1
-    t = theta.view(b, 6, 1, 1)
-    xs, ys = xs.view(1, 1, w), ys.view(1, h, 1)
-    grid = torch.empty(b, h, w, 2, device=theta.device, dtype=theta.dtype)
-    # written in place (no stack), summed in the order of the plain expression t0 x + t1 y + t2 (the same bits)
-    torch.add(t[:, 0] * xs, t[:, 1] * ys, out=grid[..., 0]).add_(t[:, 2])
-    torch.add(t[:, 3] * xs, t[:, 4] * ys, out=grid[..., 1]).add_(t[:, 5])
-    return grid
-
-
-def geometric(images: torch.Tensor, masks: torch.Tensor | None, params: GeometricParams, *,
-              generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
-    """Random rotation, horizontal flip and resized crop, one draw per sample shared by its frames and mask.
-
-    One affine grid for the whole batch (``affine_grid`` + ``grid_sample``): bilinear for images, nearest
-    for masks (they stay binary). Returns images, masks and the draws (``theta`` and its parts).
-    """
-    b, f, h, w = images.shape
-    theta, info = _affine(b, params, generator)
-    theta = theta.to(images.device, images.dtype)
-    grid = _affine_grid(theta, h, w)
-    out = tF.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    out_m = None if masks is None else warp_masks(masks, theta, grid)
-    info["theta"] = theta
-    return out, out_m, info
-
-
-def warp_masks(masks: torch.Tensor, theta: torch.Tensor, grid: torch.Tensor | None = None) -> torch.Tensor:
-    """Masks ``[B, F, H, W]`` moved by the affine draws ``theta`` of :func:`geometric` (nearest: they stay binary).
-
-    A pipeline warps only the masks it needs (the rows an intervention touches) with the rows' ``theta``.
-    """
-    b, f, h, w = masks.shape
-    if grid is None:
-        grid = _affine_grid(theta.to(masks.device, torch.float32), h, w)
-    return tF.grid_sample(masks.to(grid.dtype), grid, mode="nearest", padding_mode="zeros", align_corners=False) > 0.5
-
-
-def intensity(images: torch.Tensor, params: GeometricParams, *, generator: torch.Generator) -> torch.Tensor:
-    """Per-sample brightness / contrast (same draw for all frames of a sample), clipped to [0, 1]."""
-    b = images.shape[0]
-    u = torch.rand(b, 2, generator=generator).to(images.device, images.dtype)
-    c = 1 + (u[:, 0] * 2 - 1) * params.contrast
-    br = (u[:, 1] * 2 - 1) * params.brightness
-    mean = images.mean((1, 2, 3), keepdim=True)
-    c = c.view(b, 1, 1, 1)
-    # (x - mean) * c + mean + br, as one fused multiply-add and an in-place clamp
-    return torch.addcmul(mean * (1 - c) + br.view(b, 1, 1, 1), images, c).clamp_(0, 1)
-
-
-def two_views(images: torch.Tensor, *, generator: torch.Generator, rotate: float = 20.0, scale_min: float = 0.5,
-              contrast: tuple[float, float] = (0.7, 1.3), flip_p: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two independently augmented views per sample for contrastive pretraining.
-
-    The MRI seed's recipe: random resized crop, flips, contrast jitter in [0.7, 1.3], rotation up to 20°.
-    """
-    lo, hi = contrast
-    p = GeometricParams(rotate=rotate, flip_p=flip_p, scale_min=scale_min, brightness=0.0,
-                        contrast=(hi - lo) / 2)
-    views = []
-    for _ in range(2):
-        v, _, _ = geometric(images, None, p, generator=generator)
-        b = v.shape[0]
-        c = (lo + (hi - lo) * torch.rand(b, generator=generator)).to(v.device, v.dtype).view(b, 1, 1, 1)
-        mean = v.mean((1, 2, 3), keepdim=True)
-        views.append(((v - mean) * c + mean).clamp(0, 1))
-    return views[0], views[1]
-
-
 # ------------------------------------------------------------------------------------------ semi-supervised
 def select_masked_fraction(has_mask: torch.Tensor, f: float, *, generator: torch.Generator,
                            subset: int = -1) -> torch.Tensor:
@@ -430,7 +324,7 @@ def intervene(condition: str, images: torch.Tensor, masks: torch.Tensor | None, 
               donor_images: torch.Tensor | None = None, donor_masks: torch.Tensor | None = None,
               self_index: torch.Tensor | None = None, pool: torch.Tensor | None = None, fill: float = 0.0,
               sigma: float = 3.0, alpha: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
-    """Apply one training condition to a batch (dispatched through :mod:`shortcutlab.conditions`). Returns
+    """Apply one training condition to a batch (dispatched through the condition registry). Returns
     (images, soft labels or None, info).
 
     ``apply[i]`` selects the samples a background intervention touches (default: every sample with a mask);
@@ -441,7 +335,7 @@ def intervene(condition: str, images: torch.Tensor, masks: torch.Tensor | None, 
     if apply is None:
         apply = torch.ones(b, dtype=torch.bool)
     info: dict = {"augmented": apply.clone() if cond.augments else torch.zeros(b, dtype=torch.bool)}
-    if cond.apply is None:  # full, baseline; sma acts in feature space, inside the loss (train.py)
+    if cond.apply is None:  # full, baseline; sma_variant acts in feature space, inside the loss (train.py)
         return images, None, info
     ctx = context(generator=generator, apply=apply, labels=labels, num_classes=num_classes, donor_images=donor_images,
                   donor_masks=donor_masks, self_index=self_index, pool=pool, fill=fill, sigma=sigma, alpha=alpha,
@@ -493,7 +387,8 @@ def _apply_bokeh(images, masks, ctx):
 
 def _apply_cutmix(images, masks, ctx):
     if ctx.labels is None or ctx.num_classes is None:
-        raise ShortcutlabError("The 'labels' and 'num_classes' parameters of intervene('cutmix') are required.")
+        raise param_error("labels", "intervene('cutmix')", "the batch's labels, with num_classes (CutMix mixes labels)",
+                          ctx.labels)
     out, soft, ci = cutmix(images, ctx.labels, ctx.num_classes, generator=ctx.generator, alpha=ctx.alpha)
     return out, soft, {**ci, "augmented": torch.ones(images.shape[0], dtype=torch.bool)}
 
@@ -520,7 +415,7 @@ def _register_builtins() -> None:
         C("bokeh", paper="backmix", apply=_apply_bokeh, doc="background Gaussian-blurred (BackMix 'Bokeh')", **mask),
         C("cutmix", paper="backmix", augments=True, stage="post", mixes="batch", apply=_apply_cutmix,
           doc="a box from another image, area-proportional soft label (CutMix)"),
-        C("sma", paper="backmix",
+        C("sma_variant", paper="backmix",
           doc="the image; the loss adds a mask-free feature-space background swap (a variant of SMA, see train.py)"),
     ):
         _builtin(c)
@@ -528,10 +423,5 @@ def _register_builtins() -> None:
 
 _register_builtins()
 
-# The built-in vocabulary as tuples, for reading and for code written against them; they are queries of the
-# registry taken at import. The package itself asks the registry, so conditions registered later count too.
+# The built-in vocabulary, for reading; the package itself asks the registry, so conditions registered later count.
 CONDITIONS = condition_names()
-TEST_TIME = condition_names(test_time=True)
-TRAIN_ONLY = condition_names(augments=True)
-MASK_CONDITIONS = condition_names(needs_mask=True)
-U8_CONDITIONS = condition_names(exact_u8=True)

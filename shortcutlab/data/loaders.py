@@ -1,56 +1,28 @@
 """Real data for users who have it: ACDC (NIfTI), a manifest CSV, TMED2-style folders (DESIGN §4).
 
-Each loader converts its files once into an :class:`~shortcutlab.imageset.ImageSet` and caches it as
-``.npz`` under ``cache_dir`` keyed by the files' names, sizes and modification times and the loader's
-parameters; a sidecar manifest (size, SHA-256, key) is verified before a cached set is used. Bad input raises :class:`~shortcutlab.DataError` naming the file and the problem; no sample is
-dropped silently.
+Each loader converts its files once into an :class:`~shortcutlab.data.ImageSet` and caches it
+(:func:`~shortcutlab.data.cache.cached_imageset`). Bad input raises :class:`~shortcutlab.DataError` naming the
+file and the problem; no sample is dropped silently.
 """
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
 import re
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as tF
 
-from ._validation import DataError, check_int
+from .._validation import DataError, check_int
+from .cache import cached_imageset
 from .imageset import ImageSet
-from .report import PROJECT_ROOT
 
-__all__ = ["load_acdc", "load_manifest", "load_tmed2", "ACDC_CLASSES", "read_image_file", "cached_imageset"]
+__all__ = ["load_acdc", "load_manifest", "load_tmed2", "ACDC_CLASSES", "read_image_file"]
 
 ACDC_CLASSES = ("DCM", "HCM", "MINF", "NOR", "RV")
 _EXTS = (".npy", ".png", ".nii.gz", ".nii")
-
-
-def cached_imageset(key: dict, build: Callable[[], ImageSet], cache_dir: str | Path | None,
-                    files: Sequence[Path] = ()) -> ImageSet:
-    """Return the cached set for ``key`` (+ the files' sizes and mtimes) or build, save and return it."""
-    if cache_dir is False:
-        return build()
-    cache_dir = Path(cache_dir) if cache_dir else PROJECT_ROOT / "runs" / "data"
-    stamp = [(str(f), f.stat().st_size, int(f.stat().st_mtime)) for f in sorted(files)]
-    digest = hashlib.sha256(json.dumps([key, stamp], sort_keys=True, default=str).encode()).hexdigest()[:16]
-    path = cache_dir / f"{key.get('loader', 'set')}-{digest}.npz"
-    if path.exists():
-        from ._manifest import verify_sidecar
-        try:
-            verify_sidecar(path, key=digest)
-            return ImageSet.load(path)
-        except Exception as e:  # noqa: BLE001 - a cache file is never trusted unverified
-            import warnings
-            warnings.warn(f"cached data set {str(path)!r} is unusable ({type(e).__name__}: {e}); converting the "
-                          f"files again", stacklevel=2)
-    s = build()
-    s.save(path)
-    from ._manifest import write_sidecar
-    write_sidecar(path, key=digest)
-    return s
 
 
 def _fit(arr: torch.Tensor, size: int, mode: str) -> torch.Tensor:
@@ -164,7 +136,7 @@ def load_acdc(root: str | Path, *, size: int = 128, slices: str = "mid", cache_d
     root = Path(root)
     check_int(size, name="size", where="load_acdc", lo=4, hi=1024)
     if slices not in ("mid", "all"):
-        from ._validation import param_error
+        from .._validation import param_error
         raise param_error("slices", "load_acdc", "one of 'mid', 'all'", slices)
     if not root.is_dir():
         raise DataError(f"The ACDC folder {str(root)!r} does not exist.")

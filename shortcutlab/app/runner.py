@@ -15,13 +15,14 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from ._validation import ShortcutlabError, check_int, check_number
-from .config import load_preset
-from .report import PROJECT_ROOT, Report, to_jsonable
+from .._validation import ShortcutlabError, check_int, check_number
+from ..config import load_preset
+from .._io import atomic_json, atomic_write_text, to_jsonable
+from .._paths import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
+from .report import Report
 
 __all__ = ["discover_notebooks", "run_study", "NOTEBOOKS_DIR"]
 
-NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 _NB_RE = re.compile(r"^(\d\d)_.+\.ipynb$")
 
 
@@ -58,7 +59,7 @@ def _render_html(ipynb: Path, html: Path) -> None:
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter().from_filename(str(ipynb))
-    html.write_text(body)
+    atomic_write_text(html, body)
 
 
 def _execute(nb: str, executed: str, params: dict, kernel_name: str, progress: bool, cwd: str,
@@ -70,7 +71,7 @@ def _execute(nb: str, executed: str, params: dict, kernel_name: str, progress: b
     """
     import papermill as pm
 
-    from ._nbengine import register
+    from .nbengine import register
 
     os.environ["SHORTCUTLAB_BATCH"] = "1"  # this child process's kernel inherits it: widgets built, not drawn live
     try:
@@ -140,7 +141,7 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
     heartbeat_grace = check_number(heartbeat_grace, name="heartbeat_grace", where="run_study", lo=1)
     overrides = dict(overrides or {})
     nbs = discover_notebooks(notebooks, only)
-    out = Path(out) if out else PROJECT_ROOT / "reports" / cfg.name
+    out = Path(out) if out else REPORTS_DIR / cfg.name
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".write-test-{os.getpid()}"
@@ -201,7 +202,7 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
                "cell_timeout_s": execution_timeout, "heartbeat_grace_s": heartbeat_grace,
                "ran": [nb.name for nb in nbs],
                "config": cfg.to_dict()}
-    (out / "summary.json").write_text(json.dumps(to_jsonable(summary), indent=1))
+    atomic_json(out / "summary.json", summary)
     from .index import write_index
     write_index(out, summary)
     return summary

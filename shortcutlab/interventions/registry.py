@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Callable
 
-from ._validation import ShortcutlabError, check_choice, closest, param_error
+from .._validation import ShortcutlabError, check_choice, closest, param_error
 
 __all__ = ["Condition", "register_condition", "unregister_condition", "get_condition", "list_conditions",
            "condition_names"]

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from ._validation import ShortcutlabError
+from .._validation import ShortcutlabError
 
 __all__ = ["main", "parse_set"]
 
@@ -25,7 +25,7 @@ def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
             value = raw
-        from .config import _SCI
+        from ..config import _SCI
 
         if isinstance(value, str) and _SCI.fullmatch(value.strip()):
             value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string; a user means the number
@@ -45,15 +45,15 @@ def _cmd_run(args) -> int:
             er = e.get("error", {})
             line += f"  cell {er.get('exec_count', er.get('cell_index', '?'))}: {er.get('ename', '')}: {er.get('evalue', '')}"
         print(line)
-    from .report import PROJECT_ROOT
+    from .._paths import REPORTS_DIR
     from pathlib import Path
-    out = Path(args.out) if args.out else PROJECT_ROOT / "reports" / summary["preset"]
+    out = Path(args.out) if args.out else REPORTS_DIR / summary["preset"]
     print(f"report: {out / 'index.html'}")
     return 0 if summary["ok"] else 1
 
 
 def _cmd_list(args) -> int:
-    from .config import available_presets, load_preset
+    from ..config import available_presets, load_preset
     from .runner import discover_notebooks
 
     print("notebooks:")
@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .._alloc import tune_allocator
+
+    tune_allocator()  # the bench and the runner's own work; notebooks' kernels tune themselves in sl.setup
     try:
         return args.func(args)
     except ShortcutlabError as e:

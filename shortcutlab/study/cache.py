@@ -23,29 +23,27 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from . import _manifest as manifest
-from ._io import atomic_json
-from ._validation import CacheError, ShortcutlabError, check_choice, check_int
-from ._version import __version__
-from .conditions import get_condition
-from .config import Config
-from .data import cmr_data, echo_data
-from .imageset import ImageSet
-from .metrics import auc, bootstrap_ci, classification_metrics, mean_ci_across
-from .models import FrameClassifier, build_model, load_encoder_weights, load_weights, save_weights
-from .report import PROJECT_ROOT, to_jsonable
-from .train import TrainSettings, fit, predict
+from .. import _manifest as manifest
+from .._io import atomic_json, atomic_savez, to_jsonable
+from .._paths import project_path
+from .._validation import CacheError, ShortcutlabError, check_choice, check_int, param_error
+from .._version import __version__
+from ..interventions.registry import get_condition
+from ..config import Config, result_settings
+from ..data.sources import cmr_data, echo_data
+from ..data.imageset import ImageSet
+from ..interventions.background import apply_test_condition
+from ..metrics import auc, bootstrap_ci, classification_metrics, mean_ci_across, overlap_metrics, summarize
+from ..models import FrameClassifier, build_model, load_encoder_weights, load_weights, save_weights
+from ..saliency.cams import cam_class, compute_cams, predict_tensor
+from ..train import TrainSettings, fit, predict
 
-__all__ = ["Study", "Run", "PretrainRun", "TrainingInterrupted", "CACHE_FORMAT", "COHORTS_ALL"]
+__all__ = ["Study", "Run", "PretrainRun", "CACHE_FORMAT", "COHORTS_ALL"]
 
 CACHE_FORMAT = 2  # 2: done.json is a manifest (sizes, SHA-256, spec hash), verified on every load
 RUN_FILES = ("spec.json", "weights.pt", "metrics.json", "history.json", "predictions.npz")
 PRETRAIN_FILES = ("spec.json", "weights.pt", "history.json")
 COHORTS_ALL = ("cm", "acdc", "echo")
-
-
-class TrainingInterrupted(RuntimeError):
-    """Raised by the test hook ``_stop_after_epoch`` to simulate a killed run."""
 
 
 def spec_hash(spec: Mapping[str, Any]) -> str:
@@ -65,6 +63,7 @@ class Run:
     labels: dict = field(default_factory=dict)
     loaded_from_cache: bool = False
     _model: FrameClassifier | None = None
+    study: "Study | None" = field(default=None, repr=False, compare=False)
 
     @property
     def condition(self) -> str:
@@ -89,6 +88,61 @@ class Run:
             m.eval()
             self._model = m
         return self._model
+
+    def cams(self, eval_set: str = "test", *, method: str | None = None, target: str | None = None,
+             max_images: int | None = None) -> dict:
+        """CAMs and per-image overlap metrics on one evaluation set, cached in the run's folder.
+
+        Returns ``{"cams": float16 [n, F, H, W], "index": [n], "metrics": {aks, dsc, pct_e, pct_f: [n, F]},
+        "pred": [n], "labels": [n], "probs": [n, K]}`` for the first ``max_images`` images of the set. Method,
+        target (``pred`` or ``true`` class) and ``max_images`` default to the preset's ``saliency`` section. The
+        file carries a SHA-256 sidecar and is recomputed, with a warning, when it does not match.
+        """
+        if self.study is None:
+            raise ShortcutlabError(f"Run {self.name!r} was not made by a Study, so it has no data to map; get it "
+                                   f"from study.run(...).")
+        sc = self.study.cfg.saliency
+        method = method or sc.method
+        target = target or sc.target
+        check_choice(target, ("pred", "true"), name="target", where="Run.cams")
+        cam_class(method)
+        max_images = max_images or sc.max_images
+        path = self.path / f"cams_{eval_set}_{method.replace('+', 'p')}_{target}_{max_images}.npz"
+        key = f"{self.name}/{path.name}"  # the run's folder name holds its spec hash
+        if path.exists():
+            try:
+                manifest.verify_sidecar(path, key=key)
+                with np.load(path, allow_pickle=False) as z:
+                    res = {k: z[k] for k in z.files}
+                res["metrics"] = {k[2:]: res.pop(k) for k in list(res) if k.startswith("m_")}
+                return res
+            except Exception as e:  # noqa: BLE001 - any damage: say so, recompute
+                warnings.warn(f"cached maps {path.name!r} of {self.name!r} are unusable ({type(e).__name__}: {e}); "
+                              f"recomputing", stacklevel=2)
+        data = self.study.data(self.cohort, strength=self.spec["data"].get("strength"))
+        if eval_set not in data:
+            raise param_error("eval_set", "Run.cams", f"one of {', '.join(k for k in data if k not in ('train', 'val'))}",
+                              eval_set)
+        sub = data[eval_set].subset(torch.arange(min(max_images, len(data[eval_set]))))
+        model = self.model()
+        x = apply_test_condition(self.condition, sub.float_images(), sub.masks, self.spec["train"]["fill"])
+        probs = predict_tensor(model, x)
+        pred = probs.argmax(1)
+        cams = compute_cams(model, x, targets=pred if target == "pred" else sub.labels.numpy(), method=method,
+                            batch_size=sc.batch_size)
+        om = overlap_metrics(cams, sub.masks)
+        res = {"cams": cams.to(torch.float16).numpy(), "index": np.arange(len(sub)), "pred": pred,
+               "labels": sub.labels.numpy(), "probs": probs.astype(np.float32)}
+        atomic_savez(path, {**res, **{f"m_{k}": v.numpy() for k, v in om.items()}}, compressed=True)
+        manifest.write_sidecar(path, key=key)
+        res["metrics"] = {k: v.numpy() for k, v in om.items()}
+        return res
+
+    def overlap(self, eval_set: str = "test") -> dict[str, dict]:
+        """Mean and bootstrap CI of AKS, DSC, %E and %F over the frames of the mapped images (:meth:`cams`)."""
+        res = self.cams(eval_set)
+        m = self.study.cfg.metrics
+        return {k: summarize(v, n_boot=m.n_bootstrap, ci=m.ci, seed=m.seed) for k, v in res["metrics"].items()}
 
     def __repr__(self) -> str:
         head = {k: round(v.get("auc_micro", float("nan")), 3) for k, v in self.metrics.items() if isinstance(v, dict)}
@@ -131,8 +185,7 @@ class Study:
 
     def __init__(self, cfg: Config, *, root: str | Path | None = None, progress: bool = True):
         self.cfg = cfg
-        base = Path(root or cfg.study.root)
-        base = base if base.is_absolute() else PROJECT_ROOT / base
+        base = project_path(root or cfg.study.root)
         self.root = base / cfg.name
         self.root.mkdir(parents=True, exist_ok=True)
         self.data_dir: Path | bool = base / "data" if cfg.data.cache else False  # shared by the presets
@@ -174,9 +227,7 @@ class Study:
         t = self.cfg.train
         model = t.echo_model if cohort == "echo" else t.mri_model
         data = self.data(cohort, strength=strength)
-        tr = asdict(s)
-        for k in ("device", "threads", "eval_batch_size"):
-            tr.pop(k)
+        tr = result_settings(asdict(s), "fit")  # the cache key: every setting that can change a number
         return {"kind": "supervised", "cohort": cohort, "condition": condition, "seed": int(seed), "probe": bool(probe),
                 "init": None if init is None else init.name, "init_label": None if init is None else init.label, "model": model, "weights": t.weights,
                 "num_classes": data["train"].num_classes, "frames": data["train"].num_frames,
@@ -191,7 +242,7 @@ class Study:
         return self.root / name
 
     def run(self, cohort: str = "cm", condition: str = "full", *, seed: int = 0, init: "Run | PretrainRun | None" = None,
-            probe: bool = False, strength: float | None = None, tag: str = "", _stop_after_epoch: int | None = None,
+            probe: bool = False, strength: float | None = None, tag: str = "", _on_epoch=None,
             **setting_changes) -> Run:
         """Train ``condition`` on ``cohort`` (or load it from the cache) and evaluate on every test set.
 
@@ -213,24 +264,22 @@ class Study:
         cached = self._load(path, spec)
         if cached is not None:
             return cached
-        return self._train(path, spec, settings, init, strength, _stop_after_epoch)
+        return self._train(path, spec, settings, init, strength, _on_epoch)
 
     def pretrain(self, method: str, cohort: str = "cm", *, seed: int = 0, strength: float | None = None,
-                 _stop_after_epoch: int | None = None, **setting_changes) -> PretrainRun:
+                 _on_epoch=None, **setting_changes) -> PretrainRun:
         """Contrastive pretraining of the preset's MRI (or echo) encoder on ``cohort``'s training images.
 
         Cached like supervised runs; resumable. Use the result as ``init=`` of :meth:`run` for a linear probe
         (``probe=True``) or a finetune, on the same cohort or transferred (``run("acdc", init=pre)``).
         """
-        from .contrastive import METHODS, ContrastiveSettings, pretrain
+        from ..ssl.contrastive import METHODS, ContrastiveSettings, pretrain
 
         check_choice(method, METHODS, name="method", where="Study.pretrain")
         check_int(seed, name="seed", where="Study.pretrain", lo=0, hi=2**31 - 1)
         check_choice(cohort, COHORTS_ALL, name="cohort", where="Study.pretrain")
         settings = ContrastiveSettings.from_config(self.cfg, **setting_changes)
-        cs = asdict(settings)
-        for k in ("device", "threads"):
-            cs.pop(k)
+        cs = result_settings(asdict(settings), "pretrain")
         model = self.cfg.train.echo_model if cohort == "echo" else self.cfg.train.mri_model
         spec = {"kind": "pretrain", "method": method, "cohort": cohort, "seed": int(seed), "model": model,
                 "data": self._data_spec(cohort, strength), "contrastive": cs, "format": CACHE_FORMAT}
@@ -250,14 +299,16 @@ class Study:
         torch.manual_seed(seed)  # the encoder's initial weights depend only on the seed
         enc = build_model(model, data["train"].num_classes, data["train"].num_frames).encoder
         res = pretrain(method, data["train"], enc, settings=settings, seed=seed, checkpoint=path / "checkpoint.pt",
-                       progress=self.progress, stop_after_epoch=_stop_after_epoch, checkpoint_key=spec_hash(spec))
-        if len(res.history) < settings.epochs:
-            raise TrainingInterrupted(f"pretraining stopped after epoch {len(res.history)} (test hook)")
+                       progress=self.progress, on_epoch=_on_epoch, checkpoint_key=spec_hash(spec))
         save_weights(res.encoder, path / "weights.pt")
         atomic_json(path / "history.json", res.history)
         manifest.write(path, PRETRAIN_FILES, spec_hash=spec_hash(spec), cache_format=CACHE_FORMAT, version=__version__)
         (path / "checkpoint.pt").unlink(missing_ok=True)
         return PretrainRun(path.name, path, spec, res.history)
+
+    def run_many(self, cohort: str, conditions: Sequence[str], **kw) -> dict[str, Run]:
+        """``{condition: run}`` for several conditions on one cohort (the same keyword arguments for each)."""
+        return {c: self.run(cohort, c, **kw) for c in conditions}
 
     def run_seeds(self, cohort: str, condition: str, seeds: Sequence[int] | None = None, **kw) -> list[Run]:
         """The same condition with several seeds (default: the preset's ``train.seeds``)."""
@@ -298,10 +349,10 @@ class Study:
             shutil.rmtree(path, ignore_errors=True)
             return None
         return Run(name=path.name, path=path, spec=spec, metrics=metrics, history=history, probs=probs,
-                   labels=labels, loaded_from_cache=True)
+                   labels=labels, loaded_from_cache=True, study=self)
 
     def _train(self, path: Path, spec: dict, settings: TrainSettings, init: Run | None, strength,
-               stop_after: int | None) -> Run:
+               on_epoch) -> Run:
         path.mkdir(parents=True, exist_ok=True)
         atomic_json(path / "spec.json", spec)
         data = self.data(spec["cohort"], strength=strength)
@@ -315,10 +366,8 @@ class Study:
             model.freeze_encoder(True)
         t0 = time.perf_counter()
         res = fit(model, data["train"], data["val"], condition=spec["condition"], settings=settings, seed=spec["seed"],
-                  checkpoint=path / "checkpoint.pt", progress=self.progress, stop_after_epoch=stop_after,
+                  checkpoint=path / "checkpoint.pt", progress=self.progress, on_epoch=on_epoch,
                   checkpoint_key=spec_hash(spec))
-        if stop_after is not None and len(res.history) < settings.epochs:
-            raise TrainingInterrupted(f"stopped after epoch {len(res.history)} (test hook)")
         model = res.model.cpu().eval()
         save_weights(model, path / "weights.pt")
         metrics, probs, labels = self.evaluate(model, data, spec["condition"], settings)
@@ -328,13 +377,11 @@ class Study:
         atomic_json(path / "history.json", res.history)
         arrays = {f"probs_{k}": v for k, v in probs.items()}
         arrays.update({f"labels_{k}": v for k, v in labels.items()})
-        tmp = path / ".predictions.tmp.npz"
-        np.savez(tmp, **arrays)
-        tmp.replace(path / "predictions.npz")
+        atomic_savez(path / "predictions.npz", arrays)
         manifest.write(path, RUN_FILES, spec_hash=spec_hash(spec), cache_format=CACHE_FORMAT, version=__version__)
         (path / "checkpoint.pt").unlink(missing_ok=True)
         return Run(name=path.name, path=path, spec=spec, metrics=metrics, history=res.history, probs=probs,
-                   labels=labels, _model=model)
+                   labels=labels, _model=model, study=self)
 
     def evaluate(self, model, data: Mapping[str, ImageSet], condition: str, settings: TrainSettings):
         """Metrics on every non-training split (``test``, ``test_decorrelated``, ``ood``)."""

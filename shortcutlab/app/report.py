@@ -14,41 +14,17 @@ writes to ``reports/interactive/``.
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
-from ._io import atomic_write_bytes
-from ._validation import ShortcutlabError
+from .._io import atomic_json, atomic_savefig, atomic_write_text, to_jsonable
+from .._paths import REPORTS_DIR
+from .._validation import ShortcutlabError
 
-__all__ = ["Report", "open_report", "PROJECT_ROOT", "to_jsonable"]
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["Report", "open_report"]
 
 
-def to_jsonable(value: Any) -> Any:
-    """Convert numpy / torch scalars and arrays, tuples and NaN into JSON-friendly values."""
-    try:
-        import numpy as np
-        import torch
-        if torch.is_tensor(value):
-            value = value.detach().cpu().numpy()
-        if isinstance(value, np.ndarray):
-            return [to_jsonable(v) for v in value.tolist()]
-        if isinstance(value, np.generic):
-            value = value.item()
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
 
 
 class Report:
@@ -70,7 +46,7 @@ class Report:
             raise ShortcutlabError(f"The 'name' parameter of Report.record must be a non-empty string. Got {name!r} instead.")
         res = self.results()
         res[name] = to_jsonable(value)
-        atomic_write_bytes(self.results_path, json.dumps(res, indent=1, sort_keys=True).encode())
+        atomic_json(self.results_path, res)
         return value
 
     def record_many(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -81,23 +57,38 @@ class Report:
 
     def save_figure(self, fig, name: str, *, dpi: int = 120) -> Path:
         """Save a matplotlib figure as ``figures/<name>.png``; returns the path."""
-        out = self.dir / "figures" / f"{name}.png"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.stem}.tmp.png")
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        tmp.replace(out)
-        return out
+        return atomic_savefig(fig, self.dir / "figures" / f"{name}.png", dpi=dpi, bbox_inches="tight")
+
+    def table(self, df, name: str, *, digits: int | None = None, columns=None, head: int | None = None):
+        """Save ``df`` as ``tables/<name>.csv`` (all of it), show it in the notebook (``columns``, rounded to
+        ``digits``, the first ``head`` rows), and return ``df`` unchanged: one call per table cell."""
+        self.save_table(df, name)
+        view = df if columns is None else df[list(columns)]
+        if digits is not None:
+            view = view.round(digits)
+        if head is not None:
+            view = view.head(head)
+        _show(view)
+        return df
 
     def save_table(self, df, name: str) -> Path:
         """Save a pandas DataFrame as ``tables/<name>.csv``; returns the path."""
-        out = self.dir / "tables" / f"{name}.csv"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(out, df.to_csv().encode())
-        return out
+        return atomic_write_text(self.dir / "tables" / f"{name}.csv", df.to_csv())
+
+
+def _show(obj) -> None:
+    """Display ``obj`` in a running IPython kernel (rich output); elsewhere, do nothing."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        return
+    if get_ipython() is not None:
+        display(obj)
 
 
 def open_report(directory: str | Path | None = None) -> Report:
     """The report folder a notebook writes into (``REPORT_DIR`` from the runner, else ``reports/interactive``)."""
     if directory is None or directory == "":
-        directory = os.environ.get("SHORTCUTLAB_REPORT_DIR") or PROJECT_ROOT / "reports" / "interactive"
+        directory = os.environ.get("SHORTCUTLAB_REPORT_DIR") or REPORTS_DIR / "interactive"
     return Report(directory)

@@ -8,29 +8,29 @@
   the accuracy difference, the flip rate the share of predictions that change.
 * :func:`sanity_check` — Adebayo et al. 2018's cascading randomization: re-initialize layers from the top
   down and report the Spearman rank correlation of the maps with the original ones.
-* :func:`overlay`, :func:`saliency_grid` — rendering for grayscale images with mask contours.
+Drawing lives in :mod:`shortcutlab.saliency.draw`; the cached maps of a study run are ``run.cams(eval_set)``.
 """
 from __future__ import annotations
 
 import copy
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from ._validation import ShortcutlabError, check_choice, param_error
-from .augment import apply_test_condition
-from .config import CAM_METHODS
-from .imageset import ImageSet
-from .metrics import auc, classification_metrics, overlap_metrics
-from .models import target_layer as default_target_layer
+from .._validation import ShortcutlabError, check_choice
+from ..interventions.background import apply_test_condition
+from ..config import CAM_METHODS
+from ..data.imageset import ImageSet
+from ..metrics import auc, classification_metrics
+from ..models import target_layer as default_target_layer
 
-__all__ = ["CAM_METHODS", "compute_cams", "cams_for", "counterfactual_background", "sanity_check", "overlay",
-           "saliency_grid", "predict_tensor"]
+__all__ = ["CAM_METHODS", "compute_cams", "counterfactual_background", "sanity_check", "predict_tensor", "cam_class"]
 
 
-def _cam_class(method: str):
+def cam_class(method: str):
+    """The grad-cam class of ``method`` (a clear error for an unknown name)."""
     import pytorch_grad_cam as pgc
 
     table = {"gradcam": pgc.GradCAM, "gradcam++": pgc.GradCAMPlusPlus, "xgradcam": pgc.XGradCAM,
@@ -58,7 +58,7 @@ def compute_cams(model: nn.Module, images: torch.Tensor, *, targets: Sequence[in
     """
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    cls = _cam_class(method)
+    cls = cam_class(method)
     n, f, h, w = images.shape
     num_classes = getattr(model, "num_classes", None)
     if targets is None:
@@ -86,60 +86,6 @@ def compute_cams(model: nn.Module, images: torch.Tensor, *, targets: Sequence[in
     finally:
         model.train(was_training)
     return torch.cat(out).clamp_(0, 1)
-
-
-def cams_for(study, run, eval_set: str = "test", *, method: str | None = None, target: str | None = None,
-             max_images: int | None = None) -> dict:
-    """CAMs and per-image overlap metrics of a study run on one evaluation set, cached in the run's folder.
-
-    Returns ``{"cams": float16 [n, F, H, W], "index": [n], "metrics": {aks, dsc, pct_e, pct_f: [n, F]},
-    "pred": [n], "labels": [n]}`` for the first ``max_images`` images of the set (the preset's default).
-    """
-    sc = study.cfg.saliency
-    method = method or sc.method
-    target = target or sc.target
-    check_choice(target, ("pred", "true"), name="target", where="cams_for")
-    _cam_class(method)
-    max_images = max_images or sc.max_images
-    path = run.path / f"cams_{eval_set}_{method.replace('+', 'p')}_{target}_{max_images}.npz"
-    key = f"{run.name}/{path.name}"  # the run's folder name holds its spec hash
-    if path.exists():
-        try:
-            from ._manifest import verify_sidecar
-            verify_sidecar(path, key=key)
-            with np.load(path, allow_pickle=False) as z:
-                res = {k: z[k] for k in z.files}
-            res["metrics"] = {k[2:]: res.pop(k) for k in list(res) if k.startswith("m_")}
-            return res
-        except Exception as e:  # noqa: BLE001
-            import warnings
-            warnings.warn(f"cached maps {path.name!r} of {run.name!r} are unusable ({type(e).__name__}: {e}); "
-                          f"recomputing", stacklevel=2)
-    data = study.data(run.cohort, strength=run.spec["data"].get("strength"))
-    if eval_set not in data:
-        raise ShortcutlabError(f"The 'eval_set' parameter of cams_for must be one of "
-                               f"{', '.join(k for k in data if k not in ('train', 'val'))}. Got {eval_set!r} instead.")
-    ds = data[eval_set]
-    idx = torch.arange(min(max_images, len(ds)))
-    sub = ds.subset(idx)
-    model = run.model()
-    x = apply_test_condition(run.condition, sub.float_images(), sub.masks, run.spec["train"]["fill"])
-    probs = predict_tensor(model, x)
-    pred = probs.argmax(1)
-    tg = pred if target == "pred" else sub.labels.numpy()
-    cams = compute_cams(model, x, targets=tg, method=method, batch_size=sc.batch_size)
-    om = overlap_metrics(cams, sub.masks)
-    res = {"cams": cams.to(torch.float16).numpy(), "index": idx.numpy(), "pred": pred, "labels": sub.labels.numpy(),
-           "probs": probs.astype(np.float32)}
-    arrays = dict(res)
-    arrays.update({f"m_{k}": v.numpy() for k, v in om.items()})
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
-    from ._manifest import write_sidecar
-    write_sidecar(path, key=key)
-    res["metrics"] = {k: v.numpy() for k, v in om.items()}
-    return res
 
 
 def _mix_backgrounds(x: torch.Tensor, m: torch.Tensor, donor: np.ndarray, fill: float) -> torch.Tensor:
@@ -236,58 +182,3 @@ def sanity_check(model: nn.Module, images: torch.Tensor, *, method: str = "gradc
                      "spearman_sd": float(np.nanstd(rho)) if np.isfinite(rho).any() else np.nan,
                      "n_constant_maps": int(np.isnan(rho).sum())})
     return pd.DataFrame(rows).set_index("step")
-
-
-# ------------------------------------------------------------------------------------------ rendering
-def overlay(image: np.ndarray | torch.Tensor, cam: np.ndarray | torch.Tensor, mask=None, *, ax=None,
-            title: str | None = None, image_weight: float = 0.55):
-    """Draw a CAM over a grayscale image (grad-cam's ``show_cam_on_image``) with the mask contour."""
-    import matplotlib.pyplot as plt
-    from pytorch_grad_cam.utils.image import show_cam_on_image
-
-    img = np.asarray(image, dtype=np.float32)
-    if img.max() > 1.0:
-        img = img / 255.0
-    c = np.asarray(cam, dtype=np.float32)
-    if img.shape != c.shape:
-        raise param_error("cam", "overlay", f"a map of the image's shape {img.shape}", f"shape {c.shape}")
-    rgb = show_cam_on_image(np.repeat(img[..., None], 3, -1), c, use_rgb=True, image_weight=image_weight)
-    ax = ax or plt.gca()
-    ax.imshow(rgb)
-    if mask is not None:
-        ax.contour(np.asarray(mask, dtype=float), levels=[0.5], colors="white", linewidths=0.7)
-    ax.axis("off")
-    if title:
-        ax.set_title(title, fontsize=7)
-    return ax
-
-
-def saliency_grid(images, cams_by_condition: Mapping[str, np.ndarray], masks=None, *, frame: int = 0,
-                  row_titles: Sequence[str] | None = None, title: str | None = None):
-    """Grid: rows = images, columns = the image and one overlay per condition (MRI Fig. 3, BackMix Figs. 4-5)."""
-    import matplotlib.pyplot as plt
-
-    imgs = np.asarray(images)
-    n = imgs.shape[0]
-    conds = list(cams_by_condition)
-    fig, axes = plt.subplots(n, len(conds) + 1, figsize=(1.7 * (len(conds) + 1), 1.7 * n), squeeze=False)
-    for i in range(n):
-        im = imgs[i, frame] if imgs.ndim == 4 else imgs[i]
-        ax = axes[i, 0]
-        ax.imshow(im, cmap="gray")
-        if masks is not None:
-            mk = np.asarray(masks)[i]
-            ax.contour((mk[frame] if mk.ndim == 3 else mk).astype(float), levels=[0.5], colors="lime", linewidths=0.6)
-        ax.axis("off")
-        if row_titles is not None:
-            ax.set_title(row_titles[i], fontsize=7)
-        for j, cnd in enumerate(conds):
-            cm = np.asarray(cams_by_condition[cnd])[i]
-            mk = None if masks is None else np.asarray(masks)[i]
-            overlay(im, cm[frame] if cm.ndim == 3 else cm,
-                    None if mk is None else (mk[frame] if mk.ndim == 3 else mk), ax=axes[i, j + 1],
-                    title=cnd if i == 0 else None)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig

@@ -5,6 +5,8 @@ import html
 from pathlib import Path
 from typing import Any, Mapping
 
+from .._io import atomic_write_text
+
 __all__ = ["write_index"]
 
 _CSS = """
@@ -84,5 +86,5 @@ def write_index(out: Path, summary: Mapping[str, Any]) -> Path:
             f"<table><tr><th>notebook</th><th>status</th><th>time</th><th>finding</th></tr>{''.join(rows)}</table>"
             f"{''.join(sections)}<p><a href='summary.json'>summary.json</a></p></body></html>")
     path = out / "index.html"
-    path.write_text(body)
+    atomic_write_text(path, body)
     return path

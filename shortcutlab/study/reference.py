@@ -7,7 +7,7 @@ MICCAI 2024 — Tables 1-2 (percent).
 """
 from __future__ import annotations
 
-__all__ = ["MRI_TABLE1", "MRI_TABLE2", "MRI_TABLE3", "BACKMIX_TABLE1", "BACKMIX_TABLE2", "as_frame"]
+__all__ = ["MRI_TABLE1", "MRI_TABLE2", "MRI_TABLE3", "BACKMIX_TABLE1", "BACKMIX_TABLE2"]
 
 # (metric, dataset) -> {condition: (mean, spread)}
 MRI_TABLE1 = {
@@ -43,6 +43,8 @@ MRI_TABLE3 = {
 }
 # BackMix Table 1: condition -> (TMED i.d.: accuracy, F1, %E, %F; WASE o.o.d.: accuracy, F1, %E, %F).
 # The extracted text of Black, CutMix and SMA lost the column order; their placement here is our best reading.
+# "sma" is the paper's SMA (Kwon et al. 2024). This package's condition "sma_variant" is a mask-free stand-in, not
+# SMA, so no table looks it up here: its paper column stays empty.
 BACKMIX_TABLE1 = {
     "baseline": (97.7, 97.5, 77.9, 92.3, 88.7, 88.0, 79.5, 94.3),
     "black": (96.2, 95.7, 81.8, 97.4, 89.8, 89.4, 80.8, 96.8),
@@ -70,13 +72,3 @@ BACKMIX_TABLE2_COLUMNS = ("accuracy", "precision", "recall", "f1", "pct_e", "pct
 # Ablation (f = 0.05, 5 non-overlapping masked subsets): standard deviations reported in the text.
 BACKMIX_ABLATION_SD = {"accuracy": 0.55, "f1": 0.55, "pct_e": 1.01, "pct_f": 0.70}
 
-
-def as_frame(table: dict, value: str = "mean"):
-    """A {(metric, row): {col: (mean, spread)}} table as a pandas DataFrame of means (or spreads)."""
-    import pandas as pd
-
-    i = 0 if value == "mean" else 1
-    rows = {k: {c: v[i] for c, v in cols.items()} for k, cols in table.items()}
-    df = pd.DataFrame(rows).T
-    df.index = pd.MultiIndex.from_tuples(df.index, names=["metric", "dataset"])
-    return df

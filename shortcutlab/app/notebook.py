@@ -1,0 +1,83 @@
+"""The notebooks' first cell: one call that checks the parameters and returns the config, the study and the report.
+
+>>> cfg, study, report = sl.setup(PRESET, OVERRIDES, REPORT_DIR, notebook="01_contextual_bias", SEED=SEED)
+
+It validates every papermill parameter before anything trains (a wrong type stops the notebook in its first
+code cell, with the parameter's name), tunes the allocator for the kernel (see :mod:`shortcutlab._alloc`), and
+gives an interactive run its own report folder, ``reports/interactive/<notebook>/``, so notebooks run by hand do
+not overwrite each other's results.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping, NamedTuple
+
+from .._alloc import tune_allocator
+from .._paths import REPORTS_DIR
+from .._validation import ShortcutlabError, check_choice, check_int, check_number, closest, param_error
+from ..config import Config, load_preset
+from ..study import Study
+from .report import Report, open_report
+
+__all__ = ["setup", "Session", "NOTEBOOK_PARAMETERS"]
+
+
+def _numbers(name: str, value: Any, lo: float, hi: float | None, lo_open: bool) -> list[float]:
+    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__") or not list(value):
+        raise param_error(name, "the notebook's parameters", "a non-empty list of numbers", value)
+    return [check_number(v, name=name, where="the notebook's parameters", lo=lo, hi=hi, lo_open=lo_open) for v in value]
+
+
+def _method(value: Any) -> Any:
+    from ..ssl import METHODS
+
+    return None if value is None else check_choice(value, METHODS, name="METHOD", where="the notebook's parameters")
+
+
+# name -> check(value) -> the value to use. One entry per parameter any notebook declares.
+NOTEBOOK_PARAMETERS = {
+    "SEED": lambda v: check_int(v, name="SEED", where="the notebook's parameters", lo=0, hi=2**31 - 1),
+    "FRACTIONS": lambda v: _numbers("FRACTIONS", v, 0, 1, True),
+    "LAMBDAS": lambda v: _numbers("LAMBDAS", v, 0, None, False),
+    "N_SUBSETS": lambda v: check_int(v, name="N_SUBSETS", where="the notebook's parameters", lo=1),
+    "STRENGTHS": lambda v: _numbers("STRENGTHS", v, 0, 1, False),
+    "METHOD": _method,
+}
+
+
+class Session(NamedTuple):
+    """What a notebook works with: unpack it as ``cfg, study, report``."""
+
+    cfg: Config
+    study: Study
+    report: Report
+
+
+def setup(preset: Any = "default", overrides: Mapping[str, Any] | None = None, report_dir: Any = None, *,
+          notebook: str | None = None, **parameters: Any) -> Session:
+    """Check a notebook's parameters, load the preset and open the study and the report.
+
+    Parameters
+    ----------
+    preset, overrides, report_dir
+        The notebook's ``PRESET``, ``OVERRIDES`` and ``REPORT_DIR`` (``shortcutlab run`` sets the last one).
+    notebook : str, optional
+        The notebook's name; an interactive run (no ``REPORT_DIR``) writes to ``reports/interactive/<notebook>``.
+    parameters
+        The notebook's other parameters (``SEED=SEED``, ...), each checked against :data:`NOTEBOOK_PARAMETERS`.
+    """
+    for name, value in parameters.items():
+        if name not in NOTEBOOK_PARAMETERS:
+            near = closest(name, NOTEBOOK_PARAMETERS)
+            raise ShortcutlabError(f"The notebook parameter {name!r} is not one shortcutlab knows; the known ones are "
+                                   f"{', '.join(NOTEBOOK_PARAMETERS)}." + (f" Did you mean {near[0]!r}?" if near else ""))
+        NOTEBOOK_PARAMETERS[name](value)
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise param_error("OVERRIDES", "the notebook's parameters", "a mapping like {'train.epochs': 4}", overrides)
+    if notebook is not None and (not isinstance(notebook, str) or not notebook or "/" in notebook or notebook.startswith(".")):
+        raise param_error("notebook", "setup", "a plain name such as '01_contextual_bias'", notebook)
+    tune_allocator()
+    cfg = load_preset(preset, overrides)
+    if report_dir in (None, "") and notebook:
+        report_dir = os.environ.get("SHORTCUTLAB_REPORT_DIR") or REPORTS_DIR / "interactive" / notebook
+    return Session(cfg, Study(cfg), open_report(report_dir))

@@ -1,0 +1,145 @@
+"""The BackMix paper's experiments (Bransby et al., MICCAI 2024) on the echo phantom, one call each.
+
+* :func:`backmix_comparison`, :func:`table_backmix`, :func:`paper_vs_run`: Table 1, every condition over the
+  preset's seeds, i.d. and o.o.d.
+* :func:`semi_supervised`, :func:`table_semi`, :func:`paper_vs_run_semi`: Table 2, BackMix with a fraction f of
+  masks and wBackMix.
+* :func:`mask_subset_ablation`: §3.3, which images carry the masks.
+
+``sma_variant`` is not the paper's SMA (Kwon et al. 2024) but a mask-free stand-in (see
+:mod:`shortcutlab.interventions.background`): its row never shows the paper's SMA numbers.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..metrics import mean_ci_across
+from .cache import Run, Study
+from .reference import BACKMIX_TABLE1, BACKMIX_TABLE1_COLUMNS, BACKMIX_TABLE2, BACKMIX_TABLE2_COLUMNS
+from .tables import format_ci
+
+__all__ = ["BACKMIX_CONDITIONS", "backmix_comparison", "echo_row", "table_backmix", "paper_vs_run", "semi_supervised",
+           "table_semi", "paper_vs_run_semi", "mask_subset_ablation", "first_seed"]
+
+BACKMIX_CONDITIONS = ("baseline", "black", "noise", "shuffle", "bokeh", "cutmix", "sma_variant", "backmix")
+
+
+def backmix_comparison(study: Study, *, conditions: Sequence[str] = BACKMIX_CONDITIONS,
+                       seeds: Sequence[int] | None = None) -> dict[str, list[Run]]:
+    """BackMix Table 1: each condition on the echo phantom with several seeds."""
+    seeds = list(seeds or study.cfg.train.seeds)
+    return {c: [study.run("echo", c, seed=s) for s in seeds] for c in conditions}
+
+
+def echo_row(study: Study, runs: Sequence[Run], eval_set: str) -> dict[str, float]:
+    acc = [r.metrics[eval_set]["accuracy"] * 100 for r in runs]
+    f1 = [r.metrics[eval_set]["f1"] * 100 for r in runs]
+    prec = [r.metrics[eval_set]["precision"] * 100 for r in runs]
+    rec = [r.metrics[eval_set]["recall"] * 100 for r in runs]
+    pe, pf, nan = [], [], 0
+    for r in runs:
+        ov = r.overlap(eval_set)
+        pe.append(ov["pct_e"]["mean"] * 100)
+        pf.append(ov["pct_f"]["mean"] * 100)
+        nan += ov["pct_e"]["n_nan"] + ov["pct_f"]["n_nan"]
+
+    out = {}
+    for k, v in (("accuracy", acc), ("precision", prec), ("recall", rec), ("f1", f1), ("pct_e", pe), ("pct_f", pf)):
+        m = mean_ci_across(v)
+        out[k], out[f"{k}_lo"], out[f"{k}_hi"] = m["mean"], m["lo"], m["hi"]
+    out["n_seeds"] = len(runs)
+    out["n_nan_maps"] = nan
+    return out
+
+
+def table_backmix(study: Study, runs: Mapping[str, Sequence[Run]]) -> pd.DataFrame:
+    """Accuracy, F1, %E, %F (percent; mean and CI across seeds) on the i.d. test set and the o.o.d. sites."""
+    rows = []
+    for cond, rs in runs.items():
+        for split, label in (("test", "id"), ("ood", "ood")):
+            r = echo_row(study, rs, split)
+            rows.append(dict(condition=cond, split=label, **r))
+    return pd.DataFrame(rows)
+
+
+def paper_vs_run(table: pd.DataFrame) -> pd.DataFrame:
+    """Wide 'run | paper' table for BackMix Table 1."""
+    out = {}
+    for _, r in table.iterrows():
+        ref = BACKMIX_TABLE1.get(r["condition"])
+        for k in ("accuracy", "f1", "pct_e", "pct_f"):
+            col = f"{r['split']}_{k}"
+            pv = ref[BACKMIX_TABLE1_COLUMNS.index(col)] if ref else np.nan
+            out.setdefault(r["condition"], {})[f"{col} (run)"] = format_ci(r[k], r[f"{k}_lo"], r[f"{k}_hi"], 1)
+            out[r["condition"]][f"{col} (paper)"] = "–" if pv != pv else f"{pv:.1f}"
+    return pd.DataFrame(out).T
+
+
+def semi_supervised(study: Study, *, fractions: Sequence[float] = (1.0, 0.5, 0.2, 0.1, 0.05, 0.01),
+                    lambdas: Sequence[float] = (1.0, 2.0), wf: float = 0.05, seeds: Sequence[int] | None = None
+                    ) -> dict[tuple[str, float, float], list[Run]]:
+    """BackMix Table 2: BackMix at mask fraction f, wBackMix (lambda) at f = wf, and the baseline."""
+    import warnings
+
+    from .._validation import check_number, param_error
+
+    for name, values, lo_open in (("fractions", fractions, True), ("lambdas", lambdas, False)):
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise param_error(name, "semi_supervised", "a non-empty list of numbers", values)
+    fractions = [check_number(f, name="fractions", where="semi_supervised", lo=0, hi=1, lo_open=True) for f in fractions]
+    wf = check_number(wf, name="wf", where="semi_supervised", lo=0, hi=1, lo_open=True)
+    lambdas = [check_number(v, name="lambdas", where="semi_supervised", lo=0, hi=1 / wf) for v in lambdas]
+    seeds = list(seeds or study.cfg.train.seeds)
+    n_train = len(study.data("echo")["train"])
+    runs = {("baseline", 0.0, 0.0): [study.run("echo", "baseline", seed=s) for s in seeds]}
+    for f in fractions:
+        if round(f * n_train) < 2:
+            warnings.warn(f"semi_supervised: skipped f = {f}: it leaves {round(f * n_train)} masked image(s) of "
+                          f"{n_train} at this preset, and BackMix needs at least 2 donors.", stacklevel=2)
+            continue
+        runs[("backmix", f, 0.0)] = [study.run("echo", "backmix", seed=s, f=f) for s in seeds]
+    for lam in lambdas:
+        runs[("wbackmix", wf, lam)] = [study.run("echo", "backmix", seed=s, f=wf, lam=lam) for s in seeds]
+    return runs
+
+
+def table_semi(study: Study, runs: Mapping[tuple, Sequence[Run]], eval_set: str = "ood") -> pd.DataFrame:
+    """Accuracy, precision, recall, F1, %E, %F (percent) per (method, f, lambda), with the paper beside it."""
+    rows = []
+    for (method, f, lam), rs in runs.items():
+        r = echo_row(study, rs, eval_set)
+        ref = BACKMIX_TABLE2.get((method, f, lam))
+        row = dict(method=method, f=f, lam=lam, **{k: r[k] for k in ("accuracy", "precision", "recall", "f1", "pct_e", "pct_f")})
+        for k in ("accuracy", "f1", "pct_e", "pct_f"):
+            row[f"{k}_lo"], row[f"{k}_hi"] = r[f"{k}_lo"], r[f"{k}_hi"]
+            row[f"paper_{k}"] = ref[BACKMIX_TABLE2_COLUMNS.index(k)] if ref else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def mask_subset_ablation(study: Study, *, f: float = 0.05, subsets: Iterable[int] = range(5), seed: int = 0,
+                         eval_set: str = "ood") -> pd.DataFrame:
+    """Same seed, different non-overlapping masked subsets (BackMix §3.3 ablation): metrics per subset and their SD."""
+    rows = []
+    for k in subsets:
+        r = study.run("echo", "backmix", seed=seed, f=f, mask_subset=int(k))
+        ov = r.overlap(eval_set)
+        m = r.metrics[eval_set]
+        rows.append(dict(subset=k, accuracy=m["accuracy"] * 100, f1=m["f1"] * 100, pct_e=ov["pct_e"]["mean"] * 100,
+                         pct_f=ov["pct_f"]["mean"] * 100))
+    df = pd.DataFrame(rows).set_index("subset")
+    return df
+
+
+def first_seed(runs: Mapping[str, Sequence[Run]], conditions: Sequence[str] | None = None) -> dict[str, Run]:
+    """``{condition: run of the first seed}`` (for saliency figures), in the order of ``conditions``."""
+    return {c: runs[c][0] for c in (conditions or runs)}
+
+
+def paper_vs_run_semi(table: pd.DataFrame) -> pd.DataFrame:
+    """BackMix Table 2 as 'run | paper' columns per (method, f, lambda), percent."""
+    cols = [c for k in ("accuracy", "f1", "pct_e", "pct_f") for c in (k, f"paper_{k}")]
+    return table.set_index(["method", "f", "lam"])[cols].round(1)

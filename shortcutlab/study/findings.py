@@ -1,0 +1,110 @@
+"""What each notebook records: its headline values and one finding sentence, from one call.
+
+Each function takes the notebook's results, returns ``{name: value}`` and, given ``report=``, records it in the
+notebook's ``results.json`` (the runner copies it into ``summary.json`` and the report index).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from .reference import BACKMIX_ABLATION_SD
+
+__all__ = ["phantoms", "contextual_bias", "saliency_generalization", "contrastive", "backmix", "semi_supervised",
+           "browser", "dial"]
+
+
+def _record(values: dict[str, Any], report) -> dict[str, Any]:
+    if report is not None:
+        report.record_many(values)
+    return values
+
+
+def _holding(claims: pd.DataFrame) -> str:
+    return f"{int(claims['holds'].sum())}/{len(claims)}"
+
+
+def phantoms(calib: pd.DataFrame, *, report=None) -> dict[str, Any]:
+    """Notebook 00: how much a linear probe on pixels reads from the heart and from the background."""
+    seg0, bg0, bg9, full9 = calib.loc[0.0, "seg"], calib.loc[0.0, "bg"], calib.loc[0.9, "bg"], calib.loc[0.9, "full"]
+    return _record({"calib_heart_auc": seg0, "calib_bg_auc_strength0": bg0, "calib_bg_auc_strength0.9": bg9,
+                    "calib_full_auc_strength0.9": full9,
+                    "finding": f"heart-only probe AUC {seg0:.2f}; background-only {bg0:.2f} at strength 0 vs "
+                               f"{bg9:.2f} at 0.9"}, report)
+
+
+def contextual_bias(runs: Mapping[tuple[str, str], Any], claims: pd.DataFrame, *, report=None) -> dict[str, Any]:
+    """Notebook 01: AUC of Full (as trained and cue-decorrelated), Seg and BG on cm, and the claims that hold."""
+    full = runs[("cm", "full")].metrics
+    a, d = full["test"]["auc_micro"], full["test_decorrelated"]["auc_micro"]
+    return _record({"auc_cm_full": a, "auc_cm_full_decorrelated": d,
+                    "auc_cm_seg": runs[("cm", "seg")].metrics["test"]["auc_micro"],
+                    "auc_cm_bg": runs[("cm", "bg")].metrics["test"]["auc_micro"],
+                    "claims_holding": _holding(claims),
+                    "finding": f"Full AUC {a:.2f} with the cue as in training, {d:.2f} with it decorrelated; "
+                               f"{_holding(claims)} claims hold"}, report)
+
+
+def saliency_generalization(corr: pd.DataFrame, *, report=None) -> dict[str, Any]:
+    """Notebook 02: the correlation of in-domain AKS with AUC, as trained and cue-decorrelated."""
+    a, d = corr.loc[("aks", "auc")], corr.loc[("aks", "auc_decorrelated")]
+    return _record({"r_aks_vs_auc": a["r"], "r_aks_vs_auc_decorrelated": d["r"],
+                    "finding": f"AKS vs decorrelated AUC: r = {d['r']:.2f} [{d['lo']:.2f}, {d['hi']:.2f}]"}, report)
+
+
+def contrastive(runs: Mapping[tuple[str, str], Any], methods: Sequence[str], *, report=None) -> dict[str, Any]:
+    """Notebook 03: CM→ACDC AUC of every model, and the best contrastive method against Full."""
+    transfer = {k[1]: v.metrics["test"]["auc_micro"] for k, v in runs.items() if k[0] == "cm→acdc"}
+    best = max(methods, key=lambda m: transfer[m])
+    return _record({**{f"auc_transfer_{k}": v for k, v in transfer.items()},
+                    "finding": f"CM→ACDC AUC: full {transfer['full']:.2f}, best CSS ({best}) {transfer[best]:.2f}"},
+                   report)
+
+
+def backmix(table: pd.DataFrame, claims: pd.DataFrame, *, report=None) -> dict[str, Any]:
+    """Notebook 04: o.o.d. accuracy and i.d. %E of Baseline and BackMix, and the claims that hold."""
+    row = table.set_index(["condition", "split"])
+    ob, om = row.loc[("baseline", "ood"), "accuracy"], row.loc[("backmix", "ood"), "accuracy"]
+    eb, em = row.loc[("baseline", "id"), "pct_e"], row.loc[("backmix", "id"), "pct_e"]
+    return _record({"ood_acc_baseline": ob, "ood_acc_backmix": om, "id_pct_e_baseline": eb, "id_pct_e_backmix": em,
+                    "claims_holding": _holding(claims),
+                    "finding": f"o.o.d. accuracy: baseline {ob:.1f} %, BackMix {om:.1f} %; %E {eb:.1f} → {em:.1f}"},
+                   report)
+
+
+def semi_supervised(table: pd.DataFrame, ablation: pd.DataFrame, *, f: float = 0.05, report=None) -> dict[str, Any]:
+    """Notebook 05: BackMix with a fraction ``f`` of masks against the baseline (o.o.d.), and how much the choice
+    of masked images moves accuracy (SD over the ablation's subsets)."""
+    base = table[table["method"] == "baseline"].iloc[0]
+    sub = table[(table["method"] == "backmix") & (table["f"] == f)].iloc[0]
+    sd = float(ablation["accuracy"].std())
+    paper_sd = BACKMIX_ABLATION_SD["accuracy"]
+    return _record({"ood_acc_baseline": base["accuracy"], f"ood_acc_f{f}": sub["accuracy"],
+                    "pct_e_baseline": base["pct_e"], f"pct_e_f{f}": sub["pct_e"], "ablation_sd_accuracy": sd,
+                    "paper_ablation_sd_accuracy": paper_sd,
+                    "finding": f"f = {f}: o.o.d. accuracy {sub['accuracy']:.1f} % vs baseline {base['accuracy']:.1f} %, "
+                               f"%E {sub['pct_e']:.1f} vs {base['pct_e']:.1f}; SD over masked subsets {sd:.1f} (paper {paper_sd})"},
+                   report)
+
+
+def browser(study, mri_runs: Mapping[str, Any], echo_runs: Mapping[str, Any], *, report=None) -> dict[str, Any]:
+    """Notebook 06: how many cases the browser offers, over how many models."""
+    from ..plots import select_cases
+
+    cases = select_cases(study, next(iter(mri_runs.values())))
+    return _record({"cases_shown": len(cases),
+                    "finding": f"browser over {len(mri_runs)} MRI and {len(echo_runs)} echo models; worst-case "
+                               f"galleries saved"}, report)
+
+
+def dial(df: pd.DataFrame, *, report=None) -> dict[str, Any]:
+    """Notebook 07: at the strongest cue, Full's AUC drop when the cue is decorrelated and the BG-gap of Full
+    and Seg."""
+    st = float(df["strength"].max())
+    top = df[df["strength"] == st].set_index("condition")
+    f, s = top.loc["full"], top.loc["seg"]
+    return _record({"gap_full_at_max": f["bg_gap"], "gap_seg_at_max": s["bg_gap"],
+                    "decorrelated_drop_full": f["auc"] - f["auc_decorrelated"],
+                    "finding": f"at strength {st}: Full AUC {f['auc']:.2f} → {f['auc_decorrelated']:.2f} decorrelated, "
+                               f"BG-gap {f['bg_gap']:.2f} (Seg {s['bg_gap']:.2f})"}, report)
