@@ -27,7 +27,7 @@ from ._validation import ShortcutlabError, check_int, check_number
 
 __all__ = ["auc", "bootstrap_ci", "classification_metrics", "paired_bootstrap", "check_probabilities",
            "aks", "dsc", "energy_pct", "focus_pct", "overlap_metrics", "summarize", "mean_ci_across",
-           "correlation_ci"]
+           "correlation_ci", "hierarchical_bootstrap", "claim_verdict", "overlap_bounds", "normalized_overlap"]
 
 
 def _np(a) -> np.ndarray:
@@ -296,3 +296,117 @@ def correlation_ci(a: Sequence[float], b: Sequence[float], ci: float = 0.95) -> 
     return {"r": r, "lo": float(np.tanh(z - q * se)), "hi": float(np.tanh(z + q * se)), "n": int(n),
             "rho": float(stats.spearmanr(a, b).statistic), "method": "fisher-z"}
 
+
+
+# ------------------------------------------------------------------------------------------ claims over seeds
+def hierarchical_bootstrap(effect: Callable[[dict], float], units: Sequence[dict], *, n_boot: int = 1000,
+                           ci: float = 0.95, seed: int = 0) -> dict:
+    """The mean over seeds of a paired effect, with a CI that accounts for both the seeds and the test sample.
+
+    ``units[s]`` is seed ``s``'s data: ``{set_name: tuple of arrays}``, the arrays of one set sharing their first
+    axis (its images). Conditions are compared *paired*: their predictions on the same images sit in the same
+    tuple, so one resample index serves all of them. ``effect(unit)`` maps a unit (or a resample of it) to a
+    number, e.g. ``AUC(rand) - AUC(full)`` on the decorrelated set.
+
+    A replicate draws S seeds with replacement and, inside each drawn seed, every set's images with replacement,
+    then averages the effect over the drawn seeds. The draws, for replaying: ``rng = np.random.default_rng(seed)``;
+    per replicate ``rng.integers(0, S, S)``, then for each drawn seed in order and each set name in sorted order
+    ``rng.integers(0, n_set, n_set)``. A replicate whose effect is NaN (e.g. a class missing from an AUC resample)
+    is drawn again and counted in ``n_redrawn``. The estimate is the mean of the per-seed effects on the full sets.
+    """
+    n_boot = check_int(n_boot, name="n_boot", where="hierarchical_bootstrap", lo=10)
+    ci = check_number(ci, name="ci", where="hierarchical_bootstrap", lo=0, hi=1, lo_open=True, hi_open=True)
+    if isinstance(units, dict) or not isinstance(units, Sequence) or not units:
+        raise ShortcutlabError(f"The 'units' parameter of hierarchical_bootstrap must be a non-empty list with one "
+                               f"dict of test sets per seed. Got {type(units).__name__} instead.")
+    sizes = []
+    for s, u in enumerate(units):
+        if not isinstance(u, dict) or not u:
+            raise ShortcutlabError(f"The 'units' parameter of hierarchical_bootstrap must hold a dict of test sets "
+                                   f"per seed. Got {type(u).__name__} for seed {s} instead.")
+        n = {}
+        for name, arrays in u.items():
+            lens = {len(a) for a in arrays}
+            if len(lens) != 1:
+                raise ShortcutlabError(f"The arrays of set {name!r} of seed {s} in hierarchical_bootstrap must share "
+                                       f"their first axis (the images). Got lengths {sorted(lens)} instead.")
+            n[name] = lens.pop()
+        sizes.append(n)
+    per_seed = np.array([float(effect(u)) for u in units])
+    rng = np.random.default_rng(seed)
+    reps, redrawn, attempts = [], 0, 0
+    n_units = len(units)
+    while len(reps) < n_boot and attempts < 10 * n_boot:
+        attempts += 1
+        vals = []
+        for s in rng.integers(0, n_units, n_units):
+            u = units[int(s)]
+            res = {}
+            for name in sorted(u):
+                idx = rng.integers(0, sizes[int(s)][name], sizes[int(s)][name])
+                res[name] = tuple(np.asarray(a)[idx] for a in u[name])
+            vals.append(float(effect(res)))
+        v = float(np.mean(vals))
+        if v != v:
+            redrawn += 1
+            continue
+        reps.append(v)
+    a = (1 - ci) / 2
+    lo, hi = (float(np.quantile(reps, a)), float(np.quantile(reps, 1 - a))) if reps else (float("nan"),) * 2
+    return {"estimate": float(np.mean(per_seed)), "lo": lo, "hi": hi, "per_seed": per_seed.tolist(),
+            "n_seeds": n_units, "n_boot": len(reps), "n_redrawn": redrawn, "method": "hierarchical bootstrap"}
+
+
+def claim_verdict(lo: float, hi: float, direction: str = "greater") -> str:
+    """``holds`` when the CI excludes 0 on the claimed side (``greater``: effect > 0; ``less``: < 0),
+    ``contradicted`` when it excludes 0 on the other side, ``inconclusive`` otherwise (a tie, a CI across 0, or
+    no CI). Never a verdict from a point estimate."""
+    from ._validation import check_choice
+
+    check_choice(direction, ("greater", "less"), name="direction", where="claim_verdict")
+    if not (lo == lo and hi == hi):
+        return "inconclusive"
+    sign = 1 if direction == "greater" else -1
+    lo_s, hi_s = sorted((sign * lo, sign * hi))
+    if lo_s > 0:
+        return "holds"
+    if hi_s < 0:
+        return "contradicted"
+    return "inconclusive"
+
+
+# ------------------------------------------------------------------------------------------ overlap floor and ceiling
+def overlap_bounds(masks, cam_size: int | tuple[int, int]) -> dict[str, dict[str, torch.Tensor]]:
+    """What an overlap metric can read at a CAM's resolution, per image: its floor and its ceiling.
+
+    * floor: the metric of a uniform map (all ones), which knows nothing; for AKS and %E it is the mask's area
+      share, for DSC ``2|m| / (N + |m|)``, for %F the area share too (every pixel is above 0.5).
+    * ceiling: the metric of the mask itself brought to the CAM's resolution (area average) and back (bilinear,
+      as grad-cam resizes), scaled to [0, 1] as grad-cam scales its maps: the best map this layer can draw.
+
+    ``masks``: bool ``[..., H, W]``; ``cam_size``: the CAM layer's (h, w). Returns ``{"floor": {...},
+    "ceiling": {...}}`` with one tensor per metric (``aks``, ``dsc``, ``pct_e``, ``pct_f``).
+    """
+    import torch.nn.functional as tF
+
+    m = torch.as_tensor(_np(masks)).bool()
+    if m.ndim < 2:
+        raise ShortcutlabError(f"The 'masks' parameter of overlap_bounds must have shape [..., H, W]. Got shape "
+                               f"{tuple(m.shape)} instead.")
+    h, w = m.shape[-2:]
+    ch, cw = (cam_size, cam_size) if isinstance(cam_size, int) else tuple(cam_size)
+    check_int(ch, name="cam_size", where="overlap_bounds", lo=1, hi=h)
+    check_int(cw, name="cam_size", where="overlap_bounds", lo=1, hi=w)
+    flat = m.reshape(-1, 1, h, w).float()
+    low = tF.adaptive_avg_pool2d(flat, (ch, cw))
+    up = tF.interpolate(low, size=(h, w), mode="bilinear", align_corners=False).reshape(m.shape)
+    lo_, hi_ = up.flatten(-2).amin(-1)[..., None, None], up.flatten(-2).amax(-1)[..., None, None]
+    ceiling_map = torch.where(hi_ > lo_, (up - lo_) / (hi_ - lo_).clamp_min(1e-12), up)
+    return {"floor": overlap_metrics(torch.ones(m.shape), m), "ceiling": overlap_metrics(ceiling_map, m)}
+
+
+def normalized_overlap(value, floor, ceiling):
+    """``(value - floor) / (ceiling - floor)``: 0 for a map that knows nothing, 1 for the best this CAM layer
+    can draw; NaN where the ceiling does not exceed the floor."""
+    v, f, c = (torch.as_tensor(_np(a), dtype=torch.float64) for a in (value, floor, ceiling))
+    return torch.where(c > f, (v - f) / (c - f), torch.full_like(v, float("nan")))

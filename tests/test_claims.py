@@ -12,7 +12,7 @@ split multiply-add), so each assertion below has a margin that held on every see
 import pytest
 
 from shortcutlab import load_preset
-from shortcutlab.study.claims import claims_mri
+from shortcutlab.study.claims import CLAIM_COLUMNS, contextual_claims
 from shortcutlab.study.cache import Study
 
 
@@ -28,8 +28,14 @@ def test_mri_claims(mri_study):
     aks_full = runs[("cm", "full")].overlap()["aks"]["mean"]
     aks_seg = runs[("cm", "seg")].overlap()["aks"]["mean"]
     assert aks_seg > aks_full + 0.04, (aks_seg, aks_full)
-    table = claims_mri(mri_study, runs)
-    assert table["holds"].iloc[:3].all()
+    table = contextual_claims(mri_study, seeds=[0]).set_index("claim")
+    assert list(table.reset_index().columns) == CLAIM_COLUMNS
+    bg_row = table.filter(like="1. BG-only", axis=0).iloc[0]
+    assert bg_row["verdict"] == "holds" and bg_row["effect"] == pytest.approx(bg["auc_micro"] - 0.5)
+    drop_row = table.filter(like="3. Full loses more", axis=0).iloc[0]
+    assert drop_row["effect"] == pytest.approx(drop_full - drop_seg) and drop_row["verdict"] != "contradicted"
+    aks_row = table.filter(like="5a. Seg has higher AKS", axis=0).iloc[0]
+    assert aks_row["effect"] > 0 and aks_row["verdict"] != "contradicted"
 
 
 @pytest.mark.slow

@@ -186,3 +186,103 @@ def test_class_absent_from_the_test_set_is_counted_not_nan():
     assert d["classes_absent"] == 1 and d["n_boot_valid"] == 100 and d["difference"] > 0 and d["lo"] > 0
     dm = paired_bootstrap(y, p, p, lambda a, b: auc(a, b, "macro"), n_boot=10)
     assert math.isnan(dm["difference"]) and "every class" in dm["reason"]
+
+
+def _replay_hierarchical(effect, units, n_boot, ci, seed):
+    """The draws of hierarchical_bootstrap written out as plain loops (its docstring's order)."""
+    rng = np.random.default_rng(seed)
+    reps = []
+    while len(reps) < n_boot:
+        chosen = rng.integers(0, len(units), len(units))
+        vals = []
+        for s in chosen:
+            res = {}
+            for name in sorted(units[s]):
+                n = len(units[s][name][0])
+                idx = rng.integers(0, n, n)
+                res[name] = tuple(np.asarray(a)[idx] for a in units[s][name])
+            vals.append(effect(res))
+        v = sum(vals) / len(vals)
+        if v == v:
+            reps.append(v)
+    a = (1 - ci) / 2
+    return np.quantile(reps, a), np.quantile(reps, 1 - a)
+
+
+def test_hierarchical_bootstrap_replays_its_draws_and_its_estimate_is_the_seed_mean():
+    from shortcutlab.metrics import hierarchical_bootstrap
+
+    g = np.random.default_rng(1)
+    units = []
+    for _ in range(3):
+        y = np.arange(30) % 2
+        pa, pb = g.random(30), g.random(30)
+        units.append({"test": (y, pa, pb), "dec": (y[:20], pa[:20] * 0.5, pb[:20])})
+
+    def effect(u):
+        y, pa, pb = u["test"]
+        yd, qa, qb = u["dec"]
+        return (roc_auc_score(y, pa) - roc_auc_score(y, pb)) + float(np.mean(qa - qb)) if len(set(y)) > 1 else float("nan")
+
+    r = hierarchical_bootstrap(effect, units, n_boot=200, seed=7)
+    lo, hi = _replay_hierarchical(effect, units, 200, 0.95, 7)
+    assert r["lo"] == pytest.approx(lo, abs=1e-12) and r["hi"] == pytest.approx(hi, abs=1e-12)
+    assert r["estimate"] == pytest.approx(np.mean([effect(u) for u in units]))
+    assert r["n_seeds"] == 3 and len(r["per_seed"]) == 3 and r["lo"] <= r["estimate"] <= r["hi"]
+
+
+def test_hierarchical_bootstrap_constant_effect_and_seed_spread():
+    from shortcutlab.metrics import hierarchical_bootstrap
+
+    # the same paired difference 0.1 on every image of every seed: the CI collapses onto it
+    units = [{"t": (np.full(10, 0.6), np.full(10, 0.5))} for _ in range(3)]
+    r = hierarchical_bootstrap(lambda u: float(np.mean(u["t"][0] - u["t"][1])), units, n_boot=50)
+    assert r["lo"] == pytest.approx(0.1) and r["hi"] == pytest.approx(0.1)
+    # seeds that disagree (+1, -1, +1) with no image noise: the CI spans the seeds' spread, across 0
+    units = [{"t": (np.full(5, d),)} for d in (1.0, -1.0, 1.0)]
+    r = hierarchical_bootstrap(lambda u: float(np.mean(u["t"][0])), units, n_boot=400)
+    assert r["lo"] == pytest.approx(-1.0) and r["hi"] == pytest.approx(1.0) and r["estimate"] == pytest.approx(1 / 3)
+
+
+def test_hierarchical_bootstrap_bad_input():
+    from shortcutlab.metrics import hierarchical_bootstrap
+
+    with pytest.raises(ShortcutlabError, match="'units' parameter of hierarchical_bootstrap.*Got dict"):
+        hierarchical_bootstrap(lambda u: 0.0, {"t": (np.zeros(3),)})
+    with pytest.raises(ShortcutlabError, match=r"set 't' of seed 0.*share.*\[2, 3\]"):
+        hierarchical_bootstrap(lambda u: 0.0, [{"t": (np.zeros(3), np.zeros(2))}])
+
+
+@pytest.mark.parametrize("lo, hi, direction, expected", [
+    (0.01, 0.2, "greater", "holds"), (-0.2, -0.01, "greater", "contradicted"), (-0.1, 0.1, "greater", "inconclusive"),
+    (0.0, 0.0, "greater", "inconclusive"),  # a tie is never a win
+    (-0.2, -0.01, "less", "holds"), (0.01, 0.2, "less", "contradicted"), (float("nan"), float("nan"), "greater", "inconclusive"),
+])
+def test_claim_verdict(lo, hi, direction, expected):
+    from shortcutlab.metrics import claim_verdict
+
+    assert claim_verdict(lo, hi, direction) == expected
+
+
+def test_overlap_floor_and_ceiling():
+    from shortcutlab.metrics import normalized_overlap, overlap_bounds
+
+    m = torch.zeros(2, 16, 16, dtype=torch.bool)
+    m[0, 4:12, 4:12] = True          # 64 of 256 pixels
+    m[1, 0:2, 0:3] = True            # 6 of 256, smaller than one cell of a 4 x 4 CAM
+    b = overlap_bounds(m, 4)
+    share = m.flatten(1).float().mean(1)
+    assert torch.allclose(b["floor"]["aks"], share) and torch.allclose(b["floor"]["pct_e"], share)
+    assert torch.allclose(b["floor"]["dsc"], 2 * m.flatten(1).sum(1) / (256 + m.flatten(1).sum(1)))
+    # at the image's own resolution the ceiling is the mask itself: AKS, %E, %F = 1, DSC = 1
+    full = overlap_bounds(m, 16)["ceiling"]
+    for k in ("aks", "dsc", "pct_e", "pct_f"):
+        assert torch.allclose(full[k], torch.ones(2)), k
+    # a coarse layer cannot draw the small mask: its ceiling is far below 1, the large mask's much higher
+    assert b["ceiling"]["aks"][1] < 0.5 < b["ceiling"]["aks"][0] < 1
+    assert torch.all(b["ceiling"]["aks"] > b["floor"]["aks"])
+    n = normalized_overlap(torch.stack([b["floor"]["aks"][0], b["ceiling"]["aks"][1]]),
+                           torch.stack([b["floor"]["aks"][0], b["floor"]["aks"][1]]),
+                           torch.stack([b["ceiling"]["aks"][0], b["ceiling"]["aks"][1]]))
+    assert n.tolist() == pytest.approx([0.0, 1.0])
+    assert math.isnan(float(normalized_overlap(0.3, 0.5, 0.5)))

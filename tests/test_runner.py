@@ -167,3 +167,50 @@ def test_interactive_runs_keep_their_results_apart(tmp_path, monkeypatch):
     r4.record("x", 4)
     assert r1.dir == tmp_path / "interactive" / "01_contextual_bias" and r4.dir == tmp_path / "interactive" / "04_backmix"
     assert r1.results() == {"x": 1} and r4.results() == {"x": 4}
+
+
+def test_results_block_from_a_stored_summary(tmp_path, capsys):
+    """`shortcutlab results` turns a summary into the README's block: stamped with run date, preset, overrides
+    and machine, a row per notebook, every recorded value; --readme replaces only the text between the markers."""
+    import shutil
+    from pathlib import Path
+
+    from shortcutlab.app.cli import main
+    from shortcutlab.app.results import BEGIN, END
+
+    rep = tmp_path / "rep"
+    rep.mkdir()
+    shutil.copy(Path(__file__).parent / "data" / "summary_small.json", rep / "summary.json")
+    assert main(["results", str(rep)]) == 0
+    block = capsys.readouterr().out.strip()
+    lines = block.splitlines()
+    assert lines[0] == BEGIN and lines[-1] == END
+    assert ('Run of 2026-11-28 12:00:00, preset `smoke` with overrides `{"train.epochs": 1}`, on AMD EPYC, 2 cores, '
+            'torch 2.14.1.') in block
+    assert "| 01_contextual_bias | ok | 61 s | Full AUC 0.81 with the cue as in training \\| 3/6 claims hold |" in lines
+    assert "| 04_backmix | failed | 5 s | – |" in lines
+    assert "* 01_contextual_bias: auc_cm_full = 0.812, claims_holding = 3/6" in lines
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{BEGIN}\nold numbers\n{END}\noutro\n")
+    assert main(["results", str(rep), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("intro\n" + BEGIN) and text.endswith(END + "\noutro\n") and "old numbers" not in text
+    assert text.count(BEGIN) == 1 and "| 04_backmix | failed |" in text
+    readme.write_text("no markers\n")
+    assert main(["results", str(rep), "--readme", str(readme)]) == 2
+    assert "has no results markers" in capsys.readouterr().err
+    assert main(["results", str(tmp_path / "nowhere")]) == 2
+    assert "has no summary.json" in capsys.readouterr().err
+
+
+def test_report_index_opens_with_the_results_block(tmp_path):
+    import json
+    from pathlib import Path
+
+    from shortcutlab.app.index import write_index
+
+    summary = json.loads((Path(__file__).parent / "data" / "summary_small.json").read_text())
+    html = write_index(tmp_path, summary).read_text()
+    top = html.index("<div class='results'>")
+    assert top < html.index("<h2>Notebooks</h2>")
+    assert "Run of 2026-11-28 12:00:00" in html[top:] and "<table>" in html[top:html.index("<h2>Notebooks</h2>")]

@@ -108,3 +108,25 @@ def test_sanity_check_similarity_drops_as_layers_are_randomized(mri_study):
     assert steps[1] < 0.9, df
     assert steps[-1] < steps[1], df
     assert steps[-1] < 0.5, df
+
+
+def test_cam_resolution_and_overlap_beside_floor_and_ceiling(mri_study):
+    """The CAM layer of sl_cnn at 64 px is 8 x 8 (measured: 12 x 12 at 96 px, 16 x 16 at 128 px); a run's overlap
+    reports each metric with its floor (the heart's area share, for AKS) and ceiling on the same images."""
+    from shortcutlab.metrics import overlap_bounds
+    from shortcutlab.saliency.cams import cam_resolution
+
+    run = mri_study.run("cm", "seg")
+    hw = cam_resolution(run.model(), (64, 64))
+    assert hw == (8, 8)
+    ov = run.overlap()
+    assert ov["aks"]["cam_resolution"] == list(hw)
+    ds = mri_study.data("cm")["test"]
+    n = len(run.cams()["index"])
+    share = ds.masks[:n].flatten(2).float().mean(-1)
+    assert ov["aks"]["floor"] == pytest.approx(float(share.mean()), rel=1e-6)
+    bounds = overlap_bounds(ds.masks[:n], hw)
+    assert ov["dsc"]["ceiling"] == pytest.approx(float(np.nanmean(bounds["ceiling"]["dsc"].numpy())), rel=1e-6)
+    assert ov["aks"]["floor"] < ov["aks"]["ceiling"] <= 1
+    norm = (run.cams()["metrics"]["aks"] - bounds["floor"]["aks"].numpy()) / (bounds["ceiling"]["aks"].numpy() - bounds["floor"]["aks"].numpy())
+    assert ov["aks"]["normalized"] == pytest.approx(float(np.nanmean(norm)), rel=1e-6)

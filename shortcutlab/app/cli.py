@@ -75,9 +75,20 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_results(args) -> int:
+    from .results import read_summary, results_block, update_readme
+
+    block = results_block(read_summary(args.report), source=args.report)
+    if args.readme:
+        print(f"updated {update_readme(args.readme, block)}")
+    else:
+        print(block)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="shortcutlab", description="Shortcut learning study: run the notebooks, "
-                                "list notebooks and presets, benchmark.")
+                                "list notebooks and presets, benchmark, print a run's results.")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="execute the notebooks with papermill into reports/<preset>/")
     r.add_argument("--preset", default="default", help="preset name (smoke, default, paper) or YAML path")
@@ -97,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default=None, help="JSON file to write")
     b.add_argument("--json", action="store_true", help="print JSON instead of the table")
     b.set_defaults(func=_cmd_bench)
+    res = sub.add_parser("results", help="the results block of a run (markdown), for the README")
+    res.add_argument("report", help="a report folder with summary.json, e.g. reports/default")
+    res.add_argument("--readme", default=None, metavar="FILE", help="replace the block between the markers in FILE")
+    res.set_defaults(func=_cmd_results)
     return p
 
 

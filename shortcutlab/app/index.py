@@ -43,6 +43,37 @@ def _csv_table(path: Path) -> str:
     return df.to_html(float_format=lambda x: f"{x:.3f}", na_rep="–", border=0)
 
 
+def _results_html(summary: Mapping[str, Any]) -> str:
+    """The README's results block (:mod:`shortcutlab.app.results`), rendered: the same text at the index's top."""
+    import mistune
+
+    from .results import results_block
+
+    return mistune.html(results_block(summary))
+
+
+def _all_claims(out: Path, summary: Mapping[str, Any]) -> str:
+    """Every notebook's claims table (``tables/claims.csv``) as one table: the study's "does it reproduce"."""
+    import pandas as pd
+
+    frames = []
+    for e in summary["notebooks"]:
+        for t in e.get("tables", []):
+            if Path(t).name == "claims.csv":
+                try:
+                    df = pd.read_csv(out / t, index_col=0)
+                except Exception:  # noqa: BLE001 - a damaged table is reported in its notebook's section
+                    continue
+                df.insert(0, "notebook", e["notebook"].removesuffix(".ipynb"))
+                frames.append(df)
+    if not frames:
+        return ""
+    df = pd.concat(frames, ignore_index=True)
+    return ("<h2>Claims</h2><p>Each direction the papers report, as a paired effect with a hierarchical-bootstrap "
+            "CI over seeds and test images; <em>holds</em> only when the CI excludes 0 in the claimed direction.</p>"
+            + df.to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="–", border=0))
+
+
 def write_index(out: Path, summary: Mapping[str, Any]) -> Path:
     """Write ``index.html`` into ``out`` from a runner summary."""
     out = Path(out)
@@ -83,6 +114,9 @@ def write_index(out: Path, summary: Mapping[str, Any]) -> Path:
             f"{html.escape(summary.get('created', ''))} · overrides <code>{html.escape(str(summary.get('overrides') or {}))}</code></p>"
             f"<p>Phantom data (synthetic cardiac MRI and echo with a dial for the shortcut), not the papers' cohorts: "
             f"compare directions of effects with the papers, not absolute numbers.</p>"
+            f"<div class='results'>{_results_html(summary)}</div>"
+            f"{_all_claims(out, summary)}"
+            f"<h2>Notebooks</h2>"
             f"<table><tr><th>notebook</th><th>status</th><th>time</th><th>finding</th></tr>{''.join(rows)}</table>"
             f"{''.join(sections)}<p><a href='summary.json'>summary.json</a></p></body></html>")
     path = out / "index.html"

@@ -20,6 +20,7 @@ from ..config import load_preset
 from .._io import atomic_json, atomic_write_text, to_jsonable
 from .._paths import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
 from .report import Report
+from .results import machine_info
 
 __all__ = ["discover_notebooks", "run_study", "NOTEBOOKS_DIR"]
 
@@ -201,7 +202,7 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
                "created": time.strftime("%Y-%m-%d %H:%M:%S"), "ok": not failed_any, "notebooks": entries,
                "cell_timeout_s": execution_timeout, "heartbeat_grace_s": heartbeat_grace,
                "ran": [nb.name for nb in nbs],
-               "config": cfg.to_dict()}
+               "config": cfg.to_dict(), "machine": machine_info()}
     atomic_json(out / "summary.json", summary)
     from .index import write_index
     write_index(out, summary)

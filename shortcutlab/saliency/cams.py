@@ -26,7 +26,8 @@ from ..data.imageset import ImageSet
 from ..metrics import auc, classification_metrics
 from ..models import target_layer as default_target_layer
 
-__all__ = ["CAM_METHODS", "compute_cams", "counterfactual_background", "sanity_check", "predict_tensor", "cam_class"]
+__all__ = ["CAM_METHODS", "compute_cams", "counterfactual_background", "sanity_check", "predict_tensor", "cam_class",
+           "cam_resolution"]
 
 
 def cam_class(method: str):
@@ -47,6 +48,28 @@ def predict_tensor(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> 
     out = [torch.softmax(model(x[i:i + batch_size]).float(), 1) for i in range(0, x.shape[0], batch_size)]
     model.train(was)
     return torch.cat(out).numpy()
+
+
+@torch.no_grad()
+def cam_resolution(model: nn.Module, frame_size: tuple[int, int], layer: nn.Module | str | None = None) -> tuple[int, int]:
+    """The (h, w) of the CAM layer's output for images of ``frame_size``: how coarse a map can be before it is
+    up-sampled to the image (a 64 px image through a ResNet's last stage gives 2 x 2)."""
+    if layer is None or isinstance(layer, str):
+        layer = default_target_layer(model, layer)
+    seen = {}
+
+    def hook(module, inputs, output):  # returns None: a hook's return value would replace the output
+        seen["shape"] = tuple(output.shape[-2:])
+
+    handle = layer.register_forward_hook(hook)
+    was = model.training
+    try:
+        model.eval()
+        model(torch.zeros(1, getattr(model, "frames", 1), *frame_size))
+    finally:
+        handle.remove()
+        model.train(was)
+    return seen["shape"]
 
 
 def compute_cams(model: nn.Module, images: torch.Tensor, *, targets: Sequence[int] | torch.Tensor | None = None,

@@ -33,9 +33,10 @@ from ..config import Config, result_settings
 from ..data.sources import cmr_data, echo_data
 from ..data.imageset import ImageSet
 from ..interventions.background import apply_test_condition
-from ..metrics import auc, bootstrap_ci, classification_metrics, mean_ci_across, overlap_metrics, summarize
+from ..metrics import (auc, bootstrap_ci, classification_metrics, mean_ci_across, normalized_overlap, overlap_bounds,
+                       overlap_metrics, summarize)
 from ..models import FrameClassifier, build_model, load_encoder_weights, load_weights, save_weights
-from ..saliency.cams import cam_class, compute_cams, predict_tensor
+from ..saliency.cams import cam_class, cam_resolution, compute_cams, predict_tensor
 from ..train import TrainSettings, fit, predict
 
 __all__ = ["Study", "Run", "PretrainRun", "CACHE_FORMAT", "COHORTS_ALL"]
@@ -139,10 +140,21 @@ class Run:
         return res
 
     def overlap(self, eval_set: str = "test") -> dict[str, dict]:
-        """Mean and bootstrap CI of AKS, DSC, %E and %F over the frames of the mapped images (:meth:`cams`)."""
+        """Mean and bootstrap CI of AKS, DSC, %E and %F over the frames of the mapped images (:meth:`cams`), each
+        beside its floor (a uniform map), its ceiling (the mask at the CAM layer's resolution and back) and the
+        normalized score ``(value - floor) / (ceiling - floor)`` (means over the same images; see
+        :func:`shortcutlab.metrics.overlap_bounds`)."""
         res = self.cams(eval_set)
         m = self.study.cfg.metrics
-        return {k: summarize(v, n_boot=m.n_bootstrap, ci=m.ci, seed=m.seed) for k, v in res["metrics"].items()}
+        out = {k: summarize(v, n_boot=m.n_bootstrap, ci=m.ci, seed=m.seed) for k, v in res["metrics"].items()}
+        ds = self.study.data(self.cohort, strength=self.spec["data"].get("strength"))[eval_set]
+        cam_hw = cam_resolution(self.model(), tuple(ds.images.shape[-2:]))
+        bounds = overlap_bounds(ds.masks[:len(res["index"])], cam_hw)
+        for k, s in out.items():
+            lo, hi = bounds["floor"][k].numpy(), bounds["ceiling"][k].numpy()
+            s.update(floor=float(np.nanmean(lo)), ceiling=float(np.nanmean(hi)), cam_resolution=list(cam_hw),
+                     normalized=float(np.nanmean(normalized_overlap(res["metrics"][k], lo, hi).numpy())))
+        return out
 
     def __repr__(self) -> str:
         head = {k: round(v.get("auc_micro", float("nan")), 3) for k, v in self.metrics.items() if isinstance(v, dict)}

@@ -1,59 +1,217 @@
-"""The directions the papers report, checked on this run: one row per claim, with its numbers."""
+"""The directions the papers report, as paired effects over the preset's seeds, each with a CI and a verdict.
+
+Every claim is a difference between conditions (or against a reference) on the same test images and the same
+seeds. Its CI comes from :func:`~shortcutlab.metrics.hierarchical_bootstrap`: resample the seeds, then the test
+images inside each seed, recompute the effect, average over the drawn seeds. The verdict
+(:func:`~shortcutlab.metrics.claim_verdict`) is ``holds`` when the CI excludes 0 in the claimed direction,
+``contradicted`` when it excludes 0 the other way, and ``inconclusive`` otherwise: a tie or a point estimate
+is never a verdict. With one seed the CI reflects only the test sample; the table says how many seeds it used.
+
+The ten directions of the [findings] issue, by notebook:
+
+* 01: (1) BG-only is above chance; (2) Seg >= Full with the cue decorrelated; (3) Full loses more than Seg from
+  the cue as in training to decorrelated; (4) Rand beats Full decorrelated; (5) Seg and Rand have higher AKS
+  than Full.
+* 02: (6) in-domain AKS correlates with decorrelated AUC across models.
+* 03: (7) contrastive pretraining gives AUC >= Full in-domain and after transfer; (8) AMYL has the lowest AKS
+  of the cm classes after contrastive pretraining.
+* 04: (9) BackMix raises %E, %F and o.o.d. accuracy over Baseline, while Black and Noise lose o.o.d. accuracy.
+* 05: (10) f = 0.05 keeps at least half of BackMix's o.o.d. gain, and wBackMix recovers part of the rest.
+"""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Callable, Sequence
 
+import numpy as np
 import pandas as pd
 
-from .backmix import echo_row
+from ..metrics import claim_verdict, hierarchical_bootstrap
 from .cache import Run, Study
 
-__all__ = ["claims_mri", "claims_backmix"]
+__all__ = ["CLAIM_COLUMNS", "evaluate_claims", "contextual_claims", "saliency_claims", "contrastive_claims",
+           "backmix_claims", "semi_supervised_claims", "micro_auc", "accuracy"]
+
+CLAIM_COLUMNS = ["claim", "direction", "effect", "lo", "hi", "verdict", "n_seeds", "per_seed", "method"]
 
 
-def claims_mri(study: Study, runs: Mapping[tuple[str, str], Run]) -> pd.DataFrame:
-    """The directions the phantom is built to show (and the paper reports), each with its numbers."""
-    def m(key, split="test"):
-        return runs[key].metrics[split]["auc_micro"]
+def micro_auc(y: np.ndarray, p: np.ndarray) -> float:
+    """Micro AUC (labels one-vs-rest, all class scores pooled), NaN when a resample has a single label value."""
+    from sklearn.metrics import roc_auc_score
 
+    onehot = np.eye(p.shape[1], dtype=np.int8)[y].ravel()
+    if onehot.min() == onehot.max():
+        return float("nan")
+    return float(roc_auc_score(onehot, p.ravel()))
+
+
+def accuracy(y: np.ndarray, p: np.ndarray) -> float:
+    return float((p.argmax(1) == y).mean())
+
+
+def evaluate_claims(claims: Sequence[tuple[str, str, Callable[[dict], float]]], units: Sequence[dict], *,
+                    n_boot: int, seed: int = 0, ci: float = 0.95) -> pd.DataFrame:
+    """One row per ``(claim, direction, effect)``: the effect over the seeds' ``units`` with its hierarchical
+    bootstrap CI and verdict (columns :data:`CLAIM_COLUMNS`)."""
     rows = []
-    bg = runs[("cm", "bg")].metrics["test"]
-    rows.append(dict(claim="BG-only AUC above chance (cm)", value=bg["auc_micro"], reference=0.5,
-                     holds=bg["auc_micro_lo"] > 0.5))
-    drop_full = m(("cm", "full")) - m(("cm", "full"), "test_decorrelated")
-    drop_seg = m(("cm", "seg")) - m(("cm", "seg"), "test_decorrelated")
-    rows.append(dict(claim="Full drops more than Seg when the cue is decorrelated (cm)", value=drop_full,
-                     reference=drop_seg, holds=drop_full > drop_seg))
-    aks_full = runs[("cm", "full")].overlap()["aks"]["mean"]
-    aks_seg = runs[("cm", "seg")].overlap()["aks"]["mean"]
-    rows.append(dict(claim="Seg has higher AKS than Full (cm)", value=aks_seg, reference=aks_full, holds=aks_seg > aks_full))
-    if ("cm", "rand") in runs:
-        aks_rand = runs[("cm", "rand")].overlap()["aks"]["mean"]
-        rows.append(dict(claim="Rand has higher AKS than Full (cm)", value=aks_rand, reference=aks_full,
-                         holds=aks_rand > aks_full))
-        rows.append(dict(claim="Rand generalizes better than Full when the cue is decorrelated (cm)",
-                         value=m(("cm", "rand"), "test_decorrelated"), reference=m(("cm", "full"), "test_decorrelated"),
-                         holds=m(("cm", "rand"), "test_decorrelated") > m(("cm", "full"), "test_decorrelated")))
-    if ("cm", "seg") in runs and ("cm", "full") in runs:
-        rows.append(dict(claim="Seg beats Full in-distribution (cm; the paper: no, Full 0.833 vs Seg 0.806)",
-                         value=m(("cm", "seg")), reference=m(("cm", "full")), holds=m(("cm", "seg")) > m(("cm", "full"))))
-    return pd.DataFrame(rows)
+    for text, direction, effect in claims:
+        r = hierarchical_bootstrap(effect, units, n_boot=n_boot, ci=ci, seed=seed)
+        rows.append(dict(claim=text, direction=direction, effect=r["estimate"], lo=r["lo"], hi=r["hi"],
+                         verdict=claim_verdict(r["lo"], r["hi"], direction), n_seeds=r["n_seeds"],
+                         per_seed=" ".join(f"{v:+.3f}" for v in r["per_seed"]), method=r["method"]))
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
-def claims_backmix(study: Study, runs: Mapping[str, Sequence[Run]], semi: Mapping | None = None) -> pd.DataFrame:
-    rows = []
-    base_id = echo_row(study, runs["baseline"], "test")
-    bm_id = echo_row(study, runs["backmix"], "test")
-    base_ood = echo_row(study, runs["baseline"], "ood")
-    bm_ood = echo_row(study, runs["backmix"], "ood")
-    rows.append(dict(claim="BackMix %E exceeds Baseline's (i.d.)", value=bm_id["pct_e"], reference=base_id["pct_e"],
-                     holds=bm_id["pct_e"] > base_id["pct_e"]))
-    rows.append(dict(claim="BackMix o.o.d. accuracy not below Baseline's", value=bm_ood["accuracy"],
-                     reference=base_ood["accuracy"], holds=bm_ood["accuracy"] >= base_ood["accuracy"]))
-    rows.append(dict(claim="Baseline i.d. accuracy >= BackMix i.d. accuracy (shortcut helps i.d.)",
-                     value=base_id["accuracy"], reference=bm_id["accuracy"], holds=base_id["accuracy"] >= bm_id["accuracy"]))
-    if semi is not None and ("backmix", 0.05, 0.0) in semi:
-        f05 = echo_row(study, semi[("backmix", 0.05, 0.0)], "test")
-        rows.append(dict(claim="BackMix at f = 0.05 keeps %E above Baseline's (i.d.)", value=f05["pct_e"],
-                         reference=base_id["pct_e"], holds=f05["pct_e"] > base_id["pct_e"]))
-    return pd.DataFrame(rows)
+def _seeds(study: Study, seeds: Sequence[int] | None) -> list[int]:
+    return list(seeds if seeds is not None else study.cfg.train.seeds)
+
+
+def _maps(run: Run, key: str, eval_set: str = "test") -> np.ndarray:
+    """Per image (mean over its frames) overlap metric of the run's mapped images."""
+    return np.nanmean(run.cams(eval_set)["metrics"][key], axis=1)
+
+
+def _run(study: Study, n_boot: int | None, claims, units) -> pd.DataFrame:
+    m = study.cfg.metrics
+    return evaluate_claims(claims, units, n_boot=n_boot or m.n_bootstrap, seed=m.seed, ci=m.ci)
+
+
+# ------------------------------------------------------------------------------------------ MRI
+_CONTEXT = ("full", "seg", "bg", "rand")
+
+
+def contextual_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boot: int | None = None) -> pd.DataFrame:
+    """Claims 1-5 on the cm cohort: each seed's Full, Seg, BG and Rand on the same test images."""
+    units = []
+    for s in _seeds(study, seeds):
+        r = study.run_many("cm", _CONTEXT, seed=s)
+        units.append({"test": (r["full"].labels["test"], *(r[c].probs["test"] for c in _CONTEXT)),
+                      "dec": (r["full"].labels["test_decorrelated"], *(r[c].probs["test_decorrelated"] for c in _CONTEXT)),
+                      "maps": tuple(_maps(r[c], "aks") for c in ("full", "seg", "rand"))})
+    i = {c: k + 1 for k, c in enumerate(_CONTEXT)}  # position of each condition's probabilities in a set
+
+    def auc(u, s, c):
+        return micro_auc(u[s][0], u[s][i[c]])
+
+    claims = [
+        ("1. BG-only is above chance (cm AUC - 0.5)", "greater", lambda u: auc(u, "test", "bg") - 0.5),
+        ("2. Seg >= Full with the cue decorrelated (AUC difference)", "greater",
+         lambda u: auc(u, "dec", "seg") - auc(u, "dec", "full")),
+        ("3. Full loses more than Seg when the cue is decorrelated (difference of AUC drops)", "greater",
+         lambda u: (auc(u, "test", "full") - auc(u, "dec", "full")) - (auc(u, "test", "seg") - auc(u, "dec", "seg"))),
+        ("4. Rand beats Full with the cue decorrelated (AUC difference)", "greater",
+         lambda u: auc(u, "dec", "rand") - auc(u, "dec", "full")),
+        ("5a. Seg has higher AKS than Full (paired per image)", "greater",
+         lambda u: float(np.nanmean(u["maps"][1] - u["maps"][0]))),
+        ("5b. Rand has higher AKS than Full (paired per image)", "greater",
+         lambda u: float(np.nanmean(u["maps"][2] - u["maps"][0]))),
+    ]
+    return _run(study, n_boot, claims, units)
+
+
+def saliency_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boot: int | None = None) -> pd.DataFrame:
+    """Claim 6: across the cm models of each seed (Table 1's conditions and the contrastive ones), Pearson r of
+    mean AKS on the test images with AUC on the decorrelated test set; both recomputed on every resample."""
+    from .mri import contextual_bias, contrastive_comparison, supervised_only
+
+    units = []
+    for s in _seeds(study, seeds):
+        runs = contextual_bias(study, seed=s, cohorts=("cm",), transfer=False)
+        runs.update({k: v for k, v in supervised_only(contrastive_comparison(study, seed=s)).items() if k[0] == "cm"})
+        models = list(runs.values())
+        units.append({"dec": (models[0].labels["test_decorrelated"], *(r.probs["test_decorrelated"] for r in models)),
+                      "maps": tuple(_maps(r, "aks") for r in models)})
+
+    def r_aks_auc(u):
+        aks = np.array([np.nanmean(a) for a in u["maps"]])
+        aucs = np.array([micro_auc(u["dec"][0], p) for p in u["dec"][1:]])
+        return float(np.corrcoef(aks, aucs)[0, 1]) if aks.std() > 0 and aucs.std() > 0 else float("nan")
+
+    return _run(study, n_boot, [("6. In-domain AKS correlates with decorrelated AUC across models (Pearson r)",
+                                 "greater", r_aks_auc)], units)
+
+
+def contrastive_claims(study: Study, *, seeds: Sequence[int] | None = None, methods: Sequence[str] | None = None,
+                       n_boot: int | None = None) -> pd.DataFrame:
+    """Claims 7-8: each contrastive method against Full on cm and after transfer to acdc (AUC), and AMYL's AKS
+    against the lowest other cm class, averaged over the contrastive models."""
+    from .mri import contrastive_comparison
+
+    methods = list(methods or study.cfg.contrastive.methods)
+    units, amyl = [], None
+    for s in _seeds(study, seeds):
+        runs = contrastive_comparison(study, seed=s, methods=methods)
+        cm = [runs[("cm", "full")]] + [runs[("cm", m)] for m in methods]
+        tr = [runs[("cm→acdc", "full")]] + [runs[("cm→acdc", m)] for m in methods]
+        names = list(cm[0].spec["class_names"])
+        amyl = names.index("AMYL") if "AMYL" in names else None
+        maps = np.mean([_maps(runs[("cm", m)], "aks") for m in methods], axis=0)
+        units.append({"cm": (cm[0].labels["test"], *(r.probs["test"] for r in cm)),
+                      "acdc": (tr[0].labels["test"], *(r.probs["test"] for r in tr)),
+                      "maps": (maps, cm[0].cams()["labels"])})
+    claims = []
+    for j, m in enumerate(methods, start=1):
+        claims.append((f"7. {m} AUC >= Full on cm (difference)", "greater",
+                       lambda u, j=j: micro_auc(u["cm"][0], u["cm"][1 + j]) - micro_auc(u["cm"][0], u["cm"][1])))
+        claims.append((f"7. {m} AUC >= Full after transfer to acdc (difference)", "greater",
+                       lambda u, j=j: micro_auc(u["acdc"][0], u["acdc"][1 + j]) - micro_auc(u["acdc"][0], u["acdc"][1])))
+    if amyl is not None:
+        def amyl_lowest(u):
+            aks, lab = u["maps"]
+            per = [np.nanmean(aks[lab == c]) if (lab == c).any() else np.nan for c in range(int(lab.max()) + 1)]
+            others = [v for c, v in enumerate(per) if c != amyl and v == v]
+            return float(min(others) - per[amyl]) if others and per[amyl] == per[amyl] else float("nan")
+
+        claims.append(("8. AMYL has the lowest AKS of the cm classes after contrastive pretraining "
+                       "(lowest other class - AMYL)", "greater", amyl_lowest))
+    return _run(study, n_boot, claims, units)
+
+
+# ------------------------------------------------------------------------------------------ BackMix
+def backmix_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boot: int | None = None) -> pd.DataFrame:
+    """Claim 9: BackMix against Baseline (%E and %F on the i.d. test maps, o.o.d. accuracy), and Black and Noise
+    against Baseline (o.o.d. accuracy), percent points."""
+    conds = ("baseline", "backmix", "black", "noise")
+    units = []
+    for s in _seeds(study, seeds):
+        r = study.run_many("echo", conds, seed=s)
+        units.append({"ood": (r["baseline"].labels["ood"], *(r[c].probs["ood"] for c in conds)),
+                      "maps": tuple(_maps(r[c], k) for c in ("baseline", "backmix") for k in ("pct_e", "pct_f"))})
+
+    def acc(u, c):
+        return 100 * accuracy(u["ood"][0], u["ood"][1 + conds.index(c)])
+
+    claims = [
+        ("9a. BackMix raises %E over Baseline (i.d., paired per image, points)", "greater",
+         lambda u: 100 * float(np.nanmean(u["maps"][2] - u["maps"][0]))),
+        ("9b. BackMix raises %F over Baseline (i.d., paired per image, points)", "greater",
+         lambda u: 100 * float(np.nanmean(u["maps"][3] - u["maps"][1]))),
+        ("9c. BackMix raises o.o.d. accuracy over Baseline (points)", "greater",
+         lambda u: acc(u, "backmix") - acc(u, "baseline")),
+        ("9d. Black loses o.o.d. accuracy against Baseline (points)", "less",
+         lambda u: acc(u, "black") - acc(u, "baseline")),
+        ("9e. Noise loses o.o.d. accuracy against Baseline (points)", "less",
+         lambda u: acc(u, "noise") - acc(u, "baseline")),
+    ]
+    return _run(study, n_boot, claims, units)
+
+
+def semi_supervised_claims(study: Study, *, seeds: Sequence[int] | None = None, f: float = 0.05, lam: float = 1.0,
+                           n_boot: int | None = None) -> pd.DataFrame:
+    """Claim 10 on the o.o.d. sites: BackMix with a fraction ``f`` of masks keeps at least half of the gain of
+    BackMix with every mask (``gain_f - gain_1 / 2 > 0``), and wBackMix (``lam``) at ``f`` beats BackMix at ``f``."""
+    units = []
+    for s in _seeds(study, seeds):
+        runs = [study.run("echo", "baseline", seed=s), study.run("echo", "backmix", seed=s, f=1.0),
+                study.run("echo", "backmix", seed=s, f=f), study.run("echo", "backmix", seed=s, f=f, lam=lam)]
+        units.append({"ood": (runs[0].labels["ood"], *(r.probs["ood"] for r in runs))})
+
+    def acc(u, j):
+        return 100 * accuracy(u["ood"][0], u["ood"][1 + j])
+
+    claims = [
+        (f"10a. BackMix at f = {f} keeps at least half of BackMix's o.o.d. gain (gain_f - gain_all / 2, points)",
+         "greater", lambda u: (acc(u, 2) - acc(u, 0)) - (acc(u, 1) - acc(u, 0)) / 2),
+        (f"10b. wBackMix (lambda = {lam}) at f = {f} beats BackMix at f = {f} o.o.d. (points)", "greater",
+         lambda u: acc(u, 3) - acc(u, 2)),
+    ]
+    return _run(study, n_boot, claims, units)

@@ -22,7 +22,8 @@ def _record(values: dict[str, Any], report) -> dict[str, Any]:
 
 
 def _holding(claims: pd.DataFrame) -> str:
-    return f"{int(claims['holds'].sum())}/{len(claims)}"
+    """``k/n``: how many of the claims hold (their CI excludes 0 in the claimed direction)."""
+    return f"{int((claims['verdict'] == 'holds').sum())}/{len(claims)}"
 
 
 def phantoms(calib: pd.DataFrame, *, report=None) -> dict[str, Any]:

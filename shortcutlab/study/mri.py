@@ -58,7 +58,9 @@ def table_mri(study: Study, runs: Mapping[tuple[str, str], Run], *, metrics: Seq
     """Tidy table like MRI Table 1: rows (metric, dataset), columns conditions; values mean, lo, hi.
 
     Adds 'AUC (cue decorrelated)' rows: the same models on new test patients whose spurious cue carries no
-    class information.
+    class information. AKS and DSC rows also carry their floor (a uniform map: the heart's area share for AKS),
+    their ceiling (the heart mask at the CAM layer's resolution and back) and the normalized score
+    ``(value - floor) / (ceiling - floor)``, so a reader can tell a map that reads the heart from a blob.
     """
     rows = []
     for (cohort, cond), run in runs.items():
@@ -77,7 +79,8 @@ def table_mri(study: Study, runs: Mapping[tuple[str, str], Run], *, metrics: Seq
                 if k in metrics:
                     s = ov[k]
                     rows.append(dict(metric=k.upper(), dataset=ds, condition=cond, mean=s["mean"], lo=s["lo"],
-                                     hi=s["hi"], n_nan=s["n_nan"]))
+                                     hi=s["hi"], n_nan=s["n_nan"], floor=s["floor"], ceiling=s["ceiling"],
+                                     normalized=s["normalized"]))
     return pd.DataFrame(rows)
 
 
