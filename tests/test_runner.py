@@ -214,3 +214,14 @@ def test_report_index_opens_with_the_results_block(tmp_path):
     top = html.index("<div class='results'>")
     assert top < html.index("<h2>Notebooks</h2>")
     assert "Run of 2026-11-28 12:00:00" in html[top:] and "<table>" in html[top:html.index("<h2>Notebooks</h2>")]
+
+
+def test_console_script_entry_point_resolves():
+    """`shortcutlab` (pyproject's [project.scripts]) must point at a function that exists (it moved once)."""
+    import importlib
+    import tomllib
+    from pathlib import Path
+
+    scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
+    module, func = scripts["shortcutlab"].split(":")
+    assert callable(getattr(importlib.import_module(module), func))
