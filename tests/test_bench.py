@@ -30,6 +30,25 @@ def test_paired_times_measure_what_runs():
     assert 2.0 < verdict(ratios, lambda r: r >= 2)["median"] < 3.5
 
 
+def test_median_ci_against_order_statistics():
+    from scipy.stats import binom
+
+    from shortcutlab.app.bench import median_ci
+
+    vals = [9, 1, 8, 2, 7, 3, 6, 4, 5]  # sorted 1..9: k = 2 at 95 % (P(Bin(9, .5) <= 1) = 10/512 <= 0.025)
+    lo, hi, cov = median_ci(vals)
+    assert (lo, hi) == (2, 8) and cov == pytest.approx(1 - 2 * 10 / 512)
+    assert binom.cdf(2, 9, 0.5) > 0.025  # k = 3 would not qualify
+    lo, hi, cov = median_ci([3.0, 1.0, 2.0, 5.0, 4.0])  # n = 5: no k qualifies, min and max, coverage 1 - 2 / 32
+    assert (lo, hi) == (1.0, 5.0) and cov == pytest.approx(1 - 2 / 32)
+
+
+def test_one_slow_repeat_does_not_decide_a_verdict():
+    # 9 repeats, one burst from a neighbour (1.30): the median's interval [1.01, 1.04] meets <= 1.05
+    v = verdict([1.01, 1.02, 1.03, 1.30, 1.02, 1.04, 1.03, 1.02, 1.04], lambda r: r <= 1.05)
+    assert v["verdict"] == "met" and v["spread"] == [1.02, 1.04]
+
+
 def test_verdict_is_honest_about_noise():
     assert verdict([1.02, 1.03, 1.04], lambda r: r <= 1.05)["verdict"] == "met"
     assert verdict([1.10, 1.20, 1.15], lambda r: r <= 1.05)["verdict"] == "missed"

@@ -26,8 +26,15 @@ def machine_info() -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as fh:
-            names = [ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")]
-        cpu = names[0] if names else cpu
+            info = {}
+            for ln in fh:
+                if ":" in ln:
+                    k, v = (x.strip() for x in ln.split(":", 1))
+                    info.setdefault(k, v)
+        cpu = info.get("model name", cpu)
+        if "cpu family" in info and "model" in info:  # virtual machines often say only "AMD EPYC"
+            cpu += f" (family {info['cpu family']} model {info['model']}"
+            cpu += ", AVX-512)" if "avx512f" in info.get("flags", "").split() else ")"
     except OSError:
         pass
     import torch
