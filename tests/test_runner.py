@@ -190,6 +190,20 @@ def test_results_block_from_a_stored_summary(tmp_path, capsys):
     assert "| 01_contextual_bias | ok | 61 s | Full AUC 0.81 with the cue as in training \\| 3/6 claims hold |" in lines
     assert "| 04_backmix | failed | 5 s | – |" in lines
     assert "* 01_contextual_bias: auc_cm_full = 0.812, claims_holding = 3/6" in lines
+    assert "Claims (paired effects" not in block  # the stored summary lists no claims table
+    (rep / "01_contextual_bias" / "tables").mkdir(parents=True)
+    (rep / "01_contextual_bias" / "tables" / "claims.csv").write_text(
+        ",claim,direction,effect,lo,hi,verdict,n_seeds,per_seed,method\n"
+        "0,1. BG-only is above chance,greater,0.44,0.41,0.46,holds,3,+0.4 +0.5 +0.4,hierarchical bootstrap\n"
+        "1,2. Seg >= Full,greater,-0.03,-0.08,0.02,inconclusive,3,-0.1 +0.0 -0.0,hierarchical bootstrap\n")
+    import json
+    s = json.loads((rep / "summary.json").read_text())
+    s["notebooks"][0]["tables"] = ["01_contextual_bias/tables/claims.csv"]
+    (rep / "summary.json").write_text(json.dumps(s))
+    assert main(["results", str(rep)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "| 1. BG-only is above chance | +0.440 [+0.410, +0.460] | holds | 3 |" in lines
+    assert "| 2. Seg >= Full | -0.030 [-0.080, +0.020] | inconclusive | 3 |" in lines
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{BEGIN}\nold numbers\n{END}\noutro\n")
     assert main(["results", str(rep), "--readme", str(readme)]) == 0

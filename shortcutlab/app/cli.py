@@ -78,7 +78,7 @@ def _cmd_bench(args) -> int:
 def _cmd_results(args) -> int:
     from .results import read_summary, results_block, update_readme
 
-    block = results_block(read_summary(args.report), source=args.report)
+    block = results_block(read_summary(args.report), source=args.report, report_dir=args.report)
     if args.readme:
         print(f"updated {update_readme(args.readme, block)}")
     else:

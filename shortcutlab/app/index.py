@@ -49,7 +49,7 @@ def _results_html(summary: Mapping[str, Any]) -> str:
 
     from .results import results_block
 
-    return mistune.html(results_block(summary))
+    return mistune.html(results_block(summary))  # the claims follow in their own table below
 
 
 def _all_claims(out: Path, summary: Mapping[str, Any]) -> str:

@@ -67,9 +67,32 @@ def _value(v: Any) -> str:
     return str(v)
 
 
-def results_block(summary: Mapping[str, Any], *, source: str = "") -> str:
+def _claims_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:
+    import pandas as pd
+
+    rows = []
+    for e in summary["notebooks"]:
+        for t in e.get("tables", []):
+            if Path(t).name != "claims.csv" or not (report_dir / t).is_file():
+                continue
+            df = pd.read_csv(report_dir / t, index_col=0)
+            if not {"claim", "effect", "lo", "hi", "verdict", "n_seeds"} <= set(df.columns):
+                continue
+            for _, r in df.iterrows():
+                ci = "no CI" if r["lo"] != r["lo"] else f"[{r['lo']:+.3f}, {r['hi']:+.3f}]"
+                rows.append(f"| {str(r['claim']).replace('|', '/')} | {r['effect']:+.3f} {ci} | {r['verdict']} | "
+                            f"{int(r['n_seeds'])} |")
+    if not rows:
+        return []
+    return ["", "Claims (paired effects; CI by a hierarchical bootstrap over seeds and test images; *holds* only "
+                "when it excludes 0 in the claimed direction):", "",
+            "| claim | effect [95 % CI] | verdict | seeds |", "|---|---|---|---|", *rows]
+
+
+def results_block(summary: Mapping[str, Any], *, source: str = "", report_dir: str | Path | None = None) -> str:
     """Markdown between :data:`BEGIN` and :data:`END`: stamp, one row per notebook (status, time, finding),
-    and every recorded value."""
+    the claims of every notebook (read from ``report_dir``'s ``claims.csv`` tables, when given), and every
+    recorded value."""
     m = summary.get("machine") or {}
     machine = (f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, torch {m.get('torch', '?')}"
                + (f", {m['gpu']}" if m.get("gpu") else "")) if m else "machine not recorded"
@@ -85,6 +108,8 @@ def results_block(summary: Mapping[str, Any], *, source: str = "") -> str:
         finding = str(res.get("finding", "–")).replace("|", "\\|")
         lines.append(f"| {e['notebook'].removesuffix('.ipynb')} | {e.get('status', '?')} | "
                      f"{e.get('duration_s', float('nan')):.0f} s | {finding} |")
+    if report_dir is not None:
+        lines += _claims_lines(summary, Path(report_dir))
     lines += ["", "Recorded values:", ""]
     for e in summary["notebooks"]:
         res = {k: v for k, v in (e.get("results") or {}).items() if k != "finding"}
