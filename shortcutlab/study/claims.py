@@ -79,15 +79,21 @@ def _run(study: Study, n_boot: int | None, claims, units) -> pd.DataFrame:
 _CONTEXT = ("full", "seg", "bg", "rand")
 
 
-def contextual_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boot: int | None = None) -> pd.DataFrame:
-    """Claims 1-5 on the cm cohort: each seed's Full, Seg, BG and Rand on the same test images."""
+def contextual_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boot: int | None = None,
+                      conditions: Sequence[str] = _CONTEXT) -> pd.DataFrame:
+    """Claims 1-5 on the cm cohort: each seed's Full, Seg, BG and Rand on the same test images. Without
+    ``"rand"`` in ``conditions``, the claims about Rand (4, 5b) are left out."""
+    conds = [c for c in _CONTEXT if c in conditions]
+    if {"full", "seg", "bg"} - set(conds):
+        from .._validation import param_error
+        raise param_error("conditions", "contextual_claims", "a list holding full, seg and bg (and rand)", conditions)
     units = []
     for s in _seeds(study, seeds):
-        r = study.run_many("cm", _CONTEXT, seed=s)
-        units.append({"test": (r["full"].labels["test"], *(r[c].probs["test"] for c in _CONTEXT)),
-                      "dec": (r["full"].labels["test_decorrelated"], *(r[c].probs["test_decorrelated"] for c in _CONTEXT)),
-                      "maps": tuple(_maps(r[c], "aks") for c in ("full", "seg", "rand"))})
-    i = {c: k + 1 for k, c in enumerate(_CONTEXT)}  # position of each condition's probabilities in a set
+        r = study.run_many("cm", conds, seed=s)
+        units.append({"test": (r["full"].labels["test"], *(r[c].probs["test"] for c in conds)),
+                      "dec": (r["full"].labels["test_decorrelated"], *(r[c].probs["test_decorrelated"] for c in conds)),
+                      "maps": tuple(_maps(r[c], "aks") for c in ("full", "seg", "rand") if c in conds)})
+    i = {c: k + 1 for k, c in enumerate(conds)}  # position of each condition's probabilities in a set
 
     def auc(u, s, c):
         return micro_auc(u[s][0], u[s][i[c]])
@@ -105,6 +111,8 @@ def contextual_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boo
         ("5b. Rand has higher AKS than Full (paired per image)", "greater",
          lambda u: float(np.nanmean(u["maps"][2] - u["maps"][0]))),
     ]
+    if "rand" not in conds:
+        claims = [c for c in claims if "Rand" not in c[0]]
     return _run(study, n_boot, claims, units)
 
 
