@@ -228,3 +228,23 @@ def test_a_failed_write_leaves_nothing_half_written(tmp_path, monkeypatch):
         atomic_torch_save({"w": torch.zeros(2)}, target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["weights.pt"]
     assert torch.equal(torch.load(target, weights_only=True)["w"], torch.ones(2))
+
+
+def test_new_parameters_of_this_round(tmp_path):
+    """Parameters added with the claims, the overlap bounds and the setup call name themselves and the bad value."""
+    import shortcutlab as sl
+    from shortcutlab.metrics import claim_verdict, overlap_bounds
+    from shortcutlab.study import Study
+    from shortcutlab.study.claims import contextual_claims
+
+    with pytest.raises(ShortcutlabError, match=r"'direction' parameter of claim_verdict.*'greater'.*Got 'up'"):
+        claim_verdict(0.1, 0.2, "up")
+    with pytest.raises(ShortcutlabError, match=r"'cam_size' parameter of overlap_bounds.*Got 0"):
+        overlap_bounds(torch.zeros(1, 8, 8, dtype=torch.bool), 0)
+    with pytest.raises(ShortcutlabError, match=r"'cam_size' parameter of overlap_bounds.*Got 9"):
+        overlap_bounds(torch.zeros(1, 8, 8, dtype=torch.bool), 9)
+    study = Study(load_preset("smoke"), root=tmp_path, progress=False)
+    with pytest.raises(ShortcutlabError, match=r"'conditions' parameter of contextual_claims.*Got \('full', 'seg'\)"):
+        contextual_claims(study, conditions=("full", "seg"))
+    with pytest.raises(ShortcutlabError, match=r"'notebook' parameter of setup.*Got '../x'"):
+        sl.setup("smoke", None, str(tmp_path), notebook="../x")

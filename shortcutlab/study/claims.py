@@ -25,7 +25,8 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from ..metrics import claim_verdict, hierarchical_bootstrap
+from .._validation import ShortcutlabError
+from ..metrics import auc, claim_verdict, hierarchical_bootstrap
 from .cache import Run, Study
 
 __all__ = ["CLAIM_COLUMNS", "evaluate_claims", "contextual_claims", "saliency_claims", "contrastive_claims",
@@ -35,13 +36,12 @@ CLAIM_COLUMNS = ["claim", "direction", "effect", "lo", "hi", "verdict", "n_seeds
 
 
 def micro_auc(y: np.ndarray, p: np.ndarray) -> float:
-    """Micro AUC (labels one-vs-rest, all class scores pooled), NaN when a resample has a single label value."""
-    from sklearn.metrics import roc_auc_score
-
-    onehot = np.eye(p.shape[1], dtype=np.int8)[y].ravel()
-    if onehot.min() == onehot.max():
+    """:func:`shortcutlab.metrics.auc` (micro), NaN where it is undefined (a resample with one class), so the
+    bootstrap redraws that replicate instead of stopping."""
+    try:
+        return auc(y, p, "micro")
+    except ShortcutlabError:
         return float("nan")
-    return float(roc_auc_score(onehot, p.ravel()))
 
 
 def accuracy(y: np.ndarray, p: np.ndarray) -> float:
@@ -95,17 +95,17 @@ def contextual_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boo
                       "maps": tuple(_maps(r[c], "aks") for c in ("full", "seg", "rand") if c in conds)})
     i = {c: k + 1 for k, c in enumerate(conds)}  # position of each condition's probabilities in a set
 
-    def auc(u, s, c):
+    def auc_of(u, s, c):
         return micro_auc(u[s][0], u[s][i[c]])
 
     claims = [
-        ("1. BG-only is above chance (cm AUC - 0.5)", "greater", lambda u: auc(u, "test", "bg") - 0.5),
+        ("1. BG-only is above chance (cm AUC - 0.5)", "greater", lambda u: auc_of(u, "test", "bg") - 0.5),
         ("2. Seg >= Full with the cue decorrelated (AUC difference)", "greater",
-         lambda u: auc(u, "dec", "seg") - auc(u, "dec", "full")),
+         lambda u: auc_of(u, "dec", "seg") - auc_of(u, "dec", "full")),
         ("3. Full loses more than Seg when the cue is decorrelated (difference of AUC drops)", "greater",
-         lambda u: (auc(u, "test", "full") - auc(u, "dec", "full")) - (auc(u, "test", "seg") - auc(u, "dec", "seg"))),
+         lambda u: (auc_of(u, "test", "full") - auc_of(u, "dec", "full")) - (auc_of(u, "test", "seg") - auc_of(u, "dec", "seg"))),
         ("4. Rand beats Full with the cue decorrelated (AUC difference)", "greater",
-         lambda u: auc(u, "dec", "rand") - auc(u, "dec", "full")),
+         lambda u: auc_of(u, "dec", "rand") - auc_of(u, "dec", "full")),
         ("5a. Seg has higher AKS than Full (paired per image)", "greater",
          lambda u: float(np.nanmean(u["maps"][1] - u["maps"][0]))),
         ("5b. Rand has higher AKS than Full (paired per image)", "greater",
