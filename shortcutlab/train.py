@@ -248,7 +248,9 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
     bar = tqdm(range(start, s.epochs), desc=f"fit {condition}", disable=not progress, leave=False)
     for epoch in bar:
         model.train()
-        tot, nb = 0.0, 0
+        # the epoch's loss is summed on the device (in float64, as Python floats would be: the same numbers) and read
+        # once per epoch: a float() per step would wait for the GPU at every step
+        tot, nb = torch.zeros((), dtype=torch.float64, device=dev), 0
         for b in pipe:
             x = b.x.contiguous(memory_format=torch.channels_last) if use_amp else b.x
             target = b.y_soft if b.y_soft is not None else b.y
@@ -262,9 +264,9 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            tot += float(loss.detach())
+            tot += loss.detach().double()
             nb += 1
-        row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": tot / max(nb, 1)}
+        row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": float(tot) / max(nb, 1)}
         if val is not None:
             row.update(_val_metrics(model, val, condition, s, dev, cw))
         history.append(row)

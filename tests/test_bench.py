@@ -59,3 +59,43 @@ def test_verdict_is_honest_about_noise():
 def test_bench_cli_bad_device(capsys):
     with pytest.raises(SystemExit):
         main(["bench", "--device", "tpu"])
+
+
+def test_paper_models_section_ratios_from_their_timings():
+    """Section 6 (the papers' models; on by default with --device cuda) at 32 px on the CPU: (c)/(a) and the
+    pipeline's share are the medians of the per-repeat ratios of the recorded timings, rates are samples/s."""
+    import statistics
+
+    from shortcutlab.app.bench import paper_model_lines, run_paper_models
+
+    res = run_paper_models("cpu", tiny=True, models=("echo",), pretraining=False)
+    r = res["models"]["echo"]
+    assert r["model"] == "resnet18" and r["size"] == 32 and r["label"] == "ResNet18, 32 px"
+    a, b, c = r["a_s"], r["b_s"], r["c_s"]
+    assert len(a) == len(b) == len(c) == res["sizes"]["repeats"]
+    assert r["c_over_a"]["median"] == pytest.approx(statistics.median([ci / ai for ai, ci in zip(a, c)]))
+    assert r["pipeline_share_of_c"]["median"] == pytest.approx(statistics.median([bi / ci for bi, ci in zip(b, c)]))
+    assert r["c_fit_samples_per_s"] == pytest.approx(r["samples_per_epoch"] / statistics.median(c))
+    assert r["c_over_a"]["verdict"] in ("met", "missed", "noisy")
+    assert "ResNet18, 32 px" in "\n".join(paper_model_lines(res))
+
+
+def test_readme_gpu_block_is_generated_from_the_stored_run(monkeypatch):
+    """The README's GPU figures are the ones scripts/gpu_report.py makes from benchmarks/gpu/<run>/: no drift."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)  # the block names the run's folder relative to the repository
+    spec = importlib.util.spec_from_file_location("gpu_report", root / "scripts" / "gpu_report.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    runs = sorted((root / "benchmarks" / "gpu").iterdir())
+    assert runs, "no stored GPU run"
+    readme = (root / "README.md").read_text()
+    block = readme[readme.index(mod.BEGIN):readme.index(mod.END) + len(mod.END)]
+    assert block == mod.readme_block(runs[-1].relative_to(root))
+    est = mod.estimate(json.loads((runs[-1] / "bench_cuda.json").read_text()),
+                       json.loads((runs[-1] / "default_study_jobs.json").read_text())["jobs"],
+                       json.loads((runs[-1] / "bootstrap_cpu.json").read_text()))
+    assert est["total_hours"] == pytest.approx(sum(r["count"] * r["minutes_each"] / 60 for r in est["rows"]))

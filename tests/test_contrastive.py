@@ -71,6 +71,18 @@ def test_queue_pointer_wraps():
     assert torch.allclose(q.keys[0], torch.tensor([0.0, 1.0])) and torch.allclose(q.keys[2], torch.tensor([1.0, 0.0]))
 
 
+def test_queue_batch_larger_than_queue_equals_one_by_one():
+    """A batch of 7 keys into a queue of 3 (pointer at 2) leaves what enqueuing them one at a time leaves."""
+    keys = torch.nn.functional.normalize(torch.randn(7, 4, generator=torch.Generator().manual_seed(1)), dim=1)
+    a, b = MoCoQueue(3, 4), MoCoQueue(3, 4)
+    a.enqueue(keys[:2]), b.enqueue(keys[:2])
+    a.enqueue(keys)
+    for k in keys:
+        b.enqueue(k[None])
+    assert int(a.ptr) == int(b.ptr) == (2 + 7) % 3
+    assert torch.equal(a.keys, b.keys)
+
+
 def test_byol_target_gets_no_gradient():
     enc = build_model("sl_cnn", 2).encoder
     s = ContrastiveSettings(hidden_dim=16, proj_dim=8)

@@ -13,7 +13,12 @@ when it straddles the target. One slow repeat (a neighbour's burst of work) no l
    (pipeline, optimizer set-up, data to the device) vs the pure compute — target <= 1.05 (CPU), <= 1.10 (CUDA);
 3. maps + all overlap metrics vs grad-cam's GradCAM alone on the same batches — target <= 1.2;
 4. phantom generation, images/s on one thread at 128 px (MRI, 2 frames) and 112 px (echo) — target >= 2,000;
-5. study wall time per notebook from ``reports/<preset>/summary.json`` if it exists.
+5. study wall time per notebook from ``reports/<preset>/summary.json`` if it exists;
+6. with ``--device cuda`` (or ``--paper-models``), the papers' models at their sizes and batch 64 (DenseNet121 on
+   2 frames at 128 px, ResNet18 at 112 px): (a) a pure training step on resident random data with bf16 autocast
+   and channels_last, the ceiling; (b) the batch pipeline alone; (c) a steady epoch of ``fit``; (c)/(a) — target
+   <= 1.15 — and (b)/(c), the pipeline's share — target <= 10 %; evaluation and GradCAM throughput; contrastive
+   pretraining throughput of each method; and timm's anchor (ResNet18, 224 px, batch 256) on the same card.
 
 Everything is measured in the process as ``import shortcutlab`` leaves it: glibc's allocator keeps large tensors'
 pages between batches (:mod:`shortcutlab._alloc`; the JSON's ``machine.allocator`` says what was set).
@@ -33,7 +38,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-__all__ = ["run_bench", "SIZES", "verdict", "median_ci", "paired_times"]
+__all__ = ["run_bench", "SIZES", "verdict", "median_ci", "paired_times", "run_paper_models", "PAPER_MODELS"]
 
 SIZES = {
     "tiny": dict(n=64, size=32, batch=32, repeats=3, gen_n=32),
@@ -177,7 +182,7 @@ def _bench_pipeline(s, device, repeats, tmp: Path) -> dict:
 def _bench_fit_share(s, device, repeats) -> dict:
     from ..models import build_model
     from ..data.phantoms import make_cmr
-    from ..train import TrainSettings, fit, soft_cross_entropy
+    from ..train import TrainSettings, fit
 
     data = make_cmr("cm", s["n"], s["size"], seed=0)
     settings = TrainSettings(epochs=1, batch_size=s["batch"], select_metric="last", device=device.type,
@@ -186,19 +191,8 @@ def _bench_fit_share(s, device, repeats) -> dict:
     model = build_model("sl_cnn", data.num_classes, data.num_frames).to(device)
     x = torch.rand(s["batch"], data.num_frames, s["size"], s["size"], device=device)
     y = torch.randint(0, data.num_classes, (s["batch"],), device=device)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     amp = device.type == "cuda"
-
-    def pure():
-        model.train()
-        for _ in range(steps):
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
-                loss = soft_cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        if amp:
-            torch.cuda.synchronize()
+    pure = _pure_steps(model, x, y, steps, device)
 
     def full(m):
         fit(m, data, None, condition="rand", settings=settings, seed=0, progress=False)
@@ -288,6 +282,207 @@ def _bench_generation(s, repeats) -> dict:
             "met": {"met": True, "missed": False}.get(both)}
 
 
+# The papers' two models at their sizes and batch (bench section 6, on by default with --device cuda):
+# DenseNet121 on the two MRI frames at 128 px (Nakashima et al.), ResNet18 at 112 px (Bransby et al.).
+PAPER_MODELS = {
+    "mri": dict(label="DenseNet121, 2 frames, {size} px", model="densenet121", modality="mri", size=128,
+                condition="rand"),
+    "echo": dict(label="ResNet18, {size} px", model="resnet18", modality="echo", size=112, condition="backmix"),
+}
+PAPER_SIZES = {"cuda": dict(n=2048, batch=64, repeats=5, cam_n=256, pretrain_n=1024),
+               "cpu": dict(n=32, batch=8, repeats=2, cam_n=8, pretrain_n=32)}
+
+
+def _sync(dev) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _pure_steps(model, x, y, steps: int, dev, opt=None) -> Callable[[], None]:
+    """``steps`` training steps of ``model`` on the resident batch ``x, y``, as ``fit`` makes them (Adam; on a
+    GPU bf16 autocast and channels_last), with nothing else: the ceiling a training epoch can reach."""
+    from ..train import soft_cross_entropy
+
+    amp = dev.type == "cuda"
+    if amp:
+        torch.backends.cudnn.benchmark = True
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    opt = opt or torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def pure():
+        model.train()
+        for _ in range(steps):
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
+                loss = soft_cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        _sync(dev)
+
+    return pure
+
+
+def _paper_data(modality: str, n: int, size: int):
+    from ..data.phantoms import make_cmr, make_echo
+
+    return make_cmr("cm", n, size, seed=0) if modality == "mri" else make_echo("id", n, size, seed=0)
+
+
+def _bench_paper_model(key: str, dev, n: int, batch: int, repeats: int, cam_n: int, size: int | None = None) -> dict:
+    """(a) pure training steps of the model on resident random data (bf16 autocast and channels_last on a GPU):
+    the ceiling; (b) the package's batch pipeline alone, with the paper preset's augmentation and the
+    condition's intervention; (c) a steady epoch of ``fit`` (epochs 2.. of one call, timed between the epoch
+    ends ``on_epoch`` reports). Also evaluation (``predict``) and GradCAM throughput, for the study estimate."""
+    from ..config import load_preset
+    from ..interventions.pipeline import BatchPipeline
+    from ..models import build_model
+    from ..saliency.cams import compute_cams
+    from ..train import TrainSettings, fit, predict
+
+    m = PAPER_MODELS[key]
+    size = size or m["size"]
+    data = _paper_data(m["modality"], n, size)
+    cfg = load_preset("paper")
+    settings = TrainSettings.from_config(cfg, m["modality"], epochs=repeats + 1, batch_size=batch,
+                                         select_metric="last", device=dev.type)
+    steps = n // batch
+    amp = dev.type == "cuda"
+    torch.manual_seed(0)
+
+    def model_on_device():
+        mod = build_model(m["model"], data.num_classes, data.num_frames)
+        if amp:
+            torch.backends.cudnn.benchmark = True
+            mod = mod.to(memory_format=torch.channels_last)
+        return mod.to(dev)
+
+    x = torch.rand(batch, data.num_frames, size, size, device=dev)
+    y = torch.randint(0, data.num_classes, (batch,), device=dev)
+    pure = _pure_steps(model_on_device(), x, y, steps, dev)
+
+    pipe = BatchPipeline(data.to(dev), m["condition"], batch_size=batch, geometric=settings.geometric, f=settings.f,
+                         seed=0, device=dev, drop_last=True)
+
+    def batches():
+        for b in pipe:
+            _ = b.x
+        _sync(dev)
+
+    pure(), batches()  # warm-up (cudnn picks its kernels)
+    ta, tb = paired_times(pure, batches, repeats, warmup=0)
+    ends = []
+
+    def mark(epoch, row):  # on_epoch runs after the epoch's loss is read: the GPU has finished the epoch
+        ends.append(time.perf_counter())
+
+    t0 = time.perf_counter()
+    fit(model_on_device(), data, None, condition=m["condition"], settings=settings, seed=0, progress=False,
+        on_epoch=mark)
+    first = ends[0] - t0
+    tc = [b - a for a, b in zip(ends, ends[1:])]  # steady epochs (the first carries set-up and kernel choice)
+    eval_model = model_on_device().eval()
+    predict(eval_model, data, condition="full", batch_size=256, device=dev)
+    t = time.perf_counter(); predict(eval_model, data, condition="full", batch_size=256, device=dev); _sync(dev)  # noqa: E702
+    t_eval = time.perf_counter() - t
+    sub = data.float_images()[:cam_n]
+    targets = data.labels[:cam_n].numpy()
+    compute_cams(eval_model, sub[:min(cam_n, batch)], targets=targets[:min(cam_n, batch)], batch_size=batch)
+    t = time.perf_counter(); compute_cams(eval_model, sub, targets=targets, batch_size=batch); _sync(dev)  # noqa: E702
+    t_cam = time.perf_counter() - t
+    samples = steps * batch
+    a, b_, c = statistics.median(ta), statistics.median(tb), statistics.median(tc)
+    ratio = verdict([ci / ai for ai, ci in zip(ta, tc)], lambda r: r <= 1.15)
+    share = verdict([bi / ci for bi, ci in zip(tb, tc)], lambda r: r <= 0.10)
+    return {"label": m["label"].format(size=size), "model": m["model"], "size": size, "frames": data.num_frames, "batch": batch,
+            "samples_per_epoch": samples, "condition": m["condition"],
+            "a_pure_samples_per_s": samples / a, "b_pipeline_samples_per_s": samples / b_,
+            "c_fit_samples_per_s": samples / c, "c_first_epoch_s": first,
+            "a_s": ta, "b_s": tb, "c_s": tc,
+            "c_over_a": {**ratio, "target": "<= 1.15"}, "pipeline_share_of_c": {**share, "target": "<= 0.10"},
+            "eval_samples_per_s": n / t_eval, "cam_samples_per_s": cam_n / t_cam,
+            "images_per_sample": data.num_frames}
+
+
+def _bench_pretrain(dev, n: int, size: int | None = None, epochs: int = 3) -> dict:
+    """Contrastive pretraining of the paper's MRI encoder (DenseNet121 at 128 px) with the paper preset's
+    batch: samples/s of each method over steady epochs (each frame is an image; two views per image)."""
+    from ..config import load_preset
+    from ..models import build_model
+    from ..ssl.contrastive import METHODS, ContrastiveSettings, pretrain
+
+    size = size or PAPER_MODELS["mri"]["size"]
+    data = _paper_data("mri", n, size)
+    cfg = load_preset("paper")
+    out = {}
+    for method in METHODS:
+        s = ContrastiveSettings.from_config(cfg, epochs=epochs, device=dev.type,
+                                            batch_size=min(cfg.contrastive.batch_size, n * data.num_frames // 2),
+                                            queue_size=min(cfg.contrastive.queue_size, n * data.num_frames // 4))
+        enc = build_model("densenet121", data.num_classes, data.num_frames).encoder
+        ends = []
+        pretrain(method, data, enc, settings=s, seed=0, progress=False, on_epoch=lambda e, r: ends.append(time.perf_counter()))
+        steps = (n * data.num_frames) // s.batch_size
+        tc = [b - a for a, b in zip(ends, ends[1:])]
+        out[method] = {"images_per_s": steps * s.batch_size / statistics.median(tc), "epoch_s": tc,
+                       "batch_size": s.batch_size, "images_per_epoch": steps * s.batch_size}
+    return out
+
+
+def _bench_anchor(dev, repeats: int) -> dict:
+    """timm's published anchor, measured here: ResNet18 at 224 px, 3 channels, batch 256, bf16 autocast,
+    channels_last (timm reports ~3,500 img/s on an RTX 3090 with AMP)."""
+    import timm
+
+    model = timm.create_model("resnet18", num_classes=1000).to(dev)
+    x = torch.rand(256, 3, 224, 224, device=dev)
+    y = torch.randint(0, 1000, (256,), device=dev)
+    steps = 10
+    run = _pure_steps(model, x, y, steps, dev, opt=torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+
+    run()
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter(); run(); ts.append(time.perf_counter() - t)  # noqa: E702
+    return {"images_per_s": steps * 256 / statistics.median(ts), "s": ts, "published": 3500,
+            "published_card": "RTX 3090 (timm, AMP, channels_last)"}
+
+
+def run_paper_models(device: str = "cuda", *, sizes: dict | None = None, tiny: bool = False,
+                     models: tuple[str, ...] = ("mri", "echo"), pretraining: bool = True) -> dict:
+    """Section 6 of the bench: the papers' models at their sizes (``tiny``: 32 px and no anchor, for a CPU check)."""
+    dev = torch.device(device)
+    s = dict(sizes or PAPER_SIZES["cuda" if dev.type == "cuda" else "cpu"])
+    size = {"mri": 32, "echo": 32} if tiny else {}
+    out = {"sizes": s, "models": {}}
+    for key in models:
+        out["models"][key] = _bench_paper_model(key, dev, s["n"], s["batch"], s["repeats"], s["cam_n"],
+                                                size=size.get(key))
+    if pretraining:
+        out["pretrain"] = _bench_pretrain(dev, s["pretrain_n"], size=size.get("mri"))
+    if not tiny:
+        out["anchor_resnet18_224"] = _bench_anchor(dev, s["repeats"])
+    return out
+
+
+def paper_model_lines(res: dict) -> list[str]:
+    """The section's table: images/s of (a), (b), (c), (c)/(a) and the pipeline's share of (c)."""
+    lines = [f"  paper models (batch {res['sizes']['batch']}; samples/s; a: pure model step, b: pipeline alone, "
+             f"c: fit epoch)"]
+    for r in res["models"].values():
+        ca, sh = r["c_over_a"], r["pipeline_share_of_c"]
+        lines.append(f"    {r['label']:<32} a {r['a_pure_samples_per_s']:>8.0f}  b {r['b_pipeline_samples_per_s']:>9.0f}  "
+                     f"c {r['c_fit_samples_per_s']:>8.0f}  c/a {ca['median']:.3f} [{ca['spread'][0]:.3f}, "
+                     f"{ca['spread'][1]:.3f}] (<= 1.15 {ca['verdict']})  b/c {sh['median']:.1%} (<= 10% {sh['verdict']})")
+    for method, r in res.get("pretrain", {}).items():
+        lines.append(f"    pretrain {method:<8} DenseNet121 {r['images_per_s']:>8.0f} images/s (batch {r['batch_size']})")
+    a = res.get("anchor_resnet18_224")
+    if a:
+        lines.append(f"    anchor: ResNet18 224 px batch 256 {a['images_per_s']:.0f} img/s here vs ~{a['published']} on "
+                     f"an {a['published_card']}")
+    return lines
+
+
 def _share_row(r: dict) -> dict:
     """The pipeline's share of a training step: its batches alone vs the same steps of pure compute."""
     return {**verdict(r["pipeline_shares"], lambda v: v <= 0.05), "pipeline_s": r["pipeline_s"],
@@ -308,8 +503,12 @@ def _study_times(preset: str) -> dict:
             "met": None if budget is None else total <= budget}
 
 
-def run_bench(preset: str = "smoke", device: str = "cpu", out: str | Path | None = None, size: str | None = None) -> dict:
-    """Run every benchmark and return ``{"table": [...], "text": str, ...}``; write JSON to ``out``."""
+def run_bench(preset: str = "smoke", device: str = "cpu", out: str | Path | None = None, size: str | None = None,
+              paper_models: bool | None = None) -> dict:
+    """Run every benchmark and return ``{"table": [...], "text": str, ...}``; write JSON to ``out``.
+
+    ``paper_models`` (default: on with ``device="cuda"``) adds section 6, the papers' two models at their sizes:
+    a pure training step, the pipeline alone, a ``fit`` epoch, their ratios, and pretraining throughput."""
     from .._alloc import allocator_state
     from .._validation import check_choice
 
@@ -335,6 +534,8 @@ def run_bench(preset: str = "smoke", device: str = "cpu", out: str | Path | None
     res["pipeline_share_of_step"] = _share_row(res["fit_vs_pure_compute"])
     res["phantom_generation"] = _bench_generation(s, s["repeats"])
     res["study_wall_time"] = _study_times(preset)
+    if paper_models if paper_models is not None else dev.type == "cuda":
+        res["paper_models"] = run_paper_models(device)
     table = []
     for key, label, raw in (("pipeline_vs_seed_style", "pipeline vs seed-style (x faster)", ("pipeline_samples_per_s", "seed_style_samples_per_s")),
                             ("pipeline_share_of_step", "pipeline share of a training step", ("pipeline_s", "step_s")),
@@ -355,7 +556,8 @@ def run_bench(preset: str = "smoke", device: str = "cpu", out: str | Path | None
         table.append({"figure": f"study wall time ({preset})", "ratio": f"{st['total_s']:.0f} s", "target": f"<= {st['budget_s']} s",
                       "met": st["met"]})
     res["table"] = table
-    lines = [f"shortcutlab bench · preset {preset} · {device} · {res['machine']['cpu']} · {res['machine']['cores']} cores",
+    card = f" · {res['machine']['gpu']}" if res["machine"]["gpu"] else ""
+    lines = [f"shortcutlab bench · preset {preset} · {device}{card} · {res['machine']['cpu']} · {res['machine']['cores']} cores",
              f"  allocator: {res['machine']['allocator']}"]
     noisy = []
     for row in table:
@@ -368,6 +570,8 @@ def run_bench(preset: str = "smoke", device: str = "cpu", out: str | Path | None
         lines.append(f"  {row['figure']:<45} {str(row['ratio']):>12}{sp:<24} target {row['target']:<8} {flag}")
         if v == "noisy":
             noisy.append(row["figure"])
+    if "paper_models" in res:
+        lines.extend(paper_model_lines(res["paper_models"]))
     lines.append(f"  median of {s['repeats']} alternated repeats [a distribution-free CI of the median: min, max below 6 repeats]; "
                  f"CPU: {res['machine']['cpu']}")
     if noisy:

@@ -70,7 +70,7 @@ def _cmd_list(args) -> int:
 def _cmd_bench(args) -> int:
     from .bench import run_bench
 
-    res = run_bench(preset=args.preset, device=args.device, out=args.out)
+    res = run_bench(preset=args.preset, device=args.device, out=args.out, paper_models=args.paper_models)
     print(json.dumps(res.get("table", []), indent=1) if args.json else res["text"])
     return 0
 
@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     b.add_argument("--out", default=None, help="JSON file to write")
     b.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    b.add_argument("--paper-models", dest="paper_models", action=argparse.BooleanOptionalAction, default=None,
+                   help="the papers' models at their sizes: (a) pure step, (b) pipeline, (c) fit epoch "
+                        "(default: on with --device cuda; hours on a CPU)")
     b.set_defaults(func=_cmd_bench)
     res = sub.add_parser("results", help="the results block of a run (markdown), for the README")
     res.add_argument("report", help="a report folder with summary.json, e.g. reports/default")

@@ -36,6 +36,7 @@ import math
 import torch
 import torch.nn.functional as tF
 
+from .._device import to_device
 from .._validation import ShortcutlabError, check_number, param_error
 from .registry import Condition, _builtin, condition_names, context, get_condition
 
@@ -136,16 +137,19 @@ def donor_swap(images: torch.Tensor, masks: torch.Tensor, apply: torch.Tensor, d
     dev = images.device
     if self_index is None:
         self_index = torch.full((b,), -1, dtype=torch.long)
-    r = torch.randint(0, n_pool - 1, (b,), generator=generator).to(dev)
-    si = self_index.to(dev)
+    # the donors are chosen on the CPU, where the draws are made (no wait for the GPU), then moved
+    r = torch.randint(0, n_pool - 1, (b,), generator=generator)
+    si = self_index.cpu()
     donor = torch.where((si >= 0) & (r >= si), r + 1, r)
     # without a self index, r ranges over n_pool - 1 entries; use all n_pool instead
-    donor = torch.where(si < 0, torch.randint(0, n_pool, (b,), generator=generator).to(dev), donor)
-    donor = torch.where(apply.to(dev), pool.to(dev)[donor], torch.full_like(donor, -1))
-    rows = torch.nonzero(donor >= 0).flatten()
-    if rows.numel() == 0:
+    donor = torch.where(si < 0, torch.randint(0, n_pool, (b,), generator=generator), donor)
+    donor = torch.where(apply.cpu(), pool.cpu()[donor], torch.full_like(donor, -1))
+    rows_cpu = torch.nonzero(donor >= 0).flatten()
+    donor_cpu, donor = donor, to_device(donor, dev)
+    if rows_cpu.numel() == 0:
         return images.clone(), donor
-    d = donor[rows]
+    rows = to_device(rows_cpu, dev)
+    d = to_device(donor_cpu[rows_cpu], dev)
     d_bg = donor_images.index_select(0, d)  # (index_select: a row copy; uint8 [] indexing is ~15x slower)
     if d_bg.dtype == torch.uint8 and images.is_floating_point():
         d_bg = d_bg.to(images.dtype).div_(255.0)
@@ -162,9 +166,9 @@ def noise_bg(images: torch.Tensor, masks: torch.Tensor, apply: torch.Tensor, *, 
              low: float = 0.0, high: float = 1.0) -> torch.Tensor:
     """Background replaced by uniform noise in [low, high) (BackMix 'Noise')."""
     _check_batch(images, masks, "noise_bg")
-    u = torch.rand(images.shape, generator=generator).to(images.device, images.dtype) * (high - low) + low
+    u = to_device(torch.rand(images.shape, generator=generator), images.device, images.dtype) * (high - low) + low
     out = select(masks, images, u)
-    return select(apply.to(images.device).view(-1, 1, 1, 1), out, images)
+    return select(to_device(apply, images.device).view(-1, 1, 1, 1), out, images)
 
 
 def shuffle_bg(images: torch.Tensor, masks: torch.Tensor, apply: torch.Tensor, *,
@@ -180,13 +184,13 @@ def shuffle_bg(images: torch.Tensor, masks: torch.Tensor, apply: torch.Tensor, *
     x = images.reshape(b * f, p)
     m = masks.reshape(b * f, p)
     pos = torch.arange(p, device=images.device, dtype=images.dtype).expand(b * f, p) / p
-    keys = torch.rand((b, 1, p), generator=generator).to(images.device, images.dtype).expand(b, f, p).reshape(b * f, p)
+    keys = to_device(torch.rand((b, 1, p), generator=generator), images.device, images.dtype).expand(b, f, p).reshape(b * f, p)
     src_key = torch.where(m, 2.0 + pos, keys)      # background first, in random order; object after, in place
     dst_key = torch.where(m, 2.0 + pos, pos)       # background positions in order; object after, in place
     src = torch.argsort(src_key, dim=1)
     dst = torch.argsort(dst_key, dim=1)
     out = torch.empty_like(x).scatter_(1, dst, x.gather(1, src)).reshape(b, f, h, w)
-    return select(apply.to(images.device).view(-1, 1, 1, 1), out, images)
+    return select(to_device(apply, images.device).view(-1, 1, 1, 1), out, images)
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -209,7 +213,7 @@ def bokeh_bg(images: torch.Tensor, masks: torch.Tensor, apply: torch.Tensor, *, 
     """Background replaced by a Gaussian-blurred copy of the image (BackMix 'Bokeh'); object sharp."""
     _check_batch(images, masks, "bokeh_bg")
     out = select(masks, images, gaussian_blur(images, sigma))
-    return select(apply.to(images.device).view(-1, 1, 1, 1), out, images)
+    return select(to_device(apply, images.device).view(-1, 1, 1, 1), out, images)
 
 
 def cutmix(images: torch.Tensor, labels: torch.Tensor, num_classes: int, *, generator: torch.Generator,
@@ -226,7 +230,7 @@ def cutmix(images: torch.Tensor, labels: torch.Tensor, num_classes: int, *, gene
         raise ShortcutlabError(f"The batch of {where} must hold at least 2 samples (a batch of one has no "
                                f"partner to mix). Got {b} instead.")
     dev = images.device
-    perm = torch.randperm(b, generator=generator).to(dev)
+    perm = to_device(torch.randperm(b, generator=generator), dev)
     u = torch.rand(b, 2, generator=generator)
     # lam ~ Beta(alpha, alpha) = X / (X + Y) with X, Y ~ Gamma(alpha) drawn from our generator
     # (torch.distributions takes no generator, so it would break seeding)
@@ -241,7 +245,7 @@ def cutmix(images: torch.Tensor, labels: torch.Tensor, num_classes: int, *, gene
     ys = torch.arange(h).view(1, h, 1)
     xs = torch.arange(w).view(1, 1, w)
     box = ((ys >= y0.view(b, 1, 1)) & (ys < y1.view(b, 1, 1)) & (xs >= x0.view(b, 1, 1)) & (xs < x1.view(b, 1, 1)))
-    box = box.to(dev).unsqueeze(1)
+    box = to_device(box, dev).unsqueeze(1)
     out = select(box, images.index_select(0, perm), images)
     area = box.flatten(1).float().mean(1)
     y = tF.one_hot(labels.to(dev), num_classes).float()
@@ -356,7 +360,7 @@ def _apply_bg(images, masks, ctx):
 
 def _apply_black(images, masks, ctx):
     _check_batch(images, masks, "intervene", allow_u8=True)
-    return select(ctx.apply.to(images.device).view(-1, 1, 1, 1), seg(images, masks, ctx.fill), images), None, {}
+    return select(to_device(ctx.apply, images.device).view(-1, 1, 1, 1), seg(images, masks, ctx.fill), images), None, {}
 
 
 def _apply_swap(images, masks, ctx):

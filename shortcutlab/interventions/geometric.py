@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as tF
 
+from .._device import to_device
+
 __all__ = ["GeometricParams", "geometric", "warp_masks", "intensity", "two_views"]
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def geometric(images: torch.Tensor, masks: torch.Tensor | None, params: Geometri
     """
     b, f, h, w = images.shape
     theta, info = _affine(b, params, generator)
-    theta = theta.to(images.device, images.dtype)
+    theta = to_device(theta, images.device, images.dtype)
     grid = _affine_grid(theta, h, w)
     out = tF.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     out_m = None if masks is None else warp_masks(masks, theta, grid)
@@ -91,7 +93,7 @@ def warp_masks(masks: torch.Tensor, theta: torch.Tensor, grid: torch.Tensor | No
 def intensity(images: torch.Tensor, params: GeometricParams, *, generator: torch.Generator) -> torch.Tensor:
     """Per-sample brightness / contrast (same draw for all frames of a sample), clipped to [0, 1]."""
     b = images.shape[0]
-    u = torch.rand(b, 2, generator=generator).to(images.device, images.dtype)
+    u = to_device(torch.rand(b, 2, generator=generator), images.device, images.dtype)
     c = 1 + (u[:, 0] * 2 - 1) * params.contrast
     br = (u[:, 1] * 2 - 1) * params.brightness
     mean = images.mean((1, 2, 3), keepdim=True)
@@ -113,7 +115,7 @@ def two_views(images: torch.Tensor, *, generator: torch.Generator, rotate: float
     for _ in range(2):
         v, _, _ = geometric(images, None, p, generator=generator)
         b = v.shape[0]
-        c = (lo + (hi - lo) * torch.rand(b, generator=generator)).to(v.device, v.dtype).view(b, 1, 1, 1)
+        c = to_device(lo + (hi - lo) * torch.rand(b, generator=generator), v.device, v.dtype).view(b, 1, 1, 1)
         mean = v.mean((1, 2, 3), keepdim=True)
         views.append(((v - mean) * c + mean).clamp(0, 1))
     return views[0], views[1]

@@ -14,6 +14,7 @@ from typing import Iterator
 
 import torch
 
+from .._device import to_device
 from .._validation import ShortcutlabError, check_int, check_number
 from .background import apply_test_condition, intervene, select, select_masked_fraction, wbackmix_weights
 from .geometric import GeometricParams, geometric, intensity, warp_masks
@@ -118,14 +119,12 @@ class BatchPipeline:
         if train and cond.mixes == "pool" and self.pool.numel() < 2:
             raise ShortcutlabError(f"The 'f' parameter of {where} leaves {self.pool.numel()} masked sample(s) in "
                                    f"{data.name!r} ({n} samples); BackMix needs at least 2 donors. Use a larger f.")
-        self._pool_dev = self.pool.to(self.device)
         self._u8 = (cond.exact_u8 and data.images.dtype == torch.uint8
                     and abs(fill * 255 - round(fill * 255)) < 1e-6 and 0 <= fill <= 1)
         # donor-based swaps: a resident copy of the set with every object blanked, so batches only gather
         self._blanked = None
         if train and self._u8 and cond.swaps_background:
             self._blanked = select(self.data.masks, int(round(fill * 255)), self.data.images)
-        self._aug_dev = self.augmented.to(self.device)
 
     def _starts(self) -> list[int]:
         n, bs = len(self.data), self.batch_size
@@ -150,7 +149,7 @@ class BatchPipeline:
 
     def _batch(self, idx: torch.Tensor) -> Batch:
         d = self.data
-        di = idx.to(self.device)
+        di = to_device(idx, self.device)
         x = d.images.index_select(0, di)  # a row copy (uint8 [] indexing is ~15x slower on CPU)
         m = d.masks.index_select(0, di) if d.masks is not None else None
         y = d.labels.index_select(0, di)
@@ -172,7 +171,7 @@ class BatchPipeline:
             if m is not None and self.cond.stage == "post" and self.cond.needs_mask:
                 # warp only the masks of the rows the intervention touches (BackMix f = 0.05: a few)
                 touched = torch.ones_like(aug) if self.cond.test_time else aug
-                rows = torch.nonzero(touched).flatten().to(self.device)
+                rows = to_device(torch.nonzero(touched).flatten(), self.device)
                 if rows.numel() == len(idx):
                     m = warp_masks(m, g["theta"])
                 else:
@@ -181,17 +180,18 @@ class BatchPipeline:
             x, soft, info = self._intervene(x, m, y, idx, di, aug)
         weight = None
         if self.lam > 0 and self.cond.needs_mask and self.cond.augments:
-            weight = wbackmix_weights(info["augmented"], self.f, self.lam).to(self.device)
+            weight = to_device(wbackmix_weights(info["augmented"], self.f, self.lam), self.device)
         return Batch(x, y, soft, weight, idx, info["augmented"])
 
     def _intervene(self, x, m, y, idx, di, aug):
         d = self.data
         kw = {}
         donors, donor_masks = (self._blanked, None) if self._blanked is not None else (d.images, d.masks)
+        # the pool's indices stay on the CPU, where the donors are drawn: reading them back from a GPU would make
+        # every batch wait for the previous step
         if self.cond.mixes == "pool":
-            kw = dict(donor_images=donors, donor_masks=donor_masks, pool=self._pool_dev,
-                      self_index=self.pos_in_pool[idx])
+            kw = dict(donor_images=donors, donor_masks=donor_masks, pool=self.pool, self_index=self.pos_in_pool[idx])
         elif self.cond.swaps_background and self._blanked is not None:  # donors from this batch, pre-blanked
-            kw = dict(donor_images=donors, donor_masks=None, pool=di, self_index=torch.arange(len(idx)))
+            kw = dict(donor_images=donors, donor_masks=None, pool=idx, self_index=torch.arange(len(idx)))
         return intervene(self.condition, x, m, generator=self.generator, apply=aug, labels=y,
                          num_classes=d.num_classes, fill=self.fill, sigma=self.sigma, alpha=self.alpha, **kw)

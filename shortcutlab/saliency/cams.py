@@ -45,7 +45,8 @@ def predict_tensor(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> 
     """Softmax probabilities of ``model`` on float images ``[N, F, H, W]`` (no test-time transform)."""
     was = model.training
     model.eval()
-    out = [torch.softmax(model(x[i:i + batch_size]).float(), 1) for i in range(0, x.shape[0], batch_size)]
+    dev = next(model.parameters()).device  # batches go to the model's device; the result comes back to the CPU
+    out = [torch.softmax(model(x[i:i + batch_size].to(dev)).float(), 1).cpu() for i in range(0, x.shape[0], batch_size)]
     model.train(was)
     return torch.cat(out).numpy()
 
@@ -96,11 +97,13 @@ def compute_cams(model: nn.Module, images: torch.Tensor, *, targets: Sequence[in
     if layer is None or isinstance(layer, str):
         layer = default_target_layer(model, layer)
     was_training = model.training
+    dev = next(model.parameters()).device
     out = []
     try:
         with cls(model=model, target_layers=[layer]) as cam:
             for s in range(0, n, batch_size):
-                x = images[s:s + batch_size].detach().clone().requires_grad_(True)  # frozen encoders too
+                # on the model's device (a GPU study maps there); frozen encoders need the input's gradient too
+                x = images[s:s + batch_size].to(dev).detach().clone().requires_grad_(True)
                 tg = [ClassifierOutputTarget(int(c)) for c in targets[s:s + batch_size]]
                 if len(tg) != x.shape[0]:  # pragma: no cover - guarded above; grad-cam would zero the rest
                     raise ShortcutlabError("one target per image is required")

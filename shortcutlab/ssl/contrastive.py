@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as tF
 from torch import nn
 
+from .._device import to_device
 from .._io import atomic_torch_save
 from .._manifest import resume
 from .._validation import ShortcutlabError, check_choice, check_int, check_number
@@ -121,9 +122,11 @@ class MoCoQueue(nn.Module):
         k = tF.normalize(k.detach(), dim=1)
         size = self.keys.shape[0]
         b = k.shape[0]
-        idx = (int(self.ptr) + torch.arange(b, device=k.device)) % size
-        self.keys[idx] = k[-size:] if b > size else k
-        self.ptr.fill_((int(self.ptr) + b) % size)
+        # the keys are written one after another from the pointer; of a batch larger than the queue only the last
+        # `size` survive. Index arithmetic stays on the device (no wait for the GPU at every step).
+        j = torch.arange(max(0, b - size), b, device=k.device)
+        self.keys[(self.ptr + j) % size] = k[j]
+        self.ptr.copy_((self.ptr + b) % size)
 
 
 ContrastiveSettings = settings_class(
@@ -169,21 +172,34 @@ class _Learner(nn.Module):
     def online_params(self):
         return [p for n, p in self.named_parameters() if not n.startswith("t_") and p.requires_grad]
 
+    def _embed(self, v: torch.Tensor, target: bool = False, predict: bool = False) -> torch.Tensor:
+        """Projection (and BYOL prediction) of views ``v``; on a GPU the networks run under bf16 autocast in
+        channels_last, and the embedding comes back in float32, so every loss is computed in float32."""
+        enc, proj = (self.t_encoder, self.t_projector) if target else (self.encoder, self.projector)
+        cuda = v.is_cuda
+        if cuda:
+            v = v.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda):
+            z = proj(enc(v))
+            if predict:
+                z = self.predictor(z)
+        return z.float()
+
     def loss(self, v1: torch.Tensor, v2: torch.Tensor, s: ContrastiveSettings) -> torch.Tensor:
         if self.method == "simclr":
-            return nt_xent_loss(self.projector(self.encoder(v1)), self.projector(self.encoder(v2)), s.temperature)
+            return nt_xent_loss(self._embed(v1), self._embed(v2), s.temperature)
         if self.method == "moco":
-            q = self.projector(self.encoder(v1))
+            q = self._embed(v1)
             with torch.no_grad():
-                k = self.t_projector(self.t_encoder(v2))
+                k = self._embed(v2, target=True)
             loss = info_nce_loss(q, k, self.queue.keys.clone(), s.temperature)
             self.queue.enqueue(k)
             return loss
-        p1 = self.predictor(self.projector(self.encoder(v1)))
-        p2 = self.predictor(self.projector(self.encoder(v2)))
+        p1 = self._embed(v1, predict=True)
+        p2 = self._embed(v2, predict=True)
         with torch.no_grad():
-            z1 = self.t_projector(self.t_encoder(v1))
-            z2 = self.t_projector(self.t_encoder(v2))
+            z1 = self._embed(v1, target=True)
+            z2 = self._embed(v2, target=True)
         return byol_loss(p1, z2) + byol_loss(p2, z1)
 
     def update_target(self, m: float) -> None:
@@ -225,6 +241,9 @@ def pretrain(method: str, data: ImageSet, encoder: nn.Module, *, settings: Contr
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     learner = _Learner(method, encoder, s, g).to(dev)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        learner = learner.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(learner.online_params(), lr=s.lr, weight_decay=s.weight_decay)
     images = data.images.to(dev).reshape(n_img, 1, *data.size)  # each frame is an image
     bs = min(s.batch_size, n_img)
@@ -245,8 +264,8 @@ def pretrain(method: str, data: ImageSet, encoder: nn.Module, *, settings: Contr
     step = start * steps_per_epoch
     for epoch in bar:
         learner.train()
-        order = torch.randperm(n_img, generator=g).to(dev)
-        tot = 0.0
+        order = to_device(torch.randperm(n_img, generator=g), dev)
+        tot = torch.zeros((), dtype=torch.float64, device=dev)  # read once per epoch (no wait per step)
         for b in range(steps_per_epoch):
             x = images[order[b * bs:(b + 1) * bs]].float().div_(255.0)
             v1, v2 = two_views(x, generator=g)
@@ -257,8 +276,8 @@ def pretrain(method: str, data: ImageSet, encoder: nn.Module, *, settings: Contr
             m = cosine_momentum(step, total, s.momentum) if method == "byol" else s.momentum
             learner.update_target(m)
             step += 1
-            tot += float(loss.detach())
-        history.append({"epoch": epoch + 1, "loss": tot / max(steps_per_epoch, 1)})
+            tot += loss.detach().double()
+        history.append({"epoch": epoch + 1, "loss": float(tot) / max(steps_per_epoch, 1)})
         bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
         if ckpt is not None:
             st = {"learner": learner.state_dict(), "opt": opt.state_dict(), "gen": g.get_state(), "epoch": epoch + 1,

@@ -11,6 +11,7 @@ half-written result; an unfinished training resumes from ``checkpoint.pt`` and e
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import shutil
@@ -37,7 +38,7 @@ from ..metrics import (auc, bootstrap_ci, classification_metrics, mean_ci_across
                        overlap_metrics, summarize)
 from ..models import FrameClassifier, build_model, load_encoder_weights, load_weights, save_weights
 from ..saliency.cams import cam_class, cam_resolution, compute_cams, predict_tensor
-from ..train import TrainSettings, fit, predict
+from ..train import TrainSettings, fit, predict, resolve_device
 
 __all__ = ["Study", "Run", "PretrainRun", "CACHE_FORMAT", "COHORTS_ALL"]
 
@@ -126,6 +127,9 @@ class Run:
                               eval_set)
         sub = data[eval_set].subset(torch.arange(min(max_images, len(data[eval_set]))))
         model = self.model()
+        dev = resolve_device(self.study.cfg.train.device)
+        if dev.type != "cpu":  # a copy on the study's device maps there; run.model() stays on the CPU for its users
+            model = copy.deepcopy(model).to(dev)
         x = apply_test_condition(self.condition, sub.float_images(), sub.masks, self.spec["train"]["fill"])
         probs = predict_tensor(model, x)
         pred = probs.argmax(1)
@@ -380,9 +384,11 @@ class Study:
         res = fit(model, data["train"], data["val"], condition=spec["condition"], settings=settings, seed=spec["seed"],
                   checkpoint=path / "checkpoint.pt", progress=self.progress, on_epoch=on_epoch,
                   checkpoint_key=spec_hash(spec))
-        model = res.model.cpu().eval()
-        save_weights(model, path / "weights.pt")
+        model = res.model.eval()
+        # evaluated where it was trained (on a GPU: bf16 autocast, as its validation was), then kept on the CPU
         metrics, probs, labels = self.evaluate(model, data, spec["condition"], settings)
+        model = model.cpu()
+        save_weights(model, path / "weights.pt")
         metrics["train_seconds"] = time.perf_counter() - t0
         metrics["best_epoch"] = res.best_epoch
         atomic_json(path / "metrics.json", metrics)
@@ -402,8 +408,8 @@ class Study:
         for name, ds in data.items():
             if name in ("train", "val"):
                 continue
-            p = predict(model, ds, condition=condition, batch_size=settings.eval_batch_size, device="cpu",
-                        fill=settings.fill)
+            p = predict(model, ds, condition=condition, batch_size=settings.eval_batch_size,
+                        device=next(model.parameters()).device, fill=settings.fill)
             y = ds.labels.numpy()
             probs[name], labels[name] = p.astype(np.float32), y
             ci = bootstrap_ci(y, p, lambda yy, pp: auc(yy, pp, "micro"), n_boot=m.n_bootstrap, ci=m.ci, seed=m.seed)
