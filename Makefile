@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PRESET ?= default
+ENGINE ?= inprocess
 PYTEST_ARGS ?=
 export HF_HUB_OFFLINE ?= 1
 export PYTHONHASHSEED ?= 0
@@ -16,6 +17,7 @@ QUIET_PIP := grep -v -e "is ignored: it is neither a file nor a directory" || tr
 
 help:
 	@echo "make study   - install (first time) and run every notebook with params/$(PRESET).yaml into reports/$(PRESET)/"
+	@echo "               (ENGINE=ray: the training jobs first, in parallel on Ray; Ray comes with the install)"
 	@echo "make test    - install (first time) and run the whole test suite"
 	@echo "make lab     - JupyterLab on notebooks/ with the shortcutlab kernel"
 	@echo "make bench   - performance ratios (shortcutlab bench)"
@@ -31,7 +33,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 study: $(STAMP)
-	$(BIN)/shortcutlab run --preset $(PRESET)
+	$(BIN)/shortcutlab run --preset $(PRESET) --engine $(ENGINE)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -220,10 +220,15 @@ class Section(Mapping):
         object.__setattr__(self, "_values", MappingProxyType(dict(values)))
 
     def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):  # _values before __init__ (copy, pickle): a plain miss, not a config key
+            raise AttributeError(key)
         try:
             return self._values[key]
         except KeyError:
             raise AttributeError(_unknown_key_msg(self._name, key)) from None
+
+    def __reduce__(self):  # picklable (a Ray task's argument), frozen again when rebuilt
+        return (Section, (self._name, dict(self._values)))
 
     def __setattr__(self, key, value):
         raise AttributeError(f"Config sections are frozen; use load_preset(..., overrides={{'{self._name}.{key}': ...}}).")
@@ -267,6 +272,9 @@ class Config:
         hint = f" Did you mean {', '.join(map(repr, near))}?" if near else ""
         raise AttributeError(f"Unknown config section {key!r}.{hint} Valid sections: {', '.join(secs)}.")
 
+    def __reduce__(self):  # picklable (a Ray task's argument): the same validated sections, frozen again
+        return (_config_from_sections, (self.name, dict(self.sections), self.source))
+
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {s: {k: (list(v) if isinstance(v, tuple) else v) for k, v in sec.items()}
                 for s, sec in self.sections.items()}
@@ -279,6 +287,10 @@ class Config:
         raw = self.to_dict()
         _apply_overrides(raw, overrides or {})
         return _build(self.name, raw, self.source)
+
+
+def _config_from_sections(name: str, sections: dict, source: str) -> Config:
+    return Config(name=name, sections=MappingProxyType(sections), source=source)
 
 
 def available_presets() -> list[str]:

@@ -187,3 +187,16 @@ def test_train_settings_and_cache_spec_follow_the_schema(tmp_path):
     assert TrainSettings.from_config(cfg, "mri").epochs == 2
     spec = Study(cfg, root=tmp_path, progress=False).spec("cm", "full")
     assert set(spec["train"]) == (declared - {"device", "threads", "eval_batch_size"}) | {"geometric", "mask_subset"}
+
+
+def test_config_pickles_frozen():
+    """A Config travels to Ray's workers by pickle and comes back equal and still frozen."""
+    import pickle
+
+    cfg = load_preset("smoke", overrides={"train.epochs": 3})
+    back = pickle.loads(pickle.dumps(cfg))
+    assert back.to_json() == cfg.to_json() and back.train.epochs == 3
+    with pytest.raises(AttributeError, match="frozen"):
+        back.train.epochs = 4
+    with pytest.raises(AttributeError, match="epoch"):
+        back.train.epoch

@@ -5,7 +5,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from shortcutlab.app.runner import discover_notebooks, run_study
+from shortcutlab.app.runner import discover_notebooks
 
 
 def test_notebooks_are_clean():
@@ -27,10 +27,41 @@ def test_notebooks_are_clean():
 
 @pytest.fixture(scope="module")
 def smoke_report(tmp_path_factory):
+    """The whole smoke study as a user runs it on Ray: ``shortcutlab run --preset smoke --engine ray`` (the plan's
+    jobs on a local Ray, 1 thread each, then the notebooks), with every run the notebooks ask for recorded."""
+    import os
+
+    from shortcutlab.app.cli import main
+
     out = tmp_path_factory.mktemp("report")
     runs = tmp_path_factory.mktemp("runs")
-    summary = run_study("smoke", out=out, overrides={"study.root": str(runs)}, progress=False)
+    record = tmp_path_factory.mktemp("record") / "requests.tsv"
+    os.environ["SHORTCUTLAB_RECORD"] = str(record)
+    try:
+        rc = main(["run", "--preset", "smoke", "--engine", "ray", "--cpus-per-job", "1", "--quiet",
+                   "--set", f"study.root={runs}", "--out", str(out)])
+    finally:
+        os.environ.pop("SHORTCUTLAB_RECORD", None)
+    summary = json.loads((out / "summary.json").read_text())
+    summary["exit_code"], summary["runs_root"] = rc, runs
+    summary["requests"] = [line.split("\t") for line in record.read_text().splitlines()]
     return out, summary
+
+
+def test_the_plan_is_what_the_notebooks_ask_for(smoke_report):
+    """Every run a notebook asked for was in the plan, and Ray had made it before the notebook asked (no notebook
+    trained anything itself); every planned job was asked for by some notebook."""
+    from shortcutlab import load_preset
+    from shortcutlab.study.plan import plan
+
+    _, summary = smoke_report
+    assert summary["exit_code"] == 0
+    asked = {name for name, _ in summary["requests"]}
+    trained_by_notebooks = sorted({name for name, state in summary["requests"] if state != "cached"})
+    assert not trained_by_notebooks, trained_by_notebooks
+    planned = plan(load_preset("smoke", overrides={"study.root": str(summary["runs_root"])}))
+    assert {j.name for j in planned} == asked
+    assert all(j.cached for j in planned)
 
 
 def test_every_notebook_runs_under_smoke(smoke_report):

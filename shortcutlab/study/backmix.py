@@ -22,7 +22,7 @@ from .reference import BACKMIX_TABLE1, BACKMIX_TABLE1_COLUMNS, BACKMIX_TABLE2, B
 from .tables import format_ci
 
 __all__ = ["BACKMIX_CONDITIONS", "backmix_comparison", "echo_row", "table_backmix", "paper_vs_run", "semi_supervised",
-           "table_semi", "paper_vs_run_semi", "mask_subset_ablation", "first_seed"]
+           "table_semi", "paper_vs_run_semi", "mask_subset_ablation", "mask_subset_runs", "first_seed"]
 
 BACKMIX_CONDITIONS = ("baseline", "black", "noise", "shuffle", "bokeh", "cutmix", "sma_variant", "backmix")
 
@@ -120,12 +120,16 @@ def table_semi(study: Study, runs: Mapping[tuple, Sequence[Run]], eval_set: str 
     return pd.DataFrame(rows)
 
 
+def mask_subset_runs(study: Study, *, f: float = 0.05, subsets: Iterable[int] = range(5), seed: int = 0) -> dict:
+    """The runs of the masked-subset ablation, by subset (only asked for)."""
+    return {k: study.run("echo", "backmix", seed=seed, f=f, mask_subset=int(k)) for k in subsets}
+
+
 def mask_subset_ablation(study: Study, *, f: float = 0.05, subsets: Iterable[int] = range(5), seed: int = 0,
                          eval_set: str = "ood") -> pd.DataFrame:
     """Same seed, different non-overlapping masked subsets (BackMix §3.3 ablation): metrics per subset and their SD."""
     rows = []
-    for k in subsets:
-        r = study.run("echo", "backmix", seed=seed, f=f, mask_subset=int(k))
+    for k, r in mask_subset_runs(study, f=f, subsets=subsets, seed=seed).items():
         ov = r.overlap(eval_set)
         m = r.metrics[eval_set]
         rows.append(dict(subset=k, accuracy=m["accuracy"] * 100, f1=m["f1"] * 100, pct_e=ov["pct_e"]["mean"] * 100,

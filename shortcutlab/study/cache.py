@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import shutil
 import time
 import warnings
@@ -40,7 +41,7 @@ from ..models import FrameClassifier, build_model, load_encoder_weights, load_we
 from ..saliency.cams import cam_class, cam_resolution, compute_cams, predict_tensor
 from ..train import TrainSettings, fit, predict, resolve_device
 
-__all__ = ["Study", "Run", "PretrainRun", "CACHE_FORMAT", "COHORTS_ALL"]
+__all__ = ["Study", "Run", "PretrainRun", "PlannedRun", "CACHE_FORMAT", "COHORTS_ALL"]
 
 CACHE_FORMAT = 2  # 2: done.json is a manifest (sizes, SHA-256, spec hash), verified on every load
 RUN_FILES = ("spec.json", "weights.pt", "metrics.json", "history.json", "predictions.npz")
@@ -50,6 +51,11 @@ COHORTS_ALL = ("cm", "acdc", "echo")
 
 def spec_hash(spec: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(to_jsonable(spec), sort_keys=True).encode()).hexdigest()[:10]
+
+
+def entry_label(spec: Mapping[str, Any]) -> str:
+    """Short name of a cache entry used when another run starts from it (``cm``, ``cm-simclr``)."""
+    return f"{spec['cohort']}-{spec['method']}" if spec.get("kind") == "pretrain" else spec["cohort"]
 
 
 @dataclass
@@ -77,8 +83,7 @@ class Run:
 
     @property
     def label(self) -> str:
-        """Short name used when another run starts from this one (``cm``, ``cm-simclr``)."""
-        return self.spec["cohort"]
+        return entry_label(self.spec)
 
     def model(self) -> FrameClassifier:
         """The trained model (best epoch), loaded from ``weights.pt`` with ``weights_only=True``."""
@@ -181,10 +186,25 @@ class PretrainRun:
 
     @property
     def label(self) -> str:
-        return f"{self.spec['cohort']}-{self.spec['method']}"
+        return entry_label(self.spec)
 
     def encoder_state(self) -> dict:
         return torch.load(self.path / "weights.pt", map_location="cpu", weights_only=True)
+
+
+@dataclass
+class PlannedRun:
+    """What a planning study (``Study(cfg, plan=True)``) returns instead of training: the entry's name, folder and
+    spec, and whether it is already cached. It can be passed as ``init=`` like a finished run."""
+
+    name: str
+    path: Path
+    spec: dict
+    loaded_from_cache: bool = False
+
+    @property
+    def label(self) -> str:
+        return entry_label(self.spec)
 
 
 class Study:
@@ -199,8 +219,11 @@ class Study:
         tqdm bars while training.
     """
 
-    def __init__(self, cfg: Config, *, root: str | Path | None = None, progress: bool = True):
+    def __init__(self, cfg: Config, *, root: str | Path | None = None, progress: bool = True, plan: bool = False):
         self.cfg = cfg
+        # plan=True: run() and pretrain() only record what they would train (PlannedRun), see study.plan
+        self.plan_mode = plan
+        self.requests: list[dict] = []  # every run and pretraining asked for, in order: what study.plan mirrors
         base = project_path(root or cfg.study.root)
         self.root = base / cfg.name
         self.root.mkdir(parents=True, exist_ok=True)
@@ -277,6 +300,11 @@ class Study:
         spec = self.spec(cohort, condition, seed=seed, init=init, probe=probe, strength=strength, settings=settings,
                          tag=tag)
         path = self.path_for(spec)
+        call = {"cohort": cohort, "condition": condition, "seed": int(seed), "probe": bool(probe), "strength": strength,
+                "tag": tag, "changes": dict(setting_changes)}
+        planned = self._request(path, spec, "supervised", call, init)
+        if planned is not None:
+            return planned
         cached = self._load(path, spec)
         if cached is not None:
             return cached
@@ -300,6 +328,11 @@ class Study:
         spec = {"kind": "pretrain", "method": method, "cohort": cohort, "seed": int(seed), "model": model,
                 "data": self._data_spec(cohort, strength), "contrastive": cs, "format": CACHE_FORMAT}
         path = self.root / f"pretrain-{cohort}-{method}-s{seed}-{spec_hash(spec)}"
+        call = {"method": method, "cohort": cohort, "seed": int(seed), "strength": strength,
+                "changes": dict(setting_changes)}
+        planned = self._request(path, spec, "pretrain", call, None)
+        if planned is not None:
+            return planned
         if (path / "done.json").exists():
             try:
                 self._check_entry(path, spec, PRETRAIN_FILES)
@@ -335,7 +368,37 @@ class Study:
         """Mean and t-interval of ``metric`` across seeds."""
         return mean_ci_across([r.metrics[eval_set][metric] for r in runs])
 
+    def entry(self, name: str) -> "Run | PretrainRun":
+        """The finished cache entry ``name`` (a folder under :attr:`root`), verified, as a run or pretraining; used
+        to start a job from another (``init``) when the jobs run elsewhere (:mod:`shortcutlab.app.engine`)."""
+        path = self.root / name
+        if not (path / "spec.json").exists() or not (path / "done.json").exists():
+            raise CacheError(f"the study cache has no finished entry {name!r} under {self.root}")
+        spec = json.loads((path / "spec.json").read_text())
+        if spec.get("kind") == "pretrain":
+            self._check_entry(path, spec, PRETRAIN_FILES)
+            return PretrainRun(name, path, spec, json.loads((path / "history.json").read_text()), loaded_from_cache=True)
+        run = self._load(path, spec)
+        if run is None:
+            raise CacheError(f"the study cache entry {name!r} is unusable")
+        return run
+
     # ------------------------------------------------------------------------------------------ internals
+    def _request(self, path: Path, spec: dict, kind: str, call: dict, init) -> "PlannedRun | None":
+        """Record a request (name, kind, the call that makes it, the entry it starts from); in plan mode return
+        the planned run instead of training. ``SHORTCUTLAB_RECORD=FILE`` appends each name to FILE (the test that
+        the plan asks for what the notebooks ask for)."""
+        cached = (path / "done.json").exists()
+        self.requests.append({"name": path.name, "kind": kind, "call": call, "init": None if init is None else init.name,
+                              "spec_hash": spec_hash(spec), "cached": cached})
+        rec = os.environ.get("SHORTCUTLAB_RECORD")
+        if rec and not self.plan_mode:
+            with open(rec, "a") as fh:
+                fh.write(f"{path.name}\t{'cached' if cached else 'new'}\n")
+        if self.plan_mode:
+            return PlannedRun(path.name, path, spec, loaded_from_cache=cached)
+        return None
+
     @staticmethod
     def _check_entry(path: Path, spec: Mapping[str, Any], files: Sequence[str]) -> None:
         """Raise CacheError unless ``path`` is a finished entry of this spec and cache format whose files match

@@ -30,8 +30,10 @@ from ..metrics import auc, claim_verdict, hierarchical_bootstrap
 from .cache import Run, Study
 
 __all__ = ["CLAIM_COLUMNS", "evaluate_claims", "contextual_claims", "saliency_claims", "contrastive_claims",
-           "backmix_claims", "semi_supervised_claims", "micro_auc", "accuracy"]
+           "backmix_claims", "semi_supervised_claims", "micro_auc", "accuracy", "contextual_runs", "saliency_runs",
+           "contrastive_runs", "backmix_runs", "semi_supervised_runs"]
 
+_BACKMIX_CLAIMS = ("baseline", "backmix", "black", "noise")
 CLAIM_COLUMNS = ["claim", "direction", "effect", "lo", "hi", "verdict", "n_seeds", "per_seed", "method"]
 
 
@@ -65,6 +67,44 @@ def _seeds(study: Study, seeds: Sequence[int] | None) -> list[int]:
     return list(seeds if seeds is not None else study.cfg.train.seeds)
 
 
+def contextual_runs(study: Study, seeds: Sequence[int] | None = None, conditions: Sequence[str] | None = None) -> list[dict]:
+    """The runs claims 1-5 read, per seed (only asked for: what :mod:`shortcutlab.study.plan` lists)."""
+    conds = [c for c in _CONTEXT if conditions is None or c in conditions]
+    return [study.run_many("cm", conds, seed=s) for s in _seeds(study, seeds)]
+
+
+def saliency_runs(study: Study, seeds: Sequence[int] | None = None) -> list[dict]:
+    """The cm models claim 6 reads, per seed: Table 1's conditions and the contrastive ones."""
+    from .mri import contextual_bias, contrastive_comparison, supervised_only
+
+    out = []
+    for s in _seeds(study, seeds):
+        runs = contextual_bias(study, seed=s, cohorts=("cm",), transfer=False)
+        runs.update({k: v for k, v in supervised_only(contrastive_comparison(study, seed=s)).items() if k[0] == "cm"})
+        out.append(runs)
+    return out
+
+
+def contrastive_runs(study: Study, seeds: Sequence[int] | None = None, methods: Sequence[str] | None = None) -> list[dict]:
+    """The runs claims 7-8 read, per seed."""
+    from .mri import contrastive_comparison
+
+    methods = list(methods or study.cfg.contrastive.methods)
+    return [contrastive_comparison(study, seed=s, methods=methods) for s in _seeds(study, seeds)]
+
+
+def backmix_runs(study: Study, seeds: Sequence[int] | None = None) -> list[dict]:
+    """The runs claim 9 reads, per seed."""
+    return [study.run_many("echo", _BACKMIX_CLAIMS, seed=s) for s in _seeds(study, seeds)]
+
+
+def semi_supervised_runs(study: Study, seeds: Sequence[int] | None = None, f: float = 0.05, lam: float = 1.0) -> list[list]:
+    """The runs claim 10 reads, per seed: Baseline, BackMix with every mask, with ``f``, wBackMix at ``f``."""
+    return [[study.run("echo", "baseline", seed=s), study.run("echo", "backmix", seed=s, f=1.0),
+             study.run("echo", "backmix", seed=s, f=f), study.run("echo", "backmix", seed=s, f=f, lam=lam)]
+            for s in _seeds(study, seeds)]
+
+
 def _maps(run: Run, key: str, eval_set: str = "test") -> np.ndarray:
     """Per image (mean over its frames) overlap metric of the run's mapped images."""
     return np.nanmean(run.cams(eval_set)["metrics"][key], axis=1)
@@ -88,8 +128,7 @@ def contextual_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boo
         from .._validation import param_error
         raise param_error("conditions", "contextual_claims", "a list holding full, seg and bg (and rand)", conditions)
     units = []
-    for s in _seeds(study, seeds):
-        r = study.run_many("cm", conds, seed=s)
+    for r in contextual_runs(study, seeds, conds):
         units.append({"test": (r["full"].labels["test"], *(r[c].probs["test"] for c in conds)),
                       "dec": (r["full"].labels["test_decorrelated"], *(r[c].probs["test_decorrelated"] for c in conds)),
                       "maps": tuple(_maps(r[c], "aks") for c in ("full", "seg", "rand") if c in conds)})
@@ -119,12 +158,8 @@ def contextual_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boo
 def saliency_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boot: int | None = None) -> pd.DataFrame:
     """Claim 6: across the cm models of each seed (Table 1's conditions and the contrastive ones), Pearson r of
     mean AKS on the test images with AUC on the decorrelated test set; both recomputed on every resample."""
-    from .mri import contextual_bias, contrastive_comparison, supervised_only
-
     units = []
-    for s in _seeds(study, seeds):
-        runs = contextual_bias(study, seed=s, cohorts=("cm",), transfer=False)
-        runs.update({k: v for k, v in supervised_only(contrastive_comparison(study, seed=s)).items() if k[0] == "cm"})
+    for runs in saliency_runs(study, seeds):
         models = list(runs.values())
         units.append({"dec": (models[0].labels["test_decorrelated"], *(r.probs["test_decorrelated"] for r in models)),
                       "maps": tuple(_maps(r, "aks") for r in models)})
@@ -142,12 +177,9 @@ def contrastive_claims(study: Study, *, seeds: Sequence[int] | None = None, meth
                        n_boot: int | None = None) -> pd.DataFrame:
     """Claims 7-8: each contrastive method against Full on cm and after transfer to acdc (AUC), and AMYL's AKS
     against the lowest other cm class, averaged over the contrastive models."""
-    from .mri import contrastive_comparison
-
     methods = list(methods or study.cfg.contrastive.methods)
     units, amyl = [], None
-    for s in _seeds(study, seeds):
-        runs = contrastive_comparison(study, seed=s, methods=methods)
+    for runs in contrastive_runs(study, seeds, methods):
         cm = [runs[("cm", "full")]] + [runs[("cm", m)] for m in methods]
         tr = [runs[("cm→acdc", "full")]] + [runs[("cm→acdc", m)] for m in methods]
         names = list(cm[0].spec["class_names"])
@@ -178,10 +210,9 @@ def contrastive_claims(study: Study, *, seeds: Sequence[int] | None = None, meth
 def backmix_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boot: int | None = None) -> pd.DataFrame:
     """Claim 9: BackMix against Baseline (%E and %F on the i.d. test maps, o.o.d. accuracy), and Black and Noise
     against Baseline (o.o.d. accuracy), percent points."""
-    conds = ("baseline", "backmix", "black", "noise")
+    conds = _BACKMIX_CLAIMS
     units = []
-    for s in _seeds(study, seeds):
-        r = study.run_many("echo", conds, seed=s)
+    for r in backmix_runs(study, seeds):
         units.append({"ood": (r["baseline"].labels["ood"], *(r[c].probs["ood"] for c in conds)),
                       "maps": tuple(_maps(r[c], k) for c in ("baseline", "backmix") for k in ("pct_e", "pct_f"))})
 
@@ -208,9 +239,7 @@ def semi_supervised_claims(study: Study, *, seeds: Sequence[int] | None = None, 
     """Claim 10 on the o.o.d. sites: BackMix with a fraction ``f`` of masks keeps at least half of the gain of
     BackMix with every mask (``gain_f - gain_1 / 2 > 0``), and wBackMix (``lam``) at ``f`` beats BackMix at ``f``."""
     units = []
-    for s in _seeds(study, seeds):
-        runs = [study.run("echo", "baseline", seed=s), study.run("echo", "backmix", seed=s, f=1.0),
-                study.run("echo", "backmix", seed=s, f=f), study.run("echo", "backmix", seed=s, f=f, lam=lam)]
+    for runs in semi_supervised_runs(study, seeds, f, lam):
         units.append({"ood": (runs[0].labels["ood"], *(r.probs["ood"] for r in runs))})
 
     def acc(u, j):

@@ -7,7 +7,21 @@ import pandas as pd
 
 from .cache import Study
 
-__all__ = ["shortcut_dial"]
+__all__ = ["shortcut_dial", "dial_runs"]
+
+
+def dial_runs(study: Study, *, strengths: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0),
+              conditions: Sequence[str] = ("full", "seg", "rand"), method: str | None = "moco",
+              seed: int = 0) -> dict[float, dict]:
+    """The dial's runs by strength: each condition, and the contrastive method finetuned (only asked for)."""
+    out = {}
+    for st in strengths:
+        runs = {c: study.run("cm", c, seed=seed, strength=float(st)) for c in conditions}
+        if method:
+            pre = study.pretrain(method, "cm", seed=seed, strength=float(st))
+            runs[method] = study.run("cm", "full", seed=seed, init=pre, strength=float(st))
+        out[float(st)] = runs
+    return out
 
 
 def shortcut_dial(study: Study, *, strengths: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0),
@@ -22,11 +36,7 @@ def shortcut_dial(study: Study, *, strengths: Sequence[float] = (0.0, 0.25, 0.5,
     from ..saliency.cams import counterfactual_background
 
     rows = []
-    for st in strengths:
-        runs = {c: study.run("cm", c, seed=seed, strength=float(st)) for c in conditions}
-        if method:
-            pre = study.pretrain(method, "cm", seed=seed, strength=float(st))
-            runs[method] = study.run("cm", "full", seed=seed, init=pre, strength=float(st))
+    for st, runs in dial_runs(study, strengths=strengths, conditions=conditions, method=method, seed=seed).items():
         data = study.data("cm", strength=float(st))
         for name, r in runs.items():
             t, d = r.metrics["test"], r.metrics["test_decorrelated"]

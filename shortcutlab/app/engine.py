@@ -1,0 +1,193 @@
+"""Run the plan's jobs on Ray: in parallel on a laptop's cores, a machine's GPUs, or a cluster.
+
+``shortcutlab run --engine ray`` calls :func:`run_jobs` with the plan of the notebooks it will run, then runs the
+notebooks, which find every run in the cache. Ray is imported only here (``pip install -e '.[ray]'``).
+
+* The driver makes each data set the jobs need once and puts its arrays in Ray's object store; each task gets
+  them from there (no regeneration per job, no shared filesystem).
+* A task trains one job in a fresh study folder of its own (its ``init`` entry, if any, shipped in the same way),
+  with ``cpus_per_job`` torch threads, and returns the entry's files; the driver writes them into the local cache
+  under a temporary name and renames the folder into place, so an entry is either whole or absent.
+* Jobs are submitted in plan order; a job whose ``init`` is made in the same run takes that task's result as its
+  argument, so Ray starts it when the init is done. A job whose init failed fails too, with that reason.
+* A failed job is reported with its spec and Ray's traceback and the others go on; Ctrl-C cancels what is left
+  and leaves only whole entries; the next run skips what is cached and resumes.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .._validation import ShortcutlabError, check_int, check_number
+
+__all__ = ["run_jobs", "pack_data", "unpack_data"]
+
+_FIELDS = ("images", "labels", "masks", "has_mask", "groups")
+
+
+def pack_data(data: dict) -> dict:
+    """A cohort's splits as numpy arrays and plain metadata (what Ray stores without copying)."""
+    out = {}
+    for split, ds in data.items():
+        arrays = {k: getattr(ds, k).cpu().numpy() for k in _FIELDS if getattr(ds, k) is not None}
+        meta = {k: (v.cpu().numpy() if hasattr(v, "cpu") else list(v)) for k, v in ds.meta.items()}
+        out[split] = {"arrays": arrays, "meta": meta, "class_names": list(ds.class_names),
+                      "frame_names": None if ds.frame_names is None else list(ds.frame_names), "name": ds.name}
+    return out
+
+
+def unpack_data(packed: dict) -> dict:
+    """The inverse of :func:`pack_data`: the same ImageSets, value for value."""
+    import torch
+
+    from ..data.imageset import ImageSet
+
+    out = {}
+    for split, p in packed.items():
+        arrays = {k: torch.from_numpy(np.array(v, copy=True)) for k, v in p["arrays"].items()}
+        meta = {k: (torch.from_numpy(np.array(v, copy=True)) if isinstance(v, np.ndarray) else list(v))
+                for k, v in p["meta"].items()}
+        out[split] = ImageSet(**arrays, meta=meta, class_names=p["class_names"], frame_names=p["frame_names"],
+                              name=p["name"])
+    return out
+
+
+def _read_entry(path: Path) -> dict[str, bytes]:
+    return {str(f.relative_to(path)): f.read_bytes() for f in sorted(path.rglob("*")) if f.is_file()}
+
+
+def _write_entry(root: Path, name: str, files: dict[str, bytes]) -> Path:
+    """Write an entry's files under a temporary folder, then rename it into place (whole or absent)."""
+    final = root / name
+    tmp = Path(tempfile.mkdtemp(prefix=f".incoming-{name}-", dir=root))
+    try:
+        for rel, data in files.items():
+            f = tmp / rel
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_bytes(data)
+        if final.exists():  # a half-made entry of an interrupted in-process run
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _job_task(cfg, job: dict, data_key: tuple, data: dict, init_entry: dict | None, threads: int) -> dict:
+    """A Ray task: train one job in a study folder of its own and return its entry's files."""
+    import torch
+
+    from ..study.cache import Study
+    from ..study.plan import run_job
+
+    os.environ.pop("SHORTCUTLAB_RECORD", None)  # the notebooks' requests are recorded, not the workers'
+    torch.set_num_threads(threads)
+    cfg = cfg.replace({"train.threads": threads})  # fit sets its threads from the preset: never more than given
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        st = Study(cfg, root=tmp, progress=False)
+        st._data[tuple(data_key)] = unpack_data(data)  # the driver's sets: no phantom is generated again
+        if init_entry is not None:
+            _write_entry(st.root, init_entry["name"], init_entry["files"])
+        run_job(st, job)
+        files = _read_entry(st.root / job["name"])
+    return {"name": job["name"], "files": files, "seconds": time.perf_counter() - t0, "host": os.uname().nodename}
+
+
+def _data_key(job: dict) -> tuple:
+    return (job["call"]["cohort"], job["call"]["strength"])
+
+
+def run_jobs(cfg, jobs: Sequence, *, root: str | Path | None = None, address: str | None = None,
+             cpus_per_job: int = 1, gpus_per_job: float = 0.0, progress: bool = True,
+             ray_init: dict | None = None) -> dict[str, Any]:
+    """Run the plan's jobs that are not cached as Ray tasks; write each entry into the local study cache.
+
+    Returns ``{"done": [...], "skipped": [...], "failed": [{"name", "call", "error"}], "seconds": ...}``.
+    ``address``: an existing cluster (``ray://host:10001`` or ``host:6379``); None starts a local Ray sized to
+    this machine. ``cpus_per_job`` sets each task's torch threads and its CPU reservation; ``gpus_per_job`` its
+    share of a GPU (0.25: four jobs per device).
+    """
+    try:
+        import ray
+    except ImportError as e:
+        raise ShortcutlabError("The 'engine' parameter of run is 'ray', but Ray is not installed. Install it with "
+                               "pip install -e '.[ray]' (or make study ENGINE=ray).") from e
+    from ..study.cache import Study
+
+    check_int(cpus_per_job, name="cpus_per_job", where="run_jobs", lo=1)
+    check_number(gpus_per_job, name="gpus_per_job", where="run_jobs", lo=0)
+    study = Study(cfg, root=root, progress=False)
+    jobs = [j.to_dict() if hasattr(j, "to_dict") else dict(j) for j in jobs]
+    skipped = [j["name"] for j in jobs if (study.root / j["name"] / "done.json").exists()]
+    todo = [j for j in jobs if j["name"] not in skipped]
+    res: dict[str, Any] = {"done": [], "skipped": skipped, "failed": [], "seconds": 0.0, "job_seconds": {}}
+    if not todo:
+        return res
+    t0 = time.perf_counter()
+    started_here = not ray.is_initialized()
+    if started_here:
+        kw = dict(ray_init or {})
+        if address:
+            kw["address"] = address
+        else:
+            kw.setdefault("num_cpus", os.cpu_count() or 1)
+        kw.setdefault("include_dashboard", False)
+        kw.setdefault("log_to_driver", False)
+        ray.init(**kw)
+    task = ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_retries=0)(_job_task)
+    refs: dict[str, Any] = {}
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(todo), desc="jobs", unit="job", disable=not progress)
+    try:
+        data_refs: dict[tuple, Any] = {}
+        for j in todo:
+            key = _data_key(j)
+            if key not in data_refs:
+                data_refs[key] = ray.put(pack_data(study.data(key[0], strength=key[1])))
+        cfg_ref = ray.put(cfg)
+        for j in todo:
+            init = None
+            if j["init"]:
+                if j["init"] in refs:
+                    init = refs[j["init"]]  # made in this run: Ray starts this task when it is done
+                else:
+                    init = {"name": j["init"], "files": _read_entry(study.entry(j["init"]).path)}
+            key = _data_key(j)  # a top-level argument: Ray hands the task the arrays, not the reference
+            refs[j["name"]] = task.remote(cfg_ref, j, key, data_refs[key], init, cpus_per_job)
+        by_ref = {r: name for name, r in refs.items()}
+        pending = list(refs.values())
+        spec_of = {j["name"]: j for j in todo}
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            name = by_ref[ready[0]]
+            try:
+                out = ray.get(ready[0])
+                _write_entry(study.root, out["name"], out["files"])
+                res["done"].append(name)
+                res["job_seconds"][name] = out["seconds"]
+            except Exception as e:  # noqa: BLE001 - a failed job is reported, the others go on
+                j = spec_of[name]
+                res["failed"].append({"name": name, "kind": j["kind"], "call": j["call"], "init": j["init"],
+                                      "error": f"{type(e).__name__}: {e}".strip(),
+                                      "traceback": "".join(traceback.format_exception_only(type(e), e))[-4000:]})
+            bar.update(1)
+            bar.set_postfix(running=len(pending), failed=len(res["failed"]))
+    except KeyboardInterrupt:
+        for r in refs.values():
+            ray.cancel(r, force=True)
+        raise
+    finally:
+        bar.close()
+        res["seconds"] = time.perf_counter() - t0
+        if started_here:
+            ray.shutdown()
+    return res
