@@ -300,6 +300,11 @@ def available_presets() -> list[str]:
 
 def _resolve(preset: str | Path) -> Path:
     p = Path(preset)
+    if p.suffix in (".yaml", ".yml") and not p.exists() and not p.is_absolute():
+        from ._paths import PROJECT_ROOT
+
+        if (PROJECT_ROOT / p).exists():  # a notebook's kernel runs in notebooks/: paths from the project root work too
+            p = PROJECT_ROOT / p
     if p.suffix in (".yaml", ".yml") or p.exists():
         if not p.exists():
             raise ShortcutlabError(f"The preset file {str(p)!r} does not exist. Available presets: "

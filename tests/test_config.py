@@ -200,3 +200,21 @@ def test_config_pickles_frozen():
         back.train.epochs = 4
     with pytest.raises(AttributeError, match="epoch"):
         back.train.epoch
+
+
+def test_lab_preset_from_the_environment_and_paths_from_the_project_root(tmp_path, monkeypatch):
+    """`make lab PRESET=smoke` sets SHORTCUTLAB_PRESET: a notebook opened by hand (no REPORT_DIR) whose PRESET cell
+    is unchanged takes it; a changed PRESET and `shortcutlab run` (REPORT_DIR set) do not. A preset path relative
+    to the project root loads from a kernel started in notebooks/ (or anywhere)."""
+    import shortcutlab as sl
+
+    monkeypatch.setenv("SHORTCUTLAB_PRESET", "smoke")
+    monkeypatch.setattr("shortcutlab.app.notebook.REPORTS_DIR", tmp_path / "reports")
+    over = {"study.root": str(tmp_path / "runs")}
+    assert sl.setup("default", over, None, notebook="01_contextual_bias").cfg.name == "smoke"
+    assert sl.setup("paper", {**over, "train.device": "cpu"}, None, notebook="01_contextual_bias").cfg.name == "paper"
+    assert sl.setup("default", over, str(tmp_path / "r")).cfg.name == "default"
+    monkeypatch.chdir(tmp_path)
+    assert load_preset("params/smoke.yaml").name == "smoke"
+    with pytest.raises(ShortcutlabError, match="does not exist"):
+        load_preset("params/nope.yaml")

@@ -97,3 +97,38 @@ def test_plan_cli_and_engine_errors(tmp_path, capsys):
     with pytest.raises(Exception, match="'cpus_per_job'.*at least 1|cpus_per_job"):
         run_jobs(load_preset("smoke"), [{"name": "x", "kind": "supervised", "call": {}, "init": None}],
                  cpus_per_job=0)
+
+
+def test_ctrl_c_leaves_whole_entries_and_the_next_run_resumes(tmp_path, monkeypatch):
+    """Ctrl-C while results come back: the cache holds only whole entries (no temporary folders), and the next
+    run makes what is missing."""
+    import shortcutlab.app.engine as engine
+
+    cfg = load_preset("smoke", overrides={**TINY, "study.root": str(tmp_path)})
+    jobs = [j.to_dict() for j in plan(cfg, ["06_saliency_browser"])][:3]
+    real, calls = engine._write_entry, []
+
+    def interrupted(root, name, files):
+        calls.append(name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(root, name, files)
+
+    monkeypatch.setattr(engine, "_write_entry", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_jobs(cfg, jobs, cpus_per_job=1, progress=False, ray_init={"num_cpus": 2})
+    root = Study(cfg, progress=False).root
+    left = sorted(p.name for p in root.iterdir())
+    assert left == [calls[0]] and (root / calls[0] / "done.json").exists()
+    monkeypatch.setattr(engine, "_write_entry", real)
+    res = run_jobs(cfg, jobs, cpus_per_job=1, progress=False, ray_init={"num_cpus": 2})
+    assert res["skipped"] == [calls[0]] and sorted(res["done"]) == sorted(j["name"] for j in jobs if j["name"] != calls[0])
+
+
+def test_without_the_ray_engine_ray_is_not_imported():
+    import subprocess
+    import sys
+
+    code = ("import sys, shortcutlab, shortcutlab.app.cli, shortcutlab.app.runner, shortcutlab.study.plan\n"
+            "from shortcutlab.app.cli import build_parser\nbuild_parser()\nassert 'ray' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

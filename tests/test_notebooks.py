@@ -19,6 +19,8 @@ def test_notebooks_are_clean():
             if line.strip() and not line.strip().startswith("#"):
                 name = line.split("=")[0].strip()
                 assert name.isupper(), (nb.name, line)
+        # the kernel `make install` registers (and `make kernel` for any Jupyter); `shortcutlab run` names its own
+        assert d.metadata["kernelspec"]["name"] == "shortcutlab", nb.name
         for c in d.cells:
             if c.cell_type == "code":
                 assert not c.get("outputs"), f"{nb.name} committed with outputs"
@@ -46,6 +48,15 @@ def smoke_report(tmp_path_factory):
     summary["exit_code"], summary["runs_root"] = rc, runs
     summary["requests"] = [line.split("\t") for line in record.read_text().splitlines()]
     return out, summary
+
+
+def test_executed_notebooks_are_clean(smoke_report):
+    """No numpy scalar reprs and no progress-bar widgets left in the executed notebooks."""
+    out, _ = smoke_report
+    for nb in sorted(out.glob("*.ipynb")):
+        text = nb.read_text()
+        assert "np.float64(" not in text, nb.name
+        assert "FloatProgressModel" not in text, nb.name
 
 
 def test_the_plan_is_what_the_notebooks_ask_for(smoke_report):

@@ -239,3 +239,23 @@ def test_console_script_entry_point_resolves():
     scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
     module, func = scripts["shortcutlab"].split(":")
     assert callable(getattr(importlib.import_module(module), func))
+
+
+def test_kernels_talk_over_ipc_not_tcp(tmp_path, capfd):
+    """The runner's kernels use local IPC sockets: no "running over TCP without encryption" warning per notebook
+    (ipykernel prints it for TCP), and the sockets' folder is gone afterwards."""
+    import glob
+    import tempfile
+
+    d = tmp_path / "nb"
+    d.mkdir()
+    _nb(d / "01_transport.ipynb", [
+        "import json, ipykernel\nfrom shortcutlab.app.report import open_report\n"
+        "info = json.load(open(ipykernel.get_connection_file()))\n"
+        "open_report(REPORT_DIR).record('transport', info['transport'])"])
+    before = set(glob.glob(f"{tempfile.gettempdir()}/shortcutlab-kernel-*"))
+    s = run_study("smoke", out=tmp_path / "r", notebooks=d, progress=False)
+    assert s["ok"], s["notebooks"]
+    assert s["notebooks"][0]["results"]["transport"] == "ipc"
+    assert "without encryption" not in capfd.readouterr().err
+    assert set(glob.glob(f"{tempfile.gettempdir()}/shortcutlab-kernel-*")) == before

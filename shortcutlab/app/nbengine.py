@@ -30,6 +30,9 @@ its notebook with a clear message instead of blocking, as a dead kernel already 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import tempfile
 from time import monotonic
 
 from nbclient.exceptions import DeadKernelError
@@ -52,6 +55,17 @@ class StudyNotebookClient(PapermillNotebookClient):
         self.widget_registry = {}  # no client-side Output widget: nothing is sent on shell during a cell
         self.heartbeat_grace = float(heartbeat_grace)
         self.heartbeat_silent_s: float | None = None
+
+    def create_kernel_manager(self):
+        """The kernel talks to this client over local IPC sockets (files in a private temporary folder), not
+        TCP: nothing listens on a port, and ipykernel's "running over TCP without encryption" warning is not
+        printed for every notebook. ``SHORTCUTLAB_KERNEL_TRANSPORT=tcp`` keeps TCP."""
+        km = super().create_kernel_manager()
+        if os.name == "posix" and os.environ.get("SHORTCUTLAB_KERNEL_TRANSPORT", "ipc") == "ipc":
+            self._ipc_dir = tempfile.mkdtemp(prefix="shortcutlab-kernel-")
+            km.transport = "ipc"
+            km.ip = os.path.join(self._ipc_dir, "kernel")
+        return km
 
     async def _async_poll_kernel_alive(self) -> None:
         silent_since = None
@@ -99,7 +113,13 @@ class StudyEngine(NBClientEngine):
         final_kwargs = merge_kwargs(safe_kwargs, timeout=execution_timeout or kwargs.get("timeout"),
                                     startup_timeout=start_timeout, kernel_name=kernel_name, log=logger, log_output=log_output,
                                     stdout_file=stdout_file, stderr_file=stderr_file)
-        return StudyNotebookClient(nb_man, **final_kwargs).execute()
+        client = StudyNotebookClient(nb_man, **final_kwargs)
+        try:
+            return client.execute()
+        finally:
+            ipc = getattr(client, "_ipc_dir", None)
+            if ipc:
+                shutil.rmtree(ipc, ignore_errors=True)
 
 
 def register() -> str:

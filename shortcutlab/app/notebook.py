@@ -77,7 +77,14 @@ def setup(preset: Any = "default", overrides: Mapping[str, Any] | None = None, r
     if notebook is not None and (not isinstance(notebook, str) or not notebook or "/" in notebook or notebook.startswith(".")):
         raise param_error("notebook", "setup", "a plain name such as '01_contextual_bias'", notebook)
     tune_allocator()
+    env = os.environ.get("SHORTCUTLAB_PRESET", "").strip()
+    if env and report_dir is None and preset == "default":
+        # `make lab PRESET=smoke` (or SHORTCUTLAB_PRESET=smoke jupyter lab): every notebook opened by hand takes
+        # that preset unless its PRESET cell was changed; runs of `shortcutlab run` (REPORT_DIR set) are not touched
+        preset = env
     cfg = load_preset(preset, overrides)
     if report_dir in (None, "") and notebook:
         report_dir = os.environ.get("SHORTCUTLAB_REPORT_DIR") or REPORTS_DIR / "interactive" / notebook
-    return Session(cfg, Study(cfg), open_report(report_dir))
+    # batch runs (`shortcutlab run`) draw no progress bars: in a kernel they are widgets, stale in the saved notebook
+    progress = os.environ.get("SHORTCUTLAB_BATCH") != "1"
+    return Session(cfg, Study(cfg, progress=progress), open_report(report_dir))

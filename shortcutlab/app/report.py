@@ -50,10 +50,11 @@ class Report:
         return value
 
     def record_many(self, values: dict[str, Any]) -> dict[str, Any]:
-        """Record several values at once; returns them."""
+        """Record several values at once; returns them as recorded (plain numbers: a notebook shows
+        ``0.894``, not ``np.float64(0.894)``)."""
         for k, v in values.items():
             self.record(k, v)
-        return values
+        return {k: to_jsonable(v) for k, v in values.items()}
 
     def save_figure(self, fig, name: str, *, dpi: int = 120) -> Path:
         """Save a matplotlib figure as ``figures/<name>.png``; returns the path."""

@@ -16,9 +16,12 @@ __all__ = ["phantoms", "contextual_bias", "saliency_generalization", "contrastiv
 
 
 def _record(values: dict[str, Any], report) -> dict[str, Any]:
+    """Record the values (when a report is given) and return them as plain numbers and strings, as recorded."""
+    from .._io import to_jsonable
+
     if report is not None:
-        report.record_many(values)
-    return values
+        return report.record_many(values)
+    return {k: to_jsonable(v) for k, v in values.items()}
 
 
 def _holding(claims: pd.DataFrame) -> str:
