@@ -51,6 +51,15 @@ def test_browser_controls_drive_rendering(setup):
     study, runs = setup
     b = SaliencyBrowser(study, runs)
     assert b.current_index is not None and b.last_figure is not None
+    assert b.cls.label == "all" and b.cls.index == 0  # the class box starts at "all", not empty
+    assert "sorted by aks of <b>full</b>" in b.info.value
+    first = b.current_index
+    b.next.click()
+    assert b.pos.value == min(1, b.pos.max) and b.current_index == int(b._order[b.pos.value])
+    assert b.pos.max == 0 or b.current_index != first
+    b.prev.click(), b.prev.click()
+    assert b.pos.value == 0 and b.current_index == first  # stops at the first case
+    b.cls.value = -1
     b.sort.value = "pct_e"
     b.pos.value = min(2, b.pos.max)
     assert b.current_index == int(b._order[b.pos.value])

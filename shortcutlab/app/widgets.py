@@ -65,13 +65,18 @@ class SaliencyBrowser:
 
         self.split = w.Dropdown(options=eval_sets, value=eval_sets[0], description="split")
         self.models = w.SelectMultiple(options=list(self.runs), value=tuple(list(self.runs)[:3]), description="models")
-        self.cls = w.Dropdown(options=[("all", None)] + [(c, i) for i, c in enumerate(ds.class_names)], value=None,
+        # "all" is -1, not None: a Dropdown whose value is None shows an empty box in JupyterLab
+        self.cls = w.Dropdown(options=[("all", -1)] + [(c, i) for i, c in enumerate(ds.class_names)], value=-1,
                               description="class")
         self.correct = w.ToggleButtons(options=["all", "correct", "wrong"], value="all", description="cases")
         self.sort = w.Dropdown(options=list(SORT_KEYS), value="aks", description="sort (worst first)")
         self.frame = w.Dropdown(options=[(f, i) for i, f in enumerate(ds.frame_names)], value=0, description="frame")
         self.method = w.Dropdown(options=list(CAM_METHODS), value=study.cfg.saliency.method, description="CAM")
         self.pos = w.IntSlider(min=0, max=0, value=0, description="case")
+        self.prev = w.Button(description="◀ previous", layout=w.Layout(width="110px"))
+        self.next = w.Button(description="next ▶", layout=w.Layout(width="110px"))
+        self.prev.on_click(lambda _: self.step(-1))
+        self.next.on_click(lambda _: self.step(+1))
         self.out = w.Output()
         self.info = w.HTML()
         self.last_figure = None
@@ -82,7 +87,7 @@ class SaliencyBrowser:
         for c in (self.pos, self.frame):
             c.observe(self._redraw, names="value")
         controls = w.VBox([w.HBox([self.split, self.cls, self.frame]), w.HBox([self.correct, self.sort, self.method]),
-                           w.HBox([self.models, self.pos]), self.info])
+                           w.HBox([self.models, w.VBox([self.pos, w.HBox([self.prev, self.next])])]), self.info])
         self.widget = w.VBox([controls, self.out])
         self._refilter()
 
@@ -95,6 +100,15 @@ class SaliencyBrowser:
         from IPython.display import HTML, display
         display(self.widget if self.live else HTML(_BATCH_NOTE.format(what="saliency browser")))
 
+    def step(self, delta: int) -> None:
+        """Move through the sorted cases (the previous / next buttons), stopping at either end."""
+        self.pos.value = int(min(max(self.pos.value + delta, 0), self.pos.max))
+
+    @property
+    def sorted_by(self) -> str:
+        """The model whose maps order the cases (the first one selected)."""
+        return next(iter(self._selected()))
+
     def _selected(self) -> dict:
         names = list(self.models.value) or list(self.runs)[:1]
         return {n: self.runs[n] for n in names}
@@ -102,7 +116,8 @@ class SaliencyBrowser:
     def _refilter(self, *_):
         sel = self._selected()
         by = next(iter(sel.values()))
-        self._order = select_cases(self.study, by, self.split.value, cls=self.cls.value, correctness=self.correct.value,
+        cls = None if self.cls.value == -1 else self.cls.value
+        self._order = select_cases(self.study, by, self.split.value, cls=cls, correctness=self.correct.value,
                                    sort_by=self.sort.value, method=self.method.value)
         self.pos.max = max(len(self._order) - 1, 0)
         self.pos.value = 0
@@ -118,7 +133,8 @@ class SaliencyBrowser:
                 self.out.clear_output(wait=True)
             return
         self.current_index = int(self._order[self.pos.value])
-        self.info.value = f"{len(self._order)} case(s); showing #{self.current_index}"
+        self.info.value = (f"{len(self._order)} case(s), sorted by {self.sort.value} of <b>{self.sorted_by}</b> "
+                           f"(worst first); showing #{self.current_index} ({self.pos.value + 1} of {len(self._order)})")
         if not self.live:
             return
         self.out.clear_output(wait=True)
