@@ -219,6 +219,25 @@ def plot_semi(table: pd.DataFrame):
     return fig
 
 
+def dial_bars(rows: Sequence[Mapping]):
+    """The dial slider's panel: each model's AUC with the cue as in training and decorrelated, side by side."""
+    import matplotlib.pyplot as plt
+
+    names = [r["condition"] for r in rows]
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(names), 2.6))
+    ax.bar(x - 0.2, [r["auc"] for r in rows], 0.4, label="cue as in training")
+    ax.bar(x + 0.2, [r["auc_decorrelated"] for r in rows], 0.4, label="cue decorrelated")
+    ax.axhline(0.5, color="grey", lw=0.6, ls=":")
+    ax.set_xticks(x, names)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("micro AUC")
+    ax.set_title(f"strength {rows[0]['strength']:g}" if rows else "", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
 def plot_dial(df: pd.DataFrame):
     """Four panels against the cue strength: AUC (cue as in training), AUC (decorrelated), AKS, BG-gap."""
     import matplotlib.pyplot as plt

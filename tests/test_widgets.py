@@ -80,6 +80,19 @@ def test_dial_slider(setup):
     assert d.rows[0]["strength"] == 0.0 and 0 <= d.rows[0]["auc"] <= 1
 
 
+def test_dial_slider_shows_bars_and_maps(setup):
+    """Live: a bar per model and cue setting, at the heights of its AUCs, and one image with each model's CAM;
+    moving the slider redraws both for the new strength."""
+    study, _ = setup
+    d = DialSlider(study, strengths=(0.0, 1.0), conditions=("full", "seg"), live=True)
+    bars = [p.get_height() for p in d.bar_figure.axes[0].patches]
+    assert bars == pytest.approx([r["auc"] for r in d.rows] + [r["auc_decorrelated"] for r in d.rows])
+    assert len(d.case_figure.axes) == 3 and "full" in d.case_figure.axes[1].get_title()
+    assert "strength 1" in d.bar_figure.axes[0].get_title()
+    d.slider.value = 0.0
+    assert "strength 0" in d.bar_figure.axes[0].get_title() and d.rows[0]["strength"] == 0.0
+
+
 def test_batch_mode_builds_but_does_not_draw(setup, monkeypatch):
     """Under `shortcutlab run` (SHORTCUTLAB_BATCH=1) the widgets are built and filtered but draw nothing live
     (no Output capture, which is what made nbclient hang); live=True/False overrides the environment."""

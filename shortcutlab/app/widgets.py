@@ -147,8 +147,10 @@ class SaliencyBrowser:
 
 
 class DialSlider:
-    """Live dial-a-shortcut at small size: move the strength, a small model is trained (or loaded) and its
-    AUC with the cue as in training / decorrelated and its AKS are shown for Full and Seg."""
+    """Live dial-a-shortcut: move the strength and see, for Full and Seg at that strength, the AUC with the cue as
+    in training and decorrelated (a bar plot and a table with AKS) and one test image with each model's CAM. The
+    models come from the study's cache (the sweep of notebook 07 made them); a strength not in the cache is
+    trained once. ``dial.bar_figure`` and ``dial.case_figure`` are what is shown (live mode)."""
 
     def __init__(self, study, *, strengths: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0),
                  conditions: Sequence[str] = ("full", "seg"), epochs: int | None = None, live: bool | None = None):
@@ -159,6 +161,8 @@ class DialSlider:
         self.slider = w.SelectionSlider(options=list(strengths), value=strengths[-1], description="strength")
         self.out = w.Output()
         self.rows: list[dict] = []
+        self.runs: dict = {}
+        self.bar_figure = self.case_figure = None
         self.slider.observe(self._update, names="value")
         self.widget = w.VBox([self.slider, self.out])
         self._update()
@@ -170,9 +174,9 @@ class DialSlider:
     def _update(self, *_):
         st = float(self.slider.value)
         kw = {} if self.epochs is None else {"epochs": self.epochs}
-        self.rows = []
+        self.rows, self.runs = [], {}
         for c in self.conditions:
-            r = self.study.run("cm", c, strength=st, **kw)
+            r = self.runs[c] = self.study.run("cm", c, strength=st, **kw)
             self.rows.append(dict(condition=c, strength=st, auc=r.metrics["test"]["auc_micro"],
                                   auc_decorrelated=r.metrics["test_decorrelated"]["auc_micro"],
                                   aks=r.overlap()["aks"]["mean"]))
@@ -180,7 +184,18 @@ class DialSlider:
 
         if not self.live:
             return
+        import matplotlib.pyplot as plt
+
+        from ..plots import dial_bars
+
+        for fig in (self.bar_figure, self.case_figure):
+            if fig is not None:
+                plt.close(fig)
+        self.bar_figure = dial_bars(self.rows)
+        self.case_figure = render_case(self.study, self.runs, 0)
         self.out.clear_output(wait=True)
         with self.out:
             from IPython.display import display
             display(pd.DataFrame(self.rows).round(3))
+            display(self.bar_figure)
+            display(self.case_figure)
