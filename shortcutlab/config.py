@@ -95,6 +95,10 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "echo_val_fraction": F(0.1, "float", 0, 1, hi_open=True),
         "seed": F(0, "int", 0, 2**31 - 1),
         "cache": F(True, "bool"),
+        "cm": F({"source": "phantom"}, "source", doc="source of the internal MRI cohort (see 'Your own data')"),
+        "acdc": F({"source": "phantom"}, "source", doc="source of the external MRI cohort: phantom, acdc, folder, manifest"),
+        "echo": F({"source": "phantom"}, "source", doc="source of the i.d. echo cohort: phantom, tmed2, folder, manifest"),
+        "echo_ood": F({"source": "phantom"}, "source", doc="source of the o.o.d. echo set (a second site)"),
     },
     "augment": {
         "rotate_mri": F(20.0, "float", 0, 180, doc="degrees, MRI seed", setting=("geometric",), name="rotate", modality="mri"),
@@ -276,8 +280,8 @@ class Config:
         return (_config_from_sections, (self.name, dict(self.sections), self.source))
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        return {s: {k: (list(v) if isinstance(v, tuple) else v) for k, v in sec.items()}
-                for s, sec in self.sections.items()}
+        return {s: {k: (list(v) if isinstance(v, tuple) else json.loads(json.dumps(v)) if isinstance(v, dict) else v)
+                    for k, v in sec.items()} for s, sec in self.sections.items()}
 
     def to_json(self) -> str:
         return json.dumps({"name": self.name, **self.to_dict()}, sort_keys=True)
@@ -326,9 +330,14 @@ def _apply_overrides(raw: dict, overrides: Mapping[str, Any]) -> None:
         raise ShortcutlabError(f"The 'overrides' parameter of load_preset must be a dict of "
                                f"'section.key' -> value. Got {overrides!r} instead.")
     for dotted, value in overrides.items():
+        sub = None
+        if isinstance(dotted, str) and dotted.count(".") == 2 and dotted.split(".")[0] == "data" \
+                and SCHEMA["data"].get(dotted.split(".")[1], Field(None, "")).kind == "source":
+            dotted, sub = dotted.rsplit(".", 1)  # data.acdc.path: one option of a cohort's source
         if not isinstance(dotted, str) or dotted.count(".") != 1:
-            raise ShortcutlabError(f"The override key {dotted!r} must have the form 'section.key', "
-                                   f"e.g. 'train.epochs'. Sections: {', '.join(SCHEMA)}.")
+            raise ShortcutlabError(f"The override key {dotted!r} must have the form 'section.key' (or "
+                                   f"'data.<cohort>.<option>' for a data source), e.g. 'train.epochs' or "
+                                   f"'data.acdc.path'. Sections: {', '.join(SCHEMA)}.")
         sec, key = dotted.split(".")
         if sec not in SCHEMA:
             near = closest(sec, SCHEMA)
@@ -342,7 +351,15 @@ def _apply_overrides(raw: dict, overrides: Mapping[str, Any]) -> None:
         if not isinstance(raw[sec], dict):
             raise ShortcutlabError(f"The section {sec!r} of the preset must be a mapping of keys to values (so that "
                                    f"the override {dotted!r} can apply). Got {raw[sec]!r} instead.")
-        raw[sec][key] = value
+        if sub is not None:
+            cur = raw[sec].get(key)
+            cur = {"source": cur} if isinstance(cur, str) else dict(cur) if isinstance(cur, Mapping) else {}
+            if sub == "source" and cur.get("source") not in (None, value):
+                cur = {}  # another source: the old one's options do not apply
+            cur[sub] = value
+            raw[sec][key] = cur
+        else:
+            raw[sec][key] = value
 
 
 def _build(name: str, raw: Mapping[str, Any], source: str) -> Config:
@@ -358,7 +375,12 @@ def _build(name: str, raw: Mapping[str, Any], source: str) -> Config:
         values = {}
         for key, field in fields.items():
             value = given.get(key, field.default)
-            values[key] = field.validate(value, name=key, where=f"section {sec!r} of preset {name!r}")
+            if field.kind == "source":
+                from .data.sources import validate_source
+
+                values[key] = validate_source(key, value, name)
+            else:
+                values[key] = field.validate(value, name=key, where=f"section {sec!r} of preset {name!r}")
         sections[sec] = Section(sec, values)
     _check_across_fields(name, sections)
     return Config(name=name, sections=MappingProxyType(sections), source=source)
@@ -398,6 +420,11 @@ def _check_across_fields(name: str, sections: Mapping[str, Section]) -> None:
             raise ShortcutlabError(f"The '{prefix}test_fraction' and '{prefix}val_fraction' parameters of section "
                                    f"'data' of preset {name!r} must sum to less than 1 (the rest trains the {what} "
                                    f"models). Got {tf!r} + {vf!r} = {tf + vf:g} instead.")
+    if d["echo"]["source"] != "phantom" and d["echo_ood"]["source"] == "phantom":
+        raise ShortcutlabError(f"The 'echo_ood' parameter of section 'data' of preset {name!r} must name real data (a "
+                               f"second site: folder, manifest or tmed2) when data.echo does (here "
+                               f"{d['echo']['source']!r}); the phantom's o.o.d. sites are not another hospital's "
+                               f"images of your views. Got source 'phantom' instead.")
     t = sections["train"]
     if t["weights"] == "random" and t["weights_file"]:
         raise ShortcutlabError(f"The 'weights_file' parameter of section 'train' of preset {name!r} is only used "

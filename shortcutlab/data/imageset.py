@@ -192,6 +192,37 @@ class ImageSet:
         out.has_mask = self.has_mask & keep
         return out
 
+    @staticmethod
+    def concat(sets: Sequence["ImageSet"], *, name: str | None = None) -> "ImageSet":
+        """One set from several with the same classes, frames and image size (groups kept apart; metadata fields
+        that every set has are kept)."""
+        if not sets:
+            raise ShortcutlabError("The 'sets' parameter of ImageSet.concat must list at least one ImageSet. Got none.")
+        first = sets[0]
+        for s in sets[1:]:
+            if tuple(s.class_names) != tuple(first.class_names) or s.images.shape[1:] != first.images.shape[1:]:
+                raise DataError(f"The sets of ImageSet.concat must share classes and image shape. Got "
+                                f"{list(first.class_names)} {tuple(first.images.shape[1:])} and "
+                                f"{list(s.class_names)} {tuple(s.images.shape[1:])} instead.")
+        any_mask = any(s.masks is not None for s in sets)
+        masks = (torch.cat([s.masks if s.masks is not None else torch.zeros_like(s.images, dtype=torch.bool)
+                            for s in sets]) if any_mask else None)
+        groups, off = [], 0
+        for s in sets:
+            groups.append(s.groups.cpu() + off)
+            off = int(groups[-1].max()) + 1 if len(s) else off
+        keys = [k for k in first.meta if all(k in s.meta for s in sets)]
+        meta = {}
+        for k in keys:
+            vals = [s.meta[k] for s in sets]
+            meta[k] = torch.cat([v.cpu() for v in vals]) if all(torch.is_tensor(v) for v in vals) else \
+                [str(x) for v in vals for x in (v.tolist() if torch.is_tensor(v) else v)]
+        return ImageSet(images=torch.cat([s.images.cpu() for s in sets]), labels=torch.cat([s.labels.cpu() for s in sets]),
+                        class_names=first.class_names, masks=masks,
+                        has_mask=torch.cat([s.has_mask.cpu() for s in sets]) if any_mask else None,
+                        groups=torch.cat(groups), meta=meta, frame_names=first.frame_names,
+                        name=name or first.name)
+
     # ----------------------------------------------------------------------------------------- splits
     def split(self, *, test: float = 0.3, val: float = 0.0, seed: int = 0) -> dict[str, "ImageSet"]:
         """Seeded stratified split that keeps each group (patient) in one part.

@@ -19,9 +19,14 @@ from .._validation import DataError, check_int
 from .cache import cached_imageset
 from .imageset import ImageSet
 
-__all__ = ["load_acdc", "load_manifest", "load_tmed2", "ACDC_CLASSES", "read_image_file"]
+__all__ = ["load_acdc", "load_manifest", "load_tmed2", "load_folder", "ACDC_CLASSES", "TMED2_VIEWS", "read_image_file",
+           "SPLIT_NAMES"]
 
 ACDC_CLASSES = ("DCM", "HCM", "MINF", "NOR", "RV")
+TMED2_VIEWS = ("PLAX", "PSAX", "A2C", "A4C")  # the release's view_label values, less A4CorA2CorOther
+# split names a source may use -> the study's (a manifest's 'split' column, TMED2's view_classifier_split)
+SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+               "test": "test", "testing": "test"}
 _EXTS = (".npy", ".png", ".nii.gz", ".nii")
 
 
@@ -85,6 +90,12 @@ def _check_finite(arr: np.ndarray, path: Path) -> np.ndarray:
             raise DataError(f"The file {str(path)!r} has {bad} NaN or Inf pixel(s) out of {arr.size}; images must "
                             f"be finite (fix or mask them at the source).")
     return arr
+
+
+def _mask_of(f: Path) -> Path:
+    """The mask file that sits beside image ``f``: ``<name>_mask<ext>`` (``a.png`` -> ``a_mask.png``)."""
+    ext = ".nii.gz" if f.name.lower().endswith(".nii.gz") else f.suffix
+    return f.with_name(f.name[:-len(ext)] + "_mask" + ext)
 
 
 def _check_binary(arr: np.ndarray, path: Path) -> np.ndarray:
@@ -214,7 +225,7 @@ def load_acdc(root: str | Path, *, size: int = 128, slices: str = "mid", cache_d
 
 # --------------------------------------------------------------------------------------------------- manifest
 def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[str] | None = None,
-                  cache_dir: str | Path | None = None) -> ImageSet:
+                  label_map: dict[str, str] | None = None, cache_dir: str | Path | None = None) -> ImageSet:
     """A manifest CSV -> ImageSet.
 
     Columns: ``image`` (one path, or several frames separated by ``;``), optional ``mask`` (same number of
@@ -222,7 +233,8 @@ def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[st
     to the CSV's folder; ``.npy``, ``.png``, ``.nii.gz``. ``classes`` fixes the class order (default: sorted
     labels); a label outside it is an error. Labels are stripped of surrounding spaces (``'a '`` is ``'a'``);
     an empty label, a truncated or over-long row, and NaN or Inf pixels are errors naming the row or file.
-    Split names are kept in ``meta['split']``.
+    ``label_map`` renames labels first (``{"0": "normal", "1": "disease"}``); a label it does not name is kept.
+    Split names are kept in ``meta['split']``, file paths in ``meta['file']``.
     """
     csv_path = Path(csv_path)
     check_int(size, name="size", where="load_manifest", lo=4, hi=1024)
@@ -243,6 +255,8 @@ def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[st
             raise DataError(f"Row {i} of the manifest {str(csv_path)!r} must have {n_cols} fields like the header. "
                             f"Got {got} instead (a truncated or over-long line).")
         r["label"] = r["label"].strip()  # 'a ' and 'a' are one class
+        if label_map:
+            r["label"] = str(label_map.get(r["label"], r["label"])).strip()
         if not r["label"]:
             raise DataError(f"The 'label' field in row {i} of {str(csv_path)!r} is empty; every row needs a class.")
     labels_seen = sorted({r["label"] for r in rows})
@@ -251,7 +265,7 @@ def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[st
     files = [base / p for r in rows for col in ("image", "mask") for p in (r.get(col) or "").split(";") if p]
 
     def build() -> ImageSet:
-        imgs, masks, has, labels, groups, splits = [], [], [], [], [], []
+        imgs, masks, has, labels, groups, splits, names = [], [], [], [], [], [], []
         n_frames = None
         for i, r in enumerate(rows, start=2):  # line numbers as a spreadsheet shows them
             where = f"row {i} of {str(csv_path)!r}"
@@ -290,33 +304,156 @@ def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[st
             imgs.append(_to_u8(_fit(im, size, "bilinear")))
             labels.append(classes.index(r["label"]))
             groups.append(r.get("group") or f"row{i}")
-            splits.append(r.get("split") or "")
+            splits.append((r.get("split") or "").strip())
+            names.append(r["image"])
         _, gid = np.unique(np.array(groups), return_inverse=True)
         return ImageSet(images=torch.stack(imgs), labels=torch.tensor(labels), class_names=classes,
                         masks=torch.stack(masks), has_mask=torch.tensor(has), groups=torch.from_numpy(gid),
-                        meta={"split": splits, "group_name": groups}, name=csv_path.stem)
+                        meta={"split": splits, "group_name": groups, "file": names}, name=csv_path.stem)
 
     return cached_imageset({"loader": "manifest", "csv": str(csv_path.resolve()), "size": size,
-                            "classes": list(classes)}, build, cache_dir, [csv_path, *files])
+                            "classes": list(classes), "label_map": dict(label_map or {})}, build, cache_dir,
+                           [csv_path, *files])
 
 
 # --------------------------------------------------------------------------------------------------- TMED2
-def load_tmed2(root: str | Path, *, size: int = 112, views: Sequence[str] = ("PLAX", "PSAX", "A2C", "A4C"),
+def _tmed2_csv(root: Path, csv_path: str | Path | None, label_column: str) -> Path | None:
+    """The release's labels CSV: ``csv_path`` (relative to ``root``) or the one CSV under ``root`` (two levels)
+    with ``query_key`` and ``label_column`` columns; None when there is none (the ``.npy`` folder layout)."""
+    if csv_path:
+        p = Path(csv_path)
+        p = p if p.is_absolute() else root / p
+        if not p.is_file():
+            raise DataError(f"The TMED2 labels CSV {str(p)!r} does not exist (the release ships it as "
+                            f"DEV479/TMED2_fold0_labeledpart.csv).")
+        return p
+    found = []
+    for p in sorted([*root.glob("*.csv"), *root.glob("*/*.csv")]):
+        with p.open(newline="") as fh:
+            head = next(csv.reader(fh), [])
+        if "query_key" in head and label_column in head:
+            found.append(p)
+    if len(found) > 1:
+        raise DataError(f"The TMED2 folder {str(root)!r} holds {len(found)} labels CSVs "
+                        f"({', '.join(str(f.relative_to(root)) for f in found[:4])}); name one with the 'csv' option.")
+    return found[0] if found else None
+
+
+def load_tmed2(root: str | Path, *, size: int = 112, views: Sequence[str] = TMED2_VIEWS, csv_path: str | Path | None = None,
+               split_column: str = "view_classifier_split", label_column: str = "view_label",
                cache_dir: str | Path | None = None) -> dict[str, ImageSet]:
-    """TMED2-style folders -> one ImageSet per split.
+    """TMED2 -> one ImageSet per split (``train``, ``val``, ``test``), in either of two layouts.
 
-    Layout: ``root/<split>/<id>_<VIEW>.npy`` (2-D frames), masks beside them as ``<id>_<VIEW>_mask.npy``
-    (optional per image). Files whose view is not in ``views`` are skipped and counted: the loader says how
-    many and which views (a warning), never silently. A mask whose image is missing is an error naming it.
+    **The official release** (``root`` is the release folder): a labels CSV, e.g.
+    ``DEV479/TMED2_fold0_labeledpart.csv``, with columns ``query_key`` (the PNG's name, ``<study>_<k>.png``),
+    ``view_label`` (PLAX, PSAX, A4C, A2C, A4CorA2CorOther), ``SourceFolder`` (the PNG's folder under ``root``,
+    e.g. ``view_and_diagnosis_labeled_set/labeled/``) and the split columns ``view_classifier_split`` /
+    ``diagnosis_classifier_split``. The CSV is found under ``root`` or named by ``csv_path``. The study id
+    (``query_key`` without ``_<k>.png``) is the patient group. Optional masks sit beside a PNG as
+    ``<stem>_mask.png``.
+
+    **BackMix's ``.npy`` layout**: ``root/<split>/<id>_<VIEW>.npy`` (2-D frames), masks beside them as
+    ``<id>_<VIEW>_mask.npy`` (optional per image).
+
+    Rows or files whose view is not in ``views`` (or whose split is not train / val / test, e.g. ``unlabeled``)
+    are skipped and counted in a warning, never silently. A missing PNG, or a mask whose image is missing, is an
+    error naming it.
     """
-    import warnings
-
     root = Path(root)
+    check_int(size, name="size", where="load_tmed2", lo=4, hi=1024)
     if not root.is_dir():
         raise DataError(f"The TMED2 folder {str(root)!r} does not exist.")
+    views = tuple(views)
+    table = _tmed2_csv(root, csv_path, label_column)
+    if table is not None:
+        return _tmed2_release(root, table, size, views, split_column, label_column, cache_dir)
+    return _tmed2_npy(root, size, views, cache_dir)
+
+
+def _tmed2_release(root: Path, table: Path, size: int, views: tuple, split_column: str, label_column: str,
+                   cache_dir) -> dict[str, ImageSet]:
+    import warnings
+
+    with table.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        raise DataError(f"The TMED2 labels CSV {str(table)!r} has no rows.")
+    for col in ("query_key", label_column, split_column):
+        if col not in rows[0]:
+            raise DataError(f"The TMED2 labels CSV {str(table)!r} must have a {col!r} column. "
+                            f"Got columns {list(rows[0])} instead.")
+    by_split: dict[str, list] = {}
+    skipped_view: dict[str, int] = {}
+    skipped_split: dict[str, int] = {}
+    missing = []
+    for i, r in enumerate(rows, start=2):
+        view, split = (r[label_column] or "").strip(), (r[split_column] or "").strip().lower()
+        if view not in views:
+            skipped_view[view] = skipped_view.get(view, 0) + 1
+            continue
+        if split not in SPLIT_NAMES:
+            skipped_split[split] = skipped_split.get(split, 0) + 1
+            continue
+        key = (r["query_key"] or "").strip()
+        if not key:
+            raise DataError(f"The 'query_key' field in row {i} of {str(table)!r} is empty.")
+        f = root / (r.get("SourceFolder") or "").strip().strip("/") / key
+        if not f.is_file():
+            missing.append(str(f))
+            continue
+        by_split.setdefault(SPLIT_NAMES[split], []).append((f, re.sub(r"_\d+$", "", Path(key).stem), view))
+    if missing:
+        raise DataError(f"The TMED2 labels CSV {str(table)!r} names {len(missing)} image(s) that do not exist under "
+                        f"{str(root)!r} (SourceFolder/query_key): {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}.")
+    if skipped_view or skipped_split:
+        warnings.warn(f"load_tmed2: skipped {sum(skipped_view.values())} row(s) of {str(table)!r} with views not in "
+                      f"{list(views)} {skipped_view or ''} and {sum(skipped_split.values())} with a {split_column!r} "
+                      f"that is not train / val / test {skipped_split or ''}", stacklevel=3)
+    if not by_split:
+        raise DataError(f"The TMED2 labels CSV {str(table)!r} has no row with a view in {list(views)} and a split in "
+                        f"train / val / test.")
+    out = {}
+    for sp, items in sorted(by_split.items()):
+        masks = [_mask_of(f) for f, _, _ in items]
+        out[sp] = cached_imageset({"loader": "tmed2", "csv": str(table.resolve()), "split": sp, "size": size,
+                                   "views": list(views), "column": [split_column, label_column]},
+                                  lambda items=items, sp=sp: _tmed2_set(items, size, views, f"tmed2/{sp}"), cache_dir,
+                                  [table, *(f for f, _, _ in items), *(m for m in masks if m.exists())])
+    return out
+
+
+def _tmed2_set(items, size: int, views: tuple, name: str) -> ImageSet:
+    """(image file, patient, view) rows -> ImageSet; a ``<stem>_mask<ext>`` beside an image is its mask."""
+    imgs, masks, has, labels, groups, files = [], [], [], [], [], []
+    for f, pid, view in items:
+        arr = read_image_file(f)
+        imgs.append(_to_u8(_fit(torch.from_numpy(arr.astype(np.float32))[None], size, "bilinear")))
+        mf = _mask_of(f)
+        if mf.exists():
+            mk = read_image_file(mf)
+            if mk.shape != arr.shape:
+                raise DataError(f"The mask {str(mf)!r} must have its image's shape {arr.shape}. Got {mk.shape} instead.")
+            masks.append(_fit(torch.from_numpy(_check_binary(mk, mf)).float()[None], size, "nearest") > 0.5)
+            has.append(True)
+        else:
+            masks.append(torch.zeros(1, size, size, dtype=torch.bool))
+            has.append(False)
+        labels.append(views.index(view))
+        groups.append(pid)
+        files.append(str(f))
+    _, gid = np.unique(np.array(groups), return_inverse=True)
+    return ImageSet(images=torch.stack(imgs), labels=torch.tensor(labels), class_names=views,
+                    masks=torch.stack(masks), has_mask=torch.tensor(has), groups=torch.from_numpy(gid),
+                    meta={"patient": groups, "file": files}, frame_names=("frame",), name=name)
+
+
+def _tmed2_npy(root: Path, size: int, views: tuple, cache_dir) -> dict[str, ImageSet]:
+    import warnings
+
     splits = sorted(p for p in root.iterdir() if p.is_dir())
     if not splits:
-        raise DataError(f"The TMED2 folder {str(root)!r} has no split folders (e.g. train/, val/, test/).")
+        raise DataError(f"The TMED2 folder {str(root)!r} has neither a labels CSV with 'query_key' (the official "
+                        f"release) nor split folders with <id>_<VIEW>.npy files (e.g. train/, val/, test/).")
     out = {}
     for sp in splits:
         files = sorted(f for f in sp.glob("*.npy") if not f.name.endswith("_mask.npy"))
@@ -337,35 +474,91 @@ def load_tmed2(root: str | Path, *, size: int = 112, views: Sequence[str] = ("PL
             rows.append((f, m.group(1), view))
         if skipped:
             warnings.warn(f"load_tmed2: skipped {sum(skipped.values())} file(s) in {str(sp)!r} with views not in "
-                          f"{list(views)}: {skipped}", stacklevel=2)
+                          f"{list(views)}: {skipped}", stacklevel=3)
         if not rows:
             raise DataError(f"The split folder {str(sp)!r} has no <id>_<VIEW>.npy files with views {list(views)}.")
-
-        def build(rows=rows, sp=sp) -> ImageSet:
-            imgs, masks, has, labels, groups = [], [], [], [], []
-            for f, pid, view in rows:
-                arr = read_image_file(f)
-                imgs.append(_to_u8(_fit(torch.from_numpy(arr.astype(np.float32))[None], size, "bilinear")))
-                mf = f.with_name(f.stem + "_mask.npy")
-                if mf.exists():
-                    mk = read_image_file(mf)
-                    if mk.shape != arr.shape:
-                        raise DataError(f"The mask {str(mf)!r} must have its image's shape {arr.shape}. "
-                                        f"Got {mk.shape} instead.")
-                    masks.append(_fit(torch.from_numpy(_check_binary(mk, mf)).float()[None], size, "nearest") > 0.5)
-                    has.append(True)
-                else:
-                    masks.append(torch.zeros(1, size, size, dtype=torch.bool))
-                    has.append(False)
-                labels.append(list(views).index(view))
-                groups.append(pid)
-            _, gid = np.unique(np.array(groups), return_inverse=True)
-            return ImageSet(images=torch.stack(imgs), labels=torch.tensor(labels), class_names=tuple(views),
-                            masks=torch.stack(masks), has_mask=torch.tensor(has), groups=torch.from_numpy(gid),
-                            meta={"patient": groups}, frame_names=("frame",), name=f"tmed2/{sp.name}")
-
+        name = SPLIT_NAMES.get(sp.name.lower(), sp.name)
         all_files = [f for f, _, _ in rows] + [f.with_name(f.stem + "_mask.npy") for f, _, _ in rows
                                                if f.with_name(f.stem + "_mask.npy").exists()]
-        out[sp.name] = cached_imageset({"loader": "tmed2", "root": str(sp.resolve()), "size": size,
-                                        "views": list(views)}, build, cache_dir, all_files)
+        out[name] = cached_imageset({"loader": "tmed2", "root": str(sp.resolve()), "size": size, "views": list(views)},
+                                    lambda rows=rows, sp=sp: _tmed2_set(rows, size, views, f"tmed2/{sp.name}"),
+                                    cache_dir, all_files)
     return out
+
+
+# --------------------------------------------------------------------------------------------------- folders
+def load_folder(root: str | Path, *, size: int = 128, classes: Sequence[str] | None = None,
+                group_regex: str | None = None, cache_dir: str | Path | None = None) -> ImageSet:
+    """One folder per class -> ImageSet (one frame per image).
+
+    ``root/<class>/<name>.png`` (or ``.npy``, ``.nii.gz``); a mask sits beside its image as
+    ``<name>_mask.<ext>``. The class names are the folder names (sorted), or ``classes`` (its order; a folder
+    outside it is an error, a class without a folder too). Each file is its own patient unless ``group_regex``
+    captures the patient id from the file name (its first group), e.g. ``'^(\\w+?)_'``.
+    """
+    root = Path(root)
+    check_int(size, name="size", where="load_folder", lo=4, hi=1024)
+    if not root.is_dir():
+        raise DataError(f"The class folder {str(root)!r} does not exist.")
+    found = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not found:
+        raise DataError(f"The class folder {str(root)!r} has no sub-folders; it must hold one folder per class "
+                        f"(root/<class>/<image>.png).")
+    classes = tuple(classes) if classes is not None else tuple(found)
+    extra, absent = sorted(set(found) - set(classes)), sorted(set(classes) - set(found))
+    if extra or absent:
+        raise DataError(f"The class folder {str(root)!r} must have one sub-folder per class {list(classes)}. "
+                        f"Got {'extra folders ' + str(extra) if extra else ''}{' and ' if extra and absent else ''}"
+                        f"{'no folder for ' + str(absent) if absent else ''} instead.")
+    pattern = None
+    if group_regex:
+        try:
+            pattern = re.compile(group_regex)
+        except re.error as e:
+            raise DataError(f"The 'group_regex' parameter of load_folder must be a regular expression. Got "
+                            f"{group_regex!r} instead ({e}).") from None
+    items = []
+    for c in classes:
+        d = root / c
+        files = sorted(f for f in d.iterdir() if f.is_file() and f.name.lower().endswith(_EXTS)
+                       and not re.search(r"_mask(\.nii)?\.[a-z]+$", f.name.lower()))
+        if not files:
+            raise DataError(f"The class folder {str(d)!r} has no images ({', '.join(_EXTS)}).")
+        for f in files:
+            stem = f.name[:-7] if f.name.lower().endswith(".nii.gz") else f.stem
+            gid = stem
+            if pattern is not None:
+                m = pattern.search(f.name)
+                if not m or not m.groups():
+                    raise DataError(f"The 'group_regex' {group_regex!r} must capture a patient id (a group) in every "
+                                    f"file name. Got no match in {str(f)!r} instead.")
+                gid = m.group(1)
+            items.append((f, c, gid))
+    files = [f for f, _, _ in items]
+
+    def build() -> ImageSet:
+        imgs, masks, has, labels, groups, names = [], [], [], [], [], []
+        for f, c, gid in items:
+            arr = read_image_file(f)
+            mf = _mask_of(f)
+            imgs.append(_to_u8(_fit(torch.from_numpy(arr.astype(np.float32))[None], size, "bilinear")))
+            if mf.exists():
+                mk = read_image_file(mf)
+                if mk.shape != arr.shape:
+                    raise DataError(f"The mask {str(mf)!r} must have its image's shape {arr.shape}. Got {mk.shape} instead.")
+                masks.append(_fit(torch.from_numpy(_check_binary(mk, mf)).float()[None], size, "nearest") > 0.5)
+                has.append(True)
+            else:
+                masks.append(torch.zeros(1, size, size, dtype=torch.bool))
+                has.append(False)
+            labels.append(classes.index(c))
+            groups.append(f"{c}/{gid}" if pattern is None else gid)
+            names.append(str(f.relative_to(root)))
+        _, gid_ = np.unique(np.array(groups), return_inverse=True)
+        return ImageSet(images=torch.stack(imgs), labels=torch.tensor(labels), class_names=classes,
+                        masks=torch.stack(masks), has_mask=torch.tensor(has), groups=torch.from_numpy(gid_),
+                        meta={"patient": groups, "file": names}, frame_names=("frame",), name=root.name)
+
+    masks_present = [_mask_of(f) for f in files if _mask_of(f).exists()]
+    return cached_imageset({"loader": "folder", "root": str(root.resolve()), "size": size, "classes": list(classes),
+                            "group_regex": group_regex or ""}, build, cache_dir, [*files, *masks_present])

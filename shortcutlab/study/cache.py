@@ -30,9 +30,9 @@ from .._io import atomic_json, atomic_savez, to_jsonable
 from .._paths import project_path
 from .._validation import CacheError, ShortcutlabError, check_choice, check_int, param_error
 from .._version import __version__
-from ..interventions.registry import get_condition
+from ..interventions.registry import condition_names, get_condition
 from ..config import Config, result_settings
-from ..data.sources import cmr_data, echo_data
+from ..data.sources import PHANTOM_ONLY, cohort_data, fingerprint, is_phantom, source_of, split_table
 from ..data.imageset import ImageSet
 from ..interventions.background import apply_test_condition
 from ..metrics import (auc, bootstrap_ci, classification_metrics, mean_ci_across, normalized_overlap, overlap_bounds,
@@ -233,25 +233,82 @@ class Study:
 
     # ------------------------------------------------------------------------------------------ data
     def data(self, cohort: str = "cm", *, strength: float | None = None) -> dict[str, ImageSet]:
-        """The cohort's splits (memoized): ``cm``/``acdc`` MRI phantoms or ``echo`` (with ``ood``)."""
+        """The cohort's splits (memoized), from the source the preset names for it (``data.<cohort>``): the
+        ``cm`` / ``acdc`` MRI phantoms (with ``test_decorrelated``) or real data, and ``echo`` with ``ood``
+        (from ``data.echo_ood``). ``strength`` (of the spurious cue) exists only for a phantom."""
         check_choice(cohort, COHORTS_ALL, name="cohort", where="Study.data")
         key = (cohort, strength)
         if key not in self._data:
-            if cohort == "echo":
-                self._data[key] = echo_data(self.cfg, overlay_strength=strength, cache_dir=self.data_dir)
-            else:
-                self._data[key] = cmr_data(self.cfg, cohort, strength=strength, cache_dir=self.data_dir)
+            self._data[key] = cohort_data(self.cfg, cohort, strength=strength, cache_dir=self.data_dir)
         return self._data[key]
+
+    def is_phantom(self, cohort: str) -> bool:
+        """Whether the preset's ``data.<cohort>`` is the built-in phantom (its cue can be dialled and
+        decorrelated) rather than real data."""
+        return is_phantom(self.cfg, cohort)
+
+    def describe_data(self, cohorts: Sequence[str] = ("cm", "acdc", "echo")):
+        """Images per class in every split of every cohort (and how many carry a mask, how many patients), with
+        each cohort's source: the table the report states for the data."""
+        import pandas as pd
+
+        return pd.concat([split_table(self.data(c), c, source_of(self.cfg, c)) for c in cohorts], ignore_index=True)
 
     def _data_spec(self, cohort: str, strength: float | None) -> dict:
         d = self.cfg.data
-        if cohort == "echo":
-            return {"cohort": "echo", "n": d.echo_n, "ood_n": d.echo_ood_n, "size": d.echo_size, "seed": d.seed,
+        if cohort == "echo" and self.is_phantom("echo"):
+            spec = {"cohort": "echo", "n": d.echo_n, "ood_n": d.echo_ood_n, "size": d.echo_size, "seed": d.seed,
                     "strength": d.echo_overlay_strength if strength is None else strength,
                     "split": [d.echo_test_fraction, d.echo_val_fraction]}
-        return {"cohort": cohort, "n": d.cmr_n, "size": d.cmr_size, "seed": d.seed, "kind": d.cmr_spurious_kind,
-                "strength": d.cmr_spurious_strength if strength is None else strength, "systemic": d.cmr_systemic,
-                "split": [d.test_fraction, d.val_fraction]}
+            if not self.is_phantom("echo_ood"):
+                spec["ood"] = {"source": source_of(self.cfg, "echo_ood"),
+                               "fingerprint": self._fingerprint(cohort, strength)}
+            return spec
+        if cohort != "echo" and self.is_phantom(cohort):
+            return {"cohort": cohort, "n": d.cmr_n, "size": d.cmr_size, "seed": d.seed, "kind": d.cmr_spurious_kind,
+                    "strength": d.cmr_spurious_strength if strength is None else strength, "systemic": d.cmr_systemic,
+                    "split": [d.test_fraction, d.val_fraction]}
+        # real data: the source, how it is split, and a hash of what it holds (a changed file changes the key)
+        split = [d.echo_test_fraction, d.echo_val_fraction] if cohort == "echo" else [d.test_fraction, d.val_fraction]
+        spec = {"cohort": cohort, "source": source_of(self.cfg, cohort), "seed": d.seed, "split": split,
+                "fingerprint": self._fingerprint(cohort, strength)}
+        if cohort == "echo":
+            spec["ood"] = {"source": source_of(self.cfg, "echo_ood")}
+        return spec
+
+    def _fingerprint(self, cohort: str, strength: float | None) -> str:
+        key = ("fingerprint", cohort, strength)
+        if key not in self._data:
+            self._data[key] = fingerprint(self.data(cohort, strength=strength))
+        return self._data[key]
+
+    def check_masks(self, cohort: str, condition: str, f: float = 1.0, *, strength: float | None = None) -> None:
+        """Stop, before anything trains, when ``condition`` needs masks the cohort's data lack: a condition that
+        changes the background of every training image (``seg``, ``bg``, ``rand``, ``black`` ...) needs a mask on
+        each; one applied at test time needs one on every validation and test image too; BackMix with ``f``
+        needs ``round(f N)`` masked training images (it augments and draws donors from those only)."""
+        cond = get_condition(condition, where="Study.run")
+        if not cond.needs_mask:
+            return
+        data = self.data(cohort, strength=strength)
+        src = source_of(self.cfg, cohort)
+        where = f"data.{cohort} ({src['source']}{' ' + repr(src['path']) if src.get('path') else ''})"
+        parts = ["train", "val", "test"] if cond.test_time else ["train"]
+        for part in parts:
+            s = data[part]
+            n, masked = len(s), int(s.has_mask.sum())
+            need = n if (cond.test_time or not cond.augments) else max(1, int(round(f * n)))
+            if masked < need:
+                lacking = torch.nonzero(~s.has_mask.cpu()).flatten()[:3].tolist()
+                ids = s.meta.get("file") or s.meta.get("patient") or s.meta.get("group_name")
+                examples = [ids[i] for i in lacking] if ids is not None else lacking
+                what = (f"a mask on every {part} image" if need == n else
+                        f"a mask on round(f N) = {need} of the {n} {part} images (f = {f:g})")
+                raise ShortcutlabError(
+                    f"The condition {condition!r} needs {what} of {where}, but {n - masked} of {n} have none "
+                    f"(e.g. {examples}). Add masks beside those images (<name>_mask.<ext>, or a 'mask' column in a "
+                    f"manifest), set 'masks: estimate' on the source for echo sectors, or use a condition without "
+                    f"masks ({', '.join(condition_names(needs_mask=False))}).")
 
     # ------------------------------------------------------------------------------------------ runs
     def settings(self, cohort: str, **changes) -> TrainSettings:
@@ -305,6 +362,7 @@ class Study:
         planned = self._request(path, spec, "supervised", call, init)
         if planned is not None:
             return planned
+        self.check_masks(cohort, condition, settings.f, strength=strength)
         cached = self._load(path, spec)
         if cached is not None:
             return cached
