@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ._validation import ShortcutlabError, check_choice, param_error
 from .data.phantoms import make_cmr, make_echo
@@ -90,9 +91,20 @@ def echo_sites_figure(size: int = 112, seed: int = 0, overlay_strength: float = 
     return fig
 
 
+def _absent(df):
+    """The table's absence carried over to its figure (:mod:`shortcutlab._absent`), or None."""
+    from ._absent import Absent, absent_reason
+
+    reason = absent_reason(df)
+    return None if reason is None else Absent(reason)
+
+
 def plot_calibration(df, title: str = "Linear probe on pixels (macro AUC)"):
     """Probe AUC of heart-only / background-only / full images against the cue strength."""
     import matplotlib.pyplot as plt
+
+    if (gone := _absent(df)) is not None:
+        return gone
 
     fig, ax = plt.subplots(figsize=(4.2, 3.0))
     for col, style in zip(("seg", "bg", "full"), ("-o", "-s", "-^")):
@@ -151,6 +163,11 @@ def plot_saliency_vs_auc(df: pd.DataFrame, x: str = "aks", y: str = "auc", *, hu
     d = df.dropna(subset=[x, y])
     if cohort is not None:
         d = d[d["cohort"] == cohort]
+    if y == "auc_decorrelated" and df[y].isna().all():
+        from ._absent import Absent
+        from .data.sources import PHANTOM_ONLY
+
+        return Absent(PHANTOM_ONLY["test_decorrelated"])
     fig, ax = plt.subplots(figsize=(4.6, 3.6))
     sns.regplot(data=d, x=x, y=y, ax=ax, scatter=False, color="grey", ci=None, line_kws={"lw": 1})
     sns.scatterplot(data=d, x=x, y=y, hue=hue, style="condition", ax=ax, s=60)
@@ -242,6 +259,9 @@ def plot_dial(df: pd.DataFrame):
     """Four panels against the cue strength: AUC (cue as in training), AUC (decorrelated), AKS, BG-gap."""
     import matplotlib.pyplot as plt
 
+    if (gone := _absent(df)) is not None:
+        return gone
+
     panels = (("auc", "AUC, cue as in training"), ("auc_decorrelated", "AUC, cue decorrelated"),
               ("aks", "AKS (saliency inside the heart)"), ("bg_gap", "BG-gap (mixed-same − mixed-rand acc.)"))
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.3))
@@ -262,7 +282,8 @@ def saliency_examples(study, runs: Mapping[str, object], eval_set: str = "test",
                       title: str = ""):
     """A saliency grid (rows: the first ``n`` images; columns: models), MRI Fig. 3 / BackMix Figs. 4-5."""
     first = next(iter(runs.values()))
-    ds = study.data(first.cohort)[eval_set]
+    index = torch.as_tensor(first.cams(eval_set)["index"][:n])  # the mapped images (those with a mask)
+    ds = study.data(first.cohort)[eval_set].subset(index)
     cams = {name: r.cams(eval_set)["cams"][:n].astype(np.float32) for name, r in runs.items()}
     k = min(n, len(ds))
     titles = [ds.class_names[int(c)] for c in ds.labels[:k]]
@@ -271,7 +292,9 @@ def saliency_examples(study, runs: Mapping[str, object], eval_set: str = "test",
 
 def _case_data(study, run, eval_set: str, method: str | None = None) -> dict:
     res = run.cams(eval_set, method=method)
-    res["set"] = study.data(run.cohort, strength=run.spec["data"].get("strength"))[eval_set]
+    # the mapped images only (those with a mask), so an index into the maps is an index into the set
+    full = study.data(run.cohort, strength=run.spec["data"].get("strength"))[eval_set]
+    res["set"] = full.subset(torch.as_tensor(res["index"]))
     return res
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 import yaml
@@ -29,7 +30,11 @@ def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
 
         if isinstance(value, str) and _SCI.fullmatch(value.strip()):
             value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string; a user means the number
-        out[key.strip()] = value
+        key = key.strip()
+        if key.startswith("data.") and key.endswith(".path") and isinstance(value, str) and value \
+                and not Path(value).expanduser().is_absolute():
+            value = str(Path(value).expanduser().resolve())  # a path typed in a shell is relative to the shell's folder
+        out[key] = value
     return out
 
 
@@ -108,9 +113,15 @@ def _cmd_list(args) -> int:
         print(f"  {nb.name}")
     print("presets:")
     for p in available_presets():
-        cfg = load_preset(p)
+        try:
+            cfg = load_preset(p)
+        except ShortcutlabError as e:  # an example preset for real data names a path this machine may not have
+            print(f"  {p:<10} (needs your data: {e})")
+            continue
+        real = [f"data.{c}={cfg.data[c]['source']}" for c in ("cm", "acdc", "echo", "echo_ood")
+                if cfg.data[c]["source"] != "phantom"]
         print(f"  {p:<10} (train.epochs={cfg.train.epochs}, data.cmr_n={cfg.data.cmr_n}, "
-              f"data.echo_n={cfg.data.echo_n})")
+              f"data.echo_n={cfg.data.echo_n}{', ' + ', '.join(real) if real else ''})")
     return 0
 
 

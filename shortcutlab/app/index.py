@@ -25,6 +25,20 @@ def _fmt(v: Any) -> str:
     return html.escape(str(v))
 
 
+def _data_sentence(summary: Mapping[str, Any]) -> str:
+    """What the run's cohorts were: the phantoms, or each cohort's source."""
+    data = summary.get("data") or {}
+    real = {c: d for c, d in data.items() if isinstance(d, Mapping) and d.get("source", "phantom") != "phantom"}
+    if not real:
+        return ("Phantom data (synthetic cardiac MRI and echo with a dial for the shortcut), not the papers' cohorts: "
+                "compare directions of effects with the papers, not absolute numbers.")
+    parts = [f"{c}: {d['source']} ({d.get('path', '')})" for c, d in real.items()]
+    rest = [c for c in data if c not in real]
+    return ("Data: " + "; ".join(parts) + (f"; phantoms for {', '.join(rest)}" if rest else "") +
+            ". Parts that need a phantom (the cue-decorrelated test set, the dial, the calibration) are listed as not "
+            "part of this run, with the reason.")
+
+
 def _finding(entry: Mapping[str, Any]) -> str:
     res = entry.get("results") or {}
     if "finding" in res:
@@ -102,6 +116,10 @@ def write_index(out: Path, summary: Mapping[str, Any]) -> Path:
         res = e.get("results") or {}
         rec = "".join(f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in res.items()
                       if not isinstance(v, (list, dict)))
+        absent = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}.</li>"
+                         for k, v in (res.get("absent") or {}).items())
+        if absent:
+            tables += f"<p>Not part of this run:</p><ul class='absent'>{absent}</ul>"
         sections.append(
             f"<section><h2>{html.escape(e['notebook'])}</h2>"
             f"<p><a href='{html.escape(e['html'])}'>rendered notebook</a> · "
@@ -112,8 +130,7 @@ def write_index(out: Path, summary: Mapping[str, Any]) -> Path:
             f"<style>{_CSS}</style></head><body>"
             f"<h1>shortcutlab study report</h1><p class='sub'>preset <code>{html.escape(summary['preset'])}</code> · "
             f"{html.escape(summary.get('created', ''))} · overrides <code>{html.escape(str(summary.get('overrides') or {}))}</code></p>"
-            f"<p>Phantom data (synthetic cardiac MRI and echo with a dial for the shortcut), not the papers' cohorts: "
-            f"compare directions of effects with the papers, not absolute numbers.</p>"
+            f"<p>{html.escape(_data_sentence(summary))}</p>"
             f"<div class='results'>{_results_html(summary)}</div>"
             f"{_all_claims(out, summary)}"
             f"<h2>Notebooks</h2>"

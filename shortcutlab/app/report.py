@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .._absent import absent_reason
 from .._io import atomic_json, atomic_savefig, atomic_write_text, to_jsonable
 from .._paths import REPORTS_DIR
 from .._validation import ShortcutlabError
@@ -56,13 +57,37 @@ class Report:
             self.record(k, v)
         return {k: to_jsonable(v) for k, v in values.items()}
 
-    def save_figure(self, fig, name: str, *, dpi: int = 120) -> Path:
-        """Save a matplotlib figure as ``figures/<name>.png``; returns the path."""
+    def save_figure(self, fig, name: str, *, dpi: int = 120) -> Path | None:
+        """Save a matplotlib figure as ``figures/<name>.png``; returns the path. A figure this data cannot give
+        (:class:`~shortcutlab._absent.Absent`) is recorded with its reason instead (:meth:`absent`)."""
+        reason = absent_reason(fig)
+        if reason is not None:
+            self.absent(name, reason)
+            return None
         return atomic_savefig(fig, self.dir / "figures" / f"{name}.png", dpi=dpi, bbox_inches="tight")
+
+    def absent(self, name: str, reason: str) -> str:
+        """Record that figure or table ``name`` is not part of this run, and why (``results.json`` ->
+        ``absent``; the report index shows it), and show the sentence in the notebook."""
+        res = self.results()
+        res.setdefault("absent", {})[name] = reason
+        atomic_json(self.results_path, res)
+        text = f"{name}: not shown, {reason}."
+        try:
+            from IPython.display import Markdown
+            _show(Markdown(f"*{text}*"))
+        except ImportError:  # pragma: no cover - IPython comes with ipykernel
+            pass
+        return text
 
     def table(self, df, name: str, *, digits: int | None = None, columns=None, head: int | None = None):
         """Save ``df`` as ``tables/<name>.csv`` (all of it), show it in the notebook (``columns``, rounded to
-        ``digits``, the first ``head`` rows), and return ``df`` unchanged: one call per table cell."""
+        ``digits``, the first ``head`` rows), and return ``df`` unchanged: one call per table cell. A table this
+        data cannot give (:func:`~shortcutlab._absent.absent_table`) is recorded with its reason instead."""
+        reason = absent_reason(df)
+        if reason is not None:
+            self.absent(name, reason)
+            return df
         self.save_table(df, name)
         view = df if columns is None else df[list(columns)]
         if digits is not None:

@@ -112,10 +112,14 @@ def results_block(summary: Mapping[str, Any], *, source: str = "", report_dir: s
         lines += _claims_lines(summary, Path(report_dir))
     lines += ["", "Recorded values:", ""]
     for e in summary["notebooks"]:
-        res = {k: v for k, v in (e.get("results") or {}).items() if k != "finding"}
+        res = {k: v for k, v in (e.get("results") or {}).items() if k not in ("finding", "absent")}
         if res:
             lines.append(f"* {e['notebook'].removesuffix('.ipynb')}: "
                          + ", ".join(f"{k} = {_value(v)}" for k, v in sorted(res.items())))
+    absent = [(e["notebook"].removesuffix(".ipynb"), k, v) for e in summary["notebooks"]
+              for k, v in ((e.get("results") or {}).get("absent") or {}).items()]
+    if absent:
+        lines += ["", "Not part of this run:", ""] + [f"* {nb} {k}: {v}" for nb, k, v in absent]
     lines += ["", END]
     return "\n".join(lines)
 

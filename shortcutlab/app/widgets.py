@@ -158,6 +158,14 @@ class DialSlider:
 
         self.live = _resolve_live(live, "DialSlider")
         self.study, self.conditions, self.epochs = study, tuple(conditions), epochs
+        self.absent = None
+        if not study.is_phantom("cm"):  # real data has no cue to dial: say so where the slider would be
+            from ..data.sources import PHANTOM_ONLY
+
+            self.absent = PHANTOM_ONLY["dial"]
+            self.rows, self.runs, self.bar_figure, self.case_figure = [], {}, None, None
+            self.widget = w.HTML(f"<i>No dial on this data: {self.absent}.</i>")
+            return
         self.slider = w.SelectionSlider(options=list(strengths), value=strengths[-1], description="strength")
         self.out = w.Output()
         self.rows: list[dict] = []
@@ -169,6 +177,9 @@ class DialSlider:
 
     def _ipython_display_(self):  # pragma: no cover
         from IPython.display import HTML, display
+        if self.absent is not None:
+            display(self.widget)
+            return
         display(self.widget if self.live else HTML(_BATCH_NOTE.format(what="dial slider")))
 
     def _update(self, *_):

@@ -422,22 +422,28 @@ def _tmed2_release(root: Path, table: Path, size: int, views: tuple, split_colum
     return out
 
 
+def _single_frame(f: Path, size: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """One image file as a uint8 frame [1, size, size], its mask from ``<name>_mask<ext>`` beside it (or all
+    false), and whether it had one."""
+    arr = read_image_file(f)
+    img = _to_u8(_fit(torch.from_numpy(arr.astype(np.float32))[None], size, "bilinear"))
+    mf = _mask_of(f)
+    if not mf.exists():
+        return img, torch.zeros(1, size, size, dtype=torch.bool), False
+    mk = read_image_file(mf)
+    if mk.shape != arr.shape:
+        raise DataError(f"The mask {str(mf)!r} must have its image's shape {arr.shape}. Got {mk.shape} instead.")
+    return img, _fit(torch.from_numpy(_check_binary(mk, mf)).float()[None], size, "nearest") > 0.5, True
+
+
 def _tmed2_set(items, size: int, views: tuple, name: str) -> ImageSet:
     """(image file, patient, view) rows -> ImageSet; a ``<stem>_mask<ext>`` beside an image is its mask."""
     imgs, masks, has, labels, groups, files = [], [], [], [], [], []
     for f, pid, view in items:
-        arr = read_image_file(f)
-        imgs.append(_to_u8(_fit(torch.from_numpy(arr.astype(np.float32))[None], size, "bilinear")))
-        mf = _mask_of(f)
-        if mf.exists():
-            mk = read_image_file(mf)
-            if mk.shape != arr.shape:
-                raise DataError(f"The mask {str(mf)!r} must have its image's shape {arr.shape}. Got {mk.shape} instead.")
-            masks.append(_fit(torch.from_numpy(_check_binary(mk, mf)).float()[None], size, "nearest") > 0.5)
-            has.append(True)
-        else:
-            masks.append(torch.zeros(1, size, size, dtype=torch.bool))
-            has.append(False)
+        im, mk, h = _single_frame(f, size)
+        imgs.append(im)
+        masks.append(mk)
+        has.append(h)
         labels.append(views.index(view))
         groups.append(pid)
         files.append(str(f))
@@ -539,18 +545,10 @@ def load_folder(root: str | Path, *, size: int = 128, classes: Sequence[str] | N
     def build() -> ImageSet:
         imgs, masks, has, labels, groups, names = [], [], [], [], [], []
         for f, c, gid in items:
-            arr = read_image_file(f)
-            mf = _mask_of(f)
-            imgs.append(_to_u8(_fit(torch.from_numpy(arr.astype(np.float32))[None], size, "bilinear")))
-            if mf.exists():
-                mk = read_image_file(mf)
-                if mk.shape != arr.shape:
-                    raise DataError(f"The mask {str(mf)!r} must have its image's shape {arr.shape}. Got {mk.shape} instead.")
-                masks.append(_fit(torch.from_numpy(_check_binary(mk, mf)).float()[None], size, "nearest") > 0.5)
-                has.append(True)
-            else:
-                masks.append(torch.zeros(1, size, size, dtype=torch.bool))
-                has.append(False)
+            im, mk, h = _single_frame(f, size)
+            imgs.append(im)
+            masks.append(mk)
+            has.append(h)
             labels.append(classes.index(c))
             groups.append(f"{c}/{gid}" if pattern is None else gid)
             names.append(str(f.relative_to(root)))

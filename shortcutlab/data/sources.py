@@ -153,7 +153,8 @@ def _check_option(key: str, opt: Option, v: Any, where: str) -> Any:
         if not ok:
             what = "an existing folder" if opt.kind == "dir" else "an existing file"
             raise param_error(key, where, what + (" (relative paths are relative to the project root)"
-                                                  if not Path(str(v)).is_absolute() else ""), str(v))
+                                                  if not Path(str(v)).is_absolute() else ""), str(v),
+                              hint=f"Set it in the preset or with --set {where.split()[0]}.{key}=/path/to/your/data.")
         return str(p.resolve())
     if v is None:
         return None

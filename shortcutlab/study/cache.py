@@ -130,7 +130,18 @@ class Run:
         if eval_set not in data:
             raise param_error("eval_set", "Run.cams", f"one of {', '.join(k for k in data if k not in ('train', 'val'))}",
                               eval_set)
-        sub = data[eval_set].subset(torch.arange(min(max_images, len(data[eval_set]))))
+        ds = data[eval_set]
+        # overlap needs a mask: the first max_images images that have one (all of them on a phantom)
+        index = torch.nonzero(ds.has_mask.cpu()).flatten()[:max_images]
+        if index.numel() == 0:
+            raise ShortcutlabError(f"The {eval_set!r} set of {self.cohort!r} has no image with a mask, so no CAM can be "
+                                   f"scored (AKS, DSC, %E, %F need one). Add masks to the source (or 'masks: "
+                                   f"estimate' for echo sectors).")
+        if int(ds.has_mask.sum()) < len(ds):
+            warnings.warn(f"overlap metrics of {self.name!r} on {eval_set!r} use the {int(ds.has_mask.sum())} of "
+                          f"{len(ds)} images that have a mask (first {index.numel()} mapped); "
+                          f"{len(ds) - int(ds.has_mask.sum())} have none.", stacklevel=2)
+        sub = ds.subset(index)
         model = self.model()
         dev = resolve_device(self.study.cfg.train.device)
         if dev.type != "cpu":  # a copy on the study's device maps there; run.model() stays on the CPU for its users
@@ -141,7 +152,7 @@ class Run:
         cams = compute_cams(model, x, targets=pred if target == "pred" else sub.labels.numpy(), method=method,
                             batch_size=sc.batch_size)
         om = overlap_metrics(cams, sub.masks)
-        res = {"cams": cams.to(torch.float16).numpy(), "index": np.arange(len(sub)), "pred": pred,
+        res = {"cams": cams.to(torch.float16).numpy(), "index": index.numpy(), "pred": pred,
                "labels": sub.labels.numpy(), "probs": probs.astype(np.float32)}
         atomic_savez(path, {**res, **{f"m_{k}": v.numpy() for k, v in om.items()}}, compressed=True)
         manifest.write_sidecar(path, key=key)
@@ -157,8 +168,10 @@ class Run:
         m = self.study.cfg.metrics
         out = {k: summarize(v, n_boot=m.n_bootstrap, ci=m.ci, seed=m.seed) for k, v in res["metrics"].items()}
         ds = self.study.data(self.cohort, strength=self.spec["data"].get("strength"))[eval_set]
+        for s in out.values():  # how many images the mean is over, and how many of the set had no mask to score
+            s.update(n_images=int(len(res["index"])), n_without_mask=int((~ds.has_mask).sum()))
         cam_hw = cam_resolution(self.model(), tuple(ds.images.shape[-2:]))
-        bounds = overlap_bounds(ds.masks[:len(res["index"])], cam_hw)
+        bounds = overlap_bounds(ds.masks[torch.as_tensor(res["index"])], cam_hw)
         for k, s in out.items():
             lo, hi = bounds["floor"][k].numpy(), bounds["ceiling"][k].numpy()
             s.update(floor=float(np.nanmean(lo)), ceiling=float(np.nanmean(hi)), cam_resolution=list(cam_hw),
@@ -253,6 +266,19 @@ class Study:
         import pandas as pd
 
         return pd.concat([split_table(self.data(c), c, source_of(self.cfg, c)) for c in cohorts], ignore_index=True)
+
+    def calibration(self, strengths: Sequence[float] = (0.0, 0.5, 0.9), *, seed: int = 0):
+        """How strongly a linear probe on pixels reads the heart, the background and the whole image of the ``cm``
+        phantom at each cue strength (:func:`~shortcutlab.data.calibration.calibrate_cmr` at the preset's size
+        and cue). On real ``cm`` data: an absent table that says why (the calibration needs a phantom)."""
+        from .._absent import absent_table
+        from ..data.calibration import calibrate_cmr
+
+        if not self.is_phantom("cm"):
+            return absent_table(PHANTOM_ONLY["calibration"], ["seg", "bg", "full"])
+        d = self.cfg.data
+        return calibrate_cmr(cohort="cm", n=d.cmr_n, size=d.cmr_size, strengths=strengths,
+                             spurious=d.cmr_spurious_kind, seed=seed)
 
     def _data_spec(self, cohort: str, strength: float | None) -> dict:
         d = self.cfg.data

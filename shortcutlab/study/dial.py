@@ -13,8 +13,11 @@ __all__ = ["shortcut_dial", "dial_runs"]
 def dial_runs(study: Study, *, strengths: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0),
               conditions: Sequence[str] = ("full", "seg", "rand"), method: str | None = "moco",
               seed: int = 0) -> dict[float, dict]:
-    """The dial's runs by strength: each condition, and the contrastive method finetuned (only asked for)."""
+    """The dial's runs by strength: each condition, and the contrastive method finetuned (only asked for). None
+    when ``cm`` is real data (the dial needs a phantom)."""
     out = {}
+    if not study.is_phantom("cm"):
+        return out
     for st in strengths:
         runs = {c: study.run("cm", c, seed=seed, strength=float(st)) for c in conditions}
         if method:
@@ -33,8 +36,13 @@ def shortcut_dial(study: Study, *, strengths: Sequence[float] = (0.0, 0.25, 0.5,
     training and decorrelated (with CIs), AKS (mean and CI), and the counterfactual background gap and flip
     rate (Xiao et al. 2020) on the test set.
     """
+    from .._absent import absent_table
+    from ..data.sources import PHANTOM_ONLY
     from ..saliency.cams import counterfactual_background
 
+    if not study.is_phantom("cm"):
+        return absent_table(PHANTOM_ONLY["dial"], ["strength", "condition", "auc", "auc_decorrelated", "aks",
+                                                   "bg_gap", "flip_rate"])
     rows = []
     for st, runs in dial_runs(study, strengths=strengths, conditions=conditions, method=method, seed=seed).items():
         data = study.data("cm", strength=float(st))
