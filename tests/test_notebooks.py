@@ -1,5 +1,6 @@
 """Every notebook runs under the smoke preset (papermill, a real kernel) and records what it found."""
 import json
+from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -157,3 +158,58 @@ def test_report_index_links_everything(smoke_report):
         for f in e["figures"]:
             assert f in index and (out / f).exists()
     assert "paper_vs_run_table1" in index
+
+
+@pytest.fixture(scope="module")
+def real_report(tmp_path_factory):
+    """Notebooks 00-07 on real formats (#18): a preset file whose cohorts point at an ACDC folder, a binary
+    manifest of PNG and NIfTI frames, the TMED2 release layout and a class folder, all written by the tests."""
+    import yaml
+
+    from shortcutlab.app.cli import main
+    from shortcutlab.data.examples import write_acdc_like, write_folder_like, write_manifest_like, write_tmed2_like
+
+    root = tmp_path_factory.mktemp("real")
+    smoke = yaml.safe_load((Path(__file__).parents[1] / "params" / "smoke.yaml").read_text())
+    smoke["name"] = "realsmoke"
+    smoke["data"].update({
+        "acdc": {"source": "acdc", "path": str(write_acdc_like(root / "acdc", 50, size=48, seed=1))},
+        "cm": {"source": "manifest", "path": str(write_manifest_like(root / "man", 60, size=48, seed=3)),
+               "label_map": {"0": "other", "1": "amyloid"}},
+        "echo": {"source": "tmed2", "path": str(write_tmed2_like(root / "tmed2", 30, size=64, seed=2)),
+                 "masks": "estimate"},
+        "echo_ood": {"source": "folder", "path": str(write_folder_like(root / "ood", 48, size=64, seed=4)),
+                     "masks": "estimate"}})
+    smoke["study"] = {"root": str(root / "runs")}
+    preset = root / "realsmoke.yaml"
+    preset.write_text(yaml.safe_dump(smoke))
+    out = root / "report"
+    rc = main(["run", "--preset", str(preset), "--quiet", "--out", str(out)])
+    summary = json.loads((out / "summary.json").read_text())
+    return out, summary, rc
+
+
+def test_every_notebook_runs_on_real_formats(real_report):
+    out, summary, rc = real_report
+    assert rc == 0 and [e["status"] for e in summary["notebooks"]] == ["ok"] * 8, summary["notebooks"]
+    assert {c: d["source"] for c, d in summary["data"].items()} == {"cm": "manifest", "acdc": "acdc",
+                                                                    "echo": "tmed2", "echo_ood": "folder"}
+    res = {e["notebook"][:2]: e["results"] for e in summary["notebooks"]}
+    # real numbers where the data gives them ...
+    assert 0 <= res["01"]["auc_cm_full"] <= 1 and "auc_cm_full_decorrelated" not in res["01"]
+    assert 0 <= res["03"]["auc_transfer_full"] <= 1
+    assert 0 <= res["04"]["ood_acc_baseline"] <= 100 and res["04"]["id_pct_e_backmix"] > 0
+    # ... and a reason where only a phantom could
+    assert "needs a phantom" in res["00"]["absent"]["calibration"]
+    assert "needs a phantom" in res["02"]["absent"]["aks_vs_auc_decorrelated"]
+    assert "needs a phantom" in res["07"]["absent"]["dial"]
+    claims = pd.read_csv(out / "01_contextual_bias" / "tables" / "claims.csv")
+    na = claims[claims["verdict"] == "n/a (needs a phantom)"]
+    assert [c[:2] for c in na["claim"]] == ["2.", "3.", "4."]
+    rest = claims.drop(na.index)
+    assert len(rest) == 3 and (rest["lo"] <= rest["effect"]).all() and (rest["effect"] <= rest["hi"]).all()
+    splits = pd.read_csv(out / "00_phantoms" / "tables" / "data_splits.csv")
+    assert set(zip(splits["cohort"], splits["split"])) >= {("cm", "test"), ("acdc", "train"), ("echo", "ood")}
+    assert splits.set_index(["cohort", "split"]).loc[("cm", "test"), "per_class"].startswith("amyloid")
+    index = (out / "index.html").read_text()
+    assert "Data: cm: manifest" in index and "Not part of this run" in index

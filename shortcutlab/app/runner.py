@@ -198,7 +198,8 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
             entries = sorted(entries + kept, key=lambda e: e["notebook"])
         except (ValueError, KeyError):
             pass
-    summary = {"preset": cfg.name, "preset_source": cfg.source, "data": {c: dict(cfg.data[c]) for c in ("cm", "acdc", "echo", "echo_ood")}, "overrides": to_jsonable(overrides),
+    summary = {"preset": cfg.name, "preset_source": cfg.source, "overrides": to_jsonable(overrides),
+               "data": {c: dict(cfg.data[c]) for c in ("cm", "acdc", "echo", "echo_ood")},  # each cohort's source
                "created": time.strftime("%Y-%m-%d %H:%M:%S"), "ok": not failed_any, "notebooks": entries,
                "cell_timeout_s": execution_timeout, "heartbeat_grace_s": heartbeat_grace,
                "ran": [nb.name for nb in nbs],

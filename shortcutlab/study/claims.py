@@ -136,10 +136,11 @@ def contextual_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boo
     units = []
     dec = study.is_phantom("cm")  # the cue-decorrelated test set exists only for a phantom
     for r in contextual_runs(study, seeds, conds):
-        units.append({"test": (r["full"].labels["test"], *(r[c].probs["test"] for c in conds)),
-                      "dec": (r["full"].labels["test_decorrelated"], *(r[c].probs["test_decorrelated"] for c in conds))
-                      if dec else None,
-                      "maps": tuple(_maps(r[c], "aks") for c in ("full", "seg", "rand") if c in conds)})
+        unit = {"test": (r["full"].labels["test"], *(r[c].probs["test"] for c in conds)),
+                "maps": tuple(_maps(r[c], "aks") for c in ("full", "seg", "rand") if c in conds)}
+        if dec:
+            unit["dec"] = (r["full"].labels["test_decorrelated"], *(r[c].probs["test_decorrelated"] for c in conds))
+        units.append(unit)
     i = {c: k + 1 for k, c in enumerate(conds)}  # position of each condition's probabilities in a set
 
     def auc_of(u, s, c):
