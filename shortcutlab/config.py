@@ -118,7 +118,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "train": {
         "mri_model": F("sl_cnn", "str", doc="timm name (densenet121 in the paper)"),
         "echo_model": F("sl_cnn", "str", doc="timm name (resnet18 in the paper)"),
-        "weights": F("random", "choice", choices=("random", "imagenet")),
+        "weights": F("random", "choice", choices=("random", "imagenet", "auto"),
+                     doc="initial weights; auto: imagenet when weights_file is set, else random"),
         "weights_file": F("", "str", doc="local ImageNet weights for offline use"),
         "epochs": F(12, "int", 1, 10_000, setting=("fit",), modality="mri"),
         "echo_epochs": F(12, "int", 1, 10_000, setting=("fit",), name="epochs", modality="echo"),

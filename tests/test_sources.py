@@ -210,3 +210,11 @@ def test_imagenet_initialization_from_a_local_file(tmp_path):
     assert not torch.equal(fresh.encoder.state_dict()["layer1.0.conv1.weight"], state["layer1.0.conv1.weight"])
     with pytest.raises(ShortcutlabError, match="weights_file.*only used with weights: imagenet"):
         sl.load_preset("smoke", {"train.weights_file": str(path)})
+    # weights: auto (the example presets): ImageNet when a file is given, and the file is part of the run's key
+    auto = Study(sl.load_preset("smoke", {"train.weights": "auto", "study.root": str(tmp_path)}), progress=False)
+    assert auto.initial_weights() == ("random", "") and "weights_file" not in auto.spec("cm", "full")
+    given = Study(sl.load_preset("smoke", {"train.weights": "auto", "train.weights_file": str(path),
+                                           "train.mri_model": "resnet18", "study.root": str(tmp_path)}), progress=False)
+    assert given.initial_weights() == ("imagenet", str(path))
+    spec = given.spec("cm", "full")
+    assert spec["weights"] == "imagenet" and len(spec["weights_file"]) == 16

@@ -267,6 +267,25 @@ class Study:
 
         return pd.concat([split_table(self.data(c), c, source_of(self.cfg, c)) for c in cohorts], ignore_index=True)
 
+    def initial_weights(self) -> tuple[str, str]:
+        """``(mode, file)`` the models start from: ``train.weights`` with ``auto`` resolved (``imagenet`` when
+        ``train.weights_file`` is set, else ``random``), and the file ('' without one)."""
+        t = self.cfg.train
+        mode = ("imagenet" if t.weights_file else "random") if t.weights == "auto" else t.weights
+        return mode, (str(Path(t.weights_file).expanduser()) if t.weights_file else "")
+
+    def _file_digest(self, path: str) -> str:
+        """SHA-256 (16 hex digits) of a weights file, once per study: part of a run's key, so another file is
+        another run."""
+        key = ("digest", path)
+        if key not in self._data:
+            h = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+            self._data[key] = h.hexdigest()[:16]
+        return self._data[key]
+
     def calibration(self, strengths: Sequence[float] = (0.0, 0.5, 0.9), *, seed: int = 0):
         """How strongly a linear probe on pixels reads the heart, the background and the whole image of the ``cm``
         phantom at each cue strength (:func:`~shortcutlab.data.calibration.calibrate_cmr` at the preset's size
@@ -351,10 +370,11 @@ class Study:
         data = self.data(cohort, strength=strength)
         tr = result_settings(asdict(s), "fit")  # the cache key: every setting that can change a number
         return {"kind": "supervised", "cohort": cohort, "condition": condition, "seed": int(seed), "probe": bool(probe),
-                "init": None if init is None else init.name, "init_label": None if init is None else init.label, "model": model, "weights": t.weights,
+                "init": None if init is None else init.name, "init_label": None if init is None else init.label, "model": model, "weights": self.initial_weights()[0],
                 "num_classes": data["train"].num_classes, "frames": data["train"].num_frames,
                 "class_names": list(data["train"].class_names), "data": self._data_spec(cohort, strength),
-                "train": tr, "tag": tag, "format": CACHE_FORMAT}
+                "train": tr, "tag": tag, "format": CACHE_FORMAT,
+                **({"weights_file": self._file_digest(self.initial_weights()[1])} if self.initial_weights()[1] else {})}
 
     def path_for(self, spec: Mapping[str, Any]) -> Path:
         init = f"-from-{spec['init_label']}" if spec.get("init") else ""
@@ -521,8 +541,8 @@ class Study:
         data = self.data(spec["cohort"], strength=strength)
         torch.manual_seed(spec["seed"])
         t = self.cfg.train
-        model = build_model(spec["model"], spec["num_classes"], spec["frames"], weights=t.weights,
-                            weights_file=t.weights_file)
+        mode, wfile = self.initial_weights()
+        model = build_model(spec["model"], spec["num_classes"], spec["frames"], weights=mode, weights_file=wfile)
         if init is not None:
             load_encoder_weights(model, init.path / "weights.pt")
         if spec["probe"]:
