@@ -12,9 +12,14 @@ __all__ = ["write_index"]
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
+.scroll{overflow-x:auto;max-width:100%;margin:.6em 0}
+table{border-collapse:collapse;font-size:.85em} td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;white-space:nowrap}
 th{background:#f3f3f3} .ok{color:#1a7f37;font-weight:600} .failed{color:#cf222e;font-weight:600}
-.figs img{max-width:48%;margin:.3em;border:1px solid #ddd;vertical-align:top} section{border-top:1px solid #ddd;margin-top:1.5em}
+td.holds{color:#1a7f37;font-weight:600} td.contradicted{color:#cf222e;font-weight:600} td.inconclusive{color:#9a6700}
+td.wrap{white-space:normal;min-width:18em}
+figure{margin:1em 0} figure img{max-width:100%;height:auto;border:1px solid #ddd;display:block}
+figcaption{color:#555;font-size:.9em;margin-top:.3em} section{border-top:1px solid #ddd;margin-top:1.5em}
+.banner{background:#fff8c5;border:1px solid #d4a72c;padding:.5em .8em;font-weight:600}
 code{background:#f6f8fa;padding:0 .2em}
 """
 
@@ -39,12 +44,76 @@ def _data_sentence(summary: Mapping[str, Any]) -> str:
             "part of this run, with the reason.")
 
 
+def _banner(summary: Mapping[str, Any]) -> str:
+    if summary.get("preset") == "smoke":
+        return ("<p class='banner'>Smoke preset: tiny sizes and one epoch, to test that everything runs. The numbers "
+                "are not meaningful.</p>")
+    return ""
+
+
+def _figures_in_order(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(png, caption) in the order the notebook saved them (``results['figures']``), then any others."""
+    files = list(entry.get("figures", []))
+    by_stem = {Path(f).stem: f for f in files}
+    out = []
+    for f in (entry.get("results") or {}).get("figures", []) or []:
+        if isinstance(f, Mapping) and f.get("name") in by_stem:
+            out.append((by_stem.pop(f["name"]), str(f.get("caption") or f["name"])))
+    return out + [(f, Path(f).stem.replace("_", " ")) for f in by_stem.values()]
+
+
+def _figure_html(png: str, caption: str) -> str:
+    """A full-width figure that opens the PNG at its own size, with its caption."""
+    p = html.escape(png)
+    return (f"<figure><a href='{p}'><img src='{p}' alt='{html.escape(caption)}' loading='lazy'></a>"
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
 def _finding(entry: Mapping[str, Any]) -> str:
     res = entry.get("results") or {}
     if "finding" in res:
         return html.escape(str(res["finding"]))
     scalars = [(k, v) for k, v in res.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
     return ", ".join(f"{html.escape(k)} = {_fmt(v)}" for k, v in scalars[:4])
+
+
+# columns in percent points (BackMix's accuracy, F1, %E, %F ...): one decimal; every other number: three
+_PERCENT = ("accuracy", "precision", "recall", "f1", "pct_e", "pct_f", "%")
+
+
+def _number(col: str, v: Any) -> str:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return html.escape(str(v))
+    if v != v:
+        return "–"
+    if isinstance(v, int):
+        return str(v)
+    name = str(col).lower()
+    if any(k in name for k in _PERCENT) and "auc" not in name:
+        return f"{v:.1f}"
+    if float(v).is_integer() and abs(v) >= 10:  # a count read back from CSV as a float
+        return str(int(v))
+    return f"{v:.3f}"
+
+
+def _table_html(df, *, index: bool = True) -> str:
+    """A table in a horizontal-scroll box, one line per cell, numbers formatted by column (percent points one
+    decimal, AUC and the rest three); a ``verdict`` column coloured, a ``claim`` column allowed to wrap."""
+    cols = list(df.columns)
+    head = ("<th></th>" if index else "") + "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+    body = []
+    for idx, row in df.iterrows():
+        cells = [f"<th>{html.escape(str(idx))}</th>"] if index else []
+        for c in cols:
+            v = row[c]
+            cls = ""
+            if c == "verdict":
+                cls = f" class='{html.escape(str(v).split()[0])}'"
+            elif c == "claim":
+                cls = " class='wrap'"
+            cells.append(f"<td{cls}>{_number(c, v.item() if hasattr(v, 'item') else v)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<div class='scroll'><table><tr>{head}</tr>{''.join(body)}</table></div>"
 
 
 def _csv_table(path: Path) -> str:
@@ -54,7 +123,7 @@ def _csv_table(path: Path) -> str:
         df = pd.read_csv(path, index_col=0)
     except Exception as exc:  # noqa: BLE001
         return f"<p>could not read {html.escape(path.name)}: {html.escape(str(exc))}</p>"
-    return df.to_html(float_format=lambda x: f"{x:.3f}", na_rep="–", border=0)
+    return _table_html(df)
 
 
 def _results_html(summary: Mapping[str, Any]) -> str:
@@ -85,7 +154,7 @@ def _all_claims(out: Path, summary: Mapping[str, Any]) -> str:
     df = pd.concat(frames, ignore_index=True)
     return ("<h2>Claims</h2><p>Each direction the papers report, as a paired effect with a hierarchical-bootstrap "
             "CI over seeds and test images; <em>holds</em> only when the CI excludes 0 in the claimed direction.</p>"
-            + df.to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="–", border=0))
+            + _table_html(df[[c for c in df.columns if c not in ("per_seed", "method")]], index=False))
 
 
 def write_index(out: Path, summary: Mapping[str, Any]) -> Path:
@@ -106,12 +175,12 @@ def write_index(out: Path, summary: Mapping[str, Any]) -> Path:
                     f"<td>{_finding(e)}</td></tr>")
     sections = []
     for e in summary["notebooks"]:
-        figs = "".join(f"<img src='{html.escape(f)}' alt='{html.escape(Path(f).stem)}'>" for f in e.get("figures", []))
+        figs = "".join(_figure_html(f, cap) for f, cap in _figures_in_order(e))
         tables = ""
         for t in e.get("tables", []):
-            if Path(t).stem.startswith("paper_vs_run"):
+            if Path(t).stem.startswith("paper_vs_run") or Path(t).stem == "claims":
                 tables += f"<h4>{html.escape(Path(t).stem)}</h4>" + _csv_table(out / t)
-        other = [t for t in e.get("tables", []) if not Path(t).stem.startswith("paper_vs_run")]
+        other = [t for t in e.get("tables", []) if not (Path(t).stem.startswith("paper_vs_run") or Path(t).stem == "claims")]
         links = " · ".join(f"<a href='{html.escape(t)}'>{html.escape(Path(t).name)}</a>" for t in other)
         res = e.get("results") or {}
         rec = "".join(f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in res.items()
@@ -124,17 +193,18 @@ def write_index(out: Path, summary: Mapping[str, Any]) -> Path:
             f"<section><h2>{html.escape(e['notebook'])}</h2>"
             f"<p><a href='{html.escape(e['html'])}'>rendered notebook</a> · "
             f"<a href='{html.escape(e['executed'])}'>executed .ipynb</a>{(' · tables: ' + links) if links else ''}</p>"
-            f"{tables}{('<table><tr><th>recorded</th><th>value</th></tr>' + rec + '</table>') if rec else ''}"
+            f"{tables}{('<div class=scroll><table><tr><th>recorded</th><th>value</th></tr>' + rec + '</table></div>') if rec else ''}"
             f"<div class='figs'>{figs}</div></section>")
     body = (f"<!doctype html><html><head><meta charset='utf-8'><title>shortcutlab report · {html.escape(summary['preset'])}</title>"
             f"<style>{_CSS}</style></head><body>"
             f"<h1>shortcutlab study report</h1><p class='sub'>preset <code>{html.escape(summary['preset'])}</code> · "
             f"{html.escape(summary.get('created', ''))} · overrides <code>{html.escape(str(summary.get('overrides') or {}))}</code></p>"
-            f"<p>{html.escape(_data_sentence(summary))}</p>"
+            f"{_banner(summary)}<p>{html.escape(_data_sentence(summary))}</p>"
             f"<div class='results'>{_results_html(summary)}</div>"
             f"{_all_claims(out, summary)}"
             f"<h2>Notebooks</h2>"
-            f"<table><tr><th>notebook</th><th>status</th><th>time</th><th>finding</th></tr>{''.join(rows)}</table>"
+            f"<div class='scroll'><table><tr><th>notebook</th><th>status</th><th>time</th><th>finding</th></tr>"
+            f"{''.join(rows)}</table></div>"
             f"{''.join(sections)}<p><a href='summary.json'>summary.json</a></p></body></html>")
     path = out / "index.html"
     atomic_write_text(path, body)

@@ -64,7 +64,13 @@ class Report:
         if reason is not None:
             self.absent(name, reason)
             return None
-        return atomic_savefig(fig, self.dir / "figures" / f"{name}.png", dpi=dpi, bbox_inches="tight")
+        path = atomic_savefig(fig, self.dir / "figures" / f"{name}.png", dpi=dpi, bbox_inches="tight")
+        # the order the notebook made its figures in, and a caption from the figure's own title, for the report
+        res = self.results()
+        order = [f for f in res.get("figures", []) if f.get("name") != name]
+        res["figures"] = order + [{"name": name, "caption": figure_caption(fig) or name.replace("_", " ")}]
+        atomic_json(self.results_path, res)
+        return path
 
     def absent(self, name: str, reason: str) -> str:
         """Record that figure or table ``name`` is not part of this run, and why (``results.json`` ->
@@ -100,6 +106,19 @@ class Report:
     def save_table(self, df, name: str) -> Path:
         """Save a pandas DataFrame as ``tables/<name>.csv``; returns the path."""
         return atomic_write_text(self.dir / "tables" / f"{name}.csv", df.to_csv())
+
+
+def figure_caption(fig) -> str:
+    """A figure's title: its suptitle, else its axes' titles joined (what the report shows under it)."""
+    try:
+        sup = getattr(fig, "_suptitle", None)
+        if sup is not None and sup.get_text().strip():
+            return " ".join(sup.get_text().split())
+        titles = [" ".join(ax.get_title().split()) for ax in fig.get_axes() if ax.get_title().strip()]
+    except AttributeError:  # not a matplotlib figure
+        return ""
+    titles = list(dict.fromkeys(titles))
+    return " · ".join(titles[:4]) + (" …" if len(titles) > 4 else "")
 
 
 def _show(obj) -> None:

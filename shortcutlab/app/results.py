@@ -112,7 +112,7 @@ def results_block(summary: Mapping[str, Any], *, source: str = "", report_dir: s
         lines += _claims_lines(summary, Path(report_dir))
     lines += ["", "Recorded values:", ""]
     for e in summary["notebooks"]:
-        res = {k: v for k, v in (e.get("results") or {}).items() if k not in ("finding", "absent")}
+        res = {k: v for k, v in (e.get("results") or {}).items() if k not in ("finding", "absent", "figures")}
         if res:
             lines.append(f"* {e['notebook'].removesuffix('.ipynb')}: "
                          + ", ".join(f"{k} = {_value(v)}" for k, v in sorted(res.items())))
