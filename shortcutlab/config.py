@@ -305,6 +305,9 @@ def available_presets() -> list[str]:
 
 def _resolve(preset: str | Path) -> Path:
     p = Path(preset)
+    if isinstance(preset, str) and p.suffix not in (".yaml", ".yml") and "/" not in preset and "\\" not in preset \
+            and (PARAMS_DIR / f"{preset}.yaml").exists():
+        return PARAMS_DIR / f"{preset}.yaml"  # a shipped preset's name wins over a folder of that name in the cwd
     if p.suffix in (".yaml", ".yml") and not p.exists() and not p.is_absolute():
         from ._paths import PROJECT_ROOT
 

@@ -222,3 +222,9 @@ def test_lab_preset_from_the_environment_and_paths_from_the_project_root(tmp_pat
     assert load_preset("params/smoke.yaml").name == "smoke"
     with pytest.raises(ShortcutlabError, match="does not exist"):
         load_preset("params/nope.yaml")
+
+
+def test_a_preset_name_wins_over_a_folder_of_that_name(tmp_path, monkeypatch):
+    (tmp_path / "smoke").mkdir()  # e.g. a data folder named like the preset, in the shell's folder
+    monkeypatch.chdir(tmp_path)
+    assert load_preset("smoke").name == "smoke"

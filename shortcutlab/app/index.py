@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from .._io import atomic_write_text
 
-__all__ = ["write_index"]
+__all__ = ["write_index", "check_layout"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -65,7 +65,7 @@ def _figures_in_order(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
 def _figure_html(png: str, caption: str) -> str:
     """A full-width figure that opens the PNG at its own size, with its caption."""
     p = html.escape(png)
-    return (f"<figure><a href='{p}'><img src='{p}' alt='{html.escape(caption)}' loading='lazy'></a>"
+    return (f"<figure><a href='{p}'><img src='{p}' alt='{html.escape(caption)}'></a>"
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
@@ -132,7 +132,8 @@ def _results_html(summary: Mapping[str, Any]) -> str:
 
     from .results import results_block
 
-    return mistune.html(results_block(summary))  # the claims follow in their own table below
+    text = mistune.html(results_block(summary))  # the claims follow in their own table below
+    return text.replace("<table>", "<div class='scroll'><table>").replace("</table>", "</table></div>")
 
 
 def _all_claims(out: Path, summary: Mapping[str, Any]) -> str:
@@ -172,7 +173,7 @@ def write_index(out: Path, summary: Mapping[str, Any]) -> Path:
         earlier = " <small>(earlier run)</small>" if e.get("from_earlier_run") else ""
         rows.append(f"<tr><td><a href='{html.escape(e['html'])}'>{html.escape(e['notebook'])}</a>{earlier}</td>"
                     f"<td class='{status}'>{status}{err}</td><td>{e.get('duration_s', 0):.0f} s</td>"
-                    f"<td>{_finding(e)}</td></tr>")
+                    f"<td class='wrap'>{_finding(e)}</td></tr>")
     sections = []
     for e in summary["notebooks"]:
         figs = "".join(_figure_html(f, cap) for f, cap in _figures_in_order(e))
@@ -189,11 +190,13 @@ def write_index(out: Path, summary: Mapping[str, Any]) -> Path:
                          for k, v in (res.get("absent") or {}).items())
         if absent:
             tables += f"<p>Not part of this run:</p><ul class='absent'>{absent}</ul>"
+        recorded = ("<div class='scroll'><table><tr><th>recorded</th><th>value</th></tr>" + rec + "</table></div>"
+                    if rec else "")
         sections.append(
             f"<section><h2>{html.escape(e['notebook'])}</h2>"
             f"<p><a href='{html.escape(e['html'])}'>rendered notebook</a> · "
             f"<a href='{html.escape(e['executed'])}'>executed .ipynb</a>{(' · tables: ' + links) if links else ''}</p>"
-            f"{tables}{('<div class=scroll><table><tr><th>recorded</th><th>value</th></tr>' + rec + '</table></div>') if rec else ''}"
+            f"{tables}{recorded}"
             f"<div class='figs'>{figs}</div></section>")
     body = (f"<!doctype html><html><head><meta charset='utf-8'><title>shortcutlab report · {html.escape(summary['preset'])}</title>"
             f"<style>{_CSS}</style></head><body>"
@@ -209,3 +212,52 @@ def write_index(out: Path, summary: Mapping[str, Any]) -> Path:
     path = out / "index.html"
     atomic_write_text(path, body)
     return path
+
+
+_MEASURE = """<script>
+window.addEventListener('load', () => {
+  const vw = document.documentElement.clientWidth;
+  const imgs = [...document.querySelectorAll('img')].map(i => ({src: i.getAttribute('src'), natural: i.naturalWidth,
+      shown: i.getBoundingClientRect().width, room: i.parentElement.closest('figure,div,section,body').clientWidth}));
+  const boxes = [...document.querySelectorAll('table')].map(t => ({inScroll: !!t.closest('.scroll'),
+      right: (t.closest('.scroll') || t).getBoundingClientRect().right, width: t.getBoundingClientRect().width}));
+  const out = {viewport: vw, pageWidth: document.documentElement.scrollWidth, imgs, tables: boxes};
+  const pre = document.createElement('pre'); pre.id = 'layout-metrics'; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
+def check_layout(index_html: str | Path, *, width: int = 1280, chromium: str | None = None,
+                 screenshot: str | Path | None = None, height: int = 2400) -> dict:
+    """Open a report's ``index.html`` in headless Chromium and measure it: the page's width against the window's
+    (a table that overflows the body makes the page wider), and each image's shown width against its natural
+    width and the room it has. Optionally saves a screenshot. Needs a Chromium binary (``chromium``)."""
+    import json
+    import re
+    import shutil
+    import subprocess
+    import tempfile
+
+    exe = chromium or shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if exe is None:
+        raise FileNotFoundError("check_layout needs Chromium (Debian: apt-get install chromium)")
+    index_html = Path(index_html)
+    probe = index_html.with_name(".layout-probe.html")
+    probe.write_text(index_html.read_text(encoding="utf-8").replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--allow-file-access-from-files", f"--window-size={width},{height}", "--virtual-time-budget=10000"]
+    try:
+        with tempfile.TemporaryDirectory() as prof:
+            dom = subprocess.run([exe, *flags, f"--user-data-dir={prof}", "--dump-dom", probe.resolve().as_uri()],
+                                 capture_output=True, text=True, timeout=120).stdout
+            if screenshot is not None:
+                subprocess.run([exe, *flags, f"--user-data-dir={prof}", f"--screenshot={Path(screenshot).resolve()}",
+                                index_html.resolve().as_uri()], capture_output=True, timeout=120)
+    finally:
+        probe.unlink(missing_ok=True)
+    m = re.search(r'<pre id="layout-metrics">(.*?)</pre>', dom, re.S)
+    if not m:
+        raise RuntimeError(f"check_layout: Chromium returned no measurements for {str(index_html)!r}")
+    return json.loads(html.unescape(m.group(1)))

@@ -31,6 +31,33 @@ def _holding(claims: pd.DataFrame) -> str:
     return f"{int((testable['verdict'] == 'holds').sum())}/{len(testable)}"
 
 
+def _change(before: tuple[float, float], after: tuple[float, float]) -> str:
+    """The verb between two values from their 95 % CIs: ``drops to`` / ``rises to`` when the intervals do not
+    overlap, else ``shows no clear change, at`` (a tie or noise is never a direction)."""
+    (blo, bhi), (alo, ahi) = before, after
+    if ahi < blo:
+        return "drops to"
+    if alo > bhi:
+        return "rises to"
+    return "shows no clear change, at"
+
+
+def _claim_sentence(claims: pd.DataFrame, prefix: str, up: str, down: str, what: str, unit: str = "") -> str:
+    """``BackMix raises o.o.d. accuracy by +4.2 points [1.0, 7.1]`` from claim ``prefix``'s effect, CI and verdict
+    (``holds``: the claimed direction; ``contradicted``: the other; else no clear change)."""
+    rows = claims[claims["claim"].astype(str).str.startswith(prefix)]
+    if rows.empty:
+        return ""
+    r = rows.iloc[0]
+    ci = f"{r['effect']:+.1f}{unit} [{r['lo']:+.1f}, {r['hi']:+.1f}]"
+    want_up = r["direction"] == "greater"
+    if r["verdict"] == "holds":
+        return f"{up if want_up else down} {what} ({ci})"
+    if r["verdict"] == "contradicted":
+        return f"{down if want_up else up} {what} ({ci})"
+    return f"no clear change in {what} ({ci}, CI includes 0)"
+
+
 def _absent(df, report) -> dict[str, Any] | None:
     """The finding of a notebook whose table this data cannot give: the reason, recorded."""
     from .._absent import absent_reason
@@ -57,8 +84,10 @@ def contextual_bias(runs: Mapping[tuple[str, str], Any], claims: pd.DataFrame, *
     seg, bg = runs[("cm", "seg")].metrics["test"]["auc_micro"], runs[("cm", "bg")].metrics["test"]["auc_micro"]
     values = {"auc_cm_full": a, "auc_cm_seg": seg, "auc_cm_bg": bg, "claims_holding": _holding(claims)}
     if "test_decorrelated" in full:
-        d = values["auc_cm_full_decorrelated"] = full["test_decorrelated"]["auc_micro"]
-        values["finding"] = (f"Full AUC {a:.2f} with the cue as in training, {d:.2f} with it decorrelated; "
+        t, dd = full["test"], full["test_decorrelated"]
+        d = values["auc_cm_full_decorrelated"] = dd["auc_micro"]
+        verb = _change((t["auc_micro_lo"], t["auc_micro_hi"]), (dd["auc_micro_lo"], dd["auc_micro_hi"]))
+        values["finding"] = (f"Full AUC {a:.2f} with the cue as in training {verb} {d:.2f} with it decorrelated; "
                              f"{_holding(claims)} claims hold")
     else:  # real data: no decorrelated test set
         values["finding"] = (f"cm AUC: Full {a:.2f}, Seg {seg:.2f}, BG {bg:.2f}; {_holding(claims)} testable claims "
@@ -92,9 +121,12 @@ def backmix(table: pd.DataFrame, claims: pd.DataFrame, *, report=None) -> dict[s
     row = table.set_index(["condition", "split"])
     ob, om = row.loc[("baseline", "ood"), "accuracy"], row.loc[("backmix", "ood"), "accuracy"]
     eb, em = row.loc[("baseline", "id"), "pct_e"], row.loc[("backmix", "id"), "pct_e"]
+    gain = _claim_sentence(claims, "9c.", "raises", "lowers", "o.o.d. accuracy over Baseline", " points")
     return _record({"ood_acc_baseline": ob, "ood_acc_backmix": om, "id_pct_e_baseline": eb, "id_pct_e_backmix": em,
                     "claims_holding": _holding(claims),
-                    "finding": f"o.o.d. accuracy: baseline {ob:.1f} %, BackMix {om:.1f} %; %E {eb:.1f} → {em:.1f}"},
+                    "finding": f"o.o.d. accuracy: baseline {ob:.1f} %, BackMix {om:.1f} %"
+                               + (f": BackMix {gain}" if gain.startswith(("raises", "lowers")) else f"; {gain}" if gain else "")
+                               + f"; %E {eb:.1f} → {em:.1f}"},
                    report)
 
 
@@ -131,7 +163,8 @@ def dial(df: pd.DataFrame, *, report=None) -> dict[str, Any]:
     st = float(df["strength"].max())
     top = df[df["strength"] == st].set_index("condition")
     f, s = top.loc["full"], top.loc["seg"]
+    verb = _change((f["auc_lo"], f["auc_hi"]), (f["auc_decorrelated_lo"], f["auc_decorrelated_hi"]))
     return _record({"gap_full_at_max": f["bg_gap"], "gap_seg_at_max": s["bg_gap"],
                     "decorrelated_drop_full": f["auc"] - f["auc_decorrelated"],
-                    "finding": f"at strength {st}: Full AUC {f['auc']:.2f} → {f['auc_decorrelated']:.2f} decorrelated, "
-                               f"BG-gap {f['bg_gap']:.2f} (Seg {s['bg_gap']:.2f})"}, report)
+                    "finding": f"at strength {st}: Full AUC {f['auc']:.2f} {verb} {f['auc_decorrelated']:.2f} "
+                               f"decorrelated, BG-gap {f['bg_gap']:.2f} (Seg {s['bg_gap']:.2f})"}, report)
