@@ -40,3 +40,15 @@ def test_a_model_at_chance_does_not_drop():
     assert out["claims_holding"] == "1/2"  # the n/a claim is not counted
     runs[("cm", "full")].metrics["test_decorrelated"] = m(0.30, 0.22, 0.38)
     assert "drops to 0.30" in findings.contextual_bias(runs, claims)["finding"]
+
+
+def test_a_note_says_when_the_text_will_not_match(tmp_path):
+    import shortcutlab as sl
+    from shortcutlab.app.notebook import preset_note
+    from shortcutlab.data.examples import write_folder_like
+
+    assert "not meaningful" in preset_note(sl.load_preset("smoke"))
+    assert preset_note(sl.load_preset("default")) == ""
+    ood = write_folder_like(tmp_path / "ood", 8, size=48)
+    real = sl.load_preset("default", {"data.echo_ood.source": "folder", "data.echo_ood.path": str(ood)})
+    assert "Real data (echo_ood = folder)" in preset_note(real)

@@ -58,6 +58,7 @@ def test_executed_notebooks_are_clean(smoke_report):
         text = nb.read_text()
         assert "np.float64(" not in text, nb.name
         assert "FloatProgressModel" not in text, nb.name
+        assert "Smoke preset: tiny sizes" in text, nb.name  # the note that the numbers are not meaningful
 
 
 def test_the_plan_is_what_the_notebooks_ask_for(smoke_report):

@@ -19,7 +19,7 @@ from ..config import Config, load_preset
 from ..study import Study
 from .report import Report, open_report
 
-__all__ = ["setup", "Session", "NOTEBOOK_PARAMETERS"]
+__all__ = ["setup", "Session", "NOTEBOOK_PARAMETERS", "preset_note"]
 
 
 def _numbers(name: str, value: Any, lo: float, hi: float | None, lo_open: bool) -> list[float]:
@@ -87,4 +87,26 @@ def setup(preset: Any = "default", overrides: Mapping[str, Any] | None = None, r
         report_dir = os.environ.get("SHORTCUTLAB_REPORT_DIR") or REPORTS_DIR / "interactive" / notebook
     # batch runs (`shortcutlab run`) draw no progress bars: in a kernel they are widgets, stale in the saved notebook
     progress = os.environ.get("SHORTCUTLAB_BATCH") != "1"
+    note = preset_note(cfg)
+    if note:
+        from .report import _show
+        try:
+            from IPython.display import Markdown
+            _show(Markdown(f"*{note}*"))
+        except ImportError:  # pragma: no cover - IPython comes with ipykernel
+            pass
     return Session(cfg, Study(cfg, progress=progress), open_report(report_dir))
+
+
+def preset_note(cfg: Config) -> str:
+    """One line under a notebook's first cell when its text will not match what it shows: the smoke preset
+    (numbers not meaningful) or real data (the text describes the phantoms at the default preset)."""
+    real = [f"{c} = {cfg.data[c]['source']}" for c in ("cm", "acdc", "echo", "echo_ood")
+            if cfg.data[c]["source"] != "phantom"]
+    if cfg.name == "smoke":
+        return ("Smoke preset: tiny sizes and one epoch, to check that everything runs. The numbers are not "
+                "meaningful; 'Reading the result' describes the default preset.")
+    if real:
+        return (f"Real data ({', '.join(real)}): 'Reading the result' describes the phantoms at the default preset; "
+                f"parts that need a phantom are skipped with their reason.")
+    return ""
