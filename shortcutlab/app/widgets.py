@@ -146,6 +146,14 @@ class SaliencyBrowser:
             plt.show()
 
 
+def _png(fig) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return buf.getvalue()
+
+
 class DialSlider:
     """Live dial-a-shortcut: move the strength and see, for Full and Seg at that strength, the AUC with the cue as
     in training and decorrelated (a bar plot and a table with AKS) and one test image with each model's CAM. The
@@ -202,11 +210,16 @@ class DialSlider:
         for fig in (self.bar_figure, self.case_figure):
             if fig is not None:
                 plt.close(fig)
-        self.bar_figure = dial_bars(self.rows)
-        self.case_figure = render_case(self.study, self.runs, 0)
+        with plt.ioff():  # made off-screen: a callback's pyplot figure must not reach the inline backend
+            self.bar_figure = dial_bars(self.rows)
+            self.case_figure = render_case(self.study, self.runs, 0)
+            pngs = [_png(f) for f in (self.bar_figure, self.case_figure)]
         self.out.clear_output(wait=True)
         with self.out:
-            from IPython.display import display
+            from IPython.display import Image, display
             display(pd.DataFrame(self.rows).round(3))
-            display(self.bar_figure)
-            display(self.case_figure)
+            for png in pngs:  # drawn above, to PNG, not by the display formatter
+                display(Image(data=png))
+        # shown in the widget's output; closed in pyplot, or the inline backend shows them again under the cell
+        plt.close(self.bar_figure)
+        plt.close(self.case_figure)
