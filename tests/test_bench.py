@@ -99,3 +99,26 @@ def test_readme_gpu_block_is_generated_from_the_stored_run(monkeypatch):
                        json.loads((runs[-1] / "default_study_jobs.json").read_text())["jobs"],
                        json.loads((runs[-1] / "bootstrap_cpu.json").read_text()))
     assert est["total_hours"] == pytest.approx(sum(r["count"] * r["minutes_each"] / 60 for r in est["rows"]))
+
+
+def test_readme_cpu_bench_block_is_generated_from_the_stored_runs(monkeypatch):
+    """The README's CPU bench table is what scripts/bench_report.py makes from benchmarks/cpu/<runs>/: no drift,
+    and its 'verdicts' column says what the stored runs say."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)
+    spec = importlib.util.spec_from_file_location("bench_report", root / "scripts" / "bench_report.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    folder = sorted((root / "benchmarks" / "cpu").iterdir())[-1].relative_to(root)
+    readme = (root / "README.md").read_text()
+    block = readme[readme.index(mod.BEGIN):readme.index(mod.END) + len(mod.END)]
+    assert block == mod.readme_block(folder)
+    runs = [json.loads(p.read_text()) for p in sorted((root / folder).glob("run*.json"))]
+    fit = [r["table"][2] for r in runs]
+    assert fit[0]["figure"].startswith("fit epoch")
+    for r in fit:  # the stored verdict is the rule applied to the stored interval
+        lo, hi = r["spread"]
+        assert r["verdict"] == ("met" if hi <= 1.05 else "missed" if lo > 1.05 else "noisy")
