@@ -218,3 +218,25 @@ def test_imagenet_initialization_from_a_local_file(tmp_path):
     assert given.initial_weights() == ("imagenet", str(path))
     spec = given.spec("cm", "full")
     assert spec["weights"] == "imagenet" and len(spec["weights_file"]) == 16
+
+
+def test_bad_folders_and_tmed2_files_are_clear_errors(real, tmp_path):
+    from shortcutlab.data.loaders import load_folder, load_tmed2
+
+    with pytest.raises(DataError, match=r"class folder '.*nope' does not exist"):
+        load_folder(tmp_path / "nope", cache_dir=False)
+    with pytest.raises(DataError, match=r"one sub-folder per class \['PLAX', 'XX'\].*extra folders.*'A2C'.*no folder for \['XX'\]"):
+        load_folder(real["ood"], classes=["PLAX", "XX"], cache_dir=False)
+    with pytest.raises(DataError, match=r"'group_regex'.*regular expression.*'\('"):
+        load_folder(real["ood"], group_regex="(", cache_dir=False)
+    with pytest.raises(DataError, match=r"'group_regex' '\^x.*must capture a patient id.*no match in '.*s000_2.png'"):
+        load_folder(real["ood"], group_regex=r"^x(\d)", cache_dir=False)
+    s = load_folder(real["ood"], group_regex=r"^(s\d+)_", size=32, cache_dir=False)  # s003_1.png: patient s003
+    assert len(set(s.meta["patient"])) == 12 and len(s) == 48
+    with pytest.raises(DataError, match=r"labels CSV '.*missing.csv' does not exist"):
+        load_tmed2(real["tmed2"], csv_path="missing.csv", cache_dir=False)
+    (real["root"] / "t2").mkdir()
+    (real["root"] / "t2" / "labels.csv").write_text("query_key,view_label,view_classifier_split,SourceFolder\n"
+                                                    "gone_0.png,PLAX,train,img/\n")
+    with pytest.raises(DataError, match=r"names 1 image\(s\) that do not exist.*gone_0.png"):
+        load_tmed2(real["root"] / "t2", cache_dir=False)
