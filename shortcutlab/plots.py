@@ -179,6 +179,42 @@ def plot_saliency_vs_auc(df: pd.DataFrame, x: str = "aks", y: str = "auc", *, hu
     return fig
 
 
+def plot_training_curves(runs: Mapping[Any, Any], metric: str = "val_auc", *, title: str = ""):
+    """Each model's validation curve, one panel per cohort (MRI: cm, acdc, cm→acdc; echo: one), with a dot on
+    the epoch the selection kept (``select_metric``): the appendix that shows whether a model converged and
+    whether the kept epoch means something. ``runs``: ``{(cohort, condition): run}`` or ``{condition: [runs]}``
+    (then each seed is a line)."""
+    import matplotlib.pyplot as plt
+
+    check_choice(metric, ("val_auc", "val_accuracy", "val_loss", "train_loss"), name="metric",
+                 where="plot_training_curves")
+    groups: dict[str, list[tuple[str, Any]]] = {}
+    for key, value in runs.items():
+        panel, name = (key if isinstance(key, tuple) else ("", key))
+        for r in (value if isinstance(value, (list, tuple)) else [value]):
+            if hasattr(r, "history") and r.history:
+                label = name if not isinstance(value, (list, tuple)) else f"{name} s{r.spec.get('seed', '?')}"
+                groups.setdefault(panel, []).append((label, r))
+    if not groups:
+        raise param_error("runs", "plot_training_curves", "runs with a training history", runs)
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.2), squeeze=False)
+    for ax, (panel, items) in zip(axes[0], groups.items()):
+        for label, r in items:
+            ep = [h["epoch"] for h in r.history if metric in h]
+            val = [h[metric] for h in r.history if metric in h]
+            line, = ax.plot(ep, val, lw=1.2, label=label)
+            best = r.metrics.get("best_epoch") if isinstance(r.metrics, Mapping) else None
+            if best in ep:
+                ax.plot([best], [val[ep.index(best)]], "o", color=line.get_color(), ms=5)
+        ax.set_title(panel or metric, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric.replace("_", " "))
+        ax.legend(fontsize=6, ncol=2)
+    fig.suptitle(title or f"{metric.replace('_', ' ')} per epoch (dot: the epoch kept)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def plot_pretrain_losses(pretrain_runs: Sequence[Any] | Mapping[Any, Any]):
     """Contrastive loss per epoch of each pretraining run (each method has its own scale). A dict from
     :func:`~shortcutlab.study.mri.contrastive_comparison` may be passed whole: its pretraining runs are drawn."""

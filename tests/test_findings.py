@@ -52,3 +52,18 @@ def test_a_note_says_when_the_text_will_not_match(tmp_path):
     ood = write_folder_like(tmp_path / "ood", 8, size=48)
     real = sl.load_preset("default", {"data.echo_ood.source": "folder", "data.echo_ood.path": str(ood)})
     assert "Real data (echo_ood = folder)" in preset_note(real)
+
+
+def test_training_curves_mark_the_kept_epoch():
+    from shortcutlab import plots
+
+    hist = [{"epoch": e, "val_auc": v} for e, v in zip((1, 2, 3), (0.6, 0.9, 0.7))]
+    run = SimpleNamespace(history=hist, metrics={"best_epoch": 2}, spec={"seed": 0})
+    fig = plots.plot_training_curves({("cm", "full"): run, ("acdc", "full"): run})
+    assert [ax.get_title() for ax in fig.axes] == ["cm", "acdc"]
+    curve, dot = fig.axes[0].lines[:2]
+    assert list(curve.get_ydata()) == [0.6, 0.9, 0.7] and list(dot.get_xdata()) == [2] and list(dot.get_ydata()) == [0.9]
+    by_seed = plots.plot_training_curves({"baseline": [run, SimpleNamespace(history=hist, metrics={"best_epoch": 3},
+                                                                            spec={"seed": 1})]})
+    assert [ln.get_label() for ln in by_seed.axes[0].lines if not ln.get_label().startswith("_")] == \
+        ["baseline s0", "baseline s1"]
