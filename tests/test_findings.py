@@ -67,3 +67,14 @@ def test_training_curves_mark_the_kept_epoch():
                                                                             spec={"seed": 1})]})
     assert [ln.get_label() for ln in by_seed.axes[0].lines if not ln.get_label().startswith("_")] == \
         ["baseline s0", "baseline s1"]
+
+
+def test_training_curves_reject_a_bad_metric():
+    import pytest
+
+    from shortcutlab import ShortcutlabError, plots
+
+    with pytest.raises(ShortcutlabError, match=r"'metric' parameter of plot_training_curves.*'val_auc'.*'auc'"):
+        plots.plot_training_curves({}, metric="auc")
+    with pytest.raises(ShortcutlabError, match=r"'runs' parameter of plot_training_curves.*training history"):
+        plots.plot_training_curves({("cm", "full"): SimpleNamespace(history=[], metrics={}, spec={})})

@@ -103,6 +103,11 @@ def test_a_split_column_is_used_and_a_patient_in_two_splits_is_an_error(real, tm
     ({"data.echo.source": "tmed2", "data.echo.path": "TMED2"}, r"'echo_ood' parameter.*must name real data.*'phantom'"),
     ({"data.cm.source": "manifest", "data.cm.path": "MAN", "data.cm.classes": "normal"}, r"'classes' parameter of data.cm.*list of at least two.*'normal'"),
     ({"data.cm": 5}, r"'data.cm' parameter.*source name or a mapping.*Got 5"),
+    ({"data.acdc.source": "acdc", "data.acdc.path": "ACDC", "data.acdc.size": 2}, r"'size' parameter of data.acdc.*int in \[4, 1024\].*Got 2"),
+    ({"data.cm.source": "manifest", "data.cm.path": "MAN", "data.cm.masks": "guess"}, r"'masks' parameter of data.cm.*'file', 'estimate', 'none'.*'guess'"),
+    ({"data.cm.source": "manifest", "data.cm.path": "MAN", "data.cm.label_map": ["a"]}, r"'label_map' parameter of data.cm.*mapping of labels.*\['a'\]"),
+    ({"data.cm.source": "manifest", "data.cm.path": "ACDC"}, r"'path' parameter of data.cm.*existing file.*acdc"),
+    ({"train.weights": "some"}, r"'weights' parameter.*'random', 'imagenet', 'auto'.*'some'"),
 ])
 def test_bad_sources_are_clear_errors_when_the_preset_loads(real, tmp_path, over, pattern):
     subst = {"TMP": str(tmp_path), "ACDC": str(real["acdc"]), "TMED2": str(real["tmed2"]), "MAN": str(real["manifest"])}
@@ -168,6 +173,12 @@ def test_sector_mask_matches_the_echo_phantom():
     assert not bool(sector_mask(torch.zeros(1, 1, 8, 8, dtype=torch.uint8)).any())
     with pytest.raises(ShortcutlabError, match=r"'images' parameter of sector_mask.*\[N, F, H, W\]"):
         sector_mask(torch.zeros(8, 8))
+    with pytest.raises(ShortcutlabError, match=r"'threshold' parameter of sector_mask.*Got 1.5"):
+        sector_mask(torch.zeros(1, 1, 8, 8), threshold=1.5)
+    with pytest.raises(ShortcutlabError, match=r"'closing' parameter of sector_mask.*Got -1"):
+        sector_mask(torch.zeros(1, 1, 8, 8), closing=-1)
+    with pytest.raises(ShortcutlabError, match=r"'images' parameter of sector_mask.*NaN"):
+        sector_mask(torch.full((1, 1, 8, 8), float("nan")))
 
 
 def test_phantom_only_parts_are_absent_on_real_data(real, tmp_path):

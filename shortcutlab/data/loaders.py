@@ -436,21 +436,27 @@ def _single_frame(f: Path, size: int) -> tuple[torch.Tensor, torch.Tensor, bool]
     return img, _fit(torch.from_numpy(_check_binary(mk, mf)).float()[None], size, "nearest") > 0.5, True
 
 
-def _tmed2_set(items, size: int, views: tuple, name: str) -> ImageSet:
-    """(image file, patient, view) rows -> ImageSet; a ``<stem>_mask<ext>`` beside an image is its mask."""
+def _frames_set(rows, size: int, class_names: tuple, name: str) -> ImageSet:
+    """``(image file, class, patient, shown name)`` rows -> a one-frame ImageSet; a ``<name>_mask<ext>`` beside an
+    image is its mask (TMED2 and class folders)."""
     imgs, masks, has, labels, groups, files = [], [], [], [], [], []
-    for f, pid, view in items:
+    for f, cls, pid, shown in rows:
         im, mk, h = _single_frame(f, size)
         imgs.append(im)
         masks.append(mk)
         has.append(h)
-        labels.append(views.index(view))
+        labels.append(class_names.index(cls))
         groups.append(pid)
-        files.append(str(f))
+        files.append(shown)
     _, gid = np.unique(np.array(groups), return_inverse=True)
-    return ImageSet(images=torch.stack(imgs), labels=torch.tensor(labels), class_names=views,
+    return ImageSet(images=torch.stack(imgs), labels=torch.tensor(labels), class_names=class_names,
                     masks=torch.stack(masks), has_mask=torch.tensor(has), groups=torch.from_numpy(gid),
                     meta={"patient": groups, "file": files}, frame_names=("frame",), name=name)
+
+
+def _tmed2_set(items, size: int, views: tuple, name: str) -> ImageSet:
+    """(image file, patient, view) rows -> ImageSet."""
+    return _frames_set([(f, view, pid, str(f)) for f, pid, view in items], size, views, name)
 
 
 def _tmed2_npy(root: Path, size: int, views: tuple, cache_dir) -> dict[str, ImageSet]:
@@ -543,19 +549,8 @@ def load_folder(root: str | Path, *, size: int = 128, classes: Sequence[str] | N
     files = [f for f, _, _ in items]
 
     def build() -> ImageSet:
-        imgs, masks, has, labels, groups, names = [], [], [], [], [], []
-        for f, c, gid in items:
-            im, mk, h = _single_frame(f, size)
-            imgs.append(im)
-            masks.append(mk)
-            has.append(h)
-            labels.append(classes.index(c))
-            groups.append(f"{c}/{gid}" if pattern is None else gid)
-            names.append(str(f.relative_to(root)))
-        _, gid_ = np.unique(np.array(groups), return_inverse=True)
-        return ImageSet(images=torch.stack(imgs), labels=torch.tensor(labels), class_names=classes,
-                        masks=torch.stack(masks), has_mask=torch.tensor(has), groups=torch.from_numpy(gid_),
-                        meta={"patient": groups, "file": names}, frame_names=("frame",), name=root.name)
+        return _frames_set([(f, c, f"{c}/{gid}" if pattern is None else gid, str(f.relative_to(root)))
+                            for f, c, gid in items], size, classes, root.name)
 
     masks_present = [_mask_of(f) for f in files if _mask_of(f).exists()]
     return cached_imageset({"loader": "folder", "root": str(root.resolve()), "size": size, "classes": list(classes),
