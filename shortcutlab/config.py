@@ -126,6 +126,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "batch_size": F(32, "int", 2, 65_536, setting=("fit",)),
         "eval_batch_size": F(256, "int", 1, 65_536, setting=("fit",), results=False),
         "lr": F(3e-3, "float", 0, 10, lo_open=True, setting=("fit",)),
+        "lr_schedule": F("constant", "choice", choices=("constant", "cosine"), setting=("fit",),
+                         doc="cosine: linear warm-up over the first epoch, then cosine decay to 0 at the last step"),
         "weight_decay": F(1e-4, "float", 0, 1, setting=("fit",)),
         "select_metric": F("val_auc", "choice", choices=("val_auc", "val_accuracy", "val_loss", "last"), setting=("fit",)),
         "class_weighted": F(True, "bool", setting=("fit",)),
@@ -147,6 +149,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "saliency": {
         "method": F("gradcam", "choice", choices=CAM_METHODS),
+        "layer": F("", "str", doc="the CAM's layer, a dotted path inside the encoder (e.g. layer1); empty: the "
+                                  "model's last stage, as the papers' GradCAM"),
         "target": F("pred", "choice", choices=("pred", "true")),
         "max_images": F(200, "int", 1, 1_000_000),
         "batch_size": F(64, "int", 1, 65_536),
@@ -154,6 +158,10 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "metrics": {
         "n_bootstrap": F(1000, "int", 10, 1_000_000),
         "ci": F(0.95, "float", 0, 1, lo_open=True, hi_open=True),
+        "claim_ci": F("seed_t", "choice", choices=("seed_t", "hierarchical_bootstrap"),
+                      doc="the claims' CI: seed_t, a t-interval over the seeds widened by the test sample "
+                          "(metrics.seed_t_interval); hierarchical_bootstrap, the percentile bootstrap over seeds "
+                          "and test images (too narrow with few seeds)"),
         "seed": F(0, "int", 0, 2**31 - 1),
     },
     "study": {

@@ -154,7 +154,9 @@ def plot_auc_bars(table: pd.DataFrame, *, title: str = ""):
 def plot_saliency_vs_auc(df: pd.DataFrame, x: str = "aks", y: str = "auc", *, hue: str = "cohort", title: str = "",
                          cohort: str | None = None):
     """Seaborn scatter with a regression line (MRI Figure 2) and the correlation in the title; ``cohort``
-    keeps only that cohort's rows (e.g. ``"CM"`` for CM AKS vs CM→ACDC AUC)."""
+    keeps only that cohort's rows (e.g. ``"CM"`` for CM AKS vs CM→ACDC AUC). With ``<x>_lo``/``<x>_hi`` and
+    ``<y>_lo``/``<y>_hi`` columns (means over seeds, :func:`~shortcutlab.study.mri.saliency_vs_generalization`)
+    each point carries its t-intervals as error bars."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -170,7 +172,10 @@ def plot_saliency_vs_auc(df: pd.DataFrame, x: str = "aks", y: str = "auc", *, hu
         return Absent(PHANTOM_ONLY["test_decorrelated"])
     fig, ax = plt.subplots(figsize=(4.6, 3.6))
     sns.regplot(data=d, x=x, y=y, ax=ax, scatter=False, color="grey", ci=None, line_kws={"lw": 1})
-    sns.scatterplot(data=d, x=x, y=y, hue=hue, style="condition", ax=ax, s=60)
+    if {f"{x}_lo", f"{x}_hi", f"{y}_lo", f"{y}_hi"} <= set(d.columns):  # means over seeds: their t-intervals
+        ax.errorbar(d[x], d[y], xerr=[d[x] - d[f"{x}_lo"], d[f"{x}_hi"] - d[x]],
+                    yerr=[d[y] - d[f"{y}_lo"], d[f"{y}_hi"] - d[y]], fmt="none", ecolor="0.6", lw=0.8, zorder=1)
+    sns.scatterplot(data=d, x=x, y=y, hue=hue, style="condition", ax=ax, s=60, zorder=2)
     c = correlation_ci(d[x], d[y])
     ax.set_title((title + "\n" if title else "") + f"r = {c['r']:.2f} [{c['lo']:.2f}, {c['hi']:.2f}] (Fisher z), n = {c['n']}",
                  fontsize=9)
@@ -222,12 +227,17 @@ def plot_pretrain_losses(pretrain_runs: Sequence[Any] | Mapping[Any, Any]):
 
     if isinstance(pretrain_runs, Mapping):
         pretrain_runs = [v for k, v in pretrain_runs.items() if k[0] == "pretrain"]
-    fig, axes = plt.subplots(1, len(pretrain_runs), figsize=(3.2 * len(pretrain_runs), 2.6), squeeze=False)
-    for ax, r in zip(axes[0], pretrain_runs):
-        ax.plot([h["epoch"] for h in r.history], [h["loss"] for h in r.history], marker="o")
-        ax.set_title(r.method, fontsize=9)
+    groups = [list(v) if isinstance(v, (list, tuple)) else [v] for v in pretrain_runs]  # one panel per method
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.2 * len(groups), 2.6), squeeze=False)
+    for ax, rs in zip(axes[0], groups):
+        for r in rs:  # one line per seed
+            ax.plot([h["epoch"] for h in r.history], [h["loss"] for h in r.history], marker="o", ms=3,
+                    label=f"s{r.spec.get('seed', '?')}")
+        ax.set_title(rs[0].method, fontsize=9)
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
+        if len(rs) > 1:
+            ax.legend(fontsize=6)
     fig.tight_layout()
     return fig
 
@@ -316,7 +326,12 @@ def plot_dial(df: pd.DataFrame):
 
 def saliency_examples(study, runs: Mapping[str, object], eval_set: str = "test", n: int = 5, frame: int = 0,
                       title: str = ""):
-    """A saliency grid (rows: the first ``n`` images; columns: models), MRI Fig. 3 / BackMix Figs. 4-5."""
+    """A saliency grid (rows: the first ``n`` images; columns: models), MRI Fig. 3 / BackMix Figs. 4-5. A value
+    that lists several seeds' runs is drawn from its first seed (the title says which)."""
+    seeds = {r[0].spec.get("seed") for r in runs.values() if isinstance(r, (list, tuple)) and len(r) > 1}
+    runs = {k: (v[0] if isinstance(v, (list, tuple)) else v) for k, v in runs.items()}
+    if seeds:
+        title = (title + " " if title else "") + f"(maps of seed {', '.join(map(str, sorted(seeds)))}, the first)"
     first = next(iter(runs.values()))
     index = torch.as_tensor(first.cams(eval_set)["index"][:n])  # the mapped images (those with a mask)
     ds = study.data(first.cohort)[eval_set].subset(index)

@@ -6,6 +6,7 @@ soft labels). On CUDA: channels_last, bf16 autocast, cudnn.benchmark. On CPU: de
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from torch import nn
 
 from ._io import atomic_torch_save
 from ._manifest import resume
-from ._validation import ShortcutlabError, check_int, check_number, param_error
+from ._validation import ShortcutlabError, check_choice, check_int, check_number, param_error
 from .config import check_setting_names, settings_class, settings_values
 from .interventions.geometric import GeometricParams
 from .interventions.registry import get_condition
@@ -181,6 +182,20 @@ def _better(metric: str, new: float, best: float | None) -> bool:
     return new < best if metric == "val_loss" else new > best
 
 
+def lr_factor(schedule: str, step: int, warmup: int, total: int) -> float:
+    """The learning rate of 0-based ``step`` as a fraction of ``lr``. ``constant``: 1. ``cosine``: a linear warm-up
+    over the first ``warmup`` steps ((step + 1) / warmup), then a half cosine from 1 down to 0 over the remaining
+    steps, ``0.5 (1 + cos(pi (step - warmup + 1) / (total - warmup)))``, so the last step trains at rate 0 and the
+    model of the last epoch is the settled one (``select_metric: last``)."""
+    check_choice(schedule, ("constant", "cosine"), name="lr_schedule", where="fit")
+    if schedule == "constant":
+        return 1.0
+    if step < warmup:
+        return (step + 1) / warmup
+    rest = max(total - warmup, 1)
+    return 0.5 * (1.0 + math.cos(math.pi * min(step - warmup + 1, rest) / rest))
+
+
 def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condition: str = "full",
         settings: TrainSettings | None = None, seed: int = 0, checkpoint: str | Path | None = None,
         progress: bool = True, on_epoch: Callable[[int, dict], None] | None = None,
@@ -243,6 +258,7 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
     if got is not None:
         history, best_state, best_val, best_epoch, start = got
     use_amp = dev.type == "cuda"
+    steps = max(len(pipe), 1)
     from tqdm.auto import tqdm
 
     bar = tqdm(range(start, s.epochs), desc=f"fit {condition}", disable=not progress, leave=False)
@@ -252,6 +268,9 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
         # once per epoch: a float() per step would wait for the GPU at every step
         tot, nb = torch.zeros((), dtype=torch.float64, device=dev), 0
         for b in pipe:
+            if s.lr_schedule != "constant":  # a pure function of the step: a resumed run gets the same rates
+                for g in opt.param_groups:
+                    g["lr"] = s.lr * lr_factor(s.lr_schedule, epoch * steps + nb, steps, s.epochs * steps)
             x = b.x.contiguous(memory_format=torch.channels_last) if use_amp else b.x
             target = b.y_soft if b.y_soft is not None else b.y
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):

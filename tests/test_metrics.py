@@ -253,6 +253,67 @@ def test_hierarchical_bootstrap_bad_input():
         hierarchical_bootstrap(lambda u: 0.0, [{"t": (np.zeros(3), np.zeros(2))}])
 
 
+def _replay_seed_t(effect, units, n_boot, ci, seed):
+    """seed_t_interval written out: per-seed effects, shared test draws (sorted set names), the t formula."""
+    from scipy import stats
+
+    e = np.array([effect(u) for u in units])
+    rng = np.random.default_rng(seed)
+    reps = []
+    while len(reps) < n_boot:
+        idx = {name: rng.integers(0, len(units[0][name][0]), len(units[0][name][0])) for name in sorted(units[0])}
+        vals = [effect({k: tuple(np.asarray(a)[idx[k]] for a in v) for k, v in u.items()}) for u in units]
+        v = sum(vals) / len(vals)
+        if v == v:
+            reps.append(v)
+    se = math.sqrt(e.var(ddof=1) / len(e) + np.var(reps, ddof=1))
+    h = stats.t.ppf(0.5 + ci / 2, len(e) - 1) * se
+    return e.mean() - h, e.mean() + h
+
+
+def test_seed_t_interval_replays_its_formula():
+    from shortcutlab.metrics import seed_t_interval
+
+    g = np.random.default_rng(3)
+    y = np.arange(40) % 2
+    units = [{"test": (y, g.random(40) + 0.3 * y, g.random(40)), "maps": (g.random(25), g.random(25))} for _ in range(3)]
+
+    def effect(u):
+        yy, pa, pb = u["test"]
+        a, b = u["maps"]
+        if len(set(yy)) < 2:
+            return float("nan")
+        return roc_auc_score(yy, pa) - roc_auc_score(yy, pb) + float(np.mean(a - b))
+
+    r = seed_t_interval(effect, units, n_boot=150, seed=5)
+    lo, hi = _replay_seed_t(effect, units, 150, 0.95, 5)
+    assert r["lo"] == pytest.approx(lo, abs=1e-12) and r["hi"] == pytest.approx(hi, abs=1e-12)
+    assert r["estimate"] == pytest.approx(np.mean([effect(u) for u in units])) and r["shared_test_draws"]
+    assert r["method"] == "t over 3 seeds + test bootstrap" and r["n_seeds"] == 3
+
+
+def test_seed_t_interval_is_wider_than_the_seed_bootstrap_at_three_seeds():
+    """Three seeds +0.02, +0.03, +0.10 with no test noise: the percentile bootstrap over seeds gives about their
+    range, which excludes 0; the t-interval (2 degrees of freedom) does not, as a direction from 3 noisy seeds
+    should not be called."""
+    from shortcutlab.metrics import hierarchical_bootstrap, seed_t_interval
+    from scipy import stats
+
+    units = [{"t": (np.full(8, d),)} for d in (0.02, 0.03, 0.10)]
+    eff = lambda u: float(np.mean(u["t"][0]))  # noqa: E731
+    hb = hierarchical_bootstrap(eff, units, n_boot=400)
+    st = seed_t_interval(eff, units, n_boot=50)
+    assert hb["lo"] > 0 and st["lo"] < 0 < st["hi"]
+    v = np.array([0.02, 0.03, 0.10])
+    assert st["hi"] - st["estimate"] == pytest.approx(stats.t.ppf(0.975, 2) * v.std(ddof=1) / math.sqrt(3))
+    assert st["se_test"] == pytest.approx(0.0, abs=1e-15)
+    # one seed: no seed variance to estimate, the test-sample bootstrap alone
+    one = seed_t_interval(eff, units[:1], n_boot=20)
+    assert one["method"] == "hierarchical bootstrap" and one["n_seeds"] == 1
+    with pytest.raises(ShortcutlabError, match="'units' parameter of seed_t_interval"):
+        seed_t_interval(eff, [], n_boot=20)
+
+
 @pytest.mark.parametrize("lo, hi, direction, expected", [
     (0.01, 0.2, "greater", "holds"), (-0.2, -0.01, "greater", "contradicted"), (-0.1, 0.1, "greater", "inconclusive"),
     (0.0, 0.0, "greater", "inconclusive"),  # a tie is never a win

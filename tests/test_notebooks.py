@@ -126,13 +126,24 @@ def test_recorded_values_are_the_right_quantities(smoke_report):
         claims = pd.read_csv(out / nb / "tables" / "claims.csv", index_col=0)
         assert list(claims.columns) == CLAIM_COLUMNS, (nb, list(claims.columns))
         assert set(claims["verdict"]) <= {"holds", "contradicted", "inconclusive"}, nb
-        assert (claims["n_seeds"] == 1).all(), nb  # the smoke preset has one seed
+        assert (claims["n_seeds"] == 2).all(), nb  # the smoke preset has two seeds
         ok = claims.dropna(subset=["lo", "hi"])
         assert ((ok["lo"] <= ok["effect"] + 1e-9) & (ok["effect"] <= ok["hi"] + 1e-9)).all(), nb
     for nb in ("01_contextual_bias", "04_backmix"):
         k, n = by_name[nb]["results"]["claims_holding"].split("/")
         claims = pd.read_csv(out / nb / "tables" / "claims.csv", index_col=0)
         assert int(n) == len(claims) and int(k) == int((claims["verdict"] == "holds").sum()), (nb, k, n)
+    # the MRI tables are over the preset's seeds: means with a t-interval, and per seed on demand
+    t1 = pd.read_csv(out / "01_contextual_bias" / "tables" / "table1_tidy.csv", index_col=0)
+    assert (t1["n_seeds"] == 2).all() and (t1["ci"] == "t over 2 seeds").all()
+    per = pd.read_csv(out / "01_contextual_bias" / "tables" / "table1_per_seed.csv", index_col=0)
+    assert set(per["seed"]) == {0, 1} and len(per) == 2 * len(t1)
+    for nb in ("02_saliency_generalization",):
+        sal = pd.read_csv(out / nb / "tables" / "saliency_vs_auc.csv", index_col=0)
+        assert (sal["n_seeds"] == 2).all() and {"aks_lo", "aks_hi", "auc_lo", "auc_hi"} <= set(sal.columns)
+    # the Ray phase's profile: every job it ran, with its seconds
+    eng = json.loads((out / "engine.json").read_text())
+    assert eng["engine"] == "ray" and set(eng["job_seconds"]) == set(eng["done"]) and eng["seconds"] > 0
     # 05 records its ablation spread from the ablation table it saved
     abl = pd.read_csv(out / "05_semi_supervised" / "tables" / "ablation_subsets.csv", index_col=0)
     assert abs(abl["accuracy"].std() - by_name["05_semi_supervised"]["results"]["ablation_sd_accuracy"]) < 1e-9

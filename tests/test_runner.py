@@ -195,7 +195,7 @@ def test_results_block_from_a_stored_summary(tmp_path, capsys):
     (rep / "01_contextual_bias" / "tables" / "claims.csv").write_text(
         ",claim,direction,effect,lo,hi,verdict,n_seeds,per_seed,method\n"
         "0,1. BG-only is above chance,greater,0.44,0.41,0.46,holds,3,+0.4 +0.5 +0.4,hierarchical bootstrap\n"
-        "1,2. Seg >= Full,greater,-0.03,-0.08,0.02,inconclusive,3,-0.1 +0.0 -0.0,hierarchical bootstrap\n")
+        "1,2. Seg >= Full,greater,-0.03,-0.08,0.02,inconclusive,3,-0.1 +0.0 -0.0,t over 3 seeds + test bootstrap\n")
     import json
     s = json.loads((rep / "summary.json").read_text())
     s["notebooks"][0]["tables"] = ["01_contextual_bias/tables/claims.csv"]
@@ -204,6 +204,9 @@ def test_results_block_from_a_stored_summary(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert "| 1. BG-only is above chance | +0.440 [+0.410, +0.460] | holds | 3 |" in lines
     assert "| 2. Seg >= Full | -0.030 [-0.080, +0.020] | inconclusive | 3 |" in lines
+    # the header names how the CIs were made, from the tables' method column
+    assert any(x.startswith("Claims (paired effects; 95 % CI: hierarchical bootstrap; t over 3 seeds + test "
+                            "bootstrap; *holds*") for x in lines)
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{BEGIN}\nold numbers\n{END}\noutro\n")
     assert main(["results", str(rep), "--readme", str(readme)]) == 0

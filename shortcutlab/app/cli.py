@@ -67,7 +67,7 @@ def _cmd_plan(args) -> int:
     return 0
 
 
-def _run_engine(args) -> int:
+def _run_engine(args) -> tuple[int, dict]:
     """``--engine ray``: the plan's missing jobs on Ray first; the notebooks then load them from the cache."""
     from .engine import run_jobs
 
@@ -78,13 +78,14 @@ def _run_engine(args) -> int:
           f"({res['seconds']:.0f} s)")
     for f in res["failed"]:
         print(f"FAILED {f['name']}: {json.dumps(f['call'], sort_keys=True)}\n  {f['error']}", file=sys.stderr)
-    return len(res["failed"])
+    return len(res["failed"]), res
 
 
 def _cmd_run(args) -> int:
+    from .._io import atomic_json
     from .runner import run_study
 
-    failed_jobs = _run_engine(args) if args.engine == "ray" else 0
+    failed_jobs, engine = _run_engine(args) if args.engine == "ray" else (0, None)
     only = [s for s in (args.only or "").split(",") if s.strip()] or None
     summary = run_study(args.preset, only=only, out=args.out, overrides=parse_set(args.set),
                         fail_fast=args.fail_fast, progress=not args.quiet, execution_timeout=args.cell_timeout)
@@ -97,6 +98,8 @@ def _cmd_run(args) -> int:
     from .._paths import REPORTS_DIR
     from pathlib import Path
     out = Path(args.out) if args.out else REPORTS_DIR / summary["preset"]
+    if engine is not None:  # the training phase's profile: wall time and each job's seconds
+        atomic_json(out / "engine.json", {"engine": "ray", "cpus_per_job": args.cpus_per_job, **engine})
     print(f"report: {out / 'index.html'}")
     if failed_jobs:
         print(f"{failed_jobs} job(s) failed on Ray (listed above); the notebooks trained what they needed themselves",

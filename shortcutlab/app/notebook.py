@@ -1,6 +1,6 @@
 """The notebooks' first cell: one call that checks the parameters and returns the config, the study and the report.
 
->>> cfg, study, report = sl.setup(PRESET, OVERRIDES, REPORT_DIR, notebook="01_contextual_bias", SEED=SEED)
+>>> cfg, study, report = sl.setup(PRESET, OVERRIDES, REPORT_DIR, notebook="05_semi_supervised", SEED=SEED)
 
 It validates every papermill parameter before anything trains (a wrong type stops the notebook in its first
 code cell, with the parameter's name), tunes the allocator for the kernel (see :mod:`shortcutlab._alloc`), and

@@ -70,7 +70,7 @@ def _value(v: Any) -> str:
 def _claims_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:
     import pandas as pd
 
-    rows = []
+    rows, methods = [], []
     for e in summary["notebooks"]:
         for t in e.get("tables", []):
             if Path(t).name != "claims.csv" or not (report_dir / t).is_file():
@@ -78,14 +78,19 @@ def _claims_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:
             df = pd.read_csv(report_dir / t, index_col=0)
             if not {"claim", "effect", "lo", "hi", "verdict", "n_seeds"} <= set(df.columns):
                 continue
+            if "method" in df:  # how each CI was made, as the claims table says (n/a rows have none)
+                for m in df["method"].dropna().astype(str):
+                    if m and m not in methods:
+                        methods.append(m)
             for _, r in df.iterrows():
                 ci = "no CI" if r["lo"] != r["lo"] else f"[{r['lo']:+.3f}, {r['hi']:+.3f}]"
                 rows.append(f"| {str(r['claim']).replace('|', '/')} | {r['effect']:+.3f} {ci} | {r['verdict']} | "
                             f"{int(r['n_seeds'])} |")
     if not rows:
         return []
-    return ["", "Claims (paired effects; CI by a hierarchical bootstrap over seeds and test images; *holds* only "
-                "when it excludes 0 in the claimed direction):", "",
+    how = "; ".join(methods) or "see the claims tables"
+    return ["", f"Claims (paired effects; 95 % CI: {how}; *holds* only when it excludes 0 in the claimed "
+                f"direction):", "",
             "| claim | effect [95 % CI] | verdict | seeds |", "|---|---|---|---|", *rows]
 
 

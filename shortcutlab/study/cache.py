@@ -102,7 +102,8 @@ class Run:
 
         Returns ``{"cams": float16 [n, F, H, W], "index": [n], "metrics": {aks, dsc, pct_e, pct_f: [n, F]},
         "pred": [n], "labels": [n], "probs": [n, K]}`` for the first ``max_images`` images of the set. Method,
-        target (``pred`` or ``true`` class) and ``max_images`` default to the preset's ``saliency`` section. The
+        target (``pred`` or ``true`` class) and ``max_images`` default to the preset's ``saliency`` section, and so does
+        the layer (``saliency.layer``; empty: the model's last stage). The
         file carries a SHA-256 sidecar and is recomputed, with a warning, when it does not match.
         """
         if self.study is None:
@@ -114,7 +115,9 @@ class Run:
         check_choice(target, ("pred", "true"), name="target", where="Run.cams")
         cam_class(method)
         max_images = max_images or sc.max_images
-        path = self.path / f"cams_{eval_set}_{method.replace('+', 'p')}_{target}_{max_images}.npz"
+        layer = sc.layer or None  # None: the model's last stage (the papers' layer); the file name says which
+        at = f"_{layer.replace('.', '-')}" if layer else ""
+        path = self.path / f"cams_{eval_set}_{method.replace('+', 'p')}{at}_{target}_{max_images}.npz"
         key = f"{self.name}/{path.name}"  # the run's folder name holds its spec hash
         if path.exists():
             try:
@@ -150,7 +153,7 @@ class Run:
         probs = predict_tensor(model, x)
         pred = probs.argmax(1)
         cams = compute_cams(model, x, targets=pred if target == "pred" else sub.labels.numpy(), method=method,
-                            batch_size=sc.batch_size)
+                            layer=layer, batch_size=sc.batch_size)
         om = overlap_metrics(cams, sub.masks)
         res = {"cams": cams.to(torch.float16).numpy(), "index": index.numpy(), "pred": pred,
                "labels": sub.labels.numpy(), "probs": probs.astype(np.float32)}
@@ -170,7 +173,7 @@ class Run:
         ds = self.study.data(self.cohort, strength=self.spec["data"].get("strength"))[eval_set]
         for s in out.values():  # how many images the mean is over, and how many of the set had no mask to score
             s.update(n_images=int(len(res["index"])), n_without_mask=int((~ds.has_mask).sum()))
-        cam_hw = cam_resolution(self.model(), tuple(ds.images.shape[-2:]))
+        cam_hw = cam_resolution(self.model(), tuple(ds.images.shape[-2:]), self.study.cfg.saliency.layer or None)
         bounds = overlap_bounds(ds.masks[torch.as_tensor(res["index"])], cam_hw)
         for k, s in out.items():
             lo, hi = bounds["floor"][k].numpy(), bounds["ceiling"][k].numpy()

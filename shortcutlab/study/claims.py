@@ -1,8 +1,12 @@
 """The directions the papers report, as paired effects over the preset's seeds, each with a CI and a verdict.
 
 Every claim is a difference between conditions (or against a reference) on the same test images and the same
-seeds. Its CI comes from :func:`~shortcutlab.metrics.hierarchical_bootstrap`: resample the seeds, then the test
-images inside each seed, recompute the effect, average over the drawn seeds. The verdict
+seeds. Its CI (``metrics.claim_ci``) is by default :func:`~shortcutlab.metrics.seed_t_interval`: the mean of the
+per-seed effects, with a t-interval over the seeds (S - 1 degrees of freedom) whose standard error also holds the
+test sample's (a bootstrap of the test images, the same draw for every seed, since they share the images). With
+one seed it is the test-sample bootstrap alone. ``hierarchical_bootstrap`` (resample the seeds, then the test
+images inside each seed) is kept as an option: with three seeds its percentile interval is about the range of the
+per-seed values, too narrow to call a direction. The verdict
 (:func:`~shortcutlab.metrics.claim_verdict`) is ``holds`` when the CI excludes 0 in the claimed direction,
 ``contradicted`` when it excludes 0 the other way, and ``inconclusive`` otherwise: a tie or a point estimate
 is never a verdict. With one seed the CI reflects only the test sample; the table says how many seeds it used.
@@ -27,7 +31,7 @@ import pandas as pd
 
 from .._absent import NA_PHANTOM
 from .._validation import ShortcutlabError
-from ..metrics import auc, claim_verdict, hierarchical_bootstrap
+from ..metrics import auc, claim_verdict, hierarchical_bootstrap, seed_t_interval
 from .cache import Run, Study
 
 __all__ = ["CLAIM_COLUMNS", "evaluate_claims", "contextual_claims", "saliency_claims", "contrastive_claims",
@@ -52,9 +56,14 @@ def accuracy(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def evaluate_claims(claims: Sequence[tuple[str, str, Callable[[dict], float]]], units: Sequence[dict], *,
-                    n_boot: int, seed: int = 0, ci: float = 0.95) -> pd.DataFrame:
-    """One row per ``(claim, direction, effect)``: the effect over the seeds' ``units`` with its hierarchical
-    bootstrap CI and verdict (columns :data:`CLAIM_COLUMNS`)."""
+                    n_boot: int, seed: int = 0, ci: float = 0.95, method: str = "seed_t") -> pd.DataFrame:
+    """One row per ``(claim, direction, effect)``: the effect over the seeds' ``units`` with its CI and verdict
+    (columns :data:`CLAIM_COLUMNS`). ``method``: ``seed_t`` (:func:`~shortcutlab.metrics.seed_t_interval`, the
+    default) or ``hierarchical_bootstrap`` (:func:`~shortcutlab.metrics.hierarchical_bootstrap`)."""
+    from .._validation import check_choice
+
+    check_choice(method, ("seed_t", "hierarchical_bootstrap"), name="method", where="evaluate_claims")
+    interval = seed_t_interval if method == "seed_t" else hierarchical_bootstrap
     rows = []
     for text, direction, effect in claims:
         if effect is None:  # its data exists only for a phantom (the cue-decorrelated test set)
@@ -62,7 +71,7 @@ def evaluate_claims(claims: Sequence[tuple[str, str, Callable[[dict], float]]], 
             rows.append(dict(claim=text, direction=direction, effect=nan, lo=nan, hi=nan, verdict=NA_PHANTOM,
                              n_seeds=0, per_seed="", method=""))
             continue
-        r = hierarchical_bootstrap(effect, units, n_boot=n_boot, ci=ci, seed=seed)
+        r = interval(effect, units, n_boot=n_boot, ci=ci, seed=seed)
         rows.append(dict(claim=text, direction=direction, effect=r["estimate"], lo=r["lo"], hi=r["hi"],
                          verdict=claim_verdict(r["lo"], r["hi"], direction), n_seeds=r["n_seeds"],
                          per_seed=" ".join(f"{v:+.3f}" for v in r["per_seed"]), method=r["method"]))
@@ -81,22 +90,23 @@ def contextual_runs(study: Study, seeds: Sequence[int] | None = None, conditions
 
 def saliency_runs(study: Study, seeds: Sequence[int] | None = None) -> list[dict]:
     """The cm models claim 6 reads, per seed: Table 1's conditions and the contrastive ones."""
-    from .mri import contextual_bias, contrastive_comparison, supervised_only
+    from .mri import at_seed, contextual_bias, contrastive_comparison, supervised_only
 
     out = []
     for s in _seeds(study, seeds):
-        runs = contextual_bias(study, seed=s, cohorts=("cm",), transfer=False)
-        runs.update({k: v for k, v in supervised_only(contrastive_comparison(study, seed=s)).items() if k[0] == "cm"})
+        runs = at_seed(contextual_bias(study, seeds=[s], cohorts=("cm",), transfer=False))
+        runs.update({k: v for k, v in at_seed(supervised_only(contrastive_comparison(study, seeds=[s]))).items()
+                     if k[0] == "cm"})
         out.append(runs)
     return out
 
 
 def contrastive_runs(study: Study, seeds: Sequence[int] | None = None, methods: Sequence[str] | None = None) -> list[dict]:
     """The runs claims 7-8 read, per seed."""
-    from .mri import contrastive_comparison
+    from .mri import at_seed, contrastive_comparison
 
     methods = list(methods or study.cfg.contrastive.methods)
-    return [contrastive_comparison(study, seed=s, methods=methods) for s in _seeds(study, seeds)]
+    return [at_seed(contrastive_comparison(study, seeds=[s], methods=methods)) for s in _seeds(study, seeds)]
 
 
 def backmix_runs(study: Study, seeds: Sequence[int] | None = None) -> list[dict]:
@@ -118,7 +128,7 @@ def _maps(run: Run, key: str, eval_set: str = "test") -> np.ndarray:
 
 def _run(study: Study, n_boot: int | None, claims, units) -> pd.DataFrame:
     m = study.cfg.metrics
-    return evaluate_claims(claims, units, n_boot=n_boot or m.n_bootstrap, seed=m.seed, ci=m.ci)
+    return evaluate_claims(claims, units, n_boot=n_boot or m.n_bootstrap, seed=m.seed, ci=m.ci, method=m.claim_ci)
 
 
 # ------------------------------------------------------------------------------------------ MRI

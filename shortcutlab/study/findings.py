@@ -77,16 +77,31 @@ def phantoms(calib: pd.DataFrame, *, report=None) -> dict[str, Any]:
                                f"{bg9:.2f} at 0.9"}, report)
 
 
+def _auc(value: Any, split: str = "test") -> tuple[float, float, float]:
+    """Micro AUC of one run or of a list of seeds' runs: the mean with its t-interval across seeds (with one
+    seed: its bootstrap CI over the test images)."""
+    from ..metrics import mean_ci_across
+
+    rs = list(value) if isinstance(value, (list, tuple)) else [value]
+    if len(rs) == 1:
+        t = rs[0].metrics[split]
+        return t["auc_micro"], t["auc_micro_lo"], t["auc_micro_hi"]
+    m = mean_ci_across([r.metrics[split]["auc_micro"] for r in rs])
+    return m["mean"], m["lo"], m["hi"]
+
+
 def contextual_bias(runs: Mapping[tuple[str, str], Any], claims: pd.DataFrame, *, report=None) -> dict[str, Any]:
-    """Notebook 01: AUC of Full (as trained and cue-decorrelated), Seg and BG on cm, and the claims that hold."""
-    full = runs[("cm", "full")].metrics
-    a = full["test"]["auc_micro"]
-    seg, bg = runs[("cm", "seg")].metrics["test"]["auc_micro"], runs[("cm", "bg")].metrics["test"]["auc_micro"]
+    """Notebook 01: AUC of Full (as trained and cue-decorrelated), Seg and BG on cm (means over the seeds), and
+    the claims that hold."""
+    full = runs[("cm", "full")]
+    first = full[0] if isinstance(full, (list, tuple)) else full
+    a, a_lo, a_hi = _auc(full)
+    seg, bg = _auc(runs[("cm", "seg")])[0], _auc(runs[("cm", "bg")])[0]
     values = {"auc_cm_full": a, "auc_cm_seg": seg, "auc_cm_bg": bg, "claims_holding": _holding(claims)}
-    if "test_decorrelated" in full:
-        t, dd = full["test"], full["test_decorrelated"]
-        d = values["auc_cm_full_decorrelated"] = dd["auc_micro"]
-        verb = _change((t["auc_micro_lo"], t["auc_micro_hi"]), (dd["auc_micro_lo"], dd["auc_micro_hi"]))
+    if "test_decorrelated" in first.metrics:
+        d, d_lo, d_hi = _auc(full, "test_decorrelated")
+        values["auc_cm_full_decorrelated"] = d
+        verb = _change((a_lo, a_hi), (d_lo, d_hi))
         values["finding"] = (f"Full AUC {a:.2f} with the cue as in training {verb} {d:.2f} with it decorrelated; "
                              f"{_holding(claims)} claims hold")
     else:  # real data: no decorrelated test set
@@ -108,8 +123,9 @@ def saliency_generalization(corr: pd.DataFrame, *, report=None) -> dict[str, Any
 
 
 def contrastive(runs: Mapping[tuple[str, str], Any], methods: Sequence[str], *, report=None) -> dict[str, Any]:
-    """Notebook 03: CM→ACDC AUC of every model, and the best contrastive method against Full."""
-    transfer = {k[1]: v.metrics["test"]["auc_micro"] for k, v in runs.items() if k[0] == "cm→acdc"}
+    """Notebook 03: CM→ACDC AUC of every model (mean over the seeds), and the best contrastive method against
+    Full."""
+    transfer = {k[1]: _auc(v)[0] for k, v in runs.items() if k[0] == "cm→acdc"}
     best = max(methods, key=lambda m: transfer[m])
     return _record({**{f"auc_transfer_{k}": v for k, v in transfer.items()},
                     "finding": f"CM→ACDC AUC: full {transfer['full']:.2f}, best CSS ({best}) {transfer[best]:.2f}"},

@@ -15,14 +15,14 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..metrics import summarize
+from ..metrics import mean_ci_across, summarize
 from .cache import Run, Study
 from .reference import MRI_TABLE1, MRI_TABLE2, MRI_TABLE3
 from .tables import format_ci
 
 __all__ = ["MRI_CONDITIONS", "COHORT_LABEL", "contextual_bias", "table_mri", "paper_vs_run", "saliency_vs_generalization",
            "correlations", "contrastive_comparison", "supervised_only", "saliency_models", "per_class_overlap",
-           "by_condition"]
+           "by_condition", "at_seed"]
 
 MRI_CONDITIONS = ("zero", "full", "seg", "bg", "rand")
 COHORT_LABEL = {"cm": "CM", "acdc": "ACDC", "cm→acdc": "CM→ACDC"}
@@ -35,52 +35,107 @@ def _train_condition(study: Study, cohort: str, cond: str, *, seed: int = 0, ini
     return study.run(cohort, cond, seed=seed, init=init, **kw)
 
 
-def contextual_bias(study: Study, *, conditions: Sequence[str] = MRI_CONDITIONS, cohorts: Sequence[str] = ("cm", "acdc"),
-                    transfer: bool = True, seed: int = 0) -> dict[tuple[str, str], Run]:
-    """Train (or load) every condition of MRI Table 1: in-domain on each cohort and CM→ACDC.
+def _seed_list(study: Study, seeds: Sequence[int] | None) -> list[int]:
+    from .._validation import param_error
 
-    CM→ACDC: the model trained on cm under the condition is finetuned on acdc under the same condition
-    ('zero': its encoder stays frozen, a linear probe).
+    out = list(study.cfg.train.seeds if seeds is None else seeds)
+    if not out or isinstance(seeds, (str, bytes)):
+        raise param_error("seeds", "mri", "a non-empty list of seeds (None: the preset's train.seeds)", seeds)
+    return out
+
+
+def _as_list(value: Any) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def contextual_bias(study: Study, *, conditions: Sequence[str] = MRI_CONDITIONS, cohorts: Sequence[str] = ("cm", "acdc"),
+                    transfer: bool = True, seeds: Sequence[int] | None = None) -> dict[tuple[str, str], list[Run]]:
+    """Train (or load) every condition of MRI Table 1 for each seed (default: the preset's ``train.seeds``):
+    in-domain on each cohort and CM→ACDC. Returns ``{(cohort, condition): [run of each seed]}``.
+
+    CM→ACDC: the model trained on cm under the condition (same seed) is finetuned on acdc under the same
+    condition ('zero': its encoder stays frozen, a linear probe).
     """
-    runs: dict[tuple[str, str], Run] = {}
-    for cohort in cohorts:
-        for cond in conditions:
-            runs[(cohort, cond)] = _train_condition(study, cohort, cond, seed=seed)
-    if transfer:
-        for cond in conditions:
-            src = runs.get(("cm", cond)) or _train_condition(study, "cm", cond, seed=seed)
-            runs[("cm→acdc", cond)] = _train_condition(study, "acdc", cond, seed=seed, init=src)
+    runs: dict[tuple[str, str], list[Run]] = {}
+    for seed in _seed_list(study, seeds):
+        for cohort in cohorts:
+            for cond in conditions:
+                runs.setdefault((cohort, cond), []).append(_train_condition(study, cohort, cond, seed=seed))
+        if transfer:
+            for cond in conditions:
+                src = runs[("cm", cond)][-1] if "cm" in cohorts else _train_condition(study, "cm", cond, seed=seed)
+                runs.setdefault(("cm→acdc", cond), []).append(_train_condition(study, "acdc", cond, seed=seed, init=src))
     return runs
 
 
-def table_mri(study: Study, runs: Mapping[tuple[str, str], Run], *, metrics: Sequence[str] = ("auc", "aks", "dsc"),
-              decorrelated: bool = True) -> pd.DataFrame:
-    """Tidy table like MRI Table 1: rows (metric, dataset), columns conditions; values mean, lo, hi.
+def at_seed(runs: Mapping[Any, Any], i: int = 0) -> dict[Any, Any]:
+    """``{key: run}`` of the ``i``-th seed out of ``{key: [run of each seed]}`` (a figure of one model per
+    condition, e.g. saliency maps); values that are single runs pass through."""
+    return {k: (v[i] if isinstance(v, (list, tuple)) else v) for k, v in runs.items()}
+
+
+def _across(values: Sequence[float], single: tuple[float, float], ci: float) -> tuple[float, float, float, str]:
+    """Mean over seeds and its t-interval; with one seed, that seed's value and its bootstrap CI over test images."""
+    if len(values) == 1:
+        return float(values[0]), float(single[0]), float(single[1]), "bootstrap over test images (1 seed)"
+    m = mean_ci_across(values, ci)
+    return m["mean"], m["lo"], m["hi"], f"t over {len(values)} seeds"
+
+
+def table_mri(study: Study, runs: Mapping[tuple[str, str], Any], *, metrics: Sequence[str] = ("auc", "aks", "dsc"),
+              decorrelated: bool = True, per_seed: bool = False) -> pd.DataFrame:
+    """Tidy table like MRI Table 1: one row per (metric, dataset, condition) with ``mean``, ``lo``, ``hi``.
+
+    ``runs``: ``{(cohort, condition): [run of each seed]}`` (:func:`contextual_bias`). ``mean`` is the mean over
+    the seeds and ``lo``/``hi`` its t-interval across seeds (``ci`` says which; with one seed, the bootstrap CI
+    over the test images). ``per_seed=True``: one row per seed instead (column ``seed``), each with its bootstrap
+    CI over the test images.
 
     Adds 'AUC (cue decorrelated)' rows: the same models on new test patients whose spurious cue carries no
     class information. AKS and DSC rows also carry their floor (a uniform map: the heart's area share for AKS),
     their ceiling (the heart mask at the CAM layer's resolution and back) and the normalized score
     ``(value - floor) / (ceiling - floor)``, so a reader can tell a map that reads the heart from a blob.
     """
-    rows = []
-    for (cohort, cond), run in runs.items():
+    ci = study.cfg.metrics.ci
+    seed_rows = []
+    for (cohort, cond), value in runs.items():
         ds = COHORT_LABEL.get(cohort, cohort)
-        t = run.metrics["test"]
-        if "auc" in metrics:
-            rows.append(dict(metric="AUC", dataset=ds, condition=cond, mean=t["auc_micro"], lo=t["auc_micro_lo"],
-                             hi=t["auc_micro_hi"], n_nan=0))
-        if decorrelated and "test_decorrelated" in run.metrics:
-            d = run.metrics["test_decorrelated"]
-            rows.append(dict(metric="AUC (cue decorrelated)", dataset=ds, condition=cond, mean=d["auc_micro"],
-                             lo=d["auc_micro_lo"], hi=d["auc_micro_hi"], n_nan=0))
-        if {"aks", "dsc"} & set(metrics):
-            ov = run.overlap()
-            for k in ("aks", "dsc"):
-                if k in metrics:
-                    s = ov[k]
-                    rows.append(dict(metric=k.upper(), dataset=ds, condition=cond, mean=s["mean"], lo=s["lo"],
-                                     hi=s["hi"], n_nan=s["n_nan"], floor=s["floor"], ceiling=s["ceiling"],
-                                     normalized=s["normalized"]))
+        for run in _as_list(value):
+            base = dict(dataset=ds, condition=cond, seed=run.spec["seed"])
+            t = run.metrics["test"]
+            if "auc" in metrics:
+                seed_rows.append(dict(metric="AUC", **base, mean=t["auc_micro"], lo=t["auc_micro_lo"],
+                                      hi=t["auc_micro_hi"], n_nan=0))
+            if decorrelated and "test_decorrelated" in run.metrics:
+                d = run.metrics["test_decorrelated"]
+                seed_rows.append(dict(metric="AUC (cue decorrelated)", **base, mean=d["auc_micro"], lo=d["auc_micro_lo"],
+                                      hi=d["auc_micro_hi"], n_nan=0))
+            if {"aks", "dsc"} & set(metrics):
+                ov = run.overlap()
+                for k in ("aks", "dsc"):
+                    if k in metrics:
+                        o = ov[k]
+                        seed_rows.append(dict(metric=k.upper(), **base, mean=o["mean"], lo=o["lo"], hi=o["hi"],
+                                              n_nan=o["n_nan"], floor=o["floor"], ceiling=o["ceiling"],
+                                              normalized=o["normalized"]))
+    df = pd.DataFrame(seed_rows)
+    return df if per_seed else _over_seeds(df, ci, ("floor", "ceiling", "normalized"))
+
+
+def _over_seeds(df: pd.DataFrame, ci: float, means: Sequence[str] = ()) -> pd.DataFrame:
+    """Per-seed rows (metric, dataset, condition, seed, mean, lo, hi, n_nan) -> one row per (metric, dataset,
+    condition): :func:`_across` the seeds, NaN maps summed, and the plain mean of the ``means`` columns."""
+    if df.empty:
+        return df
+    rows = []
+    for (metric, ds, cond), g in df.groupby(["metric", "dataset", "condition"], sort=False):
+        mean, lo, hi, how = _across(g["mean"].tolist(), (g["lo"].iloc[0], g["hi"].iloc[0]), ci)
+        row = dict(metric=metric, dataset=ds, condition=cond, mean=mean, lo=lo, hi=hi, n_seeds=len(g), ci=how,
+                   n_nan=int(g["n_nan"].sum()))
+        for k in means:
+            if k in g and g[k].notna().any():
+                row[k] = float(g[k].mean())
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -98,57 +153,93 @@ def paper_vs_run(table: pd.DataFrame, paper: str = "mri1") -> pd.DataFrame:
     return df
 
 
-def saliency_vs_generalization(study: Study, runs: Mapping[tuple[str, str], Run]) -> pd.DataFrame:
+def saliency_vs_generalization(study: Study, runs: Mapping[tuple[str, str], Any], *, per_seed: bool = False
+                               ) -> pd.DataFrame:
     """One row per model: overlap (AKS, DSC) and AUC in-domain, and for cm models the AUC on ACDC after
-    transfer (MRI §4.3: in-domain overlap vs out-of-domain AUC)."""
+    transfer (MRI §4.3: in-domain overlap vs out-of-domain AUC). Values are means over the seeds, each with its
+    t-interval across seeds (``<column>_lo``, ``<column>_hi``; none with one seed); ``per_seed=True``: one row
+    per model and seed."""
     rows = []
-    for (cohort, cond), run in runs.items():
-        ov = run.overlap()
-        row = dict(cohort=COHORT_LABEL.get(cohort, cohort), condition=cond, aks=ov["aks"]["mean"], dsc=ov["dsc"]["mean"],
-                   auc=run.metrics["test"]["auc_micro"],
-                   auc_decorrelated=run.metrics.get("test_decorrelated", {}).get("auc_micro", np.nan))
-        if cohort == "cm" and ("cm→acdc", cond) in runs:
-            row["auc_transfer"] = runs[("cm→acdc", cond)].metrics["test"]["auc_micro"]
-        rows.append(row)
-    return pd.DataFrame(rows)
+    for (cohort, cond), value in runs.items():
+        if cohort == "pretrain":
+            continue
+        transfer = _as_list(runs[("cm→acdc", cond)]) if cohort == "cm" and ("cm→acdc", cond) in runs else None
+        for i, run in enumerate(_as_list(value)):
+            ov = run.overlap()
+            row = dict(cohort=COHORT_LABEL.get(cohort, cohort), condition=cond, seed=run.spec["seed"],
+                       aks=ov["aks"]["mean"], dsc=ov["dsc"]["mean"], auc=run.metrics["test"]["auc_micro"],
+                       auc_decorrelated=run.metrics.get("test_decorrelated", {}).get("auc_micro", np.nan))
+            if transfer is not None:
+                row["auc_transfer"] = transfer[i].metrics["test"]["auc_micro"]
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    if per_seed or df.empty:
+        return df
+    values = [c for c in ("aks", "dsc", "auc", "auc_decorrelated", "auc_transfer") if c in df]
+    out = []
+    ci = study.cfg.metrics.ci
+    for (cohort, cond), g in df.groupby(["cohort", "condition"], sort=False):
+        row = dict(cohort=cohort, condition=cond, n_seeds=len(g))
+        for c in values:
+            m = mean_ci_across(g[c].tolist(), ci)
+            row[c] = m["mean"] if m["n"] else np.nan
+            if len(g) > 1:
+                row[f"{c}_lo"], row[f"{c}_hi"] = m["lo"], m["hi"]
+        out.append(row)
+    return pd.DataFrame(out)
 
 
-def contrastive_comparison(study: Study, *, methods: Sequence[str] | None = None, seed: int = 0,
-                           probe: bool = False) -> dict[tuple[str, str], Any]:
-    """MRI Table 2: Full and Seg vs SimCLR / MoCo / BYOL pretrained on cm, evaluated on cm and CM→ACDC.
+def contrastive_comparison(study: Study, *, methods: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
+                           probe: bool = False) -> dict[tuple[str, str], list[Any]]:
+    """MRI Table 2: Full and Seg vs SimCLR / MoCo / BYOL pretrained on cm, evaluated on cm and CM→ACDC, for each
+    seed (default: the preset's ``train.seeds``). Returns ``{(cohort, name): [run of each seed]}`` and
+    ``{("pretrain", method): [pretraining of each seed]}``.
 
     A pretrained encoder is finetuned (``probe=False``) or linearly probed (``probe=True``) on cm, and
     transferred to acdc the same way.
     """
     methods = list(methods or study.cfg.contrastive.methods)
-    runs: dict[tuple[str, str], Any] = {}
-    for cond in ("full", "seg"):
-        cm = study.run("cm", cond, seed=seed)
-        runs[("cm", cond)] = cm
-        runs[("cm→acdc", cond)] = study.run("acdc", cond, seed=seed, init=cm)
-    for m in methods:
-        pre = study.pretrain(m, "cm", seed=seed)
-        runs[("pretrain", m)] = pre
-        runs[("cm", m)] = study.run("cm", "full", seed=seed, init=pre, probe=probe)
-        runs[("cm→acdc", m)] = study.run("acdc", "full", seed=seed, init=pre, probe=probe)
+    runs: dict[tuple[str, str], list[Any]] = {}
+
+    def add(key, run):
+        runs.setdefault(key, []).append(run)
+
+    for seed in _seed_list(study, seeds):
+        for cond in ("full", "seg"):
+            cm = study.run("cm", cond, seed=seed)
+            add(("cm", cond), cm)
+            add(("cm→acdc", cond), study.run("acdc", cond, seed=seed, init=cm))
+        for m in methods:
+            pre = study.pretrain(m, "cm", seed=seed)
+            add(("pretrain", m), pre)
+            add(("cm", m), study.run("cm", "full", seed=seed, init=pre, probe=probe))
+            add(("cm→acdc", m), study.run("acdc", "full", seed=seed, init=pre, probe=probe))
     return runs
 
 
-def per_class_overlap(study: Study, runs: Mapping[tuple[str, str], Any], cohort: str = "cm") -> pd.DataFrame:
-    """MRI Table 3: AKS and DSC per disease class (mean [CI], NaN maps counted) for every model on ``cohort``."""
+def per_class_overlap(study: Study, runs: Mapping[tuple[str, str], Any], cohort: str = "cm", *,
+                      per_seed: bool = False) -> pd.DataFrame:
+    """MRI Table 3: AKS and DSC per disease class for every model on ``cohort``: the mean over seeds of each
+    seed's class mean, with its t-interval across seeds (with one seed: the bootstrap CI over that class's test
+    images; NaN maps counted in ``n_nan``). ``per_seed=True``: one row per seed with its bootstrap CI."""
+    ci = study.cfg.metrics.ci
     rows = []
-    for (c, name), run in runs.items():
-        if c != cohort or not isinstance(run, Run):
+    for (c, name), value in runs.items():
+        if c != cohort:
             continue
-        res = run.cams()
-        labels = np.repeat(res["labels"][:, None], res["metrics"]["aks"].shape[1], 1)
-        for k in ("aks", "dsc"):
-            s = summarize(res["metrics"][k], groups=labels, group_names=run.spec["class_names"],
-                          n_boot=study.cfg.metrics.n_bootstrap, seed=study.cfg.metrics.seed)
-            for cls, v in s["by_group"].items():
-                rows.append(dict(metric=k.upper(), dataset=cls, condition=name, mean=v["mean"], lo=v["lo"], hi=v["hi"],
-                                 n_nan=v["n_nan"]))
-    return pd.DataFrame(rows)
+        for run in _as_list(value):
+            if not isinstance(run, Run):
+                continue
+            res = run.cams()
+            labels = np.repeat(res["labels"][:, None], res["metrics"]["aks"].shape[1], 1)
+            for k in ("aks", "dsc"):
+                s = summarize(res["metrics"][k], groups=labels, group_names=run.spec["class_names"],
+                              n_boot=study.cfg.metrics.n_bootstrap, seed=study.cfg.metrics.seed)
+                for cls, v in s["by_group"].items():
+                    rows.append(dict(metric=k.upper(), dataset=cls, condition=name, seed=run.spec["seed"],
+                                     mean=v["mean"], lo=v["lo"], hi=v["hi"], n_nan=v["n_nan"]))
+    df = pd.DataFrame(rows)
+    return df if per_seed else _over_seeds(df, ci)
 
 
 def by_condition(runs: Mapping[tuple[str, str], Any], cohort: str, conditions: Sequence[str] | None = None
@@ -159,14 +250,15 @@ def by_condition(runs: Mapping[tuple[str, str], Any], cohort: str, conditions: S
     return {c: runs[(cohort, c)] for c in names}
 
 
-def saliency_models(study: Study, *, seed: int = 0) -> dict[tuple[str, str], Run]:
-    """Every supervised MRI model of notebook 02: Table 1's conditions and Table 2's pretrained encoders."""
-    runs = contextual_bias(study, seed=seed)
-    runs.update(supervised_only(contrastive_comparison(study, seed=seed)))
+def saliency_models(study: Study, *, seeds: Sequence[int] | None = None) -> dict[tuple[str, str], list[Run]]:
+    """Every supervised MRI model of notebook 02, for each seed: Table 1's conditions and Table 2's pretrained
+    encoders."""
+    runs = contextual_bias(study, seeds=seeds)
+    runs.update(supervised_only(contrastive_comparison(study, seeds=seeds)))
     return runs
 
 
-def supervised_only(runs: Mapping[tuple[str, str], Any]) -> dict[tuple[str, str], Run]:
+def supervised_only(runs: Mapping[tuple[str, str], Any]) -> dict[tuple[str, str], Any]:
     """The supervised runs of :func:`contrastive_comparison` (its ``("pretrain", method)`` entries left out)."""
     return {k: v for k, v in runs.items() if k[0] != "pretrain"}
 

@@ -58,17 +58,17 @@ def notebook_parameters(path: str | Path) -> dict[str, Any]:
 
 
 def _nb01(st: Study, p: dict) -> None:
-    mri.contextual_bias(st, seed=p["SEED"])
+    mri.contextual_bias(st)
     claims.contextual_runs(st)
 
 
 def _nb02(st: Study, p: dict) -> None:
-    mri.saliency_models(st, seed=p["SEED"])
+    mri.saliency_models(st)
     claims.saliency_runs(st)
 
 
 def _nb03(st: Study, p: dict) -> None:
-    mri.contrastive_comparison(st, seed=p["SEED"])
+    mri.contrastive_comparison(st)
     claims.contrastive_runs(st)
 
 
