@@ -26,7 +26,7 @@ def _cell_kind(src: str) -> str:
     if s.startswith(("import ", "from ")) or "sl.setup(" in s:
         return "setup and imports"
     if "claims." in s and "_claims(" in s:
-        return "claims (hierarchical bootstrap)"
+        return "claims (their test-image bootstrap)"
     if "save_figure" in s or "plots." in s or "widgets." in s:
         return "figures and maps"
     if "report.table" in s:

@@ -204,6 +204,14 @@ def test_results_block_from_a_stored_summary(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert "| 1. BG-only is above chance | +0.440 [+0.410, +0.460] | holds | 3 |" in lines
     assert "| 2. Seg >= Full | -0.030 [-0.080, +0.020] | inconclusive | 3 |" in lines
+    # no engine.json: the notebooks trained in their kernels; with one, the Ray phase's time and the total
+    assert any(x.startswith("The notebooks took ") for x in lines)
+    (rep / "engine.json").write_text(json.dumps({"engine": "ray", "cpus_per_job": 1, "done": ["a", "b"],
+                                                 "seconds": 120.0, "job_seconds": {"a": 100.0, "b": 80.0}}))
+    assert main(["results", str(rep)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert ("Training: 2 jobs on Ray (1 thread(s) each, one per core) in 2.0 min, 3.0 job-minutes; then the notebooks "
+            "in 1.1 min: 3.1 min in all.") in lines
     # the header names how the CIs were made, from the tables' method column
     assert any(x.startswith("Claims (paired effects; 95 % CI: hierarchical bootstrap; t over 3 seeds + test "
                             "bootstrap; *holds*") for x in lines)

@@ -94,6 +94,21 @@ def _claims_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:
             "| claim | effect [95 % CI] | verdict | seeds |", "|---|---|---|---|", *rows]
 
 
+def _engine_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:
+    """The run's time: the Ray phase (``engine.json``, written by ``shortcutlab run --engine ray``) and the notebooks."""
+    nb_s = sum(float(e.get("duration_s") or 0.0) for e in summary["notebooks"])
+    path = report_dir / "engine.json"
+    if not path.is_file():
+        return ["", f"The notebooks took {nb_s / 60:.1f} min in all (training included, in their kernels)."]
+    eng = json.loads(path.read_text())
+    n, wall = len(eng.get("done", [])), float(eng.get("seconds", 0.0))
+    if not n:
+        return ["", f"Every training job was already in the cache; the notebooks took {nb_s / 60:.1f} min."]
+    return ["", f"Training: {n} jobs on Ray ({eng.get('cpus_per_job', '?')} thread(s) each, one per core) in "
+                f"{wall / 60:.1f} min, {sum(eng.get('job_seconds', {}).values()) / 60:.1f} job-minutes; then the "
+                f"notebooks in {nb_s / 60:.1f} min: {(wall + nb_s) / 60:.1f} min in all."]
+
+
 def results_block(summary: Mapping[str, Any], *, source: str = "", report_dir: str | Path | None = None) -> str:
     """Markdown between :data:`BEGIN` and :data:`END`: stamp, one row per notebook (status, time, finding),
     the claims of every notebook (read from ``report_dir``'s ``claims.csv`` tables, when given), and every
@@ -114,6 +129,7 @@ def results_block(summary: Mapping[str, Any], *, source: str = "", report_dir: s
         lines.append(f"| {e['notebook'].removesuffix('.ipynb')} | {e.get('status', '?')} | "
                      f"{e.get('duration_s', float('nan')):.0f} s | {finding} |")
     if report_dir is not None:
+        lines += _engine_lines(summary, Path(report_dir))
         lines += _claims_lines(summary, Path(report_dir))
     lines += ["", "Recorded values:", ""]
     for e in summary["notebooks"]:
