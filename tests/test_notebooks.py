@@ -144,6 +144,7 @@ def test_recorded_values_are_the_right_quantities(smoke_report):
     # the Ray phase's profile: every job it ran, with its seconds
     eng = json.loads((out / "engine.json").read_text())
     assert eng["engine"] == "ray" and set(eng["job_seconds"]) == set(eng["done"]) and eng["seconds"] > 0
+    assert f"Training: {len(eng['done'])} jobs on Ray" in (out / "index.html").read_text()  # the index's block
     # 05 records its ablation spread from the ablation table it saved
     abl = pd.read_csv(out / "05_semi_supervised" / "tables" / "ablation_subsets.csv", index_col=0)
     assert abs(abl["accuracy"].std() - by_name["05_semi_supervised"]["results"]["ablation_sd_accuracy"]) < 1e-9
@@ -196,6 +197,8 @@ def real_report(tmp_path_factory):
     preset = root / "realsmoke.yaml"
     preset.write_text(yaml.safe_dump(smoke))
     out = root / "report"
+    out.mkdir()
+    (out / "engine.json").write_text('{"engine": "ray", "done": ["stale"], "seconds": 1}')  # an earlier Ray run's
     rc = main(["run", "--preset", str(preset), "--quiet", "--out", str(out)])
     summary = json.loads((out / "summary.json").read_text())
     return out, summary, rc
@@ -204,6 +207,8 @@ def real_report(tmp_path_factory):
 def test_every_notebook_runs_on_real_formats(real_report):
     out, summary, rc = real_report
     assert rc == 0 and [e["status"] for e in summary["notebooks"]] == ["ok"] * 8, summary["notebooks"]
+    # no Ray this time: an earlier run's training profile no longer describes the report, and is gone
+    assert not (out / "engine.json").exists() and "jobs on Ray" not in (out / "index.html").read_text()
     assert {c: d["source"] for c, d in summary["data"].items()} == {"cm": "manifest", "acdc": "acdc",
                                                                     "echo": "tmed2", "echo_ood": "folder"}
     res = {e["notebook"][:2]: e["results"] for e in summary["notebooks"]}

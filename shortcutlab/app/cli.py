@@ -85,7 +85,19 @@ def _cmd_run(args) -> int:
     from .._io import atomic_json
     from .runner import run_study
 
+    from pathlib import Path
+
+    from .. import load_preset
+    from .._paths import REPORTS_DIR
+
     failed_jobs, engine = _run_engine(args) if args.engine == "ray" else (0, None)
+    out = Path(args.out) if args.out else REPORTS_DIR / load_preset(args.preset, parse_set(args.set)).name
+    # the training phase's profile (wall time, each job's seconds), before the notebooks so that the report's
+    # index shows it; a run without Ray removes an earlier run's, which no longer describes this report
+    if engine is not None:
+        atomic_json(out / "engine.json", {"engine": "ray", "cpus_per_job": args.cpus_per_job, **engine})
+    else:
+        (out / "engine.json").unlink(missing_ok=True)
     only = [s for s in (args.only or "").split(",") if s.strip()] or None
     summary = run_study(args.preset, only=only, out=args.out, overrides=parse_set(args.set),
                         fail_fast=args.fail_fast, progress=not args.quiet, execution_timeout=args.cell_timeout)
@@ -95,11 +107,6 @@ def _cmd_run(args) -> int:
             er = e.get("error", {})
             line += f"  cell {er.get('exec_count', er.get('cell_index', '?'))}: {er.get('ename', '')}: {er.get('evalue', '')}"
         print(line)
-    from .._paths import REPORTS_DIR
-    from pathlib import Path
-    out = Path(args.out) if args.out else REPORTS_DIR / summary["preset"]
-    if engine is not None:  # the training phase's profile: wall time and each job's seconds
-        atomic_json(out / "engine.json", {"engine": "ray", "cpus_per_job": args.cpus_per_job, **engine})
     print(f"report: {out / 'index.html'}")
     if failed_jobs:
         print(f"{failed_jobs} job(s) failed on Ray (listed above); the notebooks trained what they needed themselves",

@@ -126,13 +126,13 @@ def _csv_table(path: Path) -> str:
     return _table_html(df)
 
 
-def _results_html(summary: Mapping[str, Any]) -> str:
+def _results_html(summary: Mapping[str, Any], out: Path) -> str:
     """The README's results block (:mod:`shortcutlab.app.results`), rendered: the same text at the index's top."""
     import mistune
 
     from .results import results_block
 
-    text = mistune.html(results_block(summary))  # the claims follow in their own table below
+    text = mistune.html(results_block(summary, report_dir=out, claims=False))  # the claims: their own table below
     return text.replace("<table>", "<div class='scroll'><table>").replace("</table>", "</table></div>")
 
 
@@ -203,7 +203,7 @@ def write_index(out: Path, summary: Mapping[str, Any]) -> Path:
             f"<h1>shortcutlab study report</h1><p class='sub'>preset <code>{html.escape(summary['preset'])}</code> · "
             f"{html.escape(summary.get('created', ''))} · overrides <code>{html.escape(str(summary.get('overrides') or {}))}</code></p>"
             f"{_banner(summary)}<p>{html.escape(_data_sentence(summary))}</p>"
-            f"<div class='results'>{_results_html(summary)}</div>"
+            f"<div class='results'>{_results_html(summary, out)}</div>"
             f"{_all_claims(out, summary)}"
             f"<h2>Notebooks</h2>"
             f"<div class='scroll'><table><tr><th>notebook</th><th>status</th><th>time</th><th>finding</th></tr>"

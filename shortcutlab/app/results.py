@@ -109,10 +109,12 @@ def _engine_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:
                 f"notebooks in {nb_s / 60:.1f} min: {(wall + nb_s) / 60:.1f} min in all."]
 
 
-def results_block(summary: Mapping[str, Any], *, source: str = "", report_dir: str | Path | None = None) -> str:
-    """Markdown between :data:`BEGIN` and :data:`END`: stamp, one row per notebook (status, time, finding),
-    the claims of every notebook (read from ``report_dir``'s ``claims.csv`` tables, when given), and every
-    recorded value."""
+def results_block(summary: Mapping[str, Any], *, source: str = "", report_dir: str | Path | None = None,
+                  claims: bool = True) -> str:
+    """Markdown between :data:`BEGIN` and :data:`END`: stamp, one row per notebook (status, time, finding), the
+    run's time (with ``report_dir``: its ``engine.json`` when Ray trained the jobs), the claims of every notebook
+    (read from ``report_dir``'s ``claims.csv`` tables; ``claims=False`` leaves them to the caller, as the report's
+    index does), and every recorded value."""
     m = summary.get("machine") or {}
     machine = (f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, torch {m.get('torch', '?')}"
                + (f", {m['gpu']}" if m.get("gpu") else "")) if m else "machine not recorded"
@@ -130,7 +132,8 @@ def results_block(summary: Mapping[str, Any], *, source: str = "", report_dir: s
                      f"{e.get('duration_s', float('nan')):.0f} s | {finding} |")
     if report_dir is not None:
         lines += _engine_lines(summary, Path(report_dir))
-        lines += _claims_lines(summary, Path(report_dir))
+        if claims:
+            lines += _claims_lines(summary, Path(report_dir))
     lines += ["", "Recorded values:", ""]
     for e in summary["notebooks"]:
         res = {k: v for k, v in (e.get("results") or {}).items() if k not in ("finding", "absent", "figures")}
