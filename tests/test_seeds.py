@@ -133,3 +133,16 @@ def test_the_cam_layer_is_a_preset_setting(study, tmp_path):
     bad = load_preset("smoke", overrides={**_SMALL, "saliency.layer": "layer9"})
     with pytest.raises(ShortcutlabError, match="'layer9'"):
         Study(bad, root=study.root.parent, progress=False).run("cm", "full", seed=0).cams()
+
+
+def test_claim_ci_choice_is_checked(study):
+    """metrics.claim_ci and evaluate_claims' method reject what they do not know, naming it; seeds must be a
+    non-empty list wherever the claims take them."""
+    from shortcutlab.study.claims import contextual_claims, evaluate_claims
+
+    with pytest.raises(ShortcutlabError, match=r"'claim_ci'.*'seed_t', 'hierarchical_bootstrap'.*'bca'"):
+        load_preset("smoke", overrides={"metrics.claim_ci": "bca"})
+    with pytest.raises(ShortcutlabError, match=r"'method' parameter of evaluate_claims.*'student'"):
+        evaluate_claims([], [], n_boot=10, method="student")
+    with pytest.raises(ShortcutlabError, match=r"'seeds' parameter of claims.*non-empty list"):
+        contextual_claims(study, seeds=[])

@@ -466,6 +466,14 @@ class Study:
         """``{condition: run}`` for several conditions on one cohort (the same keyword arguments for each)."""
         return {c: self.run(cohort, c, **kw) for c in conditions}
 
+    def seed_list(self, seeds: Sequence[int] | None = None, *, where: str = "Study.seed_list") -> list[int]:
+        """``seeds`` as a list, or the preset's ``train.seeds`` when None; an empty list or a string is an error
+        naming ``where``."""
+        out = list(self.cfg.train.seeds if seeds is None else seeds)
+        if not out or isinstance(seeds, (str, bytes)):
+            raise param_error("seeds", where, "a non-empty list of seeds (None: the preset's train.seeds)", seeds)
+        return out
+
     def run_seeds(self, cohort: str, condition: str, seeds: Sequence[int] | None = None, **kw) -> list[Run]:
         """The same condition with several seeds (default: the preset's ``train.seeds``)."""
         return [self.run(cohort, condition, seed=s, **kw) for s in (seeds or self.cfg.train.seeds)]

@@ -79,7 +79,7 @@ def evaluate_claims(claims: Sequence[tuple[str, str, Callable[[dict], float]]], 
 
 
 def _seeds(study: Study, seeds: Sequence[int] | None) -> list[int]:
-    return list(seeds if seeds is not None else study.cfg.train.seeds)
+    return study.seed_list(seeds, where="claims")
 
 
 def contextual_runs(study: Study, seeds: Sequence[int] | None = None, conditions: Sequence[str] | None = None) -> list[dict]:

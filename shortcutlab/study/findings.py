@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from .reference import BACKMIX_ABLATION_SD
+from .tables import over_seeds, seed_runs
 
 __all__ = ["phantoms", "contextual_bias", "saliency_generalization", "contrastive", "backmix", "semi_supervised",
            "browser", "dial"]
@@ -80,21 +81,16 @@ def phantoms(calib: pd.DataFrame, *, report=None) -> dict[str, Any]:
 def _auc(value: Any, split: str = "test") -> tuple[float, float, float]:
     """Micro AUC of one run or of a list of seeds' runs: the mean with its t-interval across seeds (with one
     seed: its bootstrap CI over the test images)."""
-    from ..metrics import mean_ci_across
-
-    rs = list(value) if isinstance(value, (list, tuple)) else [value]
-    if len(rs) == 1:
-        t = rs[0].metrics[split]
-        return t["auc_micro"], t["auc_micro_lo"], t["auc_micro_hi"]
-    m = mean_ci_across([r.metrics[split]["auc_micro"] for r in rs])
-    return m["mean"], m["lo"], m["hi"]
+    rs = seed_runs(value)
+    first = rs[0].metrics[split]
+    return over_seeds([r.metrics[split]["auc_micro"] for r in rs], (first["auc_micro_lo"], first["auc_micro_hi"]))[:3]
 
 
 def contextual_bias(runs: Mapping[tuple[str, str], Any], claims: pd.DataFrame, *, report=None) -> dict[str, Any]:
     """Notebook 01: AUC of Full (as trained and cue-decorrelated), Seg and BG on cm (means over the seeds), and
     the claims that hold."""
     full = runs[("cm", "full")]
-    first = full[0] if isinstance(full, (list, tuple)) else full
+    first = seed_runs(full)[0]
     a, a_lo, a_hi = _auc(full)
     seg, bg = _auc(runs[("cm", "seg")])[0], _auc(runs[("cm", "bg")])[0]
     values = {"auc_cm_full": a, "auc_cm_seg": seg, "auc_cm_bg": bg, "claims_holding": _holding(claims)}

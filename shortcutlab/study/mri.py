@@ -18,7 +18,7 @@ import pandas as pd
 from ..metrics import mean_ci_across, summarize
 from .cache import Run, Study
 from .reference import MRI_TABLE1, MRI_TABLE2, MRI_TABLE3
-from .tables import format_ci
+from .tables import format_ci, over_seeds, seed_runs
 
 __all__ = ["MRI_CONDITIONS", "COHORT_LABEL", "contextual_bias", "table_mri", "paper_vs_run", "saliency_vs_generalization",
            "correlations", "contrastive_comparison", "supervised_only", "saliency_models", "per_class_overlap",
@@ -35,19 +35,6 @@ def _train_condition(study: Study, cohort: str, cond: str, *, seed: int = 0, ini
     return study.run(cohort, cond, seed=seed, init=init, **kw)
 
 
-def _seed_list(study: Study, seeds: Sequence[int] | None) -> list[int]:
-    from .._validation import param_error
-
-    out = list(study.cfg.train.seeds if seeds is None else seeds)
-    if not out or isinstance(seeds, (str, bytes)):
-        raise param_error("seeds", "mri", "a non-empty list of seeds (None: the preset's train.seeds)", seeds)
-    return out
-
-
-def _as_list(value: Any) -> list:
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
 def contextual_bias(study: Study, *, conditions: Sequence[str] = MRI_CONDITIONS, cohorts: Sequence[str] = ("cm", "acdc"),
                     transfer: bool = True, seeds: Sequence[int] | None = None) -> dict[tuple[str, str], list[Run]]:
     """Train (or load) every condition of MRI Table 1 for each seed (default: the preset's ``train.seeds``):
@@ -57,7 +44,7 @@ def contextual_bias(study: Study, *, conditions: Sequence[str] = MRI_CONDITIONS,
     condition ('zero': its encoder stays frozen, a linear probe).
     """
     runs: dict[tuple[str, str], list[Run]] = {}
-    for seed in _seed_list(study, seeds):
+    for seed in study.seed_list(seeds, where="mri"):
         for cohort in cohorts:
             for cond in conditions:
                 runs.setdefault((cohort, cond), []).append(_train_condition(study, cohort, cond, seed=seed))
@@ -72,14 +59,6 @@ def at_seed(runs: Mapping[Any, Any], i: int = 0) -> dict[Any, Any]:
     """``{key: run}`` of the ``i``-th seed out of ``{key: [run of each seed]}`` (a figure of one model per
     condition, e.g. saliency maps); values that are single runs pass through."""
     return {k: (v[i] if isinstance(v, (list, tuple)) else v) for k, v in runs.items()}
-
-
-def _across(values: Sequence[float], single: tuple[float, float], ci: float) -> tuple[float, float, float, str]:
-    """Mean over seeds and its t-interval; with one seed, that seed's value and its bootstrap CI over test images."""
-    if len(values) == 1:
-        return float(values[0]), float(single[0]), float(single[1]), "bootstrap over test images (1 seed)"
-    m = mean_ci_across(values, ci)
-    return m["mean"], m["lo"], m["hi"], f"t over {len(values)} seeds"
 
 
 def table_mri(study: Study, runs: Mapping[tuple[str, str], Any], *, metrics: Sequence[str] = ("auc", "aks", "dsc"),
@@ -100,7 +79,7 @@ def table_mri(study: Study, runs: Mapping[tuple[str, str], Any], *, metrics: Seq
     seed_rows = []
     for (cohort, cond), value in runs.items():
         ds = COHORT_LABEL.get(cohort, cohort)
-        for run in _as_list(value):
+        for run in seed_runs(value):
             base = dict(dataset=ds, condition=cond, seed=run.spec["seed"])
             t = run.metrics["test"]
             if "auc" in metrics:
@@ -119,17 +98,17 @@ def table_mri(study: Study, runs: Mapping[tuple[str, str], Any], *, metrics: Seq
                                               n_nan=o["n_nan"], floor=o["floor"], ceiling=o["ceiling"],
                                               normalized=o["normalized"]))
     df = pd.DataFrame(seed_rows)
-    return df if per_seed else _over_seeds(df, ci, ("floor", "ceiling", "normalized"))
+    return df if per_seed else _table_over_seeds(df, ci, ("floor", "ceiling", "normalized"))
 
 
-def _over_seeds(df: pd.DataFrame, ci: float, means: Sequence[str] = ()) -> pd.DataFrame:
+def _table_over_seeds(df: pd.DataFrame, ci: float, means: Sequence[str] = ()) -> pd.DataFrame:
     """Per-seed rows (metric, dataset, condition, seed, mean, lo, hi, n_nan) -> one row per (metric, dataset,
-    condition): :func:`_across` the seeds, NaN maps summed, and the plain mean of the ``means`` columns."""
+    condition): :func:`~shortcutlab.study.tables.over_seeds` the seeds, NaN maps summed, and the plain mean of the ``means`` columns."""
     if df.empty:
         return df
     rows = []
     for (metric, ds, cond), g in df.groupby(["metric", "dataset", "condition"], sort=False):
-        mean, lo, hi, how = _across(g["mean"].tolist(), (g["lo"].iloc[0], g["hi"].iloc[0]), ci)
+        mean, lo, hi, how = over_seeds(g["mean"].tolist(), (g["lo"].iloc[0], g["hi"].iloc[0]), ci)
         row = dict(metric=metric, dataset=ds, condition=cond, mean=mean, lo=lo, hi=hi, n_seeds=len(g), ci=how,
                    n_nan=int(g["n_nan"].sum()))
         for k in means:
@@ -163,8 +142,8 @@ def saliency_vs_generalization(study: Study, runs: Mapping[tuple[str, str], Any]
     for (cohort, cond), value in runs.items():
         if cohort == "pretrain":
             continue
-        transfer = _as_list(runs[("cm→acdc", cond)]) if cohort == "cm" and ("cm→acdc", cond) in runs else None
-        for i, run in enumerate(_as_list(value)):
+        transfer = seed_runs(runs[("cm→acdc", cond)]) if cohort == "cm" and ("cm→acdc", cond) in runs else None
+        for i, run in enumerate(seed_runs(value)):
             ov = run.overlap()
             row = dict(cohort=COHORT_LABEL.get(cohort, cohort), condition=cond, seed=run.spec["seed"],
                        aks=ov["aks"]["mean"], dsc=ov["dsc"]["mean"], auc=run.metrics["test"]["auc_micro"],
@@ -204,7 +183,7 @@ def contrastive_comparison(study: Study, *, methods: Sequence[str] | None = None
     def add(key, run):
         runs.setdefault(key, []).append(run)
 
-    for seed in _seed_list(study, seeds):
+    for seed in study.seed_list(seeds, where="mri"):
         for cond in ("full", "seg"):
             cm = study.run("cm", cond, seed=seed)
             add(("cm", cond), cm)
@@ -227,7 +206,7 @@ def per_class_overlap(study: Study, runs: Mapping[tuple[str, str], Any], cohort:
     for (c, name), value in runs.items():
         if c != cohort:
             continue
-        for run in _as_list(value):
+        for run in seed_runs(value):
             if not isinstance(run, Run):
                 continue
             res = run.cams()
@@ -239,7 +218,7 @@ def per_class_overlap(study: Study, runs: Mapping[tuple[str, str], Any], cohort:
                     rows.append(dict(metric=k.upper(), dataset=cls, condition=name, seed=run.spec["seed"],
                                      mean=v["mean"], lo=v["lo"], hi=v["hi"], n_nan=v["n_nan"]))
     df = pd.DataFrame(rows)
-    return df if per_seed else _over_seeds(df, ci)
+    return df if per_seed else _table_over_seeds(df, ci)
 
 
 def by_condition(runs: Mapping[tuple[str, str], Any], cohort: str, conditions: Sequence[str] | None = None

@@ -1,7 +1,27 @@
-"""Formatting shared by the papers' tables: a value with its CI in one cell."""
+"""Shared by the papers' tables: a value with its CI in one cell, and values over seeds."""
 from __future__ import annotations
 
-__all__ = ["format_ci"]
+from typing import Any, Sequence
+
+__all__ = ["format_ci", "seed_runs", "over_seeds"]
+
+
+def seed_runs(value: Any) -> list:
+    """The runs of one entry of ``{key: [run of each seed]}`` as a list (a single run: a list of one)."""
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def over_seeds(values: Sequence[float], single: tuple[float, float], ci: float = 0.95
+               ) -> tuple[float, float, float, str]:
+    """``(mean, lo, hi, how)`` of one quantity over seeds: the mean and its t-interval
+    (:func:`~shortcutlab.metrics.mean_ci_across`); with one seed, that seed's value and its own CI ``single`` (the
+    bootstrap over the test images)."""
+    from ..metrics import mean_ci_across
+
+    if len(values) == 1:
+        return float(values[0]), float(single[0]), float(single[1]), "bootstrap over test images (1 seed)"
+    m = mean_ci_across(values, ci)
+    return m["mean"], m["lo"], m["hi"], f"t over {len(values)} seeds"
 
 
 def format_ci(mean: float, lo: float, hi: float, digits: int = 3) -> str:
