@@ -82,12 +82,16 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "data": {
         "cmr_size": F(64, "int", 32, 512, doc="pixels of the cardiac MRI phantom"),
         "cmr_n": F(600, "int", 8, 1_000_000, doc="images per MRI cohort (cm and acdc)"),
+        "cmr_pairs_n": F(0, "int", 0, 1_000_000, doc="new cm phantom patients rendered with the cue random, "
+                         "agreeing and conflicting (the paired counterfactual test sets); 0, and for acdc: as many as "
+                         "the test split"),
         "cmr_spurious_kind": F("marker", "choice", choices=("marker", "habitus", "artifact")),
         "cmr_spurious_strength": F(0.9, "float", 0, 1),
         "cmr_systemic": F(True, "bool", doc="amyloid effusion outside the heart (legitimate cue)"),
         "echo_size": F(112, "int", 32, 512),
         "echo_n": F(800, "int", 8, 1_000_000, doc="i.d. echo images (train+val+test)"),
-        "echo_ood_n": F(400, "int", 8, 1_000_000, doc="o.o.d. echo images (other sites)"),
+        "echo_ood_n": F(400, "int", 8, 1_000_000, doc="o.o.d. echo images (other sites); the phantom renders the same "
+                        "sectors again under four background counterfactuals"),
         "echo_overlay_strength": F(0.9, "float", 0, 1),
         "test_fraction": F(0.3, "float", 0, 1, lo_open=True, hi_open=True, doc="MRI paper: 70/30"),
         "val_fraction": F(0.1, "float", 0, 1, hi_open=True),
@@ -134,6 +138,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "device": F("auto", "choice", choices=("auto", "cpu", "cuda"), setting=("fit", "pretrain"), results=False),
         "threads": F(0, "int", 0, 1024, doc="0: all cores", setting=("fit", "pretrain"), results=False),
         "seeds": F((0,), "list[int]", 0, 2**31 - 1),
+        "descriptive_seeds": F(0, "int", 0, 1_000, doc="how many of train.seeds the echo runs no claim reads take "
+                               "(Shuffle, Bokeh, CutMix, the SMA variant, other mask fractions and lambdas); 0: all"),
     },
     "contrastive": {
         "methods": F(("simclr", "moco", "byol"), "list[choice]", choices=("simclr", "moco", "byol")),
@@ -158,10 +164,18 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "metrics": {
         "n_bootstrap": F(1000, "int", 10, 1_000_000),
         "ci": F(0.95, "float", 0, 1, lo_open=True, hi_open=True),
-        "claim_ci": F("seed_t", "choice", choices=("seed_t", "hierarchical_bootstrap"),
-                      doc="the claims' CI: seed_t, a t-interval over the seeds widened by the test sample "
-                          "(metrics.seed_t_interval); hierarchical_bootstrap, the percentile bootstrap over seeds "
-                          "and test images (too narrow with few seeds)"),
+        "claim_ci": F("welch", "choice", choices=("welch", "seed_t", "hierarchical_bootstrap"),
+                      doc="the claims' CI: welch, var(seeds)/S plus the shared test sample's variance (cross-seed "
+                          "covariance of one bootstrap) with Welch-Satterthwaite degrees of freedom "
+                          "(metrics.seed_welch_interval); seed_t, the whole se at S - 1 degrees of freedom (too "
+                          "wide); hierarchical_bootstrap, the percentile bootstrap over seeds and test images (too "
+                          "narrow with few seeds)"),
+        "margin_auc": F(0.02, "float", 0, 1, lo_open=True,
+                        doc="smallest AUC difference of interest: the non-inferiority margin and equivalence bound"),
+        "margin_points": F(2.0, "float", 0, 100, lo_open=True,
+                           doc="smallest difference of interest in percent points (accuracy, %E, %F)"),
+        "margin_overlap": F(0.02, "float", 0, 1, lo_open=True, doc="smallest AKS difference of interest"),
+        "margin_r": F(0.1, "float", 0, 2, lo_open=True, doc="smallest correlation difference of interest"),
         "seed": F(0, "int", 0, 2**31 - 1),
     },
     "study": {

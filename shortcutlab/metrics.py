@@ -27,7 +27,8 @@ from ._validation import ShortcutlabError, check_int, check_number
 
 __all__ = ["auc", "bootstrap_ci", "classification_metrics", "paired_bootstrap", "check_probabilities",
            "aks", "dsc", "energy_pct", "focus_pct", "overlap_metrics", "summarize", "mean_ci_across",
-           "correlation_ci", "hierarchical_bootstrap", "seed_t_interval", "claim_verdict", "overlap_bounds", "normalized_overlap"]
+           "correlation_ci", "hierarchical_bootstrap", "seed_t_interval", "seed_welch_interval", "welch_interval",
+           "t_bounds", "one_sided_p", "holm", "decide", "to_decide", "VERDICTS", "claim_verdict", "overlap_bounds", "normalized_overlap"]
 
 
 def _np(a) -> np.ndarray:
@@ -423,6 +424,211 @@ def seed_t_interval(effect: Callable[[dict], float], units: Sequence[dict], *, n
     return {"estimate": mean, "lo": lo, "hi": hi, "per_seed": per_seed.tolist(), "n_seeds": S, "n_boot": len(reps),
             "n_redrawn": redrawn, "se_seeds": se_seeds, "se_test": se_test, "shared_test_draws": shared,
             "method": f"t over {S} seeds + test bootstrap"}
+
+
+def welch_interval(per_seed: Sequence[float], reps=None, *, ci: float = 0.95) -> dict:
+    """The claims' interval from its two ingredients: the per-seed effects on the full test sets and, when the
+    seeds share their test images, a bootstrap of those images drawn once for every seed.
+
+    With S seeds, ``per_seed`` = e_1 … e_S and ``reps`` a ``[B, S]`` array (replicate b of seed s's effect on the
+    b-th resample, the same resample for every seed), the estimate is mean(e) and
+
+        se² = var(e) / S + c,      c = mean over s ≠ s' of cov(reps[:, s], reps[:, s'])
+
+    ``var`` with ddof = 1. Why these two parts: an effect is e_s = µ + a_s + b + c_s, a seed's own deviation
+    a_s, the shared test sample's b (the same images for every seed) and their interaction c_s. The spread of the
+    e_s holds a_s and c_s but not b, which every seed shares; the bootstrap's variance of one seed holds b and c_s
+    (so adding it double-counts c_s), and its covariance between two seeds holds b alone. c is clipped at 0.
+    The half-width is t_ν · se with Welch–Satterthwaite's degrees of freedom
+
+        ν = se⁴ / ( (var(e)/S)² / (S - 1) + c² / (B - 1) )
+
+    so a test-sample part estimated from hundreds of replicates is not held to S - 1 degrees of freedom. Without
+    ``reps`` (the seeds saw different images, so each e_s already holds its own test sample), se² = var(e)/S and
+    ν = S - 1. With one seed the bootstrap variance of that seed is the whole se² (ν = B - 1).
+
+    Returns ``estimate``, ``lo``, ``hi``, ``se``, ``df``, ``se_seeds`` (√(var(e)/S)), ``se_test`` (√c) and
+    ``n_seeds``."""
+    from scipy import stats
+
+    ci = check_number(ci, name="ci", where="welch_interval", lo=0, hi=1, lo_open=True, hi_open=True)
+    e = np.asarray(per_seed, dtype=float)
+    S = e.size
+    nan = float("nan")
+    out = {"estimate": float(e.mean()) if S else nan, "n_seeds": int(S), "lo": nan, "hi": nan, "se": nan,
+           "df": nan, "se_seeds": nan, "se_test": nan}
+    if S == 0 or np.isnan(e).any():
+        return out
+    r = None if reps is None else np.asarray(reps, dtype=float).reshape(len(reps), -1)
+    if r is not None and (r.shape[1] != S or r.shape[0] < 2):
+        raise ShortcutlabError(f"The 'reps' parameter of welch_interval must be a [B >= 2, {S}] array (one column "
+                               f"per seed). Got shape {r.shape} instead.")
+    if S == 1:
+        if r is None:
+            return out
+        v = float(r[:, 0].var(ddof=1))
+        a, c, df = 0.0, v, float(r.shape[0] - 1)
+    else:
+        a = float(e.var(ddof=1) / S)
+        if r is None:
+            c, df = 0.0, float(S - 1)
+        else:
+            cov = np.cov(r, rowvar=False, ddof=1)
+            c = max(0.0, float((cov.sum() - np.trace(cov)) / (S * (S - 1))))
+            den = a * a / (S - 1) + c * c / (r.shape[0] - 1)
+            df = float((a + c) ** 2 / den) if den > 0 else float("inf")
+    se = float(np.sqrt(a + c))
+    h = float(stats.t.ppf(0.5 + ci / 2, df)) * se if se > 0 else 0.0
+    out.update(lo=out["estimate"] - h, hi=out["estimate"] + h, se=se, df=df, se_seeds=float(np.sqrt(a)),
+               se_test=float(np.sqrt(c)))
+    return out
+
+
+def _fingerprints_shared(units: Sequence[dict], sizes: list[dict[str, int]]) -> bool:
+    """Whether every seed scored the same test images: their units' ``fingerprint`` strings agree (a unit without
+    one is taken as its own images, never as shared)."""
+    fps = [u.get("fingerprint") for u in units]
+    return all(isinstance(f, str) and f for f in fps) and len(set(fps)) == 1 and all(s == sizes[0] for s in sizes)
+
+
+def _sets(u: dict) -> dict:
+    return {k: v for k, v in u.items() if k != "fingerprint"}
+
+
+def seed_welch_interval(effect: Callable[[dict], float], units: Sequence[dict], *, n_boot: int = 1000,
+                        ci: float = 0.95, seed: int = 0) -> dict:
+    """The claims' CI (the default, ``metrics.claim_ci: welch``): :func:`welch_interval` of the per-seed effects and
+    a bootstrap of the shared test images.
+
+    ``units`` and ``effect`` are those of :func:`hierarchical_bootstrap`; each unit may carry a ``fingerprint``
+    (a string naming its test images, e.g. a hash of them). The seeds share their test images only when every
+    unit has the same fingerprint: then one resample index per set serves every seed and the replicates'
+    cross-seed covariance is the shared test-sample variance. Otherwise no bootstrap is drawn for S ≥ 2 (each
+    seed's effect already holds its own test sample). The draws, for replaying: ``rng =
+    np.random.default_rng(seed)``; per replicate, for each set name in sorted order ``rng.integers(0, n, n)``.
+    A replicate whose effect is NaN for any seed is drawn again and counted in ``n_redrawn``."""
+    n_boot = check_int(n_boot, name="n_boot", where="seed_welch_interval", lo=10)
+    ci = check_number(ci, name="ci", where="seed_welch_interval", lo=0, hi=1, lo_open=True, hi_open=True)
+    sets = [_sets(u) for u in units] if isinstance(units, Sequence) and not isinstance(units, (str, dict)) else units
+    sizes = _check_units(sets, "seed_welch_interval")
+    shared = _fingerprints_shared(units, sizes) or len(units) == 1
+    per_seed = np.array([float(effect(u)) for u in sets])
+    reps, redrawn, attempts = [], 0, 0
+    if shared:
+        rng = np.random.default_rng(seed)
+        while len(reps) < n_boot and attempts < 10 * n_boot:
+            attempts += 1
+            idx = {name: rng.integers(0, n, n) for name, n in sorted(sizes[0].items())}
+            vals = [float(effect({name: tuple(np.asarray(a)[idx[name]] for a in arrays)
+                                  for name, arrays in u.items()})) for u in sets]
+            if any(v != v for v in vals):
+                redrawn += 1
+                continue
+            reps.append(vals)
+    r = welch_interval(per_seed, np.array(reps) if len(reps) >= 2 else None, ci=ci)
+    r.update(per_seed=per_seed.tolist(), n_boot=len(reps), n_redrawn=redrawn, shared_test_draws=bool(shared),
+             method=f"Welch t over {len(units)} seed{'s' if len(units) != 1 else ''}"
+                    + (" + shared test bootstrap" if shared and len(reps) >= 2 else ""))
+    return r
+
+
+def t_bounds(estimate: float, se: float, df: float, ci: float) -> tuple[float, float]:
+    """``estimate ± t_{df, (1+ci)/2} · se`` (NaN when se is NaN): an interval of another level from a claim's se."""
+    from scipy import stats
+
+    if not (se == se and df == df):
+        return float("nan"), float("nan")
+    h = float(stats.t.ppf(0.5 + ci / 2, df)) * se
+    return estimate - h, estimate + h
+
+
+def one_sided_p(estimate: float, se: float, df: float, direction: str = "greater", margin: float = 0.0) -> float:
+    """p of the one-sided t test of ``effect > -margin`` (``greater``) or ``effect < margin`` (``less``):
+    ``1 - T_df((±estimate + margin) / se)``; with se = 0 (no variation at all) its limit, 0 when the distance
+    ±estimate + margin is positive and 1 otherwise. NaN when se or df is NaN."""
+    from scipy import stats
+
+    if not (se == se and df == df and estimate == estimate):
+        return float("nan")
+    dist = (estimate if direction == "greater" else -estimate) + margin
+    if se <= 0:
+        return 0.0 if dist > 0 else 1.0
+    z = dist / se
+    return float(stats.t.sf(z, df))
+
+
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (NaN stays NaN and is not counted):
+    p_(i) -> max_{j <= i} min(1, (m - j + 1) p_(j)) in increasing order of p."""
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    m = ok.size
+    running = 0.0
+    for rank, i in enumerate(ok[np.argsort(p[ok], kind="stable")]):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+VERDICTS = ("holds", "contradicted", "equivalent", "non-inferior", "inferior", "inconclusive",
+            "not expected on this phantom")
+
+
+def decide(estimate: float, se: float, df: float, *, test: str = "greater", margin: float = 0.0,
+                 ci: float = 0.95) -> str:
+    """The verdict of one claim from its estimate, se and degrees of freedom (:func:`welch_interval`).
+
+    ``test``:
+
+    * ``greater`` / ``less``: ``holds`` when the ``ci`` interval excludes 0 on the claimed side, ``contradicted``
+      when it excludes 0 on the other; otherwise ``equivalent`` when ``margin`` > 0 and the two one-sided tests
+      against ±margin, each at level 1 - ci (the 2·ci - 1 interval, 90 % for ci = 0.95), lie inside
+      (-margin, margin); else ``inconclusive``.
+    * ``noninferior``: ``non-inferior`` when the ``ci`` interval's lower bound is above -margin, ``inferior`` when
+      its upper bound is below -margin, else ``inconclusive``.
+    * ``equivalent``: ``equivalent`` by the two one-sided tests against ±margin, else ``inconclusive``.
+
+    Never a verdict from a point estimate; NaN gives ``inconclusive``."""
+    from ._validation import check_choice
+
+    check_choice(test, ("greater", "less", "noninferior", "equivalent"), name="test", where="decide")
+    lo, hi = t_bounds(estimate, se, df, ci)
+    if not (lo == lo and hi == hi):
+        return "inconclusive"
+    tlo, thi = t_bounds(estimate, se, df, 2 * ci - 1)  # TOST at level (1 - ci) / 2 each side
+    equivalent = margin > 0 and tlo > -margin and thi < margin
+    if test == "noninferior":
+        return "non-inferior" if lo > -margin else "inferior" if hi < -margin else "inconclusive"
+    if test == "equivalent":
+        return "equivalent" if equivalent else "inconclusive"
+    v = claim_verdict(lo, hi, test)
+    return "equivalent" if v == "inconclusive" and equivalent else v
+
+
+def to_decide(estimate: float, se_seeds: float, se_test: float, n_seeds: int, n_test: int, *,
+              test: str = "greater", margin: float = 0.0, ci: float = 0.95) -> dict:
+    """How many seeds, or how many test images, would decide an undecided claim at its observed effect.
+
+    The distance to cover is |estimate| (``greater``/``less``) or estimate + margin (``noninferior``). With
+    z = the normal quantile of the ``ci`` level, the claim is decided once z · se < distance, where
+    se² = se_seeds² · S / S' + se_test² (more seeds S') or se_seeds² + se_test² · n / n' (more test images n').
+    Returns ``seeds`` and ``images`` (ints, or None when that lever alone cannot decide it: the other part
+    already exceeds the distance, or the effect is 0 or on the wrong side)."""
+    from scipy import stats
+
+    z = float(stats.norm.ppf(0.5 + ci / 2))
+    d = abs(estimate) if test in ("greater", "less") else estimate + margin
+    out = {"seeds": None, "images": None}
+    if not (d == d and se_seeds == se_seeds and se_test == se_test) or d <= 0:
+        return out
+    room = (d / z) ** 2
+    vs, vt = se_seeds ** 2, se_test ** 2
+    if room > vt and vs > 0:
+        out["seeds"] = int(np.ceil(vs * n_seeds / (room - vt)))
+    if room > vs and vt > 0:
+        out["images"] = int(np.ceil(vt * n_test / (room - vs)))
+    return out
 
 
 def claim_verdict(lo: float, hi: float, direction: str = "greater") -> str:

@@ -120,7 +120,8 @@ def plot_calibration(df, title: str = "Linear probe on pixels (macro AUC)"):
 
 
 def plot_auc_bars(table: pd.DataFrame, *, title: str = ""):
-    """Bar plot of AUC with the cue as in training vs decorrelated, per dataset and condition, with CIs."""
+    """Bar plot of AUC on each test set (the cue as in training; on the paired patients decorrelated, agreeing and
+    conflicting), per dataset and condition, with CIs."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 

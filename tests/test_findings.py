@@ -14,18 +14,20 @@ def test_the_verb_follows_the_intervals():
     assert _change((0.45, 0.55), (0.45, 0.55)) == "shows no clear change, at"  # a tie at chance
 
 
-def _claims(effect, lo, hi, verdict, direction="greater"):
-    return pd.DataFrame([dict(claim="9c. BackMix raises o.o.d. accuracy over Baseline (points)", direction=direction,
-                              effect=effect, lo=lo, hi=hi, verdict=verdict)])
+def _claims(effect, lo, hi, verdict, test="greater"):
+    return pd.DataFrame([dict(id="9c", claim="BackMix raises o.o.d. accuracy over Baseline (points)", test=test,
+                              margin=2.0, effect=effect, lo=lo, hi=hi, verdict=verdict)])
 
 
 def test_claim_sentences_follow_the_verdict():
-    assert _claim_sentence(_claims(4.2, 1.0, 7.1, "holds"), "9c.", "raises", "lowers", "acc", " points") == \
+    assert _claim_sentence(_claims(4.2, 1.0, 7.1, "holds"), "9c", "raises", "lowers", "acc", " points") == \
         "raises acc (+4.2 points [+1.0, +7.1])"
-    assert _claim_sentence(_claims(-3.0, -5.0, -1.0, "contradicted"), "9c.", "raises", "lowers", "acc").startswith("lowers")
-    tie = _claim_sentence(_claims(0.0, -2.0, 2.0, "inconclusive"), "9c.", "raises", "lowers", "acc")
+    assert _claim_sentence(_claims(-3.0, -5.0, -1.0, "contradicted"), "9c", "raises", "lowers", "acc").startswith("lowers")
+    tie = _claim_sentence(_claims(0.0, -2.0, 2.0, "inconclusive"), "9c", "raises", "lowers", "acc")
     assert tie.startswith("no clear change in acc") and "CI includes 0" in tie
-    assert _claim_sentence(_claims(1, 0, 2, "holds"), "7.", "a", "b", "c") == ""
+    same = _claim_sentence(_claims(0.1, -0.5, 0.7, "equivalent"), "9c", "raises", "lowers", "acc", " points")
+    assert same.startswith("no change in acc beyond ±2 points")
+    assert _claim_sentence(_claims(1, 0, 2, "holds"), "7", "a", "b", "c") == ""
 
 
 def test_a_model_at_chance_does_not_drop():
@@ -34,10 +36,11 @@ def test_a_model_at_chance_does_not_drop():
     runs = {("cm", "full"): SimpleNamespace(metrics={"test": m(0.49, 0.40, 0.58), "test_decorrelated": m(0.51, 0.42, 0.60)}),
             ("cm", "seg"): SimpleNamespace(metrics={"test": m(0.5, 0.4, 0.6)}),
             ("cm", "bg"): SimpleNamespace(metrics={"test": m(0.5, 0.4, 0.6)})}
-    claims = pd.DataFrame({"verdict": ["inconclusive", "holds", "n/a (needs a phantom)"]})
+    claims = pd.DataFrame({"verdict": ["inconclusive", "holds", "n/a (needs a phantom)", "not expected on this phantom"],
+                           "note": ["", "", "", "CSS has no extra data here"]})
     out = findings.contextual_bias(runs, claims)
     assert "shows no clear change, at 0.51" in out["finding"] and "drops" not in out["finding"]
-    assert out["claims_holding"] == "1/2"  # the n/a claim is not counted
+    assert out["claims_holding"] == "1/2"  # the n/a claim and the one not expected on the phantom are not counted
     runs[("cm", "full")].metrics["test_decorrelated"] = m(0.30, 0.22, 0.38)
     assert "drops to 0.30" in findings.contextual_bias(runs, claims)["finding"]
 

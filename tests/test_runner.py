@@ -193,17 +193,20 @@ def test_results_block_from_a_stored_summary(tmp_path, capsys):
     assert "Claims (paired effects" not in block  # the stored summary lists no claims table
     (rep / "01_contextual_bias" / "tables").mkdir(parents=True)
     (rep / "01_contextual_bias" / "tables" / "claims.csv").write_text(
-        ",claim,direction,effect,lo,hi,verdict,n_seeds,per_seed,method\n"
-        "0,1. BG-only is above chance,greater,0.44,0.41,0.46,holds,3,+0.4 +0.5 +0.4,hierarchical bootstrap\n"
-        "1,2. Seg >= Full,greater,-0.03,-0.08,0.02,inconclusive,3,-0.1 +0.0 -0.0,t over 3 seeds + test bootstrap\n")
+        ",id,claim,source,paper,test,margin,effect,lo,hi,verdict,p_holm,n_seeds,df,per_seed,to_decide,note,method\n"
+        "0,1,BG-only is above chance,MRI Table 1,BG 0.784 ± 0.053,greater,,0.44,0.41,0.46,holds,0.001,3,4.1,"
+        "+0.4 +0.5 +0.4,,,Welch t over 3 seeds + shared test bootstrap\n"
+        "1,2,Seg is not worse than Full,MRI Table 1,Seg 0.884,noninferior,0.02,-0.03,-0.08,0.02,inconclusive,0.8,3,"
+        "2.5,-0.1 +0.0 -0.0,≈9 seeds,,Welch t over 3 seeds + shared test bootstrap\n")
     import json
     s = json.loads((rep / "summary.json").read_text())
     s["notebooks"][0]["tables"] = ["01_contextual_bias/tables/claims.csv"]
     (rep / "summary.json").write_text(json.dumps(s))
     assert main(["results", str(rep)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert "| 1. BG-only is above chance | +0.440 [+0.410, +0.460] | holds | 3 |" in lines
-    assert "| 2. Seg >= Full | -0.030 [-0.080, +0.020] | inconclusive | 3 |" in lines
+    assert "| 1 | BG-only is above chance | BG 0.784 ± 0.053 (MRI Table 1) | +0.440 [+0.410, +0.460] | holds | 3 |" in lines
+    assert ("| 2 | Seg is not worse than Full | Seg 0.884 (MRI Table 1) | -0.030 [-0.080, +0.020] | inconclusive "
+            "(needs ≈9 seeds) | 3 |") in lines
     # no engine.json: the notebooks trained in their kernels; with one, the Ray phase's time and the total
     assert any(x.startswith("The notebooks took ") for x in lines)
     (rep / "engine.json").write_text(json.dumps({"engine": "ray", "cpus_per_job": 1, "done": ["a", "b"],
@@ -213,8 +216,8 @@ def test_results_block_from_a_stored_summary(tmp_path, capsys):
     assert ("Training: 2 jobs on Ray (1 thread(s) each, one per core) in 2.0 min, 3.0 job-minutes; then the notebooks "
             "in 1.1 min: 3.1 min in all.") in lines
     # the header names how the CIs were made, from the tables' method column
-    assert any(x.startswith("Claims (paired effects; 95 % CI: hierarchical bootstrap; t over 3 seeds + test "
-                            "bootstrap; *holds*") for x in lines)
+    assert any(x.startswith("Claims as the papers state them (paired effects; 95 % CI: Welch t over 3 seeds + shared "
+                            "test bootstrap; a direction *holds*") for x in lines)
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{BEGIN}\nold numbers\n{END}\noutro\n")
     assert main(["results", str(rep), "--readme", str(readme)]) == 0

@@ -45,9 +45,11 @@ def test_phantom_is_the_default_and_unchanged(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k].images, b[k].images) for k in a)
     e, f = cohort_data(cfg, "echo", cache_dir=False), echo_data(cfg, cache_dir=False)
     assert all(torch.equal(e[k].images, f[k].images) for k in e)
-    spec = Study(cfg, progress=False)._data_spec("cm", None)  # the cache key of every phantom run: as before
+    spec = Study(cfg, progress=False)._data_spec("cm", None)  # the cache key of every phantom run
     assert spec == {"cohort": "cm", "n": 60, "size": 48, "seed": 0, "kind": "marker", "strength": 0.9,
-                    "systemic": True, "split": [0.3, 0.1]}
+                    "systemic": True, "split": [0.3, 0.1], "pairs_n": 0}
+    assert set(a) == {"train", "val", "test", "test_decorrelated", "test_aligned", "test_conflict"}
+    assert set(e) == {"train", "val", "test", "ood", "ood_bg_agree", "ood_bg_conflict", "ood_bg_vendor", "ood_bg_black"}
 
 
 def test_every_source_loads_splits_without_leakage(real, tmp_path):

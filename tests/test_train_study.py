@@ -139,7 +139,8 @@ def test_study_root_holds_its_data_cache(tmp_path):
     cfg = load_preset("smoke", overrides={"data.cmr_n": 80, "data.cmr_size": 32})
     st = Study(cfg, root=tmp_path, progress=False)
     parts = st.data("cm")
-    assert len(parts["train"]) > 0 and len(list((tmp_path / "data").glob("cmr-*.npz"))) == 2
+    # the cohort and its new test patients in three renders (cue random, agreeing, conflicting)
+    assert len(parts["train"]) > 0 and len(list((tmp_path / "data").glob("cmr-*.npz"))) == 4
     after = set((PROJECT_ROOT / "runs" / "data").glob("*.npz")) if (PROJECT_ROOT / "runs" / "data").exists() else set()
     assert after == before
 

@@ -15,7 +15,7 @@ h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
 .scroll{overflow-x:auto;max-width:100%;margin:.6em 0}
 table{border-collapse:collapse;font-size:.85em} td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;white-space:nowrap}
 th{background:#f3f3f3} .ok{color:#1a7f37;font-weight:600} .failed{color:#cf222e;font-weight:600}
-td.holds{color:#1a7f37;font-weight:600} td.contradicted{color:#cf222e;font-weight:600} td.inconclusive{color:#9a6700}
+td.holds,td.non-inferior,td.equivalent{color:#1a7f37;font-weight:600} td.contradicted,td.inferior{color:#cf222e;font-weight:600} td.inconclusive,td.not{color:#9a6700}
 td.wrap{white-space:normal;min-width:18em}
 figure{margin:1em 0} figure img{max-width:100%;height:auto;border:1px solid #ddd;display:block}
 figcaption{color:#555;font-size:.9em;margin-top:.3em} section{border-top:1px solid #ddd;margin-top:1.5em}
@@ -153,8 +153,11 @@ def _all_claims(out: Path, summary: Mapping[str, Any]) -> str:
     if not frames:
         return ""
     df = pd.concat(frames, ignore_index=True)
-    return ("<h2>Claims</h2><p>Each direction the papers report, as a paired effect with a hierarchical-bootstrap "
-            "CI over seeds and test images; <em>holds</em> only when the CI excludes 0 in the claimed direction.</p>"
+    return ("<h2>Claims</h2><p>Each statement of the papers (its source and the paper's own numbers beside it), as "
+            "a paired effect with a 95 % CI over seeds and the shared test images (Welch–Satterthwaite degrees of "
+            "freedom); <em>holds</em> only when the CI excludes 0 on the claimed side, <em>non-inferior</em> when "
+            "it stays above −margin, <em>equivalent</em> when the effect is inside ± the smallest effect of "
+            "interest; <code>p_holm</code> is Holm-adjusted over each notebook's claims.</p>"
             + _table_html(df[[c for c in df.columns if c not in ("per_seed", "method")]], index=False))
 
 

@@ -84,14 +84,17 @@ def _claims_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:
                         methods.append(m)
             for _, r in df.iterrows():
                 ci = "no CI" if r["lo"] != r["lo"] else f"[{r['lo']:+.3f}, {r['hi']:+.3f}]"
-                rows.append(f"| {str(r['claim']).replace('|', '/')} | {r['effect']:+.3f} {ci} | {r['verdict']} | "
-                            f"{int(r['n_seeds'])} |")
+                cell = lambda k: str(r.get(k, "") if r.get(k, "") == r.get(k, "") else "").replace("|", "/")  # noqa: E731
+                verdict = str(r["verdict"]) + (f" (needs {cell('to_decide')})" if cell("to_decide") and
+                                               cell("to_decide") != "not at this effect" else "")
+                rows.append(f"| {cell('id')} | {cell('claim')} | {cell('paper')} ({cell('source')}) | "
+                            f"{r['effect']:+.3f} {ci} | {verdict} | {int(r['n_seeds'])} |")
     if not rows:
         return []
     how = "; ".join(methods) or "see the claims tables"
-    return ["", f"Claims (paired effects; 95 % CI: {how}; *holds* only when it excludes 0 in the claimed "
-                f"direction):", "",
-            "| claim | effect [95 % CI] | verdict | seeds |", "|---|---|---|---|", *rows]
+    return ["", f"Claims as the papers state them (paired effects; 95 % CI: {how}; a direction *holds* only when "
+                f"its CI excludes 0 on the claimed side, *non-inferior* when it stays above -margin):", "",
+            "| id | claim | paper (source) | effect [95 % CI] | verdict | seeds |", "|---|---|---|---|---|---|", *rows]
 
 
 def _engine_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:

@@ -36,6 +36,7 @@ COHORTS = {"cm": ("NICM", "ICM", "AMYL", "HCM"), "acdc": ("DCM", "HCM", "MINF", 
 CUE_KINDS = ("marker", "habitus", "artifact", "none")
 ECHO_VIEWS = ("PLAX", "PSAX", "A2C", "A4C")
 ECHO_SITES = ("id", "ood")
+ECHO_BACKGROUNDS = ("site", "id_agree", "id_conflict", "vendor", "black")
 
 # Heart parameters per class, means and standard deviations (normalized units: the torso half-width ~0.85).
 # r: LV cavity radius at ED; w: LV wall thickness; ef: LV ejection fraction (area based); rv: RV size factor;
@@ -103,8 +104,8 @@ def _to_u8(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
 
 def make_cmr(cohort: str = "cm", n: int = 200, size: int = 64, *, spurious: str = "marker",
              strength: float = 0.9, systemic: bool = True, seed: int | torch.Generator | None = 0,
-             labels: Sequence[int] | torch.Tensor | None = None, chunk: int = 32,
-             _heart_patch: bool = True) -> ImageSet:
+             labels: Sequence[int] | torch.Tensor | None = None, cue: Sequence[int] | torch.Tensor | None = None,
+             chunk: int = 32, _heart_patch: bool = True) -> ImageSet:
     """Cardiac MRI phantom: short-axis mid-ventricular slice, frames ED and ES.
 
     Parameters
@@ -126,6 +127,10 @@ def make_cmr(cohort: str = "cm", n: int = 200, size: int = 64, *, spurious: str 
     seed : int or torch.Generator
     labels : sequence of int, optional
         Class of each patient; by default balanced (as ACDC) and shuffled.
+    cue : sequence of int, optional
+        The class each patient's spurious cue points to, instead of the draw. The draw is still made, so with the
+        same ``seed`` and ``labels`` the patients, their anatomy and every noise field are the same and only the
+        cue differs: a counterfactual render of the same patients (e.g. ``cue=labels``: the cue agrees).
 
     Returns
     -------
@@ -154,7 +159,15 @@ def make_cmr(cohort: str = "cm", n: int = 200, size: int = 64, *, spurious: str 
         if lab.shape != (n,) or lab.min() < 0 or lab.max() >= k:
             raise ShortcutlabError(f"The 'labels' parameter of make_cmr must hold {n} ints in [0, {k - 1}]. "
                                    f"Got shape {tuple(lab.shape)} with range [{int(lab.min())}, {int(lab.max())}] instead.")
-    cue = _cue_classes(lab, k, strength, g)  # drawn for every kind, so 'none' consumes the same random stream
+    cue_drawn = _cue_classes(lab, k, strength, g)  # drawn for every kind and override: the same random stream
+    if cue is None:
+        cue = cue_drawn
+    else:
+        cue = torch.as_tensor(cue, dtype=torch.int64)
+        if cue.shape != (n,) or cue.min() < 0 or cue.max() >= k:
+            raise ShortcutlabError(f"The 'cue' parameter of make_cmr must hold {n} ints in [0, {k - 1}]. "
+                                   f"Got shape {tuple(cue.shape)} with range [{int(cue.min())}, {int(cue.max())}] "
+                                   f"instead.")
     if spurious == "none":
         cue = torch.full_like(lab, -1)
     images = torch.empty(n, 2, size, size, dtype=torch.uint8)
@@ -544,7 +557,8 @@ def _stamp(img: torch.Tensor, glyphs: torch.Tensor, ids: torch.Tensor, ys: torch
 
 
 def make_echo(site: str = "id", n: int = 200, size: int = 112, *, overlay_strength: float = 0.9,
-              seed: int | torch.Generator | None = 0, n_sites: int = 4, chunk: int = 32) -> ImageSet:
+              seed: int | torch.Generator | None = 0, n_sites: int = 4, chunk: int = 32,
+              background: str = "site") -> ImageSet:
     """Echocardiography phantom: one frame per image, four views inside an ultrasound sector.
 
     Parameters
@@ -562,14 +576,23 @@ def make_echo(site: str = "id", n: int = 200, size: int = 112, *, overlay_streng
     seed : int or torch.Generator
     n_sites : int
         Number of o.o.d. sites.
+    background : {'site', 'id_agree', 'id_conflict', 'vendor', 'black'}
+        The overlay on the black background. ``site``: each site's own. The others are counterfactuals of the
+        same sectors (every random draw is made as for ``site``, so with the same ``seed`` only the background
+        differs; the sector keeps its site's geometry and gain, the acquisition shift): ``id_agree``, the i.d.
+        site's overlay layout with its style pointing to the true view; ``id_conflict``, that layout pointing to
+        another view (drawn uniformly from the other three, seeded); ``vendor``, a layout that shares no code
+        with the i.d. site (other header glyphs, a fixed bar and marker); ``black``, no overlay at all.
 
     Returns
     -------
     ImageSet
-        uint8 ``[n, 1, size, size]``, sector masks, metadata ``style``, ``style_agrees``, ``site``.
+        uint8 ``[n, 1, size, size]``, sector masks, metadata ``style``, ``style_agrees``, ``site``,
+        ``background``.
     """
     where = "make_echo"
     check_choice(site, ECHO_SITES, name="site", where=where)
+    check_choice(background, ECHO_BACKGROUNDS, name="background", where=where)
     check_int(n, name="n", where=where, lo=len(ECHO_VIEWS))
     check_int(size, name="size", where=where, lo=32, hi=1024)
     overlay_strength = check_number(overlay_strength, name="overlay_strength", where=where, lo=0, hi=1)
@@ -581,19 +604,26 @@ def make_echo(site: str = "id", n: int = 200, size: int = 112, *, overlay_streng
     strength = overlay_strength if site == "id" else 0.0
     style = _cue_classes(lab, k, strength, g)
     site_id = torch.zeros(n, dtype=torch.int64) if site == "id" else 1 + torch.randint(0, n_sites, (n,), generator=g)
+    if background == "id_agree":
+        style = lab.clone()
+    elif background == "id_conflict":  # another view, from a generator of its own (the main stream is untouched)
+        base = int(seed) if isinstance(seed, int) else g.initial_seed()
+        shift = torch.randint(1, k, (n,), generator=torch.Generator().manual_seed(base + 7))
+        style = (lab + shift) % k
     images = torch.empty(n, 1, size, size, dtype=torch.uint8)
     masks = torch.empty(n, 1, size, size, dtype=torch.bool)
     for s in range(0, n, chunk):
-        img, masks[s:s + chunk] = _echo_chunk(lab[s:s + chunk], style[s:s + chunk], site_id[s:s + chunk], size, g)
+        img, masks[s:s + chunk] = _echo_chunk(lab[s:s + chunk], style[s:s + chunk], site_id[s:s + chunk], size, g,
+                                              background)
         _to_u8(img, images[s:s + chunk])
     # patients: one image of each view per patient (splits keep a patient together)
     groups = torch.arange(n) // k + (0 if site == "id" else 10_000_000)
-    meta = {"style": style, "style_agrees": style == lab, "site": site_id}
+    meta = {"style": style, "style_agrees": style == lab, "site": site_id, "background": [background] * n}
     return ImageSet(images=images, labels=lab, class_names=ECHO_VIEWS, masks=masks,
                     groups=groups, meta=meta, frame_names=("frame",), name=f"echo-{site}")
 
 
-def _echo_chunk(lab, style, site_id, size, g):
+def _echo_chunk(lab, style, site_id, size, g, background="site"):
     n = lab.shape[0]
     lin = torch.linspace(-1, 1, size)
     xs, ys = lin.view(1, 1, 1, size), lin.view(1, 1, size, 1)  # separable coordinates
@@ -668,13 +698,19 @@ def _echo_chunk(lab, style, site_id, size, g):
     gw = 4 * sc
     # 'style' -> which tag glyphs appear in the header, where the calibration bar is, which marker.
     st = style
-    id_site = (site_id == 0)
-    glyph_off = torch.where(id_site, torch.zeros_like(st), 24 + (site_id % 3) * 6)
+    id_site = (site_id == 0)  # the sector's own site (its ECG trace)
+    id_layout = id_site | (background in ("id_agree", "id_conflict"))  # whose overlay layout
+    vendor = background == "vendor"
+    glyph_off = torch.where(id_layout, torch.zeros_like(st), 24 + (site_id % 3) * 6)
+    if vendor:  # glyphs 42-47: no site uses them; the same three for every view
+        glyph_off, st_glyph = torch.full_like(st, 42), torch.zeros_like(st)
+    else:
+        st_glyph = st
     # header text: 3 style-tag glyphs + 5 random glyphs (patient info), top left
-    y0 = torch.where(id_site, torch.full_like(st, 3 * sc), torch.full_like(st, 6 * sc))
+    y0 = torch.where(id_layout, torch.full_like(st, 3 * sc), torch.full_like(st, 6 * sc))
     for j in range(8):
         if j < 3:
-            gid = (glyph_off + st * 3 + j) % _GLYPHS_N
+            gid = (glyph_off + st_glyph * 3 + j) % _GLYPHS_N
         else:
             gid = torch.randint(12, 24, (n,), generator=g)
         _stamp(ov, bank, gid, y0, torch.full_like(st, 3 * sc + j * gw), 0.85, sc)
@@ -685,8 +721,10 @@ def _echo_chunk(lab, style, site_id, size, g):
     # calibration bar: left or right edge, tick spacing by style
     side_right = (st % 2 == 1)
     bar_x = torch.where(side_right, torch.full_like(st, size - 5 * sc), torch.full_like(st, 4 * sc))
-    bar_x = torch.where(id_site, bar_x, bar_x + torch.where(side_right, -3 * sc, 3 * sc))
+    bar_x = torch.where(id_layout, bar_x, bar_x + torch.where(side_right, -3 * sc, 3 * sc))
     spacing = (4 + (st // 2) * 3) * sc
+    if vendor:  # a fixed bar, dense ticks no style uses, in the middle of the left margin
+        bar_x, spacing = torch.full_like(st, 9 * sc), torch.full_like(st, 3 * sc)
     rows = torch.arange(size).view(1, size)
     tick = ((rows % spacing.view(n, 1)) < sc) & (rows > size * 0.3) & (rows < size * 0.9)
     cols = torch.arange(size).view(1, 1, size)
@@ -694,6 +732,8 @@ def _echo_chunk(lab, style, site_id, size, g):
     ov = torch.maximum(ov, 0.8 * bar.float())
     # measurement marker '+' near the sector's lower edge, position by style
     mk_x = (size * (0.22 + 0.18 * st.float())).long()
+    if vendor:
+        mk_x = torch.full_like(st, int(size * 0.5))
     mk_y = torch.full_like(st, int(size * 0.9))
     plus = torch.zeros(_GLYPHS_N, 5, 4)
     plus[:, 2, :3] = 1
@@ -708,5 +748,7 @@ def _echo_chunk(lab, style, site_id, size, g):
     ecg.scatter_(1, trace.view(n, 1, size), 0.6)
     ov = torch.maximum(ov, ecg * ecg_on)
     ov = ov.unsqueeze(1) * (~mask).float()
+    if background == "black":
+        ov = ov.zero_()
     img = torch.maximum(img, ov)
     return img, mask

@@ -15,7 +15,7 @@ source's options once (their defaults, their checks and their documentation); ev
 the preset loads, before anything trains.
 
 >>> cfg = load_preset("smoke")
->>> d = cohort_data(cfg, "cm")          # {'train', 'val', 'test', 'test_decorrelated'} (phantom)
+>>> d = cohort_data(cfg, "cm")          # {'train', 'val', 'test', 'test_decorrelated', 'test_aligned', 'test_conflict'}
 >>> e = cohort_data(cfg, "echo")        # {'train', 'val', 'test', 'ood'}
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ from .._paths import project_path
 from .._validation import DataError, ShortcutlabError, check_choice, check_int, closest, param_error
 from .cache import cached_imageset
 from .imageset import ImageSet
-from .phantoms import PHANTOM_VERSION, make_cmr, make_echo
+from .phantoms import COHORTS as PHANTOM_CLASSES, PHANTOM_VERSION, make_cmr, make_echo
 
 __all__ = ["cmr_data", "echo_data", "cohort_data", "data_cache_dir", "SOURCES", "COHORTS", "validate_source",
            "is_phantom", "source_of", "split_table", "PHANTOM_ONLY"]
@@ -232,8 +232,10 @@ def _phantom(key: dict, fn, cfg, cache_dir: Path | bool | None) -> ImageSet:
 def cmr_data(cfg, cohort: str = "cm", *, strength: float | None = None, spurious: str | None = None,
              systemic: bool | None = None, n: int | None = None, seed: int | None = None,
              cache_dir: Path | bool | None = None) -> dict[str, ImageSet]:
-    """Cardiac MRI phantom of ``cohort`` split 70/30 (train/test, val taken from train) plus a test set of
-    new patients with the spurious cue decorrelated (strength 0): ``test_decorrelated``.
+    """Cardiac MRI phantom of ``cohort`` split 70/30 (train/test, val taken from train) plus new patients
+    (``data.cmr_pairs_n`` for cm, the claims' cohort; otherwise as many as the test split) rendered three times, identical but for the spurious cue:
+    random (``test_decorrelated``, strength 0), agreeing with the label (``test_aligned``) and pointing to another
+    class (``test_conflict``, the cue-conflict group).
 
     ``cache_dir``: where generated sets are kept (default ``<study.root>/data``; False: no cache)."""
     d = cfg.data
@@ -248,18 +250,26 @@ def cmr_data(cfg, cohort: str = "cm", *, strength: float | None = None, spurious
     full = _phantom(key, lambda: make_cmr(cohort, n, d.cmr_size, spurious=spurious, strength=strength,
                                           systemic=systemic, seed=seed + offset), cfg, cache_dir)
     parts = full.split(test=d.test_fraction, val=d.val_fraction * (1 - d.test_fraction), seed=seed)
-    n_test = len(parts["test"])
-    key_dec = dict(key, strength=0.0, n=n_test, seed=seed + offset + 104729)
-    parts["test_decorrelated"] = _phantom(
-        key_dec, lambda: make_cmr(cohort, n_test, d.cmr_size, spurious=spurious, strength=0.0, systemic=systemic,
-                                  seed=seed + offset + 104729), cfg, cache_dir)
+    n_pairs = (d.cmr_pairs_n if cohort == "cm" else 0) or len(parts["test"])  # cm: the cohort the claims read
+    pseed = seed + offset + 104729
+    k = len(PHANTOM_CLASSES[cohort])
+    # new patients, balanced and shuffled, rendered three times: cue random, agreeing, conflicting
+    labels = (torch.arange(n_pairs) % k)[torch.randperm(n_pairs, generator=torch.Generator().manual_seed(pseed))]
+    conflict = (labels + torch.randint(1, k, (n_pairs,), generator=torch.Generator().manual_seed(pseed + 1))) % k
+    for name, cue in (("test_decorrelated", None), ("test_aligned", labels), ("test_conflict", conflict)):
+        key_p = dict(key, strength=0.0, n=n_pairs, seed=pseed, render=name)
+        parts[name] = _phantom(
+            key_p, lambda cue=cue: make_cmr(cohort, n_pairs, d.cmr_size, spurious=spurious, strength=0.0,
+                                            systemic=systemic, seed=pseed, labels=labels, cue=cue), cfg, cache_dir)
     return parts
 
 
 def echo_data(cfg, *, overlay_strength: float | None = None, seed: int | None = None,
               cache_dir: Path | bool | None = None) -> dict[str, ImageSet]:
-    """Echo phantom: i.d. site split 80/10/10 by patient, plus the o.o.d. sites as ``ood`` (``cache_dir`` as in
-    :func:`cmr_data`)."""
+    """Echo phantom: i.d. site split 80/10/10 by patient, plus the o.o.d. sites as ``ood`` and the same o.o.d.
+    sectors under four background counterfactuals (:data:`OOD_BACKGROUND_SETS`: the i.d. overlay agreeing with the
+    view, the i.d. overlay pointing to another view, a vendor layout sharing no code with the i.d. site, black);
+    ``cache_dir`` as in :func:`cmr_data`."""
     d = cfg.data
     st = d.echo_overlay_strength if overlay_strength is None else float(overlay_strength)
     seed = d.seed if seed is None else seed
@@ -267,13 +277,22 @@ def echo_data(cfg, *, overlay_strength: float | None = None, seed: int | None = 
     full = _phantom(key, lambda: make_echo("id", d.echo_n, d.echo_size, overlay_strength=st, seed=seed), cfg, cache_dir)
     parts = full.split(test=d.echo_test_fraction, val=d.echo_val_fraction, seed=seed)
     parts["ood"] = _echo_ood_phantom(cfg, seed, cache_dir)
+    for name, bg in OOD_BACKGROUND_SETS.items():
+        parts[name] = _echo_ood_phantom(cfg, seed, cache_dir, bg)
     return parts
 
 
-def _echo_ood_phantom(cfg, seed: int, cache_dir) -> ImageSet:
+def _echo_ood_phantom(cfg, seed: int, cache_dir, background: str = "site") -> ImageSet:
     d = cfg.data
-    key_ood = dict(loader="echo", site="ood", n=d.echo_ood_n, size=d.echo_size, seed=seed + 31337, v=PHANTOM_VERSION)
-    return _phantom(key_ood, lambda: make_echo("ood", d.echo_ood_n, d.echo_size, seed=seed + 31337), cfg, cache_dir)
+    key_ood = dict(loader="echo", site="ood", n=d.echo_ood_n, size=d.echo_size, seed=seed + 31337, v=PHANTOM_VERSION,
+                   **({} if background == "site" else {"background": background}))
+    return _phantom(key_ood, lambda: make_echo("ood", d.echo_ood_n, d.echo_size, seed=seed + 31337,
+                                               background=background), cfg, cache_dir)
+
+
+# the o.o.d. sectors again, under four backgrounds each (phantom only): the set name -> make_echo's background
+OOD_BACKGROUND_SETS = {"ood_bg_agree": "id_agree", "ood_bg_conflict": "id_conflict", "ood_bg_vendor": "vendor",
+                       "ood_bg_black": "black"}
 
 
 # ------------------------------------------------------------------------------------------------ real data
@@ -395,7 +414,8 @@ def cohort_data(cfg, cohort: str = "cm", *, strength: float | None = None,
     if src["source"] == "phantom":
         if cohort == "echo":
             parts = echo_data(cfg, overlay_strength=strength, cache_dir=cache_dir)
-            if not is_phantom(cfg, "echo_ood"):
+            if not is_phantom(cfg, "echo_ood"):  # real o.o.d. images: no background counterfactuals of them
+                parts = {k: v for k, v in parts.items() if k not in OOD_BACKGROUND_SETS}
                 parts["ood"] = _ood_set(cfg, parts["train"], cache_dir)
             return parts
         return cmr_data(cfg, cohort, strength=strength, cache_dir=cache_dir)

@@ -15,7 +15,7 @@ name          what the model sees                                               
 ``seg``       object only, background set to ``fill`` (MRI "Seg")                         train and test
 ``bg``        background only, object set to ``fill`` (MRI "BG")                          train and test
 ``black``     background set to ``fill`` (BackMix "Black")                                train
-``rand``      background of another training image (MRI "Rand", Xiao et al. 2020)         train
+``rand``      outside the own mask, another image's pixels, a donor per frame (MRI "Rand")  train
 ``backmix``   the same swap, from the masked fraction ``f`` only (BackMix §2.1-2.2)       train
 ``noise``     background replaced by uniform noise (BackMix "Noise")                      train
 ``shuffle``   background pixels randomly permuted within the image (BackMix "Shuffle")   train
@@ -25,9 +25,11 @@ name          what the model sees                                               
               a stand-in for the paper's SMA, not SMA itself (see train.py)
 ============  =========================================================================  ==============
 
-Donor-based swaps (``rand``, ``backmix``) follow BackMix §2.1: the donor's object region is blanked with
-``fill`` (zeros), then the sample's object is placed where its own mask is 1 and the donor's background
-everywhere else. Donors are drawn from a pool of samples that have masks (by default the training set).
+Donor-based swaps keep the sample's object where its own mask is 1 and take a donor's pixels everywhere else.
+They follow each paper's code: ``backmix`` (BackMix §2.1) first blanks the donor's object region with ``fill``
+(zeros), so no second sector enters the image; ``rand`` is the MRI code's ``swapBG``: the donor's whole image
+outside the own mask, the donor's heart included, with an independent donor for each frame (ED, ES). Donors are
+drawn from a pool of samples that have masks (by default the training set).
 """
 from __future__ import annotations
 
@@ -110,9 +112,13 @@ def bg(images: torch.Tensor, masks: torch.Tensor, fill: float = 0.0) -> torch.Te
 
 def donor_swap(images: torch.Tensor, masks: torch.Tensor, apply: torch.Tensor, donor_images: torch.Tensor,
                donor_masks: torch.Tensor | None, *, generator: torch.Generator, fill: float = 0.0,
-               self_index: torch.Tensor | None = None, pool: torch.Tensor | None = None
+               self_index: torch.Tensor | None = None, pool: torch.Tensor | None = None, per_frame: bool = False
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Give each sample with ``apply[i]`` the background of a random donor from the pool (BackMix §2.1).
+
+    ``per_frame=True``: every frame draws a donor of its own and takes that donor's same frame (the MRI code's
+    ``swapBG``, one donor for ED and another for ES); the draws are made frame by frame, in order, each exactly
+    as a one-frame call would make them. Returns the donors as ``[B, F]`` then.
 
     The pool is ``donor_images[pool]`` (default: all of ``donor_images``; uint8 donors are scaled to [0, 1]
     for float images; uint8 images with uint8 donors are mixed as they are, which gives the same values).
@@ -124,6 +130,17 @@ def donor_swap(images: torch.Tensor, masks: torch.Tensor, apply: torch.Tensor, d
     """
     where = "donor_swap"
     _check_batch(images, masks, where, allow_u8=True)
+    if per_frame and images.shape[1] > 1:
+        outs, donors = [], []
+        for f in range(images.shape[1]):
+            fr = slice(f, f + 1)
+            o, d = donor_swap(images[:, fr].contiguous(), masks[:, fr].contiguous(), apply,
+                              donor_images[:, fr].contiguous(),
+                              None if donor_masks is None else donor_masks[:, fr].contiguous(), generator=generator,
+                              fill=fill, self_index=self_index, pool=pool)
+            outs.append(o)
+            donors.append(d)
+        return torch.cat(outs, 1), torch.stack(donors, 1)
     fill = _fill(images, fill, where)
     if images.dtype == torch.uint8 and donor_images.dtype != torch.uint8:
         raise param_error("donor_images", where, "uint8 like the uint8 images", f"{donor_images.dtype} tensor")
@@ -364,6 +381,7 @@ def _apply_black(images, masks, ctx):
 
 
 def _apply_swap(images, masks, ctx):
+    cond = get_condition(ctx.condition, where="intervene")
     donor_images, donor_masks, self_index = ctx.donor_images, ctx.donor_masks, ctx.self_index
     b = images.shape[0]
     if donor_images is None:
@@ -372,8 +390,10 @@ def _apply_swap(images, masks, ctx):
             raise ShortcutlabError(f"The batch of intervene('{ctx.condition}') must hold at least 2 samples (a batch "
                                    f"of one has no other background to mix). Got {b} instead.")
         self_index = torch.arange(b)
+    if not cond.blank_donor:  # the donor's whole image outside the own mask, its object included (swapBG)
+        donor_masks = None
     out, donor = donor_swap(images, masks, ctx.apply, donor_images, donor_masks, generator=ctx.generator,
-                            fill=ctx.fill, self_index=self_index, pool=ctx.pool)
+                            fill=ctx.fill, self_index=self_index, pool=ctx.pool, per_frame=cond.donor_per_frame)
     return out, None, {"donor": donor}
 
 
@@ -409,7 +429,8 @@ def _register_builtins() -> None:
         C("black", paper="backmix", exact_u8=True, apply=_apply_black, doc="background set to fill (BackMix 'Black')",
           **mask),
         C("rand", paper="mri", needs_mask=True, augments=True, stage="pre", mixes="batch", swaps_background=True,
-          exact_u8=True, apply=_apply_swap, doc="background of another training image (MRI 'Rand', Xiao et al.)"),
+          blank_donor=False, donor_per_frame=True, exact_u8=True, apply=_apply_swap,
+          doc="outside the own heart, another training image's pixels, a donor per frame (MRI 'Rand': swapBG)"),
         C("backmix", paper="backmix", mixes="pool", swaps_background=True, exact_u8=True, apply=_apply_swap,
           doc="the same swap, donors and augmented samples from the masked fraction f (BackMix)", **mask),
         C("noise", paper="backmix", apply=_apply_noise, doc="background replaced by uniform noise (BackMix 'Noise')",

@@ -121,10 +121,12 @@ class BatchPipeline:
                                    f"{data.name!r} ({n} samples); BackMix needs at least 2 donors. Use a larger f.")
         self._u8 = (cond.exact_u8 and data.images.dtype == torch.uint8
                     and abs(fill * 255 - round(fill * 255)) < 1e-6 and 0 <= fill <= 1)
-        # donor-based swaps: a resident copy of the set with every object blanked, so batches only gather
+        # donor-based swaps: a resident copy of the donors (objects blanked where the condition says), so batches
+        # only gather
         self._blanked = None
         if train and self._u8 and cond.swaps_background:
-            self._blanked = select(self.data.masks, int(round(fill * 255)), self.data.images)
+            self._blanked = (select(self.data.masks, int(round(fill * 255)), self.data.images) if cond.blank_donor
+                             else self.data.images)  # swapBG: the donors as they are
 
     def _starts(self) -> list[int]:
         n, bs = len(self.data), self.batch_size

@@ -57,8 +57,13 @@ class Condition:
         Draws other samples: from the batch (``rand``, ``cutmix``: a trailing batch of one joins the previous
         batch) or from the masked pool of the whole set (``backmix``).
     swaps_background : bool
-        A donor's background replaces the sample's (``rand``, ``backmix``): the pipeline keeps a resident copy
-        of the set with every object blanked, so batches only gather.
+        A donor's background replaces the sample's (``rand``, ``backmix``): with ``blank_donor`` the pipeline
+        keeps a resident copy of the set with every object blanked, so batches only gather.
+    blank_donor : bool
+        With ``swaps_background``: the donor's own object is blanked before its background is used (BackMix
+        §2.1); False keeps the donor's pixels everywhere outside the sample's mask (the MRI code's ``swapBG``).
+    donor_per_frame : bool
+        With ``swaps_background``: each frame draws a donor of its own (the MRI code: ED and ES apart).
     exact_u8 : bool
         Only selects pixels, so it is exact on the stored uint8 images (a quarter of the memory traffic).
     apply : callable
@@ -79,6 +84,8 @@ class Condition:
     stage: str | None = None
     mixes: str | None = None
     swaps_background: bool = False
+    blank_donor: bool = True
+    donor_per_frame: bool = False
     exact_u8: bool = False
     apply: Callable | None = field(default=None, compare=False, repr=False)
     at_test: Callable | None = field(default=None, compare=False, repr=False)

@@ -22,16 +22,28 @@ from .reference import BACKMIX_TABLE1, BACKMIX_TABLE1_COLUMNS, BACKMIX_TABLE2, B
 from .tables import format_ci
 
 __all__ = ["BACKMIX_CONDITIONS", "backmix_comparison", "echo_row", "table_backmix", "paper_vs_run", "semi_supervised",
-           "table_semi", "paper_vs_run_semi", "mask_subset_ablation", "mask_subset_runs", "first_seed"]
+           "table_semi", "paper_vs_run_semi", "mask_subset_ablation", "mask_subset_runs", "first_seed", "table_ood", "ood_summary",
+           "CLAIM_CONDITIONS"]
 
 BACKMIX_CONDITIONS = ("baseline", "black", "noise", "shuffle", "bokeh", "cutmix", "sma_variant", "backmix")
 
 
 def backmix_comparison(study: Study, *, conditions: Sequence[str] = BACKMIX_CONDITIONS,
                        seeds: Sequence[int] | None = None) -> dict[str, list[Run]]:
-    """BackMix Table 1: each condition on the echo phantom with several seeds."""
-    seeds = list(seeds or study.cfg.train.seeds)
-    return {c: [study.run("echo", c, seed=s) for s in seeds] for c in conditions}
+    """BackMix Table 1: each condition on the echo phantom with several seeds. The conditions a claim reads
+    (:data:`CLAIM_CONDITIONS`) take every seed; the descriptive ones the first ``train.descriptive_seeds``."""
+    seeds = study.seed_list(seeds, where="backmix_comparison")
+    return {c: [study.run("echo", c, seed=s) for s in _by_role(study, seeds, c in CLAIM_CONDITIONS)]
+            for c in conditions}
+
+
+CLAIM_CONDITIONS = ("baseline", "backmix", "black", "noise")  # what claim 9 reads
+
+
+def _by_role(study: Study, seeds: list[int], claimed: bool) -> list[int]:
+    """Every seed for a run a claim reads; the first ``train.descriptive_seeds`` (0: all) for a descriptive one."""
+    k = study.cfg.train.descriptive_seeds
+    return seeds if claimed or not k else seeds[:k]
 
 
 def echo_row(study: Study, runs: Sequence[Run], eval_set: str) -> dict[str, float]:
@@ -52,6 +64,51 @@ def echo_row(study: Study, runs: Sequence[Run], eval_set: str) -> dict[str, floa
         out[k], out[f"{k}_lo"], out[f"{k}_hi"] = m["mean"], m["lo"], m["hi"]
     out["n_seeds"] = len(runs)
     out["n_nan_maps"] = nan
+    return out
+
+
+_BACKGROUND_LABELS = {"ood": "each site's own", "ood_bg_agree": "i.d. overlay, agreeing",
+                      "ood_bg_conflict": "i.d. overlay, another view", "ood_bg_vendor": "vendor layout (no shared code)",
+                      "ood_bg_black": "black"}
+
+
+def table_ood(study: Study, runs: Mapping[str, Sequence[Run]]) -> pd.DataFrame:
+    """o.o.d. accuracy (percent; mean over the seeds with its t-interval) of each condition, on the o.o.d. sectors
+    as their sites drew them and on the same sectors under each background counterfactual (a phantom), over all
+    sites and per site. The sectors keep their site's geometry and gain, so the rows of one site differ only in
+    the background: acquisition shift and background shift apart."""
+    data = study.data("echo")
+    rows = []
+    for cond, rs in runs.items():
+        for split, label in _BACKGROUND_LABELS.items():
+            if split not in rs[0].probs:
+                continue
+            y = rs[0].labels[split]
+            site = data[split].meta.get("site")
+            groups = [("all", np.ones(len(y), bool))]
+            if site is not None:
+                site = np.asarray(site)
+                groups += [(f"site {int(k)}", site == k) for k in np.unique(site)]
+            for name, sel in groups:
+                accs = [100 * float((r.probs[split][sel].argmax(1) == y[sel]).mean()) for r in rs]
+                m = mean_ci_across(accs) if len(accs) > 1 else {"mean": accs[0], "lo": np.nan, "hi": np.nan}
+                rows.append(dict(condition=cond, background=label, site=name, n=int(sel.sum()), accuracy=m["mean"],
+                                 accuracy_lo=m["lo"], accuracy_hi=m["hi"], n_seeds=len(rs)))
+    return pd.DataFrame(rows)
+
+
+def ood_summary(study: Study, runs: Mapping[str, Sequence[Run]], *, by: str = "background") -> pd.DataFrame:
+    """:func:`table_ood` as one row per condition: ``by="background"``, a column per background over all sites;
+    ``by="site"``, a column per o.o.d. site on its own background. Cells: ``mean [lo, hi]`` percent."""
+    from .._validation import check_choice
+
+    check_choice(by, ("background", "site"), name="by", where="ood_summary")
+    t = table_ood(study, runs)
+    t = t[t["site"] == "all"] if by == "background" else t[t["background"] == _BACKGROUND_LABELS["ood"]]
+    cells = {(r["condition"], r[by]): format_ci(r["accuracy"], r["accuracy_lo"], r["accuracy_hi"], 1)
+             for _, r in t.iterrows()}
+    out = pd.DataFrame({c: {cond: cells.get((cond, c), "–") for cond in runs} for c in dict.fromkeys(t[by])})
+    out.index.name = "condition"
     return out
 
 
@@ -92,7 +149,7 @@ def semi_supervised(study: Study, *, fractions: Sequence[float] = (1.0, 0.5, 0.2
     fractions = [check_number(f, name="fractions", where="semi_supervised", lo=0, hi=1, lo_open=True) for f in fractions]
     wf = check_number(wf, name="wf", where="semi_supervised", lo=0, hi=1, lo_open=True)
     lambdas = [check_number(v, name="lambdas", where="semi_supervised", lo=0, hi=1 / wf) for v in lambdas]
-    seeds = list(seeds or study.cfg.train.seeds)
+    seeds = study.seed_list(seeds, where="semi_supervised")
     n_train = len(study.data("echo")["train"])
     runs = {("baseline", 0.0, 0.0): [study.run("echo", "baseline", seed=s) for s in seeds]}
     for f in fractions:
@@ -100,9 +157,12 @@ def semi_supervised(study: Study, *, fractions: Sequence[float] = (1.0, 0.5, 0.2
             warnings.warn(f"semi_supervised: skipped f = {f}: it leaves {round(f * n_train)} masked image(s) of "
                           f"{n_train} at this preset, and BackMix needs at least 2 donors.", stacklevel=2)
             continue
-        runs[("backmix", f, 0.0)] = [study.run("echo", "backmix", seed=s, f=f) for s in seeds]
-    for lam in lambdas:
-        runs[("wbackmix", wf, lam)] = [study.run("echo", "backmix", seed=s, f=wf, lam=lam) for s in seeds]
+        # claim 10 reads f = 1 and f = wf (every seed); the other fractions are descriptive
+        runs[("backmix", f, 0.0)] = [study.run("echo", "backmix", seed=s, f=f)
+                                     for s in _by_role(study, seeds, f in (1.0, wf))]
+    for j, lam in enumerate(lambdas):  # claim 10 reads the first lambda
+        runs[("wbackmix", wf, lam)] = [study.run("echo", "backmix", seed=s, f=wf, lam=lam)
+                                       for s in _by_role(study, seeds, j == 0)]
     return runs
 
 

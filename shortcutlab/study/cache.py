@@ -43,7 +43,9 @@ from ..train import TrainSettings, fit, predict, resolve_device
 
 __all__ = ["Study", "Run", "PretrainRun", "PlannedRun", "CACHE_FORMAT", "COHORTS_ALL"]
 
-CACHE_FORMAT = 2  # 2: done.json is a manifest (sizes, SHA-256, spec hash), verified on every load
+CACHE_FORMAT = 3  # 2: done.json is a manifest (sizes, SHA-256, spec hash), verified on every load; 3: the MRI test
+# patients rendered in pairs (cue random / agreeing / conflicting), echo o.o.d. background counterfactuals, and
+# Rand as the MRI code's swapBG (the donor's heart kept, a donor per frame)
 RUN_FILES = ("spec.json", "weights.pt", "metrics.json", "history.json", "predictions.npz")
 PRETRAIN_FILES = ("spec.json", "weights.pt", "history.json")
 COHORTS_ALL = ("cm", "acdc", "echo")
@@ -306,6 +308,7 @@ class Study:
         d = self.cfg.data
         if cohort == "echo" and self.is_phantom("echo"):
             spec = {"cohort": "echo", "n": d.echo_n, "ood_n": d.echo_ood_n, "size": d.echo_size, "seed": d.seed,
+                    "ood_backgrounds": self.is_phantom("echo_ood"),
                     "strength": d.echo_overlay_strength if strength is None else strength,
                     "split": [d.echo_test_fraction, d.echo_val_fraction]}
             if not self.is_phantom("echo_ood"):
@@ -315,7 +318,7 @@ class Study:
         if cohort != "echo" and self.is_phantom(cohort):
             return {"cohort": cohort, "n": d.cmr_n, "size": d.cmr_size, "seed": d.seed, "kind": d.cmr_spurious_kind,
                     "strength": d.cmr_spurious_strength if strength is None else strength, "systemic": d.cmr_systemic,
-                    "split": [d.test_fraction, d.val_fraction]}
+                    "split": [d.test_fraction, d.val_fraction], "pairs_n": d.cmr_pairs_n}
         # real data: the source, how it is split, and a hash of what it holds (a changed file changes the key)
         split = [d.echo_test_fraction, d.echo_val_fraction] if cohort == "echo" else [d.test_fraction, d.val_fraction]
         spec = {"cohort": cohort, "source": source_of(self.cfg, cohort), "seed": d.seed, "split": split,

@@ -26,10 +26,11 @@ def _record(values: dict[str, Any], report) -> dict[str, Any]:
 
 
 def _holding(claims: pd.DataFrame) -> str:
-    """``k/n``: how many of the claims hold (their CI excludes 0 in the claimed direction), of those this data can
-    test (a claim that needs a phantom is not counted on real data)."""
-    testable = claims[~claims["verdict"].astype(str).str.startswith("n/a")]
-    return f"{int((testable['verdict'] == 'holds').sum())}/{len(testable)}"
+    """``k/n``: how many claims the data support (*holds* or *non-inferior*) of those this data can test and the
+    phantom is built to show (:func:`shortcutlab.study.claims.holding`)."""
+    from .claims import holding
+
+    return holding(claims)
 
 
 def _change(before: tuple[float, float], after: tuple[float, float]) -> str:
@@ -43,19 +44,22 @@ def _change(before: tuple[float, float], after: tuple[float, float]) -> str:
     return "shows no clear change, at"
 
 
-def _claim_sentence(claims: pd.DataFrame, prefix: str, up: str, down: str, what: str, unit: str = "") -> str:
-    """``BackMix raises o.o.d. accuracy by +4.2 points [1.0, 7.1]`` from claim ``prefix``'s effect, CI and verdict
-    (``holds``: the claimed direction; ``contradicted``: the other; else no clear change)."""
-    rows = claims[claims["claim"].astype(str).str.startswith(prefix)]
+def _claim_sentence(claims: pd.DataFrame, claim_id: str, up: str, down: str, what: str, unit: str = "") -> str:
+    """``raises o.o.d. accuracy over Baseline (+4.2 points [1.0, 7.1])`` from claim ``claim_id``'s effect, CI and
+    verdict (``holds``: the claimed direction; ``contradicted``: the other; ``equivalent``: no difference beyond
+    the smallest of interest; else no clear change)."""
+    rows = claims[claims["id"].astype(str) == claim_id]
     if rows.empty:
         return ""
     r = rows.iloc[0]
     ci = f"{r['effect']:+.1f}{unit} [{r['lo']:+.1f}, {r['hi']:+.1f}]"
-    want_up = r["direction"] == "greater"
+    want_up = r["test"] != "less"
     if r["verdict"] == "holds":
         return f"{up if want_up else down} {what} ({ci})"
     if r["verdict"] == "contradicted":
         return f"{down if want_up else up} {what} ({ci})"
+    if r["verdict"] == "equivalent":
+        return f"no change in {what} beyond ±{r['margin']:g}{unit} ({ci})"
     return f"no clear change in {what} ({ci}, CI includes 0)"
 
 
@@ -133,7 +137,7 @@ def backmix(table: pd.DataFrame, claims: pd.DataFrame, *, report=None) -> dict[s
     row = table.set_index(["condition", "split"])
     ob, om = row.loc[("baseline", "ood"), "accuracy"], row.loc[("backmix", "ood"), "accuracy"]
     eb, em = row.loc[("baseline", "id"), "pct_e"], row.loc[("backmix", "id"), "pct_e"]
-    gain = _claim_sentence(claims, "9c.", "raises", "lowers", "o.o.d. accuracy over Baseline", " points")
+    gain = _claim_sentence(claims, "9c", "raises", "lowers", "o.o.d. accuracy over Baseline", " points")
     return _record({"ood_acc_baseline": ob, "ood_acc_backmix": om, "id_pct_e_baseline": eb, "id_pct_e_backmix": em,
                     "claims_holding": _holding(claims),
                     "finding": f"o.o.d. accuracy: baseline {ob:.1f} %, BackMix {om:.1f} %"

@@ -70,8 +70,9 @@ def table_mri(study: Study, runs: Mapping[tuple[str, str], Any], *, metrics: Seq
     over the test images). ``per_seed=True``: one row per seed instead (column ``seed``), each with its bootstrap
     CI over the test images.
 
-    Adds 'AUC (cue decorrelated)' rows: the same models on new test patients whose spurious cue carries no
-    class information. AKS and DSC rows also carry their floor (a uniform map: the heart's area share for AKS),
+    Adds rows on new test patients rendered three times with only the spurious cue changed (a phantom):
+    'AUC (cue decorrelated)' (the cue random), 'AUC (cue agreeing)', 'AUC (cue conflicting)' (every cue points to
+    another class: the worst group, Waterbirds' cue-conflict split) and 'Accuracy % (cue conflicting)'. AKS and DSC rows also carry their floor (a uniform map: the heart's area share for AKS),
     their ceiling (the heart mask at the CAM layer's resolution and back) and the normalized score
     ``(value - floor) / (ceiling - floor)``, so a reader can tell a map that reads the heart from a blob.
     """
@@ -85,10 +86,17 @@ def table_mri(study: Study, runs: Mapping[tuple[str, str], Any], *, metrics: Seq
             if "auc" in metrics:
                 seed_rows.append(dict(metric="AUC", **base, mean=t["auc_micro"], lo=t["auc_micro_lo"],
                                       hi=t["auc_micro_hi"], n_nan=0))
-            if decorrelated and "test_decorrelated" in run.metrics:
-                d = run.metrics["test_decorrelated"]
-                seed_rows.append(dict(metric="AUC (cue decorrelated)", **base, mean=d["auc_micro"], lo=d["auc_micro_lo"],
-                                      hi=d["auc_micro_hi"], n_nan=0))
+            if decorrelated:
+                for split, label in (("test_decorrelated", "decorrelated"), ("test_aligned", "agreeing"),
+                                     ("test_conflict", "conflicting")):
+                    if split in run.metrics:
+                        d = run.metrics[split]
+                        seed_rows.append(dict(metric=f"AUC (cue {label})", **base, mean=d["auc_micro"],
+                                              lo=d["auc_micro_lo"], hi=d["auc_micro_hi"], n_nan=0))
+                if "test_conflict" in run.metrics:  # the worst group: every patient's cue points elsewhere
+                    acc = 100 * run.metrics["test_conflict"]["accuracy"]
+                    seed_rows.append(dict(metric="Accuracy % (cue conflicting)", **base, mean=acc, lo=float("nan"),
+                                          hi=float("nan"), n_nan=0))
             if {"aks", "dsc"} & set(metrics):
                 ov = run.overlap()
                 for k in ("aks", "dsc"):

@@ -1,0 +1,89 @@
+"""Paired counterfactual test sets (the same patients or sectors, only the background changed) and Rand as the
+MRI code's swapBG, each checked against its definition."""
+import numpy as np
+import pytest
+import torch
+
+from shortcutlab import load_preset
+from shortcutlab._validation import ShortcutlabError
+from shortcutlab.data.phantoms import make_cmr, make_echo
+from shortcutlab.data.sources import OOD_BACKGROUND_SETS, cohort_data
+from shortcutlab.interventions.background import intervene
+from shortcutlab.interventions.pipeline import BatchPipeline
+
+
+def test_cmr_pairs_are_the_same_patients_with_another_cue(tmp_path):
+    cfg = load_preset("smoke", overrides={"data.cmr_pairs_n": 40, "study.root": str(tmp_path)})
+    d = cohort_data(cfg, "cm")
+    dec, ali, con = d["test_decorrelated"], d["test_aligned"], d["test_conflict"]
+    assert len(dec) == len(ali) == len(con) == 40
+    assert torch.equal(dec.labels, ali.labels) and torch.equal(dec.labels, con.labels)
+    assert torch.equal(dec.masks, con.masks)
+    # the heart is the same pixels; only the background (the cue) differs
+    for other in (ali, con):
+        diff = other.images != dec.images
+        assert not (diff & dec.masks).any() and diff.any()
+    assert bool(ali.meta["cue_agrees"].all()) and not bool(con.meta["cue_agrees"].any())
+    with pytest.raises(ShortcutlabError, match=r"'cue' parameter of make_cmr must hold 8 ints in \[0, 3\]"):
+        make_cmr("cm", 8, 32, cue=[0] * 7)
+
+
+def test_echo_backgrounds_keep_the_sector_and_change_the_overlay():
+    base = make_echo("ood", 48, 48, seed=3)
+    sets = {b: make_echo("ood", 48, 48, seed=3, background=b) for b in ("id_agree", "id_conflict", "vendor", "black")}
+    inside = base.masks
+    for b, s in sets.items():
+        assert torch.equal(s.images[inside], base.images[inside]), b  # the same sectors: acquisition unchanged
+        assert torch.equal(s.labels, base.labels) and torch.equal(s.meta["site"], base.meta["site"])
+    assert (sets["black"].images[~inside] == 0).all()
+    assert bool(sets["id_agree"].meta["style_agrees"].all())
+    assert not bool(sets["id_conflict"].meta["style_agrees"].any())
+    # the i.d. layout: agreeing overlays are the i.d. site's overlays of the same style
+    idd = make_echo("id", 48, 48, seed=3, overlay_strength=1.0)
+    assert idd.images[~idd.masks].float().mean() > 0
+    with pytest.raises(ShortcutlabError, match=r"'background' parameter of make_echo.*'id_agree'.*'stripes'"):
+        make_echo("ood", 8, 48, background="stripes")
+    assert set(OOD_BACKGROUND_SETS) == {"ood_bg_agree", "ood_bg_conflict", "ood_bg_vendor", "ood_bg_black"}
+
+
+def _swap_bg(images, masks, donors):
+    """The MRI code's swapBG, written out per sample and frame: the own pixels inside the own mask, the donor's
+    pixels (its heart included) everywhere else, the donor of each frame its own."""
+    out = images.clone()
+    for i in range(images.shape[0]):
+        for f in range(images.shape[1]):
+            j = int(donors[i, f])
+            out[i, f] = torch.where(masks[i, f], images[i, f], images[j, f])
+    return out
+
+
+def _replay_donors(b, n_frames, seed):
+    """The donors a batch of b draws with the seeded generator: per frame, a donor among the others (r, shifted
+    past the sample itself), then the pool-wide draw that only a sample without a position uses."""
+    g = torch.Generator().manual_seed(seed)
+    cols = []
+    for _ in range(n_frames):
+        r = torch.randint(0, b - 1, (b,), generator=g)
+        torch.randint(0, b, (b,), generator=g)
+        cols.append(torch.where(r >= torch.arange(b), r + 1, r))
+    return torch.stack(cols, 1)
+
+
+def test_rand_is_swapbg_replayed():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (6, 2, 12, 12), dtype=torch.uint8, generator=g)
+    m = torch.zeros(6, 2, 12, 12, dtype=torch.bool)
+    m[:, :, 3:8, 4:9] = True
+    m[::2, 1, 2:5, 2:5] = True  # ES masks differ from ED ones
+    out, _, info = intervene("rand", x, m, generator=torch.Generator().manual_seed(9))
+    donors = _replay_donors(6, 2, 9)
+    assert torch.equal(info["donor"], donors)
+    assert (donors[:, 0] != donors[:, 1]).any()  # a donor per frame
+    assert torch.equal(out, _swap_bg(x, m, donors))
+    # the donor's heart stays: no blanked (zero) hole where the donor's mask is and the own is not
+    assert (out != 0).float().mean() > 0.98
+    # the pipeline keeps the donors as they are (no blanked copy) and gives the same mix
+    from shortcutlab.data.imageset import ImageSet
+    s = ImageSet(images=x, labels=torch.arange(6) % 2, class_names=("a", "b"), masks=m)
+    pipe = BatchPipeline(s, "rand", batch_size=6, geometric=None, seed=1)
+    assert pipe._blanked is x
