@@ -1,4 +1,4 @@
-"""Classification and saliency-overlap metrics with exact definitions (DESIGN §6).
+"""Classification and saliency-overlap metrics with exact definitions.
 
 Classification
 --------------

@@ -181,7 +181,7 @@ def test_report_index_links_everything(smoke_report):
 
 @pytest.fixture(scope="module")
 def real_report(tmp_path_factory):
-    """Notebooks 00-07 on real formats (#18): a preset file whose cohorts point at an ACDC folder, a binary
+    """Notebooks 00-07 on real formats: a preset file whose cohorts point at an ACDC folder, a binary
     manifest of PNG and NIfTI frames, the TMED2 release layout and a class folder, all written by the tests."""
     import yaml
 

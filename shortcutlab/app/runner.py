@@ -67,7 +67,7 @@ def _execute(nb: str, executed: str, params: dict, kernel_name: str, progress: b
              execution_timeout: int, heartbeat_grace: float) -> dict[str, Any] | None:
     """Execute one notebook with papermill (in a child process of :func:`run_study`); the error or None.
 
-    The engine is :mod:`shortcutlab._nbengine` (no client-side Output-widget mimic, which is what made
+    The engine is :mod:`shortcutlab.app.nbengine` (no client-side Output-widget mimic, which is what made
     notebook 06 hang; a heartbeat watch); every cell has a finite timeout.
     """
     import papermill as pm
@@ -89,7 +89,7 @@ def _execute_in_child(*args) -> dict[str, Any] | None:
 
     Each notebook's client gets a clean process (no state, loops or sockets left from the previous one) and a
     crash of the client cannot take the runner down. The notebook-06 hang was not about this: its cause is
-    explained in :mod:`shortcutlab._nbengine`. Each notebook costs a few seconds more (the child's imports).
+    explained in :mod:`shortcutlab.app.nbengine`. Each notebook costs a few seconds more (the child's imports).
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor

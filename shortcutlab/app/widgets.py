@@ -8,7 +8,7 @@ static notebooks, so notebooks also save static galleries.
 (``live=True``). Under ``shortcutlab run`` (the kernel sees ``SHORTCUTLAB_BATCH=1``) they are built, filtered
 and queryable, but draw nothing live and display a one-line note instead: there is no front end to show a
 live widget, and capturing output into an Output widget is what made nbclient hang (see
-:mod:`shortcutlab._nbengine`). Pass ``live=`` to choose explicitly.
+:mod:`shortcutlab.app.nbengine`). Pass ``live=`` to choose explicitly.
 """
 from __future__ import annotations
 

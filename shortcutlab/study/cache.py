@@ -1,4 +1,4 @@
-"""The study cache: a condition's results are a pure function of its spec (DESIGN §7).
+"""The study cache: a condition's results are a pure function of its spec.
 
 ``runs/<preset>/<readable-name>-<hash>/`` holds ``spec.json``, ``weights.pt``, ``predictions.npz``,
 ``metrics.json``, ``history.json`` (and later ``cams_<set>.npz`` / ``saliency_<set>.json``), then ``done.json``
@@ -35,7 +35,7 @@ from ..config import Config, result_settings
 from ..data.sources import PHANTOM_ONLY, cohort_data, fingerprint, is_phantom, source_of, split_table
 from ..data.imageset import ImageSet
 from ..interventions.background import apply_test_condition
-from ..metrics import (auc, bootstrap_ci, classification_metrics, mean_ci_across, normalized_overlap, overlap_bounds,
+from ..metrics import (auc, bootstrap_ci, classification_metrics, normalized_overlap, overlap_bounds,
                        overlap_metrics, summarize)
 from ..models import FrameClassifier, build_model, load_encoder_weights, load_weights, save_weights
 from ..saliency.cams import cam_class, cam_resolution, compute_cams, predict_tensor
@@ -476,15 +476,6 @@ class Study:
         if not out or isinstance(seeds, (str, bytes)):
             raise param_error("seeds", where, "a non-empty list of seeds (None: the preset's train.seeds)", seeds)
         return out
-
-    def run_seeds(self, cohort: str, condition: str, seeds: Sequence[int] | None = None, **kw) -> list[Run]:
-        """The same condition with several seeds (default: the preset's ``train.seeds``)."""
-        return [self.run(cohort, condition, seed=s, **kw) for s in (seeds or self.cfg.train.seeds)]
-
-    @staticmethod
-    def seed_summary(runs: Sequence[Run], eval_set: str = "test", metric: str = "auc_micro") -> dict:
-        """Mean and t-interval of ``metric`` across seeds."""
-        return mean_ci_across([r.metrics[eval_set][metric] for r in runs])
 
     def entry(self, name: str) -> "Run | PretrainRun":
         """The finished cache entry ``name`` (a folder under :attr:`root`), verified, as a run or pretraining; used
