@@ -28,19 +28,23 @@ _NB_RE = re.compile(r"^(\d\d)_.+\.ipynb$")
 
 
 def discover_notebooks(directory: str | Path | None = None, only: Iterable[str] | None = None) -> list[Path]:
-    """Numbered notebooks ``NN_*.ipynb`` in ``directory`` (sorted), optionally only the given numbers."""
+    """Numbered notebooks ``NN_*.ipynb`` in ``directory`` (sorted), optionally only the given numbers. ``only`` may
+    also name a notebook outside the numbered study by its name (``lesson``: ``lesson.ipynb``), which runs only
+    when named."""
     directory = Path(directory) if directory else NOTEBOOKS_DIR
     if not directory.is_dir():
         raise ShortcutlabError(f"The notebooks folder {str(directory)!r} does not exist.")
     nbs = sorted(p for p in directory.iterdir() if _NB_RE.match(p.name))
     if only:
         wanted = [str(o).strip() for o in only if str(o).strip()]
+        extra = {p.stem: p for p in sorted(directory.glob("*.ipynb")) if not _NB_RE.match(p.name)}
         available = [p.name[:2] for p in nbs]
-        bad = [w for w in wanted if w not in available]
+        bad = [w for w in wanted if w not in available and w not in extra]
         if bad:
             raise ShortcutlabError(f"The 'only' parameter of run must name notebook numbers among "
-                                   f"{', '.join(available)}. Got {', '.join(bad)} instead.")
-        nbs = [p for p in nbs if p.name[:2] in wanted]
+                                   f"{', '.join(available)} (or a notebook outside the study: "
+                                   f"{', '.join(extra) or 'none'}). Got {', '.join(bad)} instead.")
+        nbs = [p for p in nbs if p.name[:2] in wanted] + [extra[w] for w in wanted if w in extra]
     return nbs
 
 
