@@ -487,13 +487,16 @@ class Study:
         """``{condition: run}`` for several conditions on one cohort (the same keyword arguments for each)."""
         return {c: self.run(cohort, c, **kw) for c in conditions}
 
-    def seed_list(self, seeds: Sequence[int] | None = None, *, where: str = "Study.seed_list") -> list[int]:
+    def seed_list(self, seeds: Sequence[int] | None = None, *, where: str = "Study.seed_list",
+                  descriptive: bool = False) -> list[int]:
         """``seeds`` as a list, or the preset's ``train.seeds`` when None; an empty list or a string is an error
-        naming ``where``."""
+        naming ``where``. ``descriptive=True``: a run that no claim reads, which takes the first
+        ``train.descriptive_seeds`` of them (0: all), so power goes where a verdict is decided."""
         out = list(self.cfg.train.seeds if seeds is None else seeds)
         if not out or isinstance(seeds, (str, bytes)):
             raise param_error("seeds", where, "a non-empty list of seeds (None: the preset's train.seeds)", seeds)
-        return out
+        k = self.cfg.train.descriptive_seeds
+        return out[:k] if descriptive and k else out
 
     def entry(self, name: str) -> "Run | PretrainRun":
         """The finished cache entry ``name`` (a folder under :attr:`root`), verified, as a run or pretraining; used
