@@ -15,11 +15,12 @@ export PYTHONHASHSEED ?= 0
 # the local mirror warns about each missing index folder; keep the log readable
 QUIET_PIP := grep -v -e "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: install study test lab kernel clean bench help
+.PHONY: install study lesson test lab kernel clean bench help
 
 help:
 	@echo "make study   - install (first time) and run every notebook with params/$(PRESET).yaml into reports/$(PRESET)/"
 	@echo "               (ENGINE=ray: the training jobs first, in parallel on Ray; Ray comes with the install)"
+	@echo "make lesson  - install (first time) and run the five-minute lesson (params/lesson.yaml) into reports/lesson/"
 	@echo "make test    - install (first time) and run the whole test suite"
 	@echo "make lab     - JupyterLab on notebooks/ with the shortcutlab kernel (PRESET=smoke: every notebook takes it)"
 	@echo "make kernel  - register the shortcutlab kernel for your user, so that any Jupyter finds it"
@@ -41,6 +42,9 @@ install: $(STAMP)
 
 study: $(STAMP)
 	$(BIN)/shortcutlab run --preset $(PRESET) --engine $(ENGINE)
+
+lesson: $(STAMP)
+	$(BIN)/shortcutlab run --preset lesson --only lesson --engine $(ENGINE)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

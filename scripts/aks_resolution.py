@@ -1,4 +1,4 @@
-"""Is "Seg does not look at the heart more than Full" a resolution artefact? (#17, item 3)
+"""Is "Seg does not look at the heart more than Full" a resolution artefact?
 
 For each seed of the default preset's cm Full and Seg models, at 64 px (the default) and 128 px, the AKS of both on
 the same test images from several CAMs: the paper's GradCAM on the last stage, HiResCAM (same layer, no gradient

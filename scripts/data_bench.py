@@ -1,4 +1,4 @@
-"""How long converting real data takes, once, and loading it from the cache afterwards (#18, item 10).
+"""How long converting real data takes, once, and loading it from the cache afterwards.
 
 Writes a 150-patient ACDC-like folder (``shortcutlab.data.examples.write_acdc_like``: NIfTI ED/ES volumes of
 3-7 slices at 0.8-1.3 x 224 px, varied spacings), then times ``load_acdc`` into a fresh cache (conversion) and

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check (#22, and #19's packing check), one prepared run on a GPU machine without internet.
+# The GPU check (and the packing check), one prepared run on a GPU machine without internet.
 # Prepare on the CPU with scripts/gpu_prepare.sh, then on the GPU machine, from the repository root:
 #   bash scripts/gpu_check.sh OUT_DIR
 # It writes, each phase as it finishes (a phase that runs out of time does not stop the next):

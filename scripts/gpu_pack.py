@@ -1,4 +1,4 @@
-"""Packing check (#19, item 6): the default study's training jobs on one GPU, one job at a time vs k at once.
+"""Packing check: the default study's training jobs on one GPU, one job at a time vs k at once.
 
 Ray's fractional GPUs (``num_gpus=1/k``) schedule k jobs on one device at once, each in its own worker process.
 This script does exactly that without Ray (its wheel is too large to carry to the GPU machine): the same job

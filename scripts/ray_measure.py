@@ -1,4 +1,4 @@
-"""The default study's training phase, in-process vs on a local Ray (#19, item 6), and what more cores would take.
+"""The default study's training phase, in-process vs on a local Ray, and what more cores would take.
 
   python scripts/ray_measure.py measure --out benchmarks/ray/<run>/measure.json [--preset default]
   python scripts/ray_measure.py readme benchmarks/ray/<run>/measure.json [--readme README.md]

@@ -1,6 +1,6 @@
 """Stress the study runner for the notebook-06 hang, with another kernel busy beside it.
 
-    python scripts/stress_hang.py --studies 10 --nb06 30            # the issue's check (smoke preset)
+    python scripts/stress_hang.py --studies 10 --nb06 30            # the hang check (smoke preset)
     python scripts/stress_hang.py --minimal 60 --engine nbclient    # reproduce the upstream bug on demand
     python scripts/stress_hang.py --minimal 60 --engine shortcutlab # ... and show the runner's engine avoids it
 
@@ -15,7 +15,7 @@ time (the load under which the hang was seen).
 What it reports, per kind of run: completions, failures, the longest cell, and the largest *reply lag*: the
 time the client went on waiting after the kernel had finished the cell (papermill's client-side duration of
 the cell minus the kernel's own busy-to-reply time, both recorded in the executed notebook). A lag of seconds
-is the signature of the lost wake-up explained in ``shortcutlab/_nbengine.py`` (with a cell timeout the
+is the signature of the lost wake-up explained in ``shortcutlab/app/nbengine.py`` (with a cell timeout the
 client finds the reply when the timeout re-polls; without one it waits for ever). A JSON file holds
 everything.
 """

@@ -1,4 +1,4 @@
-"""Where the default study's time goes (#17, item 5): the training jobs and every notebook cell.
+"""Where the default study's time goes: the training jobs and every notebook cell.
 
 Reads what a finished ``shortcutlab run`` left behind, measures nothing itself:
 

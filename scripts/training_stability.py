@@ -1,4 +1,4 @@
-"""Does the training recipe make the MRI claims' per-seed differences stable? (#17, item 4)
+"""Does the training recipe make the MRI claims' per-seed differences stable?
 
 Trains cm Full, Seg, Rand and BG of the default preset for seeds 0, 1, 2 under three recipes and prints one JSON
 line per model (test AUC, cue-decorrelated AUC, validation AUC per epoch, seconds):

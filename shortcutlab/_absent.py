@@ -1,4 +1,4 @@
-"""What a data set cannot give, said instead of shown (DESIGN §4).
+"""What a data set cannot give, said instead of shown.
 
 On real data some parts of the study need a phantom (the cue-decorrelated test set, the dial, the calibration).
 A function that would return such a figure returns :class:`Absent`; one that would return such a table returns

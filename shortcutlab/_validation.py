@@ -1,4 +1,4 @@
-"""One message form for bad input, across the package (DESIGN §10).
+"""One message form for bad input, across the package.
 
 Every check raises :class:`ShortcutlabError` (a ``ValueError``) or one of its
 subclasses with a message of the form::

@@ -474,22 +474,9 @@ def _check_across_fields(name: str, sections: Mapping[str, Section]) -> None:
                                f"that is not augmented would be negative). Got {lam!r} instead.")
 
 
-def load_preset(preset: str | Path = "default", overrides: Mapping[str, Any] | None = None) -> Config:
-    """Load a preset by name (``smoke``, ``default``, ``paper``) or path, apply overrides, validate.
-
-    Parameters
-    ----------
-    preset : str or Path
-        Name of a file in ``params/`` or a path to a YAML file.
-    overrides : dict, optional
-        ``{"section.key": value}``, e.g. ``{"train.epochs": 2}``.
-
-    Returns
-    -------
-    Config
-        Frozen; ``cfg.train.epochs`` etc.
-    """
-    path = _resolve(preset)
+def _read_preset(path: Path, chain: tuple[str, ...]) -> dict:
+    """A preset file's sections, with those of the preset it ``extends`` (a shipped preset's name, or a path
+    relative to this file) underneath: a section's keys in this file replace the base's, the rest are kept."""
     if path.is_dir():
         raise ShortcutlabError(f"The 'preset' parameter of load_preset must name a YAML file. Got the folder "
                                f"{str(path)!r} instead.")
@@ -505,6 +492,47 @@ def load_preset(preset: str | Path = "default", overrides: Mapping[str, Any] | N
     if not isinstance(raw, dict):
         raise ShortcutlabError(f"The preset file {str(path)!r} must hold a mapping of sections. "
                                f"Got {type(raw).__name__} instead.")
+    base_name = raw.pop("extends", None)
+    if base_name is None:
+        return raw
+    if not isinstance(base_name, str) or not base_name:
+        raise ShortcutlabError(f"The 'extends' field of preset file {str(path)!r} must name a preset (e.g. "
+                               f"'default') or a YAML file. Got {base_name!r} instead.")
+    local = path.parent / base_name
+    base_path = local if local.suffix in (".yaml", ".yml") and local.exists() else _resolve(base_name)
+    key = str(base_path.resolve())
+    if key in chain or key == str(path.resolve()):
+        raise ShortcutlabError(f"The 'extends' field of preset file {str(path)!r} makes a loop: "
+                               f"{' -> '.join(Path(c).name for c in chain + (str(path.resolve()), key))}.")
+    base = _read_preset(base_path, chain + (str(path.resolve()),))
+    for k in ("name", "description"):
+        base.pop(k, None)
+    for sec, values in raw.items():
+        if isinstance(values, Mapping) and isinstance(base.get(sec), Mapping):
+            base[sec] = {**base[sec], **values}
+        else:
+            base[sec] = values
+    return base
+
+
+def load_preset(preset: str | Path = "default", overrides: Mapping[str, Any] | None = None) -> Config:
+    """Load a preset by name (``smoke``, ``default``, ``paper``) or path, apply overrides, validate.
+
+    Parameters
+    ----------
+    preset : str or Path
+        Name of a file in ``params/`` or a path to a YAML file. A preset may start from another with
+        ``extends: default`` (a name or a path relative to it) and write only what differs.
+    overrides : dict, optional
+        ``{"section.key": value}``, e.g. ``{"train.epochs": 2}``.
+
+    Returns
+    -------
+    Config
+        Frozen; ``cfg.train.epochs`` etc.
+    """
+    path = _resolve(preset)
+    raw = _read_preset(path, ())
     name = raw.pop("name", path.stem)
     raw.pop("description", None)
     for sec in raw:

@@ -1,4 +1,4 @@
-"""Masks estimated by classical image processing, for data that ships without them (DESIGN §4).
+"""Masks estimated by classical image processing, for data that ships without them.
 
 The BackMix paper made its echo sector masks this way; TMED2 ships none. A source asks for them with
 ``masks: estimate`` in the preset.

@@ -1,4 +1,4 @@
-"""Classification and saliency-overlap metrics with exact definitions (DESIGN §6).
+"""Classification and saliency-overlap metrics with exact definitions.
 
 Classification
 --------------
@@ -607,27 +607,38 @@ def decide(estimate: float, se: float, df: float, *, test: str = "greater", marg
 
 
 def to_decide(estimate: float, se_seeds: float, se_test: float, n_seeds: int, n_test: int, *,
-              test: str = "greater", margin: float = 0.0, ci: float = 0.95) -> dict:
+              test: str = "greater", margin: float = 0.0, ci: float = 0.95, n_boot: int = 1000) -> dict:
     """How many seeds, or how many test images, would decide an undecided claim at its observed effect.
 
-    The distance to cover is |estimate| (``greater``/``less``) or estimate + margin (``noninferior``). With
-    z = the normal quantile of the ``ci`` level, the claim is decided once z · se < distance, where
-    se² = se_seeds² · S / S' + se_test² (more seeds S') or se_seeds² + se_test² · n / n' (more test images n').
-    Returns ``seeds`` and ``images`` (ints, or None when that lever alone cannot decide it: the other part
-    already exceeds the distance, or the effect is 0 or on the wrong side)."""
+    The distance to cover is |estimate| (``greater``/``less``) or estimate + margin (``noninferior``). The claim is
+    decided once t_ν · se < distance, with the interval's own parts scaled: se² = se_seeds² · S / S' + se_test²
+    (S' seeds) or se_seeds² + se_test² · n / n' (n' test images), and ν their Welch–Satterthwaite degrees of freedom
+    (as :func:`welch_interval`, ``n_boot`` replicates). Returns ``seeds`` and ``images`` (the smallest such S' >
+    S or n' > n, up to 10,000 seeds or 1,000 times the images; None when that lever alone cannot decide it, or
+    the effect is 0 or on the wrong side)."""
     from scipy import stats
 
-    z = float(stats.norm.ppf(0.5 + ci / 2))
     d = abs(estimate) if test in ("greater", "less") else estimate + margin
     out = {"seeds": None, "images": None}
-    if not (d == d and se_seeds == se_seeds and se_test == se_test) or d <= 0:
+    if not (d == d and se_seeds == se_seeds and se_test == se_test) or d <= 0 or n_seeds < 1:
         return out
-    room = (d / z) ** 2
     vs, vt = se_seeds ** 2, se_test ** 2
-    if room > vt and vs > 0:
-        out["seeds"] = int(np.ceil(vs * n_seeds / (room - vt)))
-    if room > vs and vt > 0:
-        out["images"] = int(np.ceil(vt * n_test / (room - vs)))
+
+    def decided(a: float, c: float, s: int) -> bool:
+        den = (a * a / (s - 1) if s > 1 else 0.0) + c * c / max(n_boot - 1, 1)
+        df = (a + c) ** 2 / den if den > 0 else float("inf")
+        return float(stats.t.ppf(0.5 + ci / 2, df)) * float(np.sqrt(a + c)) < d
+
+    if vs > 0:
+        for s in range(max(n_seeds + 1, 2), 10_001):
+            if decided(vs * n_seeds / s, vt, s):
+                out["seeds"] = s
+                break
+    if vt > 0 and n_test > 0:
+        for k in np.unique(np.round(np.geomspace(1.05, 1000, 200) * n_test)).astype(int):
+            if decided(vs, vt * n_test / k, max(n_seeds, 2)):
+                out["images"] = int(k)
+                break
     return out
 
 

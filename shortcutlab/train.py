@@ -10,7 +10,7 @@ import math
 import os
 from dataclasses import dataclass, fields, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -199,7 +199,7 @@ def lr_factor(schedule: str, step: int, warmup: int, total: int) -> float:
 def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condition: str = "full",
         settings: TrainSettings | None = None, seed: int = 0, checkpoint: str | Path | None = None,
         progress: bool = True, on_epoch: Callable[[int, dict], None] | None = None,
-        checkpoint_key: str | None = None) -> FitResult:
+        checkpoint_key: str | None = None, track: Mapping[str, ImageSet] | None = None) -> FitResult:
     """Train ``model`` on ``train`` under ``condition``; keep the best epoch by ``settings.select_metric``.
 
     Parameters
@@ -210,6 +210,10 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
     checkpoint_key : str, optional
         Stored in the checkpoint; a checkpoint with another key (another run's) is not resumed (warning, removed).
         A checkpoint that does not fit the model is not resumed either, and nothing of it is copied in.
+    track : dict of ImageSet, optional
+        Sets whose accuracy is recorded after every epoch (history column ``acc_<name>``), e.g. the cue-agreeing
+        and cue-conflicting patients, to see which one a model learns first. Evaluation only: the trained
+        numbers are the same with or without it.
     on_epoch : callable, optional
         ``on_epoch(epoch, row)`` after each epoch (1-based) and its checkpoint, with that epoch's history row.
         An exception it raises stops training with the checkpoint in place, as a killed process would.
@@ -288,6 +292,9 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
         row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": float(tot) / max(nb, 1)}
         if val is not None:
             row.update(_val_metrics(model, val, condition, s, dev, cw))
+        for name, ds in (track or {}).items():
+            p = predict(model, ds, condition=condition, batch_size=s.eval_batch_size, device=dev, fill=s.fill)
+            row[f"acc_{name}"] = float((p.argmax(1) == ds.labels.cpu().numpy()).mean())
         history.append(row)
         metric = s.select_metric
         score = row.get(metric, float(epoch)) if metric != "last" else float(epoch)

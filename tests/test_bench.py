@@ -52,7 +52,7 @@ def test_one_slow_repeat_does_not_decide_a_verdict():
 def test_verdict_is_honest_about_noise():
     assert verdict([1.02, 1.03, 1.04], lambda r: r <= 1.05)["verdict"] == "met"
     assert verdict([1.10, 1.20, 1.15], lambda r: r <= 1.05)["verdict"] == "missed"
-    v = verdict([0.84, 1.09, 1.51], lambda r: r <= 1.05)  # the spread seen on one machine in issue #21
+    v = verdict([0.84, 1.09, 1.51], lambda r: r <= 1.05)  # the spread seen on one machine
     assert v["verdict"] == "noisy" and v["met"] is None and v["median"] == 1.09 and v["spread"] == [0.84, 1.51]
 
 

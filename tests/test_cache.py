@@ -1,4 +1,4 @@
-"""The study cache trusts nothing it has not verified (issue #21): manifests with sizes and SHA-256 written
+"""The study cache trusts nothing it has not verified: manifests with sizes and SHA-256 written
 last, checkpoints that belong to their run, cached maps with their own manifest."""
 import json
 import shutil

@@ -1,4 +1,4 @@
-"""A catalogue of bad inputs per public surface, in the spirit of scikit-learn's common tests (issue #21).
+"""A catalogue of bad inputs per public surface, in the spirit of scikit-learn's common tests.
 
 Each row: a call with one bad input, the error class, and a pattern that must appear in the message: the
 parameter, field or file, and the bad value. Rows run in milliseconds (no training); the cases that need a

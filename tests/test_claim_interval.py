@@ -114,9 +114,13 @@ def test_holm_against_its_definition():
 
 
 def test_to_decide_solves_its_formula():
-    z = stats.norm.ppf(0.975)
-    need = to_decide(0.02, 0.02, 0.005, 3, 100)
+    """The smallest S' (or n') at which t_ν · se falls below the effect, ν and se as the interval's own."""
+    def half(a, c, s, B=500):
+        df = (a + c) ** 2 / (a * a / (s - 1) + c * c / (B - 1))
+        return stats.t.ppf(0.975, df) * np.sqrt(a + c)
+
+    need = to_decide(0.1, 0.04, 0.01, 3, 1000, n_boot=500)
     S = need["seeds"]
-    assert z * np.sqrt(0.02 ** 2 * 3 / S + 0.005 ** 2) < 0.02 <= z * np.sqrt(0.02 ** 2 * 3 / (S - 1) + 0.005 ** 2)
-    assert need["images"] is None  # the seeds' part alone already exceeds the effect
+    assert S > 3 and half(0.04 ** 2 * 3 / S, 0.01 ** 2, S) < 0.1 <= half(0.04 ** 2 * 3 / (S - 1), 0.01 ** 2, S - 1)
+    assert to_decide(0.02, 0.03, 0.0001, 3, 100, n_boot=500)["images"] is None  # the seeds' part alone is too wide
     assert to_decide(0.0, 0.01, 0.01, 3, 100) == {"seeds": None, "images": None}

@@ -1,4 +1,4 @@
-"""The condition registry (issue #16): one record per condition, queried everywhere; a user condition trains."""
+"""The condition registry: one record per condition, queried everywhere; a user condition trains."""
 import numpy as np
 import pytest
 import torch

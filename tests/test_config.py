@@ -228,3 +228,25 @@ def test_a_preset_name_wins_over_a_folder_of_that_name(tmp_path, monkeypatch):
     (tmp_path / "smoke").mkdir()  # e.g. a data folder named like the preset, in the shell's folder
     monkeypatch.chdir(tmp_path)
     assert load_preset("smoke").name == "smoke"
+
+
+def test_presets_extend_each_other(tmp_path):
+    """``extends:`` starts from another preset; a section's keys replace the base's, the rest are kept; a loop or
+    a bad value is an error naming the file."""
+    from shortcutlab import load_preset
+    from shortcutlab._validation import ShortcutlabError
+
+    (tmp_path / "mine.yaml").write_text("name: mine\nextends: default\ntrain:\n  epochs: 2\n")
+    (tmp_path / "more.yaml").write_text("extends: mine.yaml\nmetrics:\n  n_bootstrap: 20\n")
+    mine, base = load_preset(tmp_path / "mine.yaml").to_dict(), load_preset("default").to_dict()
+    assert mine["train"]["epochs"] == 2 and mine["train"]["seeds"] == base["train"]["seeds"]
+    assert {(s, k) for s in base for k in base[s] if base[s][k] != mine[s][k]} == {("train", "epochs")}
+    more = load_preset(tmp_path / "more.yaml")
+    assert more.metrics.n_bootstrap == 20 and more.train.epochs == 2 and more.name == "more"
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(ShortcutlabError, match=r"'extends' field of preset file .*makes a loop: .*a.yaml -> b.yaml"):
+        load_preset(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("extends: [default]\n")
+    with pytest.raises(ShortcutlabError, match=r"'extends' field of preset file .*c.yaml.*Got \['default'\]"):
+        load_preset(tmp_path / "c.yaml")

@@ -1,4 +1,4 @@
-"""The CUDA path (#22): training, prediction, maps and pretraining on a GPU agree with the CPU path.
+"""The CUDA path: training, prediction, maps and pretraining on a GPU agree with the CPU path.
 
 CI has no GPU, so these tests are skipped there (with that reason); ``scripts/gpu_check.sh`` runs them on a GPU
 machine, together with ``test_augment.py::test_cpu_equals_cuda``. The CPU-side pieces they rely on (the loss read

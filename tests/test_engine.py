@@ -1,4 +1,4 @@
-"""The plan and the Ray engine (#19): jobs in dependency order, the same numbers as in-process, a job that fails
+"""The plan and the Ray engine: jobs in dependency order, the same numbers as in-process, a job that fails
 on purpose, and a second run that resumes. (That the plan asks for what the notebooks ask for is checked by
 tests/test_notebooks.py, which runs the whole smoke study through Ray.)"""
 import json
@@ -132,3 +132,19 @@ def test_without_the_ray_engine_ray_is_not_imported():
     code = ("import sys, shortcutlab, shortcutlab.app.cli, shortcutlab.app.runner, shortcutlab.study.plan\n"
             "from shortcutlab.app.cli import build_parser\nbuild_parser()\nassert 'ray' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_job_bar_counts_only_what_can_run():
+    """Two slots and five jobs, two of which wait for a pretraining still pending: 2 running, 3 queued; the ETA
+    from the finished jobs' mean time, over the slots."""
+    from shortcutlab.app.engine import bar_state
+
+    init_of = {"pre": None, "a": None, "b": None, "fa": "pre", "fb": "pre", "c": "old-entry"}
+    s = bar_state(["pre", "a", "fa", "fb", "c"], [], init_of, 2, [])
+    assert (s["running"], s["queued"], s["eta"]) == (2, 3, None)
+    s = bar_state(["fa", "fb"], ["pre", "a", "b", "c"], init_of, 2, [60.0, 120.0])
+    assert (s["running"], s["queued"]) == (2, 0) and s["eta"] == pytest.approx(90.0 * 2 / 2 / 60)
+    s = bar_state(["fa", "fb"], ["a"], init_of, 2, [60.0])  # their pretraining not done and not pending: gone before
+    assert s["running"] == 2
+    s = bar_state(["pre", "fa", "fb"], ["a"], init_of, 2, [60.0])
+    assert (s["running"], s["queued"]) == (1, 2)  # only the pretraining can run

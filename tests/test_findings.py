@@ -1,4 +1,4 @@
-"""Finding sentences choose their verb from the CI, never from the point estimates alone (#20)."""
+"""Finding sentences choose their verb from the CI, never from the point estimates alone."""
 from types import SimpleNamespace
 
 import pandas as pd
@@ -31,7 +31,7 @@ def test_claim_sentences_follow_the_verdict():
 
 
 def test_a_model_at_chance_does_not_drop():
-    """The issue's case: Full 0.49 with the cue, 0.51 decorrelated was written as 'drops to'."""
+    """A model at chance: Full 0.49 with the cue, 0.51 decorrelated was written as 'drops to'."""
     m = lambda a, lo, hi: {"auc_micro": a, "auc_micro_lo": lo, "auc_micro_hi": hi}  # noqa: E731
     runs = {("cm", "full"): SimpleNamespace(metrics={"test": m(0.49, 0.40, 0.58), "test_decorrelated": m(0.51, 0.42, 0.60)}),
             ("cm", "seg"): SimpleNamespace(metrics={"test": m(0.5, 0.4, 0.6)}),

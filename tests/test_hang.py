@@ -1,6 +1,6 @@
-"""The notebook-06 hang (issue #15): its trigger is gone, and the study can never wait for ever.
+"""The notebook-06 hang: its trigger is gone, and the study can never wait for ever.
 
-Cause (see shortcutlab/_nbengine.py and scripts/stress_hang.py): nbclient's client-side imitation of the
+Cause (see shortcutlab/app/nbengine.py and scripts/stress_hang.py): nbclient's client-side imitation of the
 ipywidgets Output widget sends comm messages on the shell channel while the cell's execute_reply is awaited
 on that socket; jupyter_client sends through a synchronous shadow socket, and the ZMQ wake-up for the reply
 can be lost. The runner's engine does not imitate the Output widget, so nothing is sent on shell during a cell.

@@ -10,7 +10,9 @@ from shortcutlab.app.runner import discover_notebooks
 
 
 def test_notebooks_are_clean():
-    for nb in discover_notebooks():
+    from shortcutlab._paths import NOTEBOOKS_DIR
+
+    for nb in sorted(NOTEBOOKS_DIR.glob("*.ipynb")):  # the numbered study and the lesson
         d = nbformat.read(str(nb), as_version=4)
         params = [c for c in d.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(params) == 1, nb.name
@@ -181,7 +183,7 @@ def test_report_index_links_everything(smoke_report):
 
 @pytest.fixture(scope="module")
 def real_report(tmp_path_factory):
-    """Notebooks 00-07 on real formats (#18): a preset file whose cohorts point at an ACDC folder, a binary
+    """Notebooks 00-07 on real formats: a preset file whose cohorts point at an ACDC folder, a binary
     manifest of PNG and NIfTI frames, the TMED2 release layout and a class folder, all written by the tests."""
     import yaml
 
@@ -236,3 +238,39 @@ def test_every_notebook_runs_on_real_formats(real_report):
     assert splits.set_index(["cohort", "split"]).loc[("cm", "test"), "per_class"].startswith("amyloid")
     index = (out / "index.html").read_text()
     assert "Data: cm: manifest" in index and "Not part of this run" in index
+
+
+@pytest.fixture(scope="module")
+def lesson_report(tmp_path_factory):
+    """The lesson as a teacher runs it, under the smoke preset: ``shortcutlab run --only lesson``."""
+    from shortcutlab.app.cli import main
+
+    out = tmp_path_factory.mktemp("lesson")
+    runs = tmp_path_factory.mktemp("lesson_runs")
+    rc = main(["run", "--preset", "smoke", "--only", "lesson", "--quiet", "--set", f"study.root={runs}",
+               "--out", str(out)])
+    return out, json.loads((out / "summary.json").read_text()), rc
+
+
+def test_the_lesson_runs_and_records_its_verdicts(lesson_report):
+    out, summary, rc = lesson_report
+    assert rc == 0 and [e["notebook"] for e in summary["notebooks"]] == ["lesson.ipynb"]
+    res = summary["notebooks"][0]["results"]
+    for key in ("full_conflict_acc", "full_aligned_acc", "rand_conflict_acc", "seg_conflict_acc"):
+        assert 0 <= res[key] <= 100, (key, res[key])
+    assert res["verdicts_holding"].endswith("/4") and "verdicts as the lesson expects" in res["finding"]
+    verdicts = pd.read_csv(out / "lesson" / "tables" / "verdicts.csv", index_col=0)
+    assert list(verdicts["id"]) == ["L1", "L2", "L3", "L4"] and (verdicts["n_seeds"] == 2).all()
+    # Seg never sees the marker: the same accuracy with it agreeing and lying, found equivalent
+    reveal = pd.read_csv(out / "lesson" / "tables" / "reveal.csv", index_col=0)
+    seg = reveal.loc["Seg (heart only)"]
+    assert seg["cue agrees"] == seg["cue conflicts"] and verdicts.set_index("id").loc["L2", "verdict"] == "equivalent"
+    assert reveal["your guess (Full, cue conflicts)"].isna().all()  # a batch run records no guess
+    dose = pd.read_csv(out / "lesson" / "tables" / "dose_response.csv", index_col=0)
+    assert sorted(dose["strength"].unique()) == [0.0, 0.5, 0.9, 1.0] and set(dose["model"]) == {"full", "rand", "seg"}
+    figs = {p.stem for p in (out / "lesson" / "figures").glob("*.png")}
+    assert figs >= {"the_cue", "dose_response", "learned_first", "flipped_cases"}
+    text = (out / "lesson.ipynb").read_text()
+    assert "Predict first:" in text and "Write your answer in ANSWER_1" in text  # the handout's static widgets
+    masks = pd.read_csv(out / "lesson" / "tables" / "few_masks.csv", index_col=0)
+    assert list(masks.index) == ["Full", "Rand, every mask", "Rand, 5% of masks"]

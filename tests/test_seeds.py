@@ -1,4 +1,4 @@
-"""Seeds everywhere (#17): the MRI experiments loop over the preset's seeds, their tables give the mean over seeds
+"""Seeds everywhere: the MRI experiments loop over the preset's seeds, their tables give the mean over seeds
 with a t-interval (per seed on demand), and the learning-rate schedule that makes the last epoch a settled model."""
 import math
 

@@ -1,4 +1,4 @@
-"""Data sources in the preset (#18): real formats the tests write themselves, splits without leakage, partial
+"""Data sources in the preset: real formats the tests write themselves, splits without leakage, partial
 masks, estimated sector masks, ImageNet initialization from a local file, and phantom parts that degrade."""
 import json
 import warnings

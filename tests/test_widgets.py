@@ -110,3 +110,20 @@ def test_batch_mode_builds_but_does_not_draw(setup, monkeypatch):
     assert SaliencyBrowser(study, runs).live
     with pytest.raises(ShortcutlabError, match="'live' parameter of SaliencyBrowser.*Got 'yes'"):
         SaliencyBrowser(study, runs, live="yes")
+
+
+def test_predict_first_records_the_guess_beside_the_answer():
+    import pytest
+
+    from shortcutlab import PredictFirst
+    from shortcutlab._validation import ShortcutlabError
+
+    w = PredictFirst("How often will Full be right?", live=False)
+    assert w.value is None and not w.locked
+    w.slider.value = 40
+    w.button.click()  # the button locks the slider's value in
+    assert w.value == 40 and w.locked and w.slider.disabled and "Your guess: 40 %" in w.note.value
+    with pytest.raises(ShortcutlabError, match=r"'question' parameter of PredictFirst.*Got ''"):
+        PredictFirst("")
+    with pytest.raises(ShortcutlabError, match=r"'hi' parameter of PredictFirst.*Got 0"):
+        PredictFirst("q", lo=0, hi=0)

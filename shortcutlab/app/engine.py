@@ -101,6 +101,35 @@ def _job_task(cfg, job: dict, data_key: tuple, data: dict, init_entry: dict | No
     return {"name": job["name"], "files": files, "seconds": time.perf_counter() - t0, "host": os.uname().nodename}
 
 
+def bar_state(pending: Sequence[str], done: Sequence[str], init_of: dict[str, str | None], slots: int,
+              job_seconds: Sequence[float]) -> dict[str, Any]:
+    """What the job bar shows: ``running`` (the jobs that can execute now: pending ones whose ``init`` is done or
+    not in this run, at most ``slots``), ``queued`` (the rest of the pending ones) and ``eta`` (minutes: the mean
+    time of the finished jobs times the pending jobs over the slots; None before any job finished)."""
+    done_set = set(done)
+    pending_set = set(pending)
+    ready = sum(1 for n in pending if init_of.get(n) is None or init_of[n] in done_set or init_of[n] not in pending_set)
+    running = min(max(slots, 1), ready)
+    eta = (sum(job_seconds) / len(job_seconds)) * len(pending) / max(slots, 1) / 60 if job_seconds else None
+    return {"running": running, "queued": len(pending) - running, "eta": eta}
+
+
+def _slots(ray, cpus_per_job: int, gpus_per_job: float) -> int:
+    """How many jobs the cluster runs at once: its CPUs over each job's (and its GPUs over each job's share)."""
+    res = ray.cluster_resources()
+    n = int(res.get("CPU", 1) // cpus_per_job)
+    if gpus_per_job > 0:
+        n = min(n, int(res.get("GPU", 0) // gpus_per_job))
+    return max(n, 1)
+
+
+def _postfix(state: dict) -> dict:
+    out = {"running": state["running"], "queued": state["queued"]}
+    if state["eta"] is not None:
+        out["eta"] = f"{state['eta']:.1f} min"
+    return out
+
+
 def _data_key(job: dict) -> tuple:
     return (job["call"]["cohort"], job["call"]["strength"])
 
@@ -166,6 +195,9 @@ def run_jobs(cfg, jobs: Sequence, *, root: str | Path | None = None, address: st
         by_ref = {r: name for name, r in refs.items()}
         pending = list(refs.values())
         spec_of = {j["name"]: j for j in todo}
+        slots = _slots(ray, cpus_per_job, gpus_per_job)
+        init_of = {j["name"]: j["init"] for j in todo}
+        bar.set_postfix(**_postfix(bar_state(list(refs), [], init_of, slots, [])))
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             name = by_ref[ready[0]]
@@ -180,7 +212,9 @@ def run_jobs(cfg, jobs: Sequence, *, root: str | Path | None = None, address: st
                                       "error": f"{type(e).__name__}: {e}".strip(),
                                       "traceback": "".join(traceback.format_exception_only(type(e), e))[-4000:]})
             bar.update(1)
-            bar.set_postfix(running=len(pending), failed=len(res["failed"]))
+            state = bar_state([by_ref[r] for r in pending], res["done"], init_of, slots,
+                              list(res["job_seconds"].values()))
+            bar.set_postfix(**_postfix(state), failed=len(res["failed"]))
     except KeyboardInterrupt:
         for r in refs.values():
             ray.cancel(r, force=True)

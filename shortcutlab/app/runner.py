@@ -28,19 +28,23 @@ _NB_RE = re.compile(r"^(\d\d)_.+\.ipynb$")
 
 
 def discover_notebooks(directory: str | Path | None = None, only: Iterable[str] | None = None) -> list[Path]:
-    """Numbered notebooks ``NN_*.ipynb`` in ``directory`` (sorted), optionally only the given numbers."""
+    """Numbered notebooks ``NN_*.ipynb`` in ``directory`` (sorted), optionally only the given numbers. ``only`` may
+    also name a notebook outside the numbered study by its name (``lesson``: ``lesson.ipynb``), which runs only
+    when named."""
     directory = Path(directory) if directory else NOTEBOOKS_DIR
     if not directory.is_dir():
         raise ShortcutlabError(f"The notebooks folder {str(directory)!r} does not exist.")
     nbs = sorted(p for p in directory.iterdir() if _NB_RE.match(p.name))
     if only:
         wanted = [str(o).strip() for o in only if str(o).strip()]
+        extra = {p.stem: p for p in sorted(directory.glob("*.ipynb")) if not _NB_RE.match(p.name)}
         available = [p.name[:2] for p in nbs]
-        bad = [w for w in wanted if w not in available]
+        bad = [w for w in wanted if w not in available and w not in extra]
         if bad:
             raise ShortcutlabError(f"The 'only' parameter of run must name notebook numbers among "
-                                   f"{', '.join(available)}. Got {', '.join(bad)} instead.")
-        nbs = [p for p in nbs if p.name[:2] in wanted]
+                                   f"{', '.join(available)} (or a notebook outside the study: "
+                                   f"{', '.join(extra) or 'none'}). Got {', '.join(bad)} instead.")
+        nbs = [p for p in nbs if p.name[:2] in wanted] + [extra[w] for w in wanted if w in extra]
     return nbs
 
 
@@ -67,7 +71,7 @@ def _execute(nb: str, executed: str, params: dict, kernel_name: str, progress: b
              execution_timeout: int, heartbeat_grace: float) -> dict[str, Any] | None:
     """Execute one notebook with papermill (in a child process of :func:`run_study`); the error or None.
 
-    The engine is :mod:`shortcutlab._nbengine` (no client-side Output-widget mimic, which is what made
+    The engine is :mod:`shortcutlab.app.nbengine` (no client-side Output-widget mimic, which is what made
     notebook 06 hang; a heartbeat watch); every cell has a finite timeout.
     """
     import papermill as pm
@@ -89,7 +93,7 @@ def _execute_in_child(*args) -> dict[str, Any] | None:
 
     Each notebook's client gets a clean process (no state, loops or sockets left from the previous one) and a
     crash of the client cannot take the runner down. The notebook-06 hang was not about this: its cause is
-    explained in :mod:`shortcutlab._nbengine`. Each notebook costs a few seconds more (the child's imports).
+    explained in :mod:`shortcutlab.app.nbengine`. Each notebook costs a few seconds more (the child's imports).
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor

@@ -8,7 +8,7 @@ static notebooks, so notebooks also save static galleries.
 (``live=True``). Under ``shortcutlab run`` (the kernel sees ``SHORTCUTLAB_BATCH=1``) they are built, filtered
 and queryable, but draw nothing live and display a one-line note instead: there is no front end to show a
 live widget, and capturing output into an Output widget is what made nbclient hang (see
-:mod:`shortcutlab._nbengine`). Pass ``live=`` to choose explicitly.
+:mod:`shortcutlab.app.nbengine`). Pass ``live=`` to choose explicitly.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import numpy as np
 from .._validation import param_error
 from ..plots import SORT_KEYS, gallery, render_case, select_cases
 
-__all__ = ["SaliencyBrowser", "DialSlider", "batch_mode", "gallery", "render_case", "select_cases"]
+__all__ = ["SaliencyBrowser", "DialSlider", "PredictFirst", "batch_mode", "gallery", "render_case", "select_cases"]
 
 
 def batch_mode() -> bool:
@@ -41,8 +41,9 @@ _BATCH_NOTE = ("<i>{what}: live widget not drawn in a batch run (no front end); 
 
 
 class SaliencyBrowser:
-    """ipywidgets browser over study runs: split, models (side by side), class, correct / wrong, sort by
-    AKS or %E (worst first), frame, CAM method, and a slider through the sorted cases.
+    """ipywidgets browser over study runs: split, models (side by side), class, correct / wrong (``cases=``: the
+    first model's answers), sort by AKS or %E (worst first), frame, CAM method, and a slider through the sorted
+    cases.
 
     ``browser.widget`` is the ipywidgets box (display it, or just evaluate ``browser`` in a cell);
     ``browser.last_figure`` and ``browser.current_index`` say what is shown; ``browser.cases`` lists the
@@ -50,8 +51,11 @@ class SaliencyBrowser:
     """
 
     def __init__(self, study, runs: Mapping[str, object], *, eval_sets: Sequence[str] | None = None,
-                 live: bool | None = None):
+                 cases: str = "all", live: bool | None = None):
         import ipywidgets as w
+
+        if cases not in ("all", "correct", "wrong"):
+            raise param_error("cases", "SaliencyBrowser", "'all', 'correct' or 'wrong'", cases)
 
         self.live = _resolve_live(live, "SaliencyBrowser")
         if not runs:
@@ -68,7 +72,7 @@ class SaliencyBrowser:
         # "all" is -1, not None: a Dropdown whose value is None shows an empty box in JupyterLab
         self.cls = w.Dropdown(options=[("all", -1)] + [(c, i) for i, c in enumerate(ds.class_names)], value=-1,
                               description="class")
-        self.correct = w.ToggleButtons(options=["all", "correct", "wrong"], value="all", description="cases")
+        self.correct = w.ToggleButtons(options=["all", "correct", "wrong"], value=cases, description="cases")
         self.sort = w.Dropdown(options=list(SORT_KEYS), value="aks", description="sort (worst first)")
         self.frame = w.Dropdown(options=[(f, i) for i, f in enumerate(ds.frame_names)], value=0, description="frame")
         self.method = w.Dropdown(options=list(CAM_METHODS), value=study.cfg.saliency.method, description="CAM")
@@ -223,3 +227,50 @@ class DialSlider:
         # shown in the widget's output; closed in pyplot, or the inline backend shows them again under the cell
         plt.close(self.bar_figure)
         plt.close(self.case_figure)
+
+
+class PredictFirst:
+    """Ask the class to commit to a number before the next cell reveals it: a slider and a "lock in" button.
+
+    ``widget.value`` is the locked guess (None until :meth:`lock`); pass the widget to the cell that reveals the
+    answer (e.g. ``lesson.reveal(..., guess=widget)``), which shows the guess beside it. In a batch run it renders
+    as the question in plain text, so an executed notebook works as a handout."""
+
+    def __init__(self, question: str, *, lo: int = 0, hi: int = 100, step: int = 1, unit: str = "%",
+                 live: bool | None = None):
+        import ipywidgets as w
+
+        if not isinstance(question, str) or not question.strip():
+            raise param_error("question", "PredictFirst", "a non-empty sentence", question)
+        for name, v in (("lo", lo), ("hi", hi), ("step", step)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise param_error(name, "PredictFirst", "an int", v)
+        if not lo < hi or step <= 0:
+            raise param_error("hi", "PredictFirst", f"an int above lo = {lo}, with a positive step", hi)
+        self.live = _resolve_live(live, "PredictFirst")
+        self.question, self.unit = question, unit
+        self.value: int | None = None
+        self.slider = w.IntSlider(min=lo, max=hi, step=step, value=(lo + hi) // 2, description="my guess",
+                                  continuous_update=False)
+        self.button = w.Button(description="Lock in my guess", button_style="primary",
+                               layout=w.Layout(width="160px"))
+        self.note = w.HTML(f"<b>{question}</b>")
+        self.button.on_click(self.lock)
+        self.widget = w.VBox([self.note, w.HBox([self.slider, self.button])])
+
+    @property
+    def locked(self) -> bool:
+        return self.value is not None
+
+    def lock(self, _=None) -> int:
+        """Record the slider's value as the guess and freeze the controls (the button does this)."""
+        self.value = int(self.slider.value)
+        self.slider.disabled = self.button.disabled = True
+        self.note.value = f"<b>{self.question}</b><br>Your guess: {self.value} {self.unit}. Now run the next cell."
+        return self.value
+
+    def _ipython_display_(self):  # pragma: no cover - display in a kernel
+        from IPython.display import HTML, display
+        display(self.widget if self.live else HTML(
+            f"<p><b>Predict first:</b> {self.question} <i>(write your guess down before you read on; in "
+            f"JupyterLab a slider records it)</i></p>"))

@@ -1,4 +1,4 @@
-"""`ImageSet`: the one container every loader returns and every step consumes (DESIGN §2).
+"""`ImageSet`: the one container every loader returns and every step consumes.
 
 Images stay ``uint8`` ``[N, F, H, W]`` in memory (F = 2 for cine MRI: ED and ES; F = 1 for echo); conversion to
 float happens per batch on the training device. Masks are ``bool`` of the same shape, or ``None``;

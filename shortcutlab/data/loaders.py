@@ -1,4 +1,4 @@
-"""Real data for users who have it: ACDC (NIfTI), a manifest CSV, TMED2-style folders (DESIGN §4).
+"""Real data for users who have it: ACDC (NIfTI), a manifest CSV, TMED2-style folders.
 
 Each loader converts its files once into an :class:`~shortcutlab.data.ImageSet` and caches it
 (:func:`~shortcutlab.data.cache.cached_imageset`). Bad input raises :class:`~shortcutlab.DataError` naming the

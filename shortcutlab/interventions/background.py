@@ -6,7 +6,7 @@ pixels (``exact_u8`` in the registry, :mod:`shortcutlab.interventions.registry`)
 and gives the same values after conversion. Frames of one sample (ED, ES) always
 share one random draw, and an image and its mask always move together.
 
-Conditions (DESIGN §5):
+Conditions:
 
 ============  =========================================================================  ==============
 name          what the model sees                                                          applied at

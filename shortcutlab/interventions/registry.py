@@ -1,17 +1,18 @@
 """The condition registry: one record per training condition, queried by code, params, notebooks and reports.
 
 In the spirit of timm's model registry (``create_model`` / ``list_models``): a :class:`Condition` says what an
-intervention needs and when it runs, and holds the function that applies it. :func:`shortcutlab.augment.intervene`
-dispatches through the registry, :class:`~shortcutlab.pipeline.BatchPipeline` reads its flags, and the papers'
+intervention needs and when it runs, and holds the function that applies it. :func:`shortcutlab.interventions.background.intervene`
+dispatches through the registry, :class:`~shortcutlab.interventions.pipeline.BatchPipeline` reads its flags, and the papers'
 condition lists are registry queries (:func:`list_conditions`).
 
 A user can add an intervention in a notebook and the study trains it::
 
-    import shortcutlab as sl
+    import shortcutlab as sl, torch
+    from shortcutlab.interventions.background import select
     def stripes(images, masks, ctx):              # background replaced by stripes where ctx.apply is True
         bg = torch.zeros_like(images); bg[..., ::4, :] = 1
         sel = (~masks) & ctx.apply.view(-1, 1, 1, 1)
-        return sl.augment.select(sel, bg, images), None, {}
+        return select(sel, bg, images), None, {}
     sl.register_condition(sl.Condition("stripes", paper="user", needs_mask=True, augments=True, stage="post",
                                        apply=stripes, doc="background replaced by horizontal stripes"))
     study.run("cm", "stripes")

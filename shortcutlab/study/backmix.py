@@ -32,18 +32,12 @@ def backmix_comparison(study: Study, *, conditions: Sequence[str] = BACKMIX_COND
                        seeds: Sequence[int] | None = None) -> dict[str, list[Run]]:
     """BackMix Table 1: each condition on the echo phantom with several seeds. The conditions a claim reads
     (:data:`CLAIM_CONDITIONS`) take every seed; the descriptive ones the first ``train.descriptive_seeds``."""
-    seeds = study.seed_list(seeds, where="backmix_comparison")
-    return {c: [study.run("echo", c, seed=s) for s in _by_role(study, seeds, c in CLAIM_CONDITIONS)]
+    return {c: [study.run("echo", c, seed=s) for s in study.seed_list(seeds, where="backmix_comparison",
+                                                                       descriptive=c not in CLAIM_CONDITIONS)]
             for c in conditions}
 
 
 CLAIM_CONDITIONS = ("baseline", "backmix", "black", "noise")  # what claim 9 reads
-
-
-def _by_role(study: Study, seeds: list[int], claimed: bool) -> list[int]:
-    """Every seed for a run a claim reads; the first ``train.descriptive_seeds`` (0: all) for a descriptive one."""
-    k = study.cfg.train.descriptive_seeds
-    return seeds if claimed or not k else seeds[:k]
 
 
 def echo_row(study: Study, runs: Sequence[Run], eval_set: str) -> dict[str, float]:
@@ -149,20 +143,20 @@ def semi_supervised(study: Study, *, fractions: Sequence[float] = (1.0, 0.5, 0.2
     fractions = [check_number(f, name="fractions", where="semi_supervised", lo=0, hi=1, lo_open=True) for f in fractions]
     wf = check_number(wf, name="wf", where="semi_supervised", lo=0, hi=1, lo_open=True)
     lambdas = [check_number(v, name="lambdas", where="semi_supervised", lo=0, hi=1 / wf) for v in lambdas]
-    seeds = study.seed_list(seeds, where="semi_supervised")
+    every = study.seed_list(seeds, where="semi_supervised")
+    few = study.seed_list(seeds, where="semi_supervised", descriptive=True)
     n_train = len(study.data("echo")["train"])
-    runs = {("baseline", 0.0, 0.0): [study.run("echo", "baseline", seed=s) for s in seeds]}
+    runs = {("baseline", 0.0, 0.0): [study.run("echo", "baseline", seed=s) for s in every]}
     for f in fractions:
         if round(f * n_train) < 2:
             warnings.warn(f"semi_supervised: skipped f = {f}: it leaves {round(f * n_train)} masked image(s) of "
                           f"{n_train} at this preset, and BackMix needs at least 2 donors.", stacklevel=2)
             continue
         # claim 10 reads f = 1 and f = wf (every seed); the other fractions are descriptive
-        runs[("backmix", f, 0.0)] = [study.run("echo", "backmix", seed=s, f=f)
-                                     for s in _by_role(study, seeds, f in (1.0, wf))]
+        runs[("backmix", f, 0.0)] = [study.run("echo", "backmix", seed=s, f=f) for s in (every if f in (1.0, wf) else few)]
     for j, lam in enumerate(lambdas):  # claim 10 reads the first lambda
         runs[("wbackmix", wf, lam)] = [study.run("echo", "backmix", seed=s, f=wf, lam=lam)
-                                       for s in _by_role(study, seeds, j == 0)]
+                                       for s in (every if j == 0 else few)]
     return runs
 
 

@@ -1,4 +1,4 @@
-"""The study cache: a condition's results are a pure function of its spec (DESIGN §7).
+"""The study cache: a condition's results are a pure function of its spec.
 
 ``runs/<preset>/<readable-name>-<hash>/`` holds ``spec.json``, ``weights.pt``, ``predictions.npz``,
 ``metrics.json``, ``history.json`` (and later ``cams_<set>.npz`` / ``saliency_<set>.json``), then ``done.json``
@@ -35,7 +35,7 @@ from ..config import Config, result_settings
 from ..data.sources import PHANTOM_ONLY, cohort_data, fingerprint, is_phantom, source_of, split_table
 from ..data.imageset import ImageSet
 from ..interventions.background import apply_test_condition
-from ..metrics import (auc, bootstrap_ci, classification_metrics, mean_ci_across, normalized_overlap, overlap_bounds,
+from ..metrics import (auc, bootstrap_ci, classification_metrics, normalized_overlap, overlap_bounds,
                        overlap_metrics, summarize)
 from ..models import FrameClassifier, build_model, load_encoder_weights, load_weights, save_weights
 from ..saliency.cams import cam_class, cam_resolution, compute_cams, predict_tensor
@@ -390,8 +390,8 @@ class Study:
         return self.root / name
 
     def run(self, cohort: str = "cm", condition: str = "full", *, seed: int = 0, init: "Run | PretrainRun | None" = None,
-            probe: bool = False, strength: float | None = None, tag: str = "", _on_epoch=None,
-            **setting_changes) -> Run:
+            probe: bool = False, strength: float | None = None, tag: str = "", track: Sequence[str] = (),
+            _on_epoch=None, **setting_changes) -> Run:
         """Train ``condition`` on ``cohort`` (or load it from the cache) and evaluate on every test set.
 
         Parameters
@@ -402,15 +402,21 @@ class Study:
             Freeze the encoder and train only the linear head (the paper's linear evaluation / "Zero").
         strength : float, optional
             Spurious-cue strength of the training data (default: the preset's).
+        track : list of str, optional
+            Evaluation sets of the cohort (e.g. ``test_aligned``, ``test_conflict``) whose accuracy the history
+            records after every epoch (``acc_<name>``); part of the cache key only when given.
         setting_changes
             TrainSettings fields to change, e.g. ``f=0.05, lam=1.0`` (BackMix) or ``epochs=3``.
         """
         settings = self.settings(cohort, **setting_changes)
+        track = self._check_track(cohort, track, strength)
         spec = self.spec(cohort, condition, seed=seed, init=init, probe=probe, strength=strength, settings=settings,
                          tag=tag)
+        if track:
+            spec["track"] = track
         path = self.path_for(spec)
         call = {"cohort": cohort, "condition": condition, "seed": int(seed), "probe": bool(probe), "strength": strength,
-                "tag": tag, "changes": dict(setting_changes)}
+                "tag": tag, "changes": dict(setting_changes), **({"track": track} if track else {})}
         planned = self._request(path, spec, "supervised", call, init)
         if planned is not None:
             return planned
@@ -419,6 +425,18 @@ class Study:
         if cached is not None:
             return cached
         return self._train(path, spec, settings, init, strength, _on_epoch)
+
+    def _check_track(self, cohort: str, track: Sequence[str], strength: float | None) -> list[str]:
+        if isinstance(track, str) or not isinstance(track, Sequence):
+            raise param_error("track", "Study.run", "a list of evaluation set names", track)
+        if not track:
+            return []
+        sets = [k for k in self.data(cohort, strength=strength) if k not in ("train", "val")]
+        bad = [t for t in track if t not in sets]
+        if bad:
+            raise param_error("track", "Study.run", f"names among the evaluation sets of {cohort!r} ({', '.join(sets)})",
+                              bad)
+        return list(track)
 
     def pretrain(self, method: str, cohort: str = "cm", *, seed: int = 0, strength: float | None = None,
                  _on_epoch=None, **setting_changes) -> PretrainRun:
@@ -469,22 +487,16 @@ class Study:
         """``{condition: run}`` for several conditions on one cohort (the same keyword arguments for each)."""
         return {c: self.run(cohort, c, **kw) for c in conditions}
 
-    def seed_list(self, seeds: Sequence[int] | None = None, *, where: str = "Study.seed_list") -> list[int]:
+    def seed_list(self, seeds: Sequence[int] | None = None, *, where: str = "Study.seed_list",
+                  descriptive: bool = False) -> list[int]:
         """``seeds`` as a list, or the preset's ``train.seeds`` when None; an empty list or a string is an error
-        naming ``where``."""
+        naming ``where``. ``descriptive=True``: a run that no claim reads, which takes the first
+        ``train.descriptive_seeds`` of them (0: all), so power goes where a verdict is decided."""
         out = list(self.cfg.train.seeds if seeds is None else seeds)
         if not out or isinstance(seeds, (str, bytes)):
             raise param_error("seeds", where, "a non-empty list of seeds (None: the preset's train.seeds)", seeds)
-        return out
-
-    def run_seeds(self, cohort: str, condition: str, seeds: Sequence[int] | None = None, **kw) -> list[Run]:
-        """The same condition with several seeds (default: the preset's ``train.seeds``)."""
-        return [self.run(cohort, condition, seed=s, **kw) for s in (seeds or self.cfg.train.seeds)]
-
-    @staticmethod
-    def seed_summary(runs: Sequence[Run], eval_set: str = "test", metric: str = "auc_micro") -> dict:
-        """Mean and t-interval of ``metric`` across seeds."""
-        return mean_ci_across([r.metrics[eval_set][metric] for r in runs])
+        k = self.cfg.train.descriptive_seeds
+        return out[:k] if descriptive and k else out
 
     def entry(self, name: str) -> "Run | PretrainRun":
         """The finished cache entry ``name`` (a folder under :attr:`root`), verified, as a run or pretraining; used
@@ -564,7 +576,7 @@ class Study:
         t0 = time.perf_counter()
         res = fit(model, data["train"], data["val"], condition=spec["condition"], settings=settings, seed=spec["seed"],
                   checkpoint=path / "checkpoint.pt", progress=self.progress, on_epoch=on_epoch,
-                  checkpoint_key=spec_hash(spec))
+                  checkpoint_key=spec_hash(spec), track={k: data[k] for k in spec.get("track", [])})
         model = res.model.eval()
         # evaluated where it was trained (on a GPU: bf16 autocast, as its validation was), then kept on the CPU
         metrics, probs, labels = self.evaluate(model, data, spec["condition"], settings)

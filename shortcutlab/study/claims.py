@@ -222,7 +222,7 @@ def evaluate_claims(claims: Sequence[tuple[str, Callable[[dict], float] | None]]
         if verdict in ("inconclusive", "not expected on this phantom") and method == "welch":
             n_test = max((len(a[0]) for a in (units[0][k] for k in units[0] if k != "fingerprint")), default=0)
             need = to_decide(r["estimate"], r["se_seeds"], r["se_test"], r["n_seeds"], n_test, test=c.test,
-                             margin=margin, ci=ci)
+                             margin=margin, ci=ci, n_boot=max(r["n_boot"], 2))
             todo = "; ".join(f"≈{v} {k}" for k, v in need.items() if v is not None) or "not at this effect"
         rows.append(dict(base, effect=r["estimate"], lo=r["lo"], hi=r["hi"], verdict=verdict, p_holm=nan,
                          n_seeds=r["n_seeds"], df=r.get("df", nan),

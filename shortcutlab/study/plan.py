@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 from .._paths import NOTEBOOKS_DIR
 from .._validation import ShortcutlabError
 from ..config import Config
-from . import backmix, claims, dial, mri
+from . import backmix, claims, dial, lesson, mri
 from .cache import Study
 
 __all__ = ["Job", "plan", "notebook_parameters", "run_job", "NOTEBOOK_REQUESTS", "work_units"]
@@ -94,10 +94,17 @@ def _nb07(st: Study, p: dict) -> None:
         st.run("cm", c, strength=float(p["STRENGTHS"][-1]))
 
 
+def _lesson(st: Study, p: dict) -> None:
+    lesson.lesson_runs(st)
+    lesson.dose_response_runs(st, p["STRENGTHS"])
+    lesson.few_masks_runs(st, f=p["FEW_MASKS"])
+
+
 # what each notebook asks the study for, by the calls the notebook makes (kept beside them: see the module doc)
 NOTEBOOK_REQUESTS: dict[str, Callable[[Study, dict], None]] = {
     "01_contextual_bias": _nb01, "02_saliency_generalization": _nb02, "03_contrastive_pretraining": _nb03,
     "04_backmix": _nb04, "05_semi_supervised": _nb05, "06_saliency_browser": _nb06, "07_shortcut_dial": _nb07,
+    "lesson": _lesson,
 }
 
 
@@ -146,4 +153,4 @@ def run_job(study: Study, job: Job | dict):
         return study.pretrain(c["method"], c["cohort"], seed=c["seed"], strength=c["strength"], **changes)
     init = study.entry(j["init"]) if j["init"] else None
     return study.run(c["cohort"], c["condition"], seed=c["seed"], init=init, probe=c["probe"], strength=c["strength"],
-                     tag=c["tag"], **changes)
+                     tag=c["tag"], track=c.get("track", ()), **changes)

@@ -1,0 +1,307 @@
+"""A five-minute lesson: watch a model turn into a cheat and be cured, on one phantom cohort.
+
+The design is Waterbirds': the spurious cue (a scanner marker in the background whose glyph names a class) agrees
+with the label in the training split only (``data.cmr_spurious_strength``); the test patients are rendered twice,
+identical but for the cue: once agreeing with the label, once pointing to another class (the cue-conflict group,
+the worst group). A model that reads the heart scores the same on both; a model that reads the marker falls on the
+conflicting ones. Full (the whole image) learns the cue, and learns it first (Geirhos et al. 2020: a shortcut is
+the cue that is easier); Seg (the heart only) cannot see it; Rand (the background swapped for another patient's,
+the MRI code's ``swapBG``) breaks the correlation and is the cure.
+
+Every function is one notebook cell of ``notebooks/lesson.ipynb`` (``make lesson``); the verdicts are claims of
+the registry (``L1`` … ``L4``) read over the preset's seeds like the papers' claims.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .._validation import check_number, param_error
+from ..metrics import mean_ci_across
+from .cache import Run, Study
+from .claims import Claim, _fingerprint, _maps, _run, micro_auc, register_claim
+
+__all__ = ["CONDITIONS", "TRACK", "lesson_runs", "show_cue", "reveal", "dose_response_runs", "dose_response",
+           "plot_dose_response", "learning_curves", "verdicts", "first_seed", "flipped_gallery", "crossing",
+           "check_crossing", "few_masks_runs", "few_masks", "answers", "as_expected", "record"]
+
+CONDITIONS = ("full", "seg", "rand")
+TRACK = ("test_aligned", "test_conflict")  # recorded after every epoch: which one a model learns first
+_LABELS = {"full": "Full (whole image)", "seg": "Seg (heart only)", "rand": "Rand (background swapped)"}
+
+for _c in (
+    Claim("L1", "Full reads the cue: its accuracy falls from cue-agreeing to cue-conflicting patients (points)",
+          "lesson (Waterbirds' cue-conflict group)", "the shortcut's signature"),
+    Claim("L2", "Seg does not: its accuracy is the same on both (points)", "lesson", "equal by construction",
+          "equivalent", "points"),
+    Claim("L3", "Rand recovers most of the gap: its fall is less than half of Full's (Full's fall / 2 - Rand's fall, "
+                "points)", "lesson (MRI 'Rand': swapBG)", "the cure"),
+    Claim("L4", "The maps move onto the heart: Rand's AKS above Full's (paired per image)", "lesson", "the cure, seen"),
+):
+    register_claim(_c)
+
+
+def _check_phantom(study: Study, where: str) -> None:
+    if not study.is_phantom("cm"):
+        raise param_error("study", where, "a study whose cm cohort is the phantom (the lesson redraws its patients "
+                                          "with the cue changed)", study.cfg.data.cm)
+
+
+def lesson_runs(study: Study, *, seeds: Sequence[int] | None = None) -> dict[str, list[Run]]:
+    """Full, Seg and Rand on the cm phantom for each seed, each recording its accuracy on the cue-agreeing and
+    cue-conflicting patients after every epoch."""
+    _check_phantom(study, "lesson_runs")
+    seeds = study.seed_list(seeds, where="lesson_runs")
+    return {c: [study.run("cm", c, seed=s, track=TRACK) for s in seeds] for c in CONDITIONS}
+
+
+def show_cue(study: Study, n: int = 4):
+    """The same patients twice: the cue agreeing with the label (top) and pointing to another class (bottom). Only
+    the corner marker differs; the heart is pixel for pixel the same."""
+    import matplotlib.pyplot as plt
+
+    _check_phantom(study, "show_cue")
+    d = study.data("cm")
+    ali, con = d["test_aligned"], d["test_conflict"]
+    names = ali.class_names
+    fig, axes = plt.subplots(2, n, figsize=(2.1 * n, 4.6))
+    for j in range(n):
+        for row, (s, what) in enumerate(((ali, "cue agrees"), (con, "cue says"))):
+            ax = axes[row, j]
+            ax.imshow(s.images[j, 0].numpy(), cmap="gray", vmin=0, vmax=255)
+            ax.contour(s.masks[j, 0].numpy(), levels=[0.5], colors="lime", linewidths=0.6)
+            cue = int(s.meta["cue"][j])
+            ax.set_title(f"{names[int(s.labels[j])]}\n{what} {names[cue]}" if row else f"{names[int(s.labels[j])]}\n{what}",
+                         fontsize=8)
+            ax.axis("off")
+    fig.suptitle("The same patients, only the marker changed (green: the heart)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _acc(run: Run, split: str) -> float:
+    return 100 * float((run.probs[split].argmax(1) == run.labels[split]).mean())
+
+
+def _over(values: Sequence[float]) -> tuple[float, float, float]:
+    if len(values) == 1:
+        return float(values[0]), float("nan"), float("nan")
+    m = mean_ci_across(values)
+    return m["mean"], m["lo"], m["hi"]
+
+
+def reveal(study: Study, runs: Mapping[str, Sequence[Run]], guess: Any = None) -> pd.DataFrame:
+    """Accuracy (percent, mean [t-interval] over the seeds) of each model on the cue-agreeing and cue-conflicting
+    patients, with the class's guess for Full on the conflicting ones beside it (``guess``: a number, or the
+    predict-first widget)."""
+    g = getattr(guess, "value", guess) if getattr(guess, "locked", True) else None
+    if g is not None:
+        g = check_number(g, name="guess", where="reveal", lo=0, hi=100)
+    rows = []
+    for c, rs in runs.items():
+        row = {"model": _LABELS.get(c, c)}
+        for split, label in (("test_aligned", "cue agrees"), ("test_conflict", "cue conflicts")):
+            m, lo, hi = _over([_acc(r, split) for r in rs])
+            row[label] = m
+            row[f"{label} lo"], row[f"{label} hi"] = lo, hi
+        row["fall"] = row["cue agrees"] - row["cue conflicts"]
+        rows.append(row)
+    df = pd.DataFrame(rows).set_index("model")
+    df["your guess (Full, cue conflicts)"] = [g if k == "full" else np.nan for k in runs]
+    return df
+
+
+def dose_response_runs(study: Study, strengths: Sequence[float], *, seeds: Sequence[int] | None = None
+                       ) -> dict[tuple[float, str], list[Run]]:
+    """Full and Rand at each cue strength (how often the marker agrees with the label in training), for each seed.
+    Seg is not retrained: it never sees the background, so its inputs, and its model, are the same at every
+    strength (its runs at the preset's strength stand for all). The runs at the preset's strength are the
+    lesson's own (:func:`lesson_runs`)."""
+    _check_phantom(study, "dose_response_runs")
+    seeds = study.seed_list(seeds, where="dose_response_runs")
+    if isinstance(strengths, (str, bytes)) or not isinstance(strengths, Sequence) or not strengths:
+        raise param_error("strengths", "dose_response_runs", "a non-empty list of numbers in [0, 1]", strengths)
+    out = {}
+    for st in strengths:
+        st = check_number(st, name="strengths", where="dose_response_runs", lo=0, hi=1)
+        for c in ("full", "rand"):
+            out[(st, c)] = [study.run("cm", c, seed=s, strength=st, track=TRACK) for s in seeds]
+    return out
+
+
+def dose_response(study: Study, strengths: Sequence[float], *, seeds: Sequence[int] | None = None) -> pd.DataFrame:
+    """Accuracy on the cue-conflicting patients against the cue's strength in training: Full, Rand and Seg (flat,
+    see :func:`dose_response_runs`), mean [t-interval] over the seeds."""
+    runs = dose_response_runs(study, strengths, seeds=seeds)
+    seg = [study.run("cm", "seg", seed=s, track=TRACK) for s in study.seed_list(seeds, where="dose_response")]
+    rows = []
+    for st in sorted({k[0] for k in runs}):
+        for c, rs in (("full", runs[(st, "full")]), ("rand", runs[(st, "rand")]), ("seg", seg)):
+            for split, label in (("test_conflict", "cue conflicts"), ("test_aligned", "cue agrees")):
+                m, lo, hi = _over([_acc(r, split) for r in rs])
+                rows.append(dict(strength=st, model=c, group=label, accuracy=m, lo=lo, hi=hi, n_seeds=len(rs)))
+    return pd.DataFrame(rows)
+
+
+def plot_dose_response(df: pd.DataFrame):
+    """The dial as a dose-response curve: accuracy on the cue-conflicting patients (solid) and the cue-agreeing
+    ones (dashed) against the strength, with error bars over the seeds."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    for c, color in (("full", "tab:red"), ("rand", "tab:green"), ("seg", "tab:blue")):
+        for group, ls in (("cue conflicts", "-"), ("cue agrees", "--")):
+            d = df[(df["model"] == c) & (df["group"] == group)].sort_values("strength")
+            err = np.vstack([d["accuracy"] - d["lo"], d["hi"] - d["accuracy"]]) if d["lo"].notna().all() else None
+            ax.errorbar(d["strength"], d["accuracy"], yerr=err, color=color, ls=ls, marker="o", ms=3, capsize=2,
+                        label=f"{_LABELS[c]}, {group}")
+    k = 4
+    ax.axhline(100 / k, color="grey", ls=":", lw=1)
+    ax.set_xlabel("cue strength in training (how often the marker tells the truth)")
+    ax.set_ylabel("accuracy %")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=6, loc="lower left")
+    ax.set_title("The dial: more cue in training, more cheating", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(runs: Mapping[str, Sequence[Run]]):
+    """Accuracy per epoch on the cue-agreeing (dashed) and cue-conflicting (solid) patients, mean over the seeds:
+    Full separates them in the first epochs (the cue is learned first), Rand does not."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.6, 3.4))
+    for c, color in (("full", "tab:red"), ("rand", "tab:green"), ("seg", "tab:blue")):
+        if c not in runs:
+            continue
+        for split, ls, label in (("test_conflict", "-", "cue conflicts"), ("test_aligned", "--", "cue agrees")):
+            curves = [[100 * h[f"acc_{split}"] for h in r.history if f"acc_{split}" in h] for r in runs[c]]
+            curves = [cv for cv in curves if cv]
+            if not curves:
+                raise param_error("runs", "learning_curves", "runs trained with track= (lesson_runs)", c)
+            n = min(len(cv) for cv in curves)
+            m = np.mean([cv[:n] for cv in curves], axis=0)
+            ax.plot(np.arange(1, n + 1), m, color=color, ls=ls, marker="o", ms=3, label=f"{_LABELS[c]}, {label}")
+    ax.axhline(25, color="grey", ls=":", lw=1)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy %")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=6)
+    ax.set_title("Which is learned first: the cue or the heart?", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def verdicts(study: Study, runs: Mapping[str, Sequence[Run]], *, n_boot: int | None = None) -> pd.DataFrame:
+    """The lesson's four verdicts (claims ``L1`` … ``L4``) over the seeds, read like the papers' claims."""
+    fp = _fingerprint(study, "cm")
+    units = []
+    for f, s, r in zip(runs["full"], runs["seg"], runs["rand"]):
+        units.append({"fingerprint": fp,
+                      "pairs": (f.labels["test_aligned"], *(x.probs[k] for k in TRACK for x in (f, s, r))),
+                      "maps": (_maps(f, "aks"), _maps(r, "aks"))})
+
+    def acc(u, split, j):
+        return 100 * float((u["pairs"][1 + TRACK.index(split) * 3 + j].argmax(1) == u["pairs"][0]).mean())
+
+    def fall(u, j):
+        return acc(u, "test_aligned", j) - acc(u, "test_conflict", j)
+
+    return _run(study, n_boot, [("L1", lambda u: fall(u, 0)), ("L2", lambda u: fall(u, 1)),
+                                ("L3", lambda u: fall(u, 0) / 2 - fall(u, 2)),
+                                ("L4", lambda u: float(np.nanmean(u["maps"][1] - u["maps"][0])))], units)
+
+
+def first_seed(runs: Mapping[str, Sequence[Run]]) -> dict[str, Run]:
+    """``{model: its first seed's run}``: what the saliency browser and the gallery show."""
+    return {c: rs[0] for c, rs in runs.items()}
+
+
+def flipped_gallery(study: Study, runs: Mapping[str, Sequence[Run]], n: int = 4):
+    """The static version for the handout: Full's worst cue-conflicting cases, each model's map."""
+    from ..plots import gallery
+
+    return gallery(study, first_seed(runs), "test_conflict", n=n)
+
+
+def crossing(df: pd.DataFrame) -> float | None:
+    """The smallest strength at which Full's accuracy on the cue-conflicting patients is below Seg's (None if
+    never): where the cue starts to cost more than it gives."""
+    full = df[(df["model"] == "full") & (df["group"] == "cue conflicts")].set_index("strength")["accuracy"]
+    seg = df[(df["model"] == "seg") & (df["group"] == "cue conflicts")].set_index("strength")["accuracy"]
+    below = [st for st in full.index if full[st] < seg[st]]
+    return float(min(below)) if below else None
+
+
+def check_crossing(df: pd.DataFrame, answer: float | None = None) -> str:
+    """Exercise 1: the student's strength against :func:`crossing` (within one step of the dial)."""
+    if answer is None:
+        return "Write your answer in ANSWER_1 (a strength between 0 and 1) and run this cell again."
+    answer = check_number(answer, name="answer", where="check_crossing", lo=0, hi=1)
+    truth = crossing(df)
+    steps = sorted(df["strength"].unique())
+    if truth is None:
+        return f"Full never falls below Seg on these strengths ({steps}); your {answer:g} cannot be checked."
+    near = min(steps, key=lambda s: abs(s - answer))
+    return ("Right" if near == truth else "Not quite") + f": at strength {truth:g} Full's cue-conflict accuracy " \
+                                                          f"first drops below Seg's (dial steps: {steps})."
+
+
+def few_masks_runs(study: Study, *, f: float = 0.05, seeds: Sequence[int] | None = None) -> dict[str, list[Run]]:
+    """Full, Rand with every mask and Rand with masks on only a fraction ``f`` of the training images (the others
+    train as in Full), for each seed."""
+    f = check_number(f, name="f", where="few_masks", lo=0, hi=1, lo_open=True)
+    seeds = study.seed_list(seeds, where="few_masks")
+    return {"Full": [study.run("cm", "full", seed=s, track=TRACK) for s in seeds],
+            "Rand, every mask": [study.run("cm", "rand", seed=s, track=TRACK) for s in seeds],
+            f"Rand, {f:.0%} of masks": [study.run("cm", "rand", seed=s, f=f, track=TRACK) for s in seeds]}
+
+
+def few_masks(study: Study, *, f: float = 0.05, seeds: Sequence[int] | None = None) -> pd.DataFrame:
+    """Exercise 2: :func:`few_masks_runs` on the cue-conflicting patients (accuracy, mean [t-interval])."""
+    rows = []
+    for name, rs in few_masks_runs(study, f=f, seeds=seeds).items():
+        m, lo, hi = _over([_acc(r, "test_conflict") for r in rs])
+        rows.append({"model": name, "cue conflicts": m, "lo": lo, "hi": hi})
+    return pd.DataFrame(rows).set_index("model")
+
+
+def answers(study: Study, runs: Mapping[str, Sequence[Run]], dose: pd.DataFrame, masks: pd.DataFrame) -> str:
+    """The teacher's answers, computed from this run."""
+    c = crossing(dose)
+    full_fall = reveal(study, runs).loc[_LABELS["full"], "fall"]
+    r = masks["cue conflicts"]
+    return "\n".join([
+        f"1. Full first drops below Seg on cue-conflicting patients at strength {c if c is not None else 'none of these'}.",
+        f"2. With {masks.index[2].split(', ')[1]}, Rand reaches {r.iloc[2]:.1f} % on cue-conflicting patients "
+        f"(every mask: {r.iloc[1]:.1f} %, Full: {r.iloc[0]:.1f} %).",
+        f"3. Full loses {full_fall:.1f} points when the marker lies; Seg cannot lose any: it never sees the marker.",
+    ])
+
+
+_EXPECTED = {"greater": "holds", "less": "holds", "noninferior": "non-inferior", "equivalent": "equivalent"}
+
+
+def as_expected(verdict_table: pd.DataFrame) -> str:
+    """``k/n``: how many of the lesson's verdicts came out as the lesson expects (a direction that holds, Seg's
+    equal accuracies found equivalent)."""
+    ok = sum(_EXPECTED[t] == v for t, v in zip(verdict_table["test"], verdict_table["verdict"]))
+    return f"{ok}/{len(verdict_table)}"
+
+
+def record(table: pd.DataFrame, verdict_table: pd.DataFrame, *, report=None) -> dict[str, Any]:
+    """What the lesson records: each model's accuracy on the cue-conflicting patients and the verdicts held."""
+    from .findings import _record
+
+    holding = as_expected
+
+    full, rand = table.loc[_LABELS["full"]], table.loc[_LABELS["rand"]]
+    return _record({"full_conflict_acc": full["cue conflicts"], "full_aligned_acc": full["cue agrees"],
+                    "rand_conflict_acc": rand["cue conflicts"], "seg_conflict_acc": table.loc[_LABELS["seg"], "cue conflicts"],
+                    "verdicts_holding": holding(verdict_table),
+                    "finding": f"Full {full['cue agrees']:.0f} % with the cue agreeing, {full['cue conflicts']:.0f} % "
+                               f"with it conflicting; Rand {rand['cue conflicts']:.0f} % conflicting; "
+                               f"{holding(verdict_table)} verdicts as the lesson expects"}, report)
