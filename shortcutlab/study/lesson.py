@@ -114,11 +114,11 @@ def reveal(study: Study, runs: Mapping[str, Sequence[Run]], guess: Any = None) -
 
 
 def dose_response_runs(study: Study, strengths: Sequence[float], *, seeds: Sequence[int] | None = None
-                       ) -> dict[tuple[float, str], list[Run]]:
-    """Full and Rand at each cue strength (how often the marker agrees with the label in training), for each seed.
-    Seg is not retrained: it never sees the background, so its inputs, and its model, are the same at every
-    strength (its runs at the preset's strength stand for all). The runs at the preset's strength are the
-    lesson's own (:func:`lesson_runs`)."""
+                       ) -> dict[float, list[Run]]:
+    """Full at each cue strength (how often the marker agrees with the label in training), for each seed; the
+    run at the preset's strength is the lesson's own (:func:`lesson_runs`). Seg and Rand are not swept: Seg never
+    sees the background, so its inputs, and its model, are the same at every strength, and Rand's backgrounds
+    come from other patients, so the marker no longer goes with the class whatever the strength."""
     _check_phantom(study, "dose_response_runs")
     seeds = study.seed_list(seeds, where="dose_response_runs")
     if isinstance(strengths, (str, bytes)) or not isinstance(strengths, Sequence) or not strengths:
@@ -126,19 +126,19 @@ def dose_response_runs(study: Study, strengths: Sequence[float], *, seeds: Seque
     out = {}
     for st in strengths:
         st = check_number(st, name="strengths", where="dose_response_runs", lo=0, hi=1)
-        for c in ("full", "rand"):
-            out[(st, c)] = [study.run("cm", c, seed=s, strength=st, track=TRACK) for s in seeds]
+        out[st] = [study.run("cm", "full", seed=s, strength=st, track=TRACK) for s in seeds]
     return out
 
 
 def dose_response(study: Study, strengths: Sequence[float], *, seeds: Sequence[int] | None = None) -> pd.DataFrame:
-    """Accuracy on the cue-conflicting patients against the cue's strength in training: Full, Rand and Seg (flat,
-    see :func:`dose_response_runs`), mean [t-interval] over the seeds."""
+    """Accuracy on the cue-agreeing and cue-conflicting patients against the cue's strength in training: Full at
+    each strength, Seg and Rand at the preset's (the same at every strength, see :func:`dose_response_runs`),
+    mean [t-interval] over the seeds."""
     runs = dose_response_runs(study, strengths, seeds=seeds)
-    seg = [study.run("cm", "seg", seed=s, track=TRACK) for s in study.seed_list(seeds, where="dose_response")]
+    ref = lesson_runs(study, seeds=seeds)
     rows = []
-    for st in sorted({k[0] for k in runs}):
-        for c, rs in (("full", runs[(st, "full")]), ("rand", runs[(st, "rand")]), ("seg", seg)):
+    for st in sorted(runs):
+        for c, rs in (("full", runs[st]), ("seg", ref["seg"]), ("rand", ref["rand"])):
             for split, label in (("test_conflict", "cue conflicts"), ("test_aligned", "cue agrees")):
                 m, lo, hi = _over([_acc(r, split) for r in rs])
                 rows.append(dict(strength=st, model=c, group=label, accuracy=m, lo=lo, hi=hi, n_seeds=len(rs)))
@@ -146,19 +146,24 @@ def dose_response(study: Study, strengths: Sequence[float], *, seeds: Sequence[i
 
 
 def plot_dose_response(df: pd.DataFrame):
-    """The dial as a dose-response curve: accuracy on the cue-conflicting patients (solid) and the cue-agreeing
-    ones (dashed) against the strength, with error bars over the seeds."""
+    """The dial as a dose-response curve: Full's accuracy on the cue-conflicting patients (solid) and the
+    cue-agreeing ones (dashed) against the strength, with error bars over the seeds; Seg and Rand, which the
+    strength cannot reach, as bands at their accuracy on the cue-conflicting patients."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
-    for c, color in (("full", "tab:red"), ("rand", "tab:green"), ("seg", "tab:blue")):
-        for group, ls in (("cue conflicts", "-"), ("cue agrees", "--")):
-            d = df[(df["model"] == c) & (df["group"] == group)].sort_values("strength")
-            err = np.vstack([d["accuracy"] - d["lo"], d["hi"] - d["accuracy"]]) if d["lo"].notna().all() else None
-            ax.errorbar(d["strength"], d["accuracy"], yerr=err, color=color, ls=ls, marker="o", ms=3, capsize=2,
-                        label=f"{_LABELS[c]}, {group}")
-    k = 4
-    ax.axhline(100 / k, color="grey", ls=":", lw=1)
+    for group, ls in (("cue conflicts", "-"), ("cue agrees", "--")):
+        d = df[(df["model"] == "full") & (df["group"] == group)].sort_values("strength")
+        err = np.vstack([d["accuracy"] - d["lo"], d["hi"] - d["accuracy"]]) if d["lo"].notna().all() else None
+        ax.errorbar(d["strength"], d["accuracy"], yerr=err, color="tab:red", ls=ls, marker="o", ms=3, capsize=2,
+                    label=f"{_LABELS['full']}, {group}")
+    xs = [df["strength"].min(), df["strength"].max()]
+    for c, color in (("seg", "tab:blue"), ("rand", "tab:green")):
+        d = df[(df["model"] == c) & (df["group"] == "cue conflicts")].iloc[0]
+        ax.plot(xs, [d["accuracy"]] * 2, color=color, lw=1.2, label=f"{_LABELS[c]}, cue conflicts")
+        if d["lo"] == d["lo"]:
+            ax.fill_between(xs, d["lo"], d["hi"], color=color, alpha=0.12)
+    ax.axhline(25, color="grey", ls=":", lw=1)
     ax.set_xlabel("cue strength in training (how often the marker tells the truth)")
     ax.set_ylabel("accuracy %")
     ax.set_ylim(0, 100)
@@ -231,8 +236,8 @@ def crossing(df: pd.DataFrame) -> float | None:
     """The smallest strength at which Full's accuracy on the cue-conflicting patients is below Seg's (None if
     never): where the cue starts to cost more than it gives."""
     full = df[(df["model"] == "full") & (df["group"] == "cue conflicts")].set_index("strength")["accuracy"]
-    seg = df[(df["model"] == "seg") & (df["group"] == "cue conflicts")].set_index("strength")["accuracy"]
-    below = [st for st in full.index if full[st] < seg[st]]
+    seg = float(df[(df["model"] == "seg") & (df["group"] == "cue conflicts")]["accuracy"].iloc[0])
+    below = [st for st in full.index if full[st] < seg]
     return float(min(below)) if below else None
 
 
