@@ -13,8 +13,8 @@ only the model's compute is timed) under each lever:
 Each at 1 thread (how Ray runs a job) and 2, the levers alternated round by round; the median epoch time over the
 rounds with its range, and each lever's speed-up over ``fp32`` of the same round (median and range).
 
-    .venv/bin/python scripts/speed_levers.py [--rounds 5] [--out benchmarks/cpu/<run>/levers.json]
-    .venv/bin/python scripts/speed_levers.py --table benchmarks/cpu/<run>/levers.json --readme README.md
+    .venv/bin/python scripts/speed_levers.py [--rounds 5] [--out benchmarks/levers/<run>/levers.json]
+    .venv/bin/python scripts/speed_levers.py --table benchmarks/levers/<run>/levers.json --readme README.md
 
 A measurement, not a test: run it alone (two torch jobs side by side on 2 cores slow each other ~10x).
 """
