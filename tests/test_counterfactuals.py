@@ -87,3 +87,37 @@ def test_rand_is_swapbg_replayed():
     s = ImageSet(images=x, labels=torch.arange(6) % 2, class_names=("a", "b"), masks=m)
     pipe = BatchPipeline(s, "rand", batch_size=6, geometric=None, seed=1)
     assert pipe._blanked is x
+
+
+def test_new_parameters_name_themselves(tmp_path):
+    """Bad values of the lesson's and the counterfactuals' parameters: the parameter, the bad value, what is allowed."""
+    from shortcutlab import setup
+    from shortcutlab.study import Study, lesson
+
+    cfg = load_preset("smoke", overrides={"study.root": str(tmp_path)})
+    st = Study(cfg, root=tmp_path, progress=False)
+    with pytest.raises(ShortcutlabError, match=r"'track' parameter of Study.run.*evaluation sets of 'cm'.*\['test_nope'\]"):
+        st.run("cm", "full", track=["test_nope"])
+    with pytest.raises(ShortcutlabError, match=r"'track' parameter of Study.run.*list of evaluation set names.*'test'"):
+        st.run("cm", "full", track="test")
+    with pytest.raises(ShortcutlabError, match=r"'FEW_MASKS'.*Got 0"):
+        setup("smoke", {}, str(tmp_path / "r"), notebook="lesson", FEW_MASKS=0)
+    with pytest.raises(ShortcutlabError, match=r"'ANSWER_1'.*Got 1.5"):
+        setup("smoke", {}, str(tmp_path / "r"), notebook="lesson", ANSWER_1=1.5)
+    with pytest.raises(ShortcutlabError, match=r"'strengths' parameter of dose_response_runs.*non-empty list.*Got \[\]"):
+        lesson.dose_response_runs(st, [])
+    import pandas as pd
+    dose = pd.DataFrame([dict(strength=s, model=m, group="cue conflicts", accuracy=a)
+                         for s, m, a in ((0.0, "full", 60), (1.0, "full", 40), (0.0, "seg", 50), (1.0, "seg", 50))])
+    assert lesson.crossing(dose) == 1.0 and lesson.check_crossing(dose, 1.0).startswith("Right")
+    with pytest.raises(ShortcutlabError, match=r"'answer' parameter of check_crossing.*Got 2"):
+        lesson.check_crossing(dose, 2)
+
+
+def test_saliency_browser_cases_is_checked(tmp_path):
+    from shortcutlab.app.widgets import SaliencyBrowser
+    from shortcutlab.study import Study
+
+    st = Study(load_preset("smoke"), root=tmp_path, progress=False)
+    with pytest.raises(ShortcutlabError, match=r"'cases' parameter of SaliencyBrowser.*'wrong'.*Got 'bad'"):
+        SaliencyBrowser(st, {"full": object()}, cases="bad")
