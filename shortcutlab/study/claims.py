@@ -27,8 +27,8 @@ import pandas as pd
 
 from .._absent import NA_PHANTOM
 from .._validation import ShortcutlabError, check_choice
-from ..metrics import (auc, decide, hierarchical_bootstrap, holm, normalized_overlap, one_sided_p, overlap_bounds,
-                       seed_t_interval, seed_welch_interval, to_decide)
+from ..metrics import (auc, claim_verdict, decide, hierarchical_bootstrap, holm, normalized_overlap, one_sided_p,
+                       overlap_bounds, seed_t_interval, seed_welch_interval, to_decide)
 from .cache import Run, Study
 
 __all__ = ["Claim", "CLAIMS", "register_claim", "get_claim", "CLAIM_COLUMNS", "evaluate_claims",
@@ -212,7 +212,6 @@ def evaluate_claims(claims: Sequence[tuple[str, Callable[[dict], float] | None]]
             r = (seed_t_interval if method == "seed_t" else hierarchical_bootstrap)(effect, sets, n_boot=n_boot, ci=ci,
                                                                                       seed=seed)
             shift = margin if c.test == "noninferior" else 0.0
-            from ..metrics import claim_verdict
             v = claim_verdict(r["lo"] + shift, r["hi"] + shift, "less" if c.test == "less" else "greater")
             verdict = {"holds": "non-inferior", "contradicted": "inferior"}.get(v, v) if c.test == "noninferior" else v
             p = nan

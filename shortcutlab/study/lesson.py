@@ -301,12 +301,10 @@ def record(table: pd.DataFrame, verdict_table: pd.DataFrame, *, report=None) -> 
     """What the lesson records: each model's accuracy on the cue-conflicting patients and the verdicts held."""
     from .findings import _record
 
-    holding = as_expected
-
     full, rand = table.loc[_LABELS["full"]], table.loc[_LABELS["rand"]]
     return _record({"full_conflict_acc": full["cue conflicts"], "full_aligned_acc": full["cue agrees"],
                     "rand_conflict_acc": rand["cue conflicts"], "seg_conflict_acc": table.loc[_LABELS["seg"], "cue conflicts"],
-                    "verdicts_holding": holding(verdict_table),
+                    "verdicts_holding": as_expected(verdict_table),
                     "finding": f"Full {full['cue agrees']:.0f} % with the cue agreeing, {full['cue conflicts']:.0f} % "
                                f"with it conflicting; Rand {rand['cue conflicts']:.0f} % conflicting; "
-                               f"{holding(verdict_table)} verdicts as the lesson expects"}, report)
+                               f"{as_expected(verdict_table)} verdicts as the lesson expects"}, report)
