@@ -7,6 +7,7 @@ Classification
   analytic SE). scikit-learn's ``roc_auc_score`` does the arithmetic.
 * :func:`bootstrap_ci` — 95 % CI by resampling test samples with a fixed seed; a resample that lacks a class
   (AUC undefined) is redrawn and counted, never a crash or a silent NaN.
+* :func:`auc_weighted` — the micro AUC under many sample weightings at once (every bootstrap resample in one pass).
 * :func:`classification_metrics` — accuracy, macro precision / recall / F1, confusion matrix (BackMix).
 * :func:`paired_bootstrap` — difference of a metric between two conditions on the same test set.
 
@@ -25,7 +26,7 @@ import torch
 
 from ._validation import ShortcutlabError, check_int, check_number
 
-__all__ = ["auc", "bootstrap_ci", "classification_metrics", "paired_bootstrap", "check_probabilities",
+__all__ = ["auc", "auc_weighted", "bootstrap_ci", "classification_metrics", "paired_bootstrap", "check_probabilities",
            "aks", "dsc", "energy_pct", "focus_pct", "overlap_metrics", "summarize", "mean_ci_across",
            "correlation_ci", "hierarchical_bootstrap", "seed_t_interval", "seed_welch_interval", "welch_interval",
            "t_bounds", "one_sided_p", "holm", "decide", "to_decide", "VERDICTS", "claim_verdict", "overlap_bounds", "normalized_overlap"]
@@ -80,7 +81,8 @@ def auc(y, p, average: str = "micro") -> float:
 
 
 def bootstrap_ci(y, p, fn: Callable[[np.ndarray, np.ndarray], float], *, n_boot: int = 1000, ci: float = 0.95,
-                 seed: int = 0, require_all_classes: bool = True, max_redraws: int | None = None) -> dict:
+                 seed: int = 0, require_all_classes: bool = True, max_redraws: int | None = None,
+                 batch_fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None) -> dict:
     """Point estimate and percentile bootstrap CI of ``fn(y, p)`` over test samples.
 
     A resample lacking a class of the test set is redrawn (``require_all_classes``) and counted in
@@ -89,6 +91,9 @@ def bootstrap_ci(y, p, fn: Callable[[np.ndarray, np.ndarray], float], *, n_boot:
     resample: it is counted in ``classes_absent`` with a warning, and the metric is bootstrapped over the
     classes present. If the metric is undefined on the test set (e.g. macro AUC with a class absent), the
     estimate and CI are NaN and ``reason`` says why; nothing crashes and nothing is NaN without a reason.
+
+    ``batch_fn(y, p, counts)``, when given, computes ``fn`` on every resample at once from ``counts [B, N]`` (how
+    often each test sample was drawn), e.g. :func:`auc_weighted` for the micro AUC; the resamples are the same.
     """
     import warnings
 
@@ -107,16 +112,13 @@ def bootstrap_ci(y, p, fn: Callable[[np.ndarray, np.ndarray], float], *, n_boot:
     except ShortcutlabError as e:
         nan = float("nan")
         return {**out, "estimate": nan, "lo": nan, "hi": nan, "reason": str(e)}
-    rng = np.random.default_rng(seed)
-    max_redraws = 10 * n_boot if max_redraws is None else max_redraws
-    stats, redrawn = [], 0
-    while len(stats) < n_boot and redrawn <= max_redraws:
-        idx = rng.integers(0, n, n)
-        if require_all_classes and np.unique(y[idx]).size < present:
-            redrawn += 1
-            continue
-        stats.append(fn(y[idx], p[idx]))
-    stats = np.asarray(stats, dtype=float)
+    draws, redrawn = _resamples(y, n_boot, seed=seed, present=present if require_all_classes else 0,
+                                max_redraws=10 * n_boot if max_redraws is None else max_redraws)
+    if batch_fn is not None and draws:
+        counts = np.stack([np.bincount(idx, minlength=n) for idx in draws])
+        stats = np.asarray(batch_fn(y, p, counts), dtype=float)
+    else:
+        stats = np.asarray([fn(y[idx], p[idx]) for idx in draws], dtype=float)
     a = (1 - ci) / 2
     lo, hi = (np.quantile(stats, [a, 1 - a]) if stats.size else (np.nan, np.nan))
     res = {**out, "estimate": est, "lo": float(lo), "hi": float(hi), "n_boot_valid": int(stats.size),
@@ -124,6 +126,56 @@ def bootstrap_ci(y, p, fn: Callable[[np.ndarray, np.ndarray], float], *, n_boot:
     if not stats.size:
         res["reason"] = f"no valid resample in {redrawn} draws (each lacked a class of the test set)"
     return res
+
+
+
+def _resamples(y: np.ndarray, n_boot: int, *, seed: int, present: int, max_redraws: int) -> tuple[list, int]:
+    """The bootstrap's index draws: ``rng.integers(0, N, N)`` per replicate from ``default_rng(seed)``; a draw with
+    fewer than ``present`` classes is redrawn and counted, up to ``max_redraws``."""
+    rng = np.random.default_rng(seed)
+    n, draws, redrawn = len(y), [], 0
+    while len(draws) < n_boot and redrawn <= max_redraws:
+        idx = rng.integers(0, n, n)
+        if present and np.unique(y[idx]).size < present:
+            redrawn += 1
+            continue
+        draws.append(idx)
+    return draws, redrawn
+
+
+def auc_weighted(y, p, weights, *, chunk: int = 128) -> np.ndarray:
+    """Micro one-vs-rest ROC AUC of ``(y, p)`` under each row of sample ``weights [B, N]``, all rows at once.
+
+    With integer weights (bootstrap counts) it equals :func:`auc` ``(y[idx], p[idx], 'micro')`` of the resample:
+    the labels are binarized and every class score pooled, each pooled score carries its sample's weight, and
+
+        AUC = Σ_pos Σ_neg w_pos · w_neg · (1[s_pos > s_neg] + ½ · 1[s_pos = s_neg]) / (W_pos · W_neg)
+
+    (Mann–Whitney with ties counted half, which is the area under the ROC curve). The scores are sorted once; each
+    row costs one pass over them. A row whose resample has no positive or no negative score gives NaN.
+    """
+    y, p = check_probabilities(y, p, where="auc_weighted")
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim == 1:
+        w = w[None]
+    if w.ndim != 2 or w.shape[1] != y.size or (w < 0).any() or not np.isfinite(w).all():
+        raise ShortcutlabError(f"The 'weights' parameter of auc_weighted must be finite non-negative weights [B, N] "
+                               f"with N = {y.size} samples. Got shape {w.shape} instead.")
+    k = p.shape[1]
+    s = p.ravel()                                   # pooled scores: entry i * K + c is sample i, class c
+    order = np.argsort(s, kind="mergesort")
+    s_sorted, sample = s[order], order // k
+    positive = (np.arange(k)[None, :] == y[:, None]).ravel()[order]
+    starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])   # groups of tied scores
+    out = np.empty(w.shape[0])
+    for b in range(0, w.shape[0], chunk):
+        ws = w[b:b + chunk][:, sample]
+        pos = np.add.reduceat(np.where(positive, ws, 0.0), starts, axis=1)
+        neg = np.add.reduceat(np.where(positive, 0.0, ws), starts, axis=1)
+        below = np.cumsum(neg, axis=1) - neg        # negative weight strictly below each group
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[b:b + chunk] = (pos * (below + 0.5 * neg)).sum(1) / (pos.sum(1) * neg.sum(1))
+    return out
 
 
 def classification_metrics(y, p) -> dict:

@@ -6,7 +6,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from shortcutlab import ShortcutlabError
-from shortcutlab.metrics import (aks, auc, bootstrap_ci, classification_metrics, correlation_ci, dsc, energy_pct,
+from shortcutlab.metrics import (aks, auc, auc_weighted, bootstrap_ci, classification_metrics, correlation_ci, dsc, energy_pct,
                                  focus_pct, mean_ci_across, overlap_metrics, paired_bootstrap, summarize)
 
 
@@ -56,6 +56,37 @@ def test_bootstrap_ci_seeded_contains_estimate_and_counts_redraws():
     r = bootstrap_ci(y2, y2p, f, n_boot=50, seed=0)
     assert r["n_redrawn"] > 0 and r["n_boot_valid"] == 50 and not math.isnan(r["lo"])
 
+
+
+def test_auc_weighted_is_the_micro_auc_of_each_resample_ties_included():
+    y, p = _probs(n=50, k=4, seed=3)
+    p = np.round(p, 1)                       # many tied scores
+    p = p / p.sum(1, keepdims=True)
+    rng = np.random.default_rng(7)
+    draws = [rng.integers(0, 50, 50) for _ in range(40)]
+    counts = np.stack([np.bincount(i, minlength=50) for i in draws])
+    got = auc_weighted(y, p, counts, chunk=16)          # several chunks
+    want = [roc_auc_score(np.eye(4)[y[i]].ravel(), p[i].ravel()) for i in draws]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert auc_weighted(y, p, np.ones(50))[0] == pytest.approx(auc(y, p, "micro"), abs=1e-12)
+    with pytest.raises(ShortcutlabError, match=r"'weights' parameter of auc_weighted.*\(3, 49\)"):
+        auc_weighted(y, p, np.ones((3, 49)))
+
+
+def test_bootstrap_ci_batched_draws_the_same_resamples_as_the_loop():
+    y, p = _probs(n=40, k=3, seed=2)
+    f = lambda a, b: auc(a, b, "micro")  # noqa: E731
+    loop = bootstrap_ci(y, p, f, n_boot=120, seed=4)
+    batched = bootstrap_ci(y, p, f, n_boot=120, seed=4, batch_fn=auc_weighted)
+    assert batched["n_boot_valid"] == loop["n_boot_valid"] == 120
+    assert batched["n_redrawn"] == loop["n_redrawn"]
+    for key in ("estimate", "lo", "hi"):
+        assert batched[key] == pytest.approx(loop[key], abs=1e-12)
+    y2 = np.array([0] * 28 + [1, 2])     # resamples lacking a class are redrawn in both
+    p2 = np.eye(3)[y2] * 0.7 + 0.1
+    a = bootstrap_ci(y2, p2, f, n_boot=30, seed=0)
+    b = bootstrap_ci(y2, p2, f, n_boot=30, seed=0, batch_fn=auc_weighted)
+    assert a["n_redrawn"] == b["n_redrawn"] > 0 and b["lo"] == pytest.approx(a["lo"], abs=1e-12)
 
 def test_classification_metrics():
     y = np.array([0, 0, 1, 1, 2, 2])

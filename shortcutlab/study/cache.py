@@ -35,7 +35,7 @@ from ..config import Config, result_settings
 from ..data.sources import PHANTOM_ONLY, cohort_data, fingerprint, is_phantom, source_of, split_table
 from ..data.imageset import ImageSet
 from ..interventions.background import apply_test_condition
-from ..metrics import (auc, bootstrap_ci, classification_metrics, normalized_overlap, overlap_bounds,
+from ..metrics import (auc, auc_weighted, bootstrap_ci, classification_metrics, normalized_overlap, overlap_bounds,
                        overlap_metrics, summarize)
 from ..models import FrameClassifier, build_model, load_encoder_weights, load_weights, save_weights
 from ..saliency.cams import cam_class, cam_resolution, compute_cams, predict_tensor
@@ -605,7 +605,8 @@ class Study:
                         device=next(model.parameters()).device, fill=settings.fill)
             y = ds.labels.numpy()
             probs[name], labels[name] = p.astype(np.float32), y
-            ci = bootstrap_ci(y, p, lambda yy, pp: auc(yy, pp, "micro"), n_boot=m.n_bootstrap, ci=m.ci, seed=m.seed)
+            ci = bootstrap_ci(y, p, lambda yy, pp: auc(yy, pp, "micro"), n_boot=m.n_bootstrap, ci=m.ci, seed=m.seed,
+                              batch_fn=auc_weighted)
             row = {"auc_micro": ci["estimate"], "auc_micro_lo": ci["lo"], "auc_micro_hi": ci["hi"],
                    "auc_boot_redrawn": ci["n_redrawn"], "n": int(len(y))}
             try:
