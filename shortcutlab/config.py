@@ -135,6 +135,15 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "weight_decay": F(1e-4, "float", 0, 1, setting=("fit",)),
         "select_metric": F("val_auc", "choice", choices=("val_auc", "val_accuracy", "val_loss", "last"), setting=("fit",)),
         "class_weighted": F(True, "bool", setting=("fit",)),
+        "precision": F("auto", "choice", choices=("fp32", "bf16", "auto"), setting=("fit",), results=False,
+                       doc="the model's compute in training and evaluation: bf16 autocast or fp32; auto: bf16 where the "
+                           "device computes it natively (a CUDA GPU with bf16; a CPU with AVX-512 BF16 or AMX), else fp32. "
+                           "Losses, metrics, bootstraps and CAMs stay fp32. The resolved choice is in the cache key"),
+        "channels_last": F(True, "bool", setting=("fit",), results=False,
+                           doc="model and batches in channels-last memory format (always on a GPU); in the cache key"),
+        "compile": F(False, "bool", setting=("fit",), results=False,
+                     doc="torch.compile the model for training (pays only in long runs: compilation costs each job); "
+                         "in the cache key"),
         "device": F("auto", "choice", choices=("auto", "cpu", "cuda"), setting=("fit", "pretrain"), results=False),
         "threads": F(0, "int", 0, 1024, doc="0: all cores", setting=("fit", "pretrain"), results=False),
         "seeds": F((0,), "list[int]", 0, 2**31 - 1),

@@ -190,7 +190,9 @@ def test_train_settings_and_cache_spec_follow_the_schema(tmp_path):
     assert echo.epochs == 3 and echo.geometric.rotate == 11.0 and echo.eval_batch_size == 7
     assert TrainSettings.from_config(cfg, "mri").epochs == 2
     spec = Study(cfg, root=tmp_path, progress=False).spec("cm", "full")
-    assert set(spec["train"]) == (declared - {"device", "threads", "eval_batch_size"}) | {"geometric", "mask_subset"}
+    compute = {"precision", "channels_last", "compile"}   # in the key as their resolved effect, spec["compute"]
+    assert set(spec["train"]) == (declared - {"device", "threads", "eval_batch_size"} - compute) | {"geometric", "mask_subset"}
+    assert spec["compute"]["channels_last"] is True
 
 
 def test_config_pickles_frozen():

@@ -148,3 +148,39 @@ def test_study_root_holds_its_data_cache(tmp_path):
 def test_setting_typo_is_a_clear_error(cfg, tmp_path):
     with pytest.raises(ShortcutlabError, match="Unknown training setting 'epoch'.*Did you mean 'epochs'"):
         Study(cfg, root=tmp_path, progress=False).run("cm", "full", epoch=3)
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_it_natively(cfg, tmp_path, monkeypatch):
+    import shortcutlab.train as train
+
+    auto = TrainSettings(precision="auto", channels_last=False)
+    monkeypatch.setattr(train, "_cpu_flags", lambda: {"avx2", "fma", "avx512f"})   # AVX-512 without BF16
+    assert train.compute_plan(auto, "cpu")["precision"] == "fp32" and train.compute_key(auto, "cpu") == {}
+    study = Study(cfg, root=tmp_path, progress=False)
+    plain = study.spec("cm", "full", settings=study.settings("cm", precision="auto", channels_last=False))
+    assert "compute" not in plain                       # plain fp32 compute keeps the keys it always had
+    for flag in ("avx512_bf16", "amx_bf16"):
+        monkeypatch.setattr(train, "_cpu_flags", lambda flag=flag: {"avx2", flag})
+        assert train.compute_plan(auto, "cpu")["precision"] == "bf16"
+    native = study.spec("cm", "full", settings=study.settings("cm", precision="auto", channels_last=False))
+    assert native["compute"] == {"precision": "bf16"} and study.path_for(native) != study.path_for(plain)
+    assert train.compute_key(TrainSettings(precision="fp32", channels_last=True, compile=True), "cpu") == \
+        {"channels_last": True, "compile": True}
+    with pytest.raises(ShortcutlabError, match=r"'precision'.*'fp32', 'bf16', 'auto'.*'fp16'"):
+        train.compute_plan(TrainSettings(precision="fp16"), "cpu")
+
+
+def test_bf16_training_keeps_its_loss_and_probabilities_in_fp32(cfg, tmp_path):
+    d = Study(cfg, root=tmp_path, progress=False).data("cm")
+    out = {}
+    for precision in ("fp32", "bf16"):
+        s = TrainSettings(epochs=1, select_metric="last", precision=precision)
+        torch.manual_seed(0)
+        res = fit(build_model("sl_cnn", d["train"].num_classes, d["train"].num_frames), d["train"], settings=s,
+                  progress=False)
+        p = predict(res.model, d["test"], settings=s)
+        assert p.dtype == np.float32 and np.allclose(p.sum(1), 1, atol=1e-5)
+        assert np.isfinite(res.history[0]["train_loss"])
+        out[precision] = p
+    assert not np.array_equal(out["fp32"], out["bf16"])   # autocast did run in bf16
+    assert np.abs(out["fp32"] - out["bf16"]).max() < 0.5

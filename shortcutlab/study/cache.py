@@ -39,7 +39,7 @@ from ..metrics import (auc, auc_weighted, bootstrap_ci, classification_metrics, 
                        overlap_metrics, summarize)
 from ..models import FrameClassifier, build_model, load_encoder_weights, load_weights, save_weights
 from ..saliency.cams import cam_class, cam_resolution, compute_cams, predict_tensor
-from ..train import TrainSettings, fit, predict, resolve_device
+from ..train import TrainSettings, compute_key, fit, predict, resolve_device
 
 __all__ = ["Study", "Run", "PretrainRun", "PlannedRun", "CACHE_FORMAT", "COHORTS_ALL"]
 
@@ -375,11 +375,12 @@ class Study:
         model = t.echo_model if cohort == "echo" else t.mri_model
         data = self.data(cohort, strength=strength)
         tr = result_settings(asdict(s), "fit")  # the cache key: every setting that can change a number
+        compute = compute_key(s, resolve_device(s.device))  # and the model's compute, where it is not plain fp32
         return {"kind": "supervised", "cohort": cohort, "condition": condition, "seed": int(seed), "probe": bool(probe),
                 "init": None if init is None else init.name, "init_label": None if init is None else init.label, "model": model, "weights": self.initial_weights()[0],
                 "num_classes": data["train"].num_classes, "frames": data["train"].num_frames,
                 "class_names": list(data["train"].class_names), "data": self._data_spec(cohort, strength),
-                "train": tr, "tag": tag, "format": CACHE_FORMAT,
+                "train": tr, "tag": tag, "format": CACHE_FORMAT, **({"compute": compute} if compute else {}),
                 **({"weights_file": self._file_digest(self.initial_weights()[1])} if self.initial_weights()[1] else {})}
 
     def path_for(self, spec: Mapping[str, Any]) -> Path:
@@ -602,7 +603,7 @@ class Study:
             if name in ("train", "val"):
                 continue
             p = predict(model, ds, condition=condition, batch_size=settings.eval_batch_size,
-                        device=next(model.parameters()).device, fill=settings.fill)
+                        device=next(model.parameters()).device, fill=settings.fill, settings=settings)
             y = ds.labels.numpy()
             probs[name], labels[name] = p.astype(np.float32), y
             ci = bootstrap_ci(y, p, lambda yy, pp: auc(yy, pp, "micro"), n_boot=m.n_bootstrap, ci=m.ci, seed=m.seed,
