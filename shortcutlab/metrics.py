@@ -3,8 +3,9 @@
 Classification
 --------------
 * :func:`auc` — one-vs-rest ROC AUC, ``average='micro'`` (the MRI paper's headline: labels binarized and all
-  class scores pooled) or ``'macro'`` (mean of per-class AUCs; what the MRI seed code computes, there with an
-  analytic SE). scikit-learn's ``roc_auc_score`` does the arithmetic.
+  class scores pooled; the Mann–Whitney statistic, equal to scikit-learn's ``roc_auc_score``, which a test checks)
+  or ``'macro'`` (mean of per-class AUCs; what the MRI seed code computes, there with an analytic SE; scikit-learn's
+  ``roc_auc_score`` does the arithmetic).
 * :func:`bootstrap_ci` — 95 % CI by resampling test samples with a fixed seed; a resample that lacks a class
   (AUC undefined) is redrawn and counted, never a crash or a silent NaN.
 * :func:`auc_weighted` — the micro AUC under many sample weightings at once (every bootstrap resample in one pass).
@@ -60,6 +61,19 @@ def check_probabilities(y, p, *, where: str = "auc", num_classes: int | None = N
     return y, p
 
 
+def _mann_whitney(positive: np.ndarray, scores: np.ndarray) -> float:
+    """The area under the ROC curve of ``scores`` for the binary labels ``positive``, as the Mann–Whitney
+    statistic: (sum of the positives' mid-ranks - P (P + 1) / 2) / (P N), ties counted half. It is what
+    ``roc_auc_score`` computes (tested against it), in a fraction of the time: the claims' bootstraps call it
+    hundreds of thousands of times."""
+    from scipy.stats import rankdata
+
+    n_pos = int(positive.sum())
+    n_neg = positive.size - n_pos
+    ranks = rankdata(scores)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 def auc(y, p, average: str = "micro") -> float:
     """One-vs-rest ROC AUC: ``micro`` (MRI paper) or ``macro``. Needs every class present in ``y``."""
     from sklearn.metrics import roc_auc_score
@@ -74,7 +88,7 @@ def auc(y, p, average: str = "micro") -> float:
                                f"(K = {k}). Got classes {present.tolist()} only: AUC is undefined.")
     onehot = np.eye(k)[y]
     if average == "micro":
-        return float(roc_auc_score(onehot.ravel(), p.ravel()))
+        return _mann_whitney(onehot.ravel().astype(bool), p.ravel())
     if k == 2:  # binary: the mean of the two one-vs-rest AUCs (each equals the AUC of column 1 when rows sum to 1)
         return float((roc_auc_score(y == 0, p[:, 0]) + roc_auc_score(y == 1, p[:, 1])) / 2)
     return float(roc_auc_score(y, p, multi_class="ovr", average="macro", labels=np.arange(k)))

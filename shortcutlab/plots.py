@@ -444,3 +444,56 @@ def gallery(study, runs: Mapping[str, object], eval_set: str = "test", *, n: int
     fig.suptitle(f"{'worst' if worst else 'best'} {len(idx)} by {sort_by} of {by} ({eval_set})", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def plot_audit(results, *, ax=None):
+    """Accuracy under each background (bars with their 95 % CI) for one audit or a mapping of them, side by side."""
+    import matplotlib.pyplot as plt
+
+    res = {results.name: results} if hasattr(results, "counterfactuals") else dict(results)
+    if not res:
+        raise param_error("results", "plot_audit", "an AuditResult or a non-empty mapping of them", results)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.2, 3.0))
+    names = list(res)
+    order = list(next(iter(res.values())).counterfactuals.index)
+    width = 0.8 / len(names)
+    for j, name in enumerate(names):
+        df = res[name].counterfactuals.reindex(order)
+        acc = df["accuracy"].to_numpy(float)
+        err = np.vstack([acc - df["lo"].to_numpy(float), df["hi"].to_numpy(float) - acc])
+        xs = np.arange(len(order)) + (j - (len(names) - 1) / 2) * width
+        ax.bar(xs, acc, width=width, yerr=np.nan_to_num(err), capsize=2, label=f"{name}: {res[name].overall}")
+    ax.set_xticks(range(len(order)), [str(b).replace("_", "-") for b in order], rotation=20, fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title("accuracy under each background (95 % CI over images)", fontsize=9)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def audit_case(result, i: int, *, frame: int = 0):
+    """One audited image (``result.case(i)``): the original with its mask contour, the same object on the donor's
+    background (mixed-next) with both predictions, and the original's CAM where the audit computed one."""
+    import matplotlib.pyplot as plt
+
+    c = result.case(i)
+    if not 0 <= frame < c["original"].shape[0]:
+        raise param_error("frame", "audit_case", f"a frame in [0, {c['original'].shape[0] - 1}]", frame)
+    panels = 3 if c["cam"] is not None else 2
+    fig, axes = plt.subplots(1, panels, figsize=(2.5 * panels, 2.9))
+    mask = c["mask"][frame].astype(float)
+    for ax, key, title in ((axes[0], "original", f"#{i} · true {c['true']}\npred {c['pred']} ({c['p_pred']:.2f})"),
+                           (axes[1], "mixed_next", f"on a {c['donor_class']} background\npred {c['pred_mixed']} "
+                                                   f"({c['p_mixed']:.2f})")):
+        ax.imshow(c[key][frame], cmap="gray", vmin=0, vmax=1)
+        ax.contour(mask, levels=[0.5], colors="lime", linewidths=0.6)
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
+    if c["cam"] is not None:
+        cam = c["cam"][min(frame, c["cam"].shape[0] - 1)]
+        overlay(c["original"][frame], cam, c["mask"][frame], ax=axes[2])
+        axes[2].set_title("CAM of the prediction", fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -28,6 +28,9 @@ def test_auc_micro_and_macro_against_definitions():
     assert math.isclose(auc(y, p, "macro"), float(np.mean(per_class)))
     perfect = np.eye(3)[y] * 0.97 + 0.01
     assert auc(y, perfect) == 1.0
+    tied = np.round(p, 1)                       # many tied scores: ties count half, as roc_auc_score has them
+    tied = tied / tied.sum(1, keepdims=True)
+    assert math.isclose(auc(y, tied, "micro"), roc_auc_score(onehot.ravel(), tied.ravel()), rel_tol=1e-12)
 
 
 def test_auc_bad_input():

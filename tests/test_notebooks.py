@@ -104,6 +104,8 @@ RECORDED = {
                            "pct_e_f0.05": _PCT, "ablation_sd_accuracy": (0.0, 100.0)},
     "06_saliency_browser": {"cases_shown": (1, 10_000)},
     "07_shortcut_dial": {"gap_full_at_max": _R, "gap_seg_at_max": _R, "decorrelated_drop_full": _R},
+    "08_audit_your_model": {"model_0_follows_donor": _R, "model_0_bg_gap": _R, "model_1_follows_donor": _R,
+                            "model_1_bg_gap": _R, "model_0_on_object": (-10.0, 10.0)},
 }
 
 
@@ -153,6 +155,15 @@ def test_recorded_values_are_the_right_quantities(smoke_report):
     eng = json.loads((out / "engine.json").read_text())
     assert eng["engine"] == "ray" and set(eng["job_seconds"]) == set(eng["done"]) and eng["seconds"] > 0
     assert f"Training: {len(eng['done'])} jobs on Ray" in (out / "index.html").read_text()  # the index's block
+    # 08 audits the study's Full and Seg, and its tables say so in the verdict vocabulary
+    audit = by_name["08_audit_your_model"]["results"]
+    assert audit["model_0_name"].startswith("study full") and audit["model_1_name"].startswith("study seg")
+    tests = pd.read_csv(out / "08_audit_your_model" / "tables" / "tests.csv")
+    assert set(tests["verdict"]) <= {"holds", "contradicted", "equivalent", "inconclusive", "not run"}
+    assert tests.groupby("model").size().tolist() == [6, 6]
+    # Seg sees the object only: no background can move it, at any size
+    seg = tests[tests["model"].str.startswith("study seg")].set_index("test")
+    assert seg.loc["follows_donor", "effect"] == 0 and seg.loc["follows_donor", "verdict"] == "equivalent"
     # 05 records its ablation spread from the ablation table it saved
     abl = pd.read_csv(out / "05_semi_supervised" / "tables" / "ablation_subsets.csv", index_col=0)
     assert abs(abl["accuracy"].std() - by_name["05_semi_supervised"]["results"]["ablation_sd_accuracy"]) < 1e-9
@@ -183,7 +194,7 @@ def test_report_index_links_everything(smoke_report):
 
 @pytest.fixture(scope="module")
 def real_report(tmp_path_factory):
-    """Notebooks 00-07 on real formats: a preset file whose cohorts point at an ACDC folder, a binary
+    """Notebooks 00-08 on real formats: a preset file whose cohorts point at an ACDC folder, a binary
     manifest of PNG and NIfTI frames, the TMED2 release layout and a class folder, all written by the tests."""
     import yaml
 
@@ -214,7 +225,7 @@ def real_report(tmp_path_factory):
 
 def test_every_notebook_runs_on_real_formats(real_report):
     out, summary, rc = real_report
-    assert rc == 0 and [e["status"] for e in summary["notebooks"]] == ["ok"] * 8, summary["notebooks"]
+    assert rc == 0 and [e["status"] for e in summary["notebooks"]] == ["ok"] * 9, summary["notebooks"]
     # no Ray this time: an earlier run's training profile no longer describes the report, and is gone
     assert not (out / "engine.json").exists() and "jobs on Ray" not in (out / "index.html").read_text()
     assert {c: d["source"] for c, d in summary["data"].items()} == {"cm": "manifest", "acdc": "acdc",
@@ -228,6 +239,7 @@ def test_every_notebook_runs_on_real_formats(real_report):
     assert "needs a phantom" in res["00"]["absent"]["calibration"]
     assert "needs a phantom" in res["02"]["absent"]["aks_vs_auc_decorrelated"]
     assert "needs a phantom" in res["07"]["absent"]["dial"]
+    assert res["08"]["model_0_name"].startswith("study full") and res["08"]["model_0_answer"]  # a manifest's masks
     claims = pd.read_csv(out / "01_contextual_bias" / "tables" / "claims.csv")
     na = claims[claims["verdict"] == "n/a (needs a phantom)"]
     assert [str(c) for c in na["id"]] == ["2", "3", "4"]

@@ -41,7 +41,7 @@ import torch
 __all__ = ["run_bench", "SIZES", "verdict", "median_ci", "paired_times", "run_paper_models", "PAPER_MODELS"]
 
 SIZES = {
-    "tiny": dict(n=64, size=32, batch=32, repeats=3, gen_n=32),
+    "tiny": dict(n=64, size=32, batch=32, repeats=3, gen_n=32, audit_n=48, audit_rate_n=8, audit_repeats=3),
     "smoke": dict(n=256, size=64, batch=64, repeats=9, gen_n=256, saliency_passes=4, saliency_repeats=15,
                   pipeline_repeats=15),
     "default": dict(n=1024, size=64, batch=64, repeats=5, gen_n=512),
@@ -261,6 +261,48 @@ def _bench_saliency(s, device, repeats) -> dict:
     return {**verdict([o / r for o, r in zip(tours, traw)], lambda r: r <= 1.2),
             "gradcam_alone_s": statistics.median(traw), "maps_plus_metrics_s": statistics.median(tours),
             "target": "<= 1.2", "images": len(data), "passes": passes}
+
+
+def _bench_audit(s, device, repeats) -> dict:
+    """One audit (its defaults: every counterfactual, CAMs on 200 images, sanity on 32) of ``audit_n`` test
+    images at 64 px against a plain GradCAM pass over the same images (target: at most 3x); and audit images/s
+    at 112 and 224 px."""
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from ..auditing import audit
+    from ..data.phantoms import make_cmr
+    from ..models import build_model, target_layer
+
+    n = s.get("audit_n", 500)
+    data = make_cmr("cm", n, 64, seed=0)
+    torch.manual_seed(0)
+    model = build_model("sl_cnn", data.num_classes, data.num_frames).to(device).eval()
+    x = data.float_images().to(device)
+    targets = (torch.arange(n) % data.num_classes).tolist()
+    bs = s["batch"]
+
+    def plain():
+        with GradCAM(model=model, target_layers=[target_layer(model)]) as cam:
+            for i in range(0, n, bs):
+                cam(input_tensor=x[i:i + bs], targets=[ClassifierOutputTarget(c) for c in targets[i:i + bs]])
+
+    def full_audit():
+        audit(model, data, n_boot=1000)
+
+    tp, ta = paired_times(plain, full_audit, repeats)
+    out = {**verdict([a / p for a, p in zip(ta, tp)], lambda r: r <= 3.0), "gradcam_s": statistics.median(tp),
+           "audit_s": statistics.median(ta), "target": "<= 3", "images": n}
+    for size in (112, 224):
+        m = s.get("audit_rate_n", 64)
+        d = make_cmr("cm", m, size, seed=1)
+        times = []
+        for _ in range(max(1, repeats // 3)):
+            t = time.perf_counter()
+            audit(model, d, n_boot=1000)
+            times.append(time.perf_counter() - t)
+        out[f"images_per_s_{size}"] = m / statistics.median(times)
+    return out
 
 
 def _bench_generation(s, repeats) -> dict:
@@ -534,6 +576,7 @@ def run_bench(preset: str = "smoke", device: str = "cpu", out: str | Path | None
     # the saliency and pipeline figures sit ~10 % from their targets: more repeats narrow their medians' intervals
     # (15 repeats: the 4th to the 12th value)
     res["saliency_overhead"] = _bench_saliency(s, dev, s.get("saliency_repeats", s["repeats"]))
+    res["audit_vs_gradcam"] = _bench_audit(s, dev, s.get("audit_repeats", s["repeats"]))
     res["pipeline_share_of_step"] = _share_row(res["fit_vs_pure_compute"])
     res["phantom_generation"] = _bench_generation(s, s["repeats"])
     res["study_wall_time"] = _study_times(preset)
@@ -543,12 +586,18 @@ def run_bench(preset: str = "smoke", device: str = "cpu", out: str | Path | None
     for key, label, raw in (("pipeline_vs_seed_style", "pipeline vs seed-style (x faster)", ("pipeline_samples_per_s", "seed_style_samples_per_s")),
                             ("pipeline_share_of_step", "pipeline share of a training step", ("pipeline_s", "step_s")),
                             ("fit_vs_pure_compute", "fit epoch / pure compute", ("fit_epoch_s", "pure_compute_s")),
-                            ("saliency_overhead", "maps+metrics / GradCAM alone", ("maps_plus_metrics_s", "gradcam_alone_s"))):
+                            ("saliency_overhead", "maps+metrics / GradCAM alone", ("maps_plus_metrics_s", "gradcam_alone_s")),
+                            ("audit_vs_gradcam", "audit / GradCAM pass (500 images, 64 px)", ("audit_s", "gradcam_s"))):
         r = res[key]
         table.append({"figure": label, "ratio": round(r["ratio"], 3),
                       "spread": [round(v, 3) for v in r["spread"]], "repeats": r["repeats"], "target": r["target"],
                       "verdict": r["verdict"], "met": r["met"], "a": round(r[raw[0]], 4), "b": round(r[raw[1]], 4),
                       "a_b": f"{raw[0]} / {raw[1]}"})
+    a = res["audit_vs_gradcam"]
+    table[-1]["figure"] = f"audit / GradCAM pass ({a['images']} images, 64 px)"
+    table.append({"figure": "audit images/s (112 / 224 px)",
+                  "ratio": f"{a['images_per_s_112']:.0f} / {a['images_per_s_224']:.0f}", "target": "reported",
+                  "met": None, "verdict": "reported"})
     g = res["phantom_generation"]
     table.append({"figure": "phantom images/s/core (MRI 128 / echo 112)",
                   "ratio": f"{g['mri_128_images_per_s_per_core']:.0f} / {g['echo_112_images_per_s_per_core']:.0f}",

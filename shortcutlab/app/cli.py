@@ -1,4 +1,4 @@
-"""Command line: ``shortcutlab run | plan | list | bench | results``."""
+"""Command line: ``shortcutlab run | plan | list | bench | results | audit``."""
 from __future__ import annotations
 
 import argparse
@@ -154,6 +154,32 @@ def _cmd_results(args) -> int:
     return 0
 
 
+def _floats(text: str | None, name: str) -> list[float]:
+    if not text:
+        return []
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ShortcutlabError(f"The '--{name}' option must be comma-separated numbers, e.g. 0.485,0.456,0.406. "
+                               f"Got {text!r} instead.") from None
+
+
+def _cmd_audit(args) -> int:
+    from ..auditing import audit_file
+    from .audit_report import write_audit_report
+
+    pre = {"size": args.input_size, "channels": args.channels, "mean": _floats(args.mean, "mean"),
+           "std": _floats(args.std, "std"), "zscore": args.zscore}
+    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    result = audit_file(args.model, args.data, arch=args.arch, size=args.size, classes=classes, preprocess=pre,
+                        target_layer=args.target_layer, method=args.method, seed=args.seed, k=args.k,
+                        max_cam_images=args.cam_images, n_boot=args.n_boot)
+    path = write_audit_report([result], args.out, title=f"shortcutlab audit · {Path(args.model).name}")
+    print(f"{result.name}: {result.overall}. {result.summary}")
+    print(f"report: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="shortcutlab", description="Shortcut learning study: run the notebooks, "
                                 "list notebooks and presets, benchmark, print a run's results.")
@@ -196,6 +222,31 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("report", help="a report folder with summary.json, e.g. reports/default")
     res.add_argument("--readme", default=None, metavar="FILE", help="replace the block between the markers in FILE")
     res.set_defaults(func=_cmd_results)
+    a = sub.add_parser("audit", help="does my classifier read the background? an HTML report for any model file",
+                       description="Audit a model file on masked test images: counterfactual backgrounds, CAM "
+                                   "localisation against the masks, and a sanity check, each with a verdict.")
+    a.add_argument("--model", required=True, help="a state dict (.pt/.pth/.bin/.safetensors, with --arch), a "
+                   "TorchScript file, or a torch.export program (.pt2)")
+    a.add_argument("--arch", default="", help="the timm architecture of a state dict, e.g. resnet18 (or sl_cnn)")
+    a.add_argument("--data", required=True, help="a manifest CSV (image, mask, label columns) or a class folder "
+                   "with <name>_mask.<ext> beside each image")
+    a.add_argument("--classes", default="", help="class order, comma-separated (default: the labels, sorted)")
+    a.add_argument("--size", type=int, default=128, help="pixels the images and masks are read at (default 128)")
+    a.add_argument("--input-size", type=int, default=None, help="the model's input size (default: --size)")
+    a.add_argument("--channels", type=int, default=None, help="the model's input channels (default: from the "
+                   "state dict's first convolution; a grayscale image is repeated to fill them)")
+    a.add_argument("--mean", default="", help="per-channel mean, comma-separated (with --std)")
+    a.add_argument("--std", default="", help="per-channel std, comma-separated (with --mean)")
+    a.add_argument("--zscore", action="store_true", help="normalize each image by its own mean and std instead")
+    a.add_argument("--target-layer", default="", help="the CAM layer's dotted name (default: found for ResNet, "
+                   "DenseNet, EfficientNet, ConvNeXt, ViT)")
+    a.add_argument("--method", default="gradcam", help="grad-cam method (gradcam, gradcam++, layercam, ...)")
+    a.add_argument("--k", type=int, default=3, help="backgrounds per image for the worst-background accuracy")
+    a.add_argument("--cam-images", type=int, default=200, help="images the CAMs are computed on (seeded subset)")
+    a.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates of every interval")
+    a.add_argument("--seed", type=int, default=0, help="seed of the donors and the bootstrap")
+    a.add_argument("--out", default="reports/audit", help="report folder (default reports/audit)")
+    a.set_defaults(func=_cmd_audit)
     return p
 
 

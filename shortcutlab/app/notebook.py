@@ -34,6 +34,31 @@ def _method(value: Any) -> Any:
     return None if value is None else check_choice(value, METHODS, name="METHOD", where="the notebook's parameters")
 
 
+def _no_data(name: str, value: Any):
+    raise param_error(name, "the notebook's parameters", "'study:<cohort>:<split>' or a manifest CSV / class folder",
+                      value)
+
+
+def _models(value: Any) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value or not all(
+            isinstance(v, str) and v.strip() for v in value):
+        raise param_error("MODELS", "the notebook's parameters", "a non-empty list like ['study:full', 'study:seg'] "
+                          "or ['path/to/model.pt']", value)
+    return list(value)
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise param_error(name, "the notebook's parameters", "a string ('' for none)", value)
+    return value
+
+
+def _preprocess(value: Any):
+    from ..auditing import Preprocess
+
+    return Preprocess.from_spec(value, where="the notebook's parameters")
+
+
 # name -> check(value) -> the value to use. One entry per parameter any notebook declares.
 NOTEBOOK_PARAMETERS = {
     "SEED": lambda v: check_int(v, name="SEED", where="the notebook's parameters", lo=0, hi=2**31 - 1),
@@ -46,6 +71,11 @@ NOTEBOOK_PARAMETERS = {
                                         lo_open=True),
     "ANSWER_1": lambda v: None if v is None else check_number(v, name="ANSWER_1", where="the notebook's parameters",
                                                               lo=0, hi=1),
+    "MODELS": _models,
+    "ARCH": lambda v: _text("ARCH", v),
+    "DATA": lambda v: _text("DATA", v) if v else _no_data("DATA", v),
+    "PREPROCESS": _preprocess,
+    "TARGET_LAYER": lambda v: _text("TARGET_LAYER", v),
 }
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from .._validation import param_error
 from ..plots import SORT_KEYS, gallery, render_case, select_cases
 
-__all__ = ["SaliencyBrowser", "DialSlider", "PredictFirst", "batch_mode", "gallery", "render_case", "select_cases"]
+__all__ = ["SaliencyBrowser", "DialSlider", "PredictFirst", "AuditBrowser", "batch_mode", "gallery", "render_case", "select_cases"]
 
 
 def batch_mode() -> bool:
@@ -274,3 +274,84 @@ class PredictFirst:
         display(self.widget if self.live else HTML(
             f"<p><b>Predict first:</b> {self.question} <i>(write your guess down before you read on; in "
             f"JupyterLab a slider records it)</i></p>"))
+
+
+class AuditBrowser:
+    """Step through an audit's worst cases (``result.cases``: the images whose prediction follows the donor's
+    background, surest first): the original, the same object on the donor's background, and the CAM.
+
+    ``browser.current`` is the image index shown, ``browser.last_figure`` its figure. In a batch run it draws the
+    first ``static`` cases as figures instead, so the executed notebook shows them."""
+
+    def __init__(self, result, *, model: str | None = None, live: bool | None = None, static: int = 3):
+        import ipywidgets as w
+
+        if isinstance(result, Mapping):  # audit_models' results: the one named, else the first
+            if not result:
+                raise param_error("result", "AuditBrowser", "a non-empty mapping of AuditResults", result)
+            if model is not None and model not in result:
+                raise param_error("model", "AuditBrowser", f"one of {', '.join(map(repr, result))}", model)
+            result = result[model if model is not None else next(iter(result))]
+        if not hasattr(result, "cases") or not hasattr(result, "case"):
+            raise param_error("result", "AuditBrowser", "an AuditResult (from sl.audit)", type(result).__name__)
+        if isinstance(static, bool) or not isinstance(static, int) or static < 0:
+            raise param_error("static", "AuditBrowser", "an int >= 0", static)
+        self.live = _resolve_live(live, "AuditBrowser")
+        self.result, self.static = result, static
+        self.cases = [int(i) for i in result.cases]
+        self.pos = w.IntSlider(min=0, max=max(len(self.cases) - 1, 0), value=0, description="case",
+                               disabled=not self.cases)
+        self.prev = w.Button(description="◀ previous", layout=w.Layout(width="110px"))
+        self.next = w.Button(description="next ▶", layout=w.Layout(width="110px"))
+        self.prev.on_click(lambda _: self.step(-1))
+        self.next.on_click(lambda _: self.step(+1))
+        self.out = w.Output()
+        self.title = w.HTML(f"<b>{result.name}</b>: {len(self.cases)} images follow the donor's background")
+        self.widget = w.VBox([self.title, w.HBox([self.prev, self.pos, self.next]), self.out])
+        self.last_figure = None
+        self.pos.observe(lambda _: self.draw(), names="value")
+        if self.live:
+            self.draw()
+
+    @property
+    def current(self) -> int | None:
+        return self.cases[self.pos.value] if self.cases else None
+
+    def step(self, d: int) -> None:
+        if self.cases:
+            self.pos.value = int(np.clip(self.pos.value + d, 0, len(self.cases) - 1))
+
+    def draw(self):
+        import matplotlib.pyplot as plt
+
+        from ..plots import audit_case
+
+        if not self.cases:
+            return None
+        if self.last_figure is not None:
+            plt.close(self.last_figure)
+        self.last_figure = audit_case(self.result, self.current)
+        if self.live:  # pragma: no cover - drawing into the front end
+            self.out.clear_output(wait=True)
+            with self.out:
+                from IPython.display import display
+                display(self.last_figure)
+        return self.last_figure
+
+    def _ipython_display_(self):  # pragma: no cover - display in a kernel
+        import matplotlib.pyplot as plt
+        from IPython.display import HTML, display
+
+        if self.live:
+            display(self.widget)
+            return
+        if not self.cases:
+            display(HTML(f"<p><i>{self.result.name}: no image follows the donor's background.</i></p>"))
+            return
+        display(HTML(_BATCH_NOTE.format(what="AuditBrowser")))
+        from ..plots import audit_case
+
+        for i in self.cases[: self.static]:
+            fig = audit_case(self.result, i)
+            display(fig)
+            plt.close(fig)

@@ -74,11 +74,15 @@ def cam_resolution(model: nn.Module, frame_size: tuple[int, int], layer: nn.Modu
 
 
 def compute_cams(model: nn.Module, images: torch.Tensor, *, targets: Sequence[int] | torch.Tensor | None = None,
-                 method: str = "gradcam", layer: nn.Module | str | None = None, batch_size: int = 64) -> torch.Tensor:
-    """CAMs ``[N, F, H, W]`` (float32 in [0, 1]) for float images ``[N, F, H, W]``.
+                 method: str = "gradcam", layer: nn.Module | str | None = None, batch_size: int = 64,
+                 reshape_transform=None) -> torch.Tensor:
+    """CAMs ``[N, F, H, W]`` (float32 in [0, 1]) for float images ``[N, F, H, W]``: one map per frame for a model
+    that runs its encoder over each frame (the study's), one map per image (F = 1) for a model that takes the
+    frames as channels.
 
     ``targets`` holds one class per image (e.g. predicted or true labels); default: the predicted class.
-    ``layer`` overrides the target layer (a module or a dotted path inside the encoder).
+    ``layer`` overrides the target layer (a module or a dotted path inside the encoder); ``reshape_transform`` is
+    grad-cam's, for a transformer's tokens.
     """
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
@@ -100,7 +104,7 @@ def compute_cams(model: nn.Module, images: torch.Tensor, *, targets: Sequence[in
     dev = next(model.parameters()).device
     out = []
     try:
-        with cls(model=model, target_layers=[layer]) as cam:
+        with cls(model=model, target_layers=[layer], reshape_transform=reshape_transform) as cam:
             for s in range(0, n, batch_size):
                 # on the model's device (a GPU study maps there); frozen encoders need the input's gradient too
                 x = images[s:s + batch_size].to(dev).detach().clone().requires_grad_(True)
@@ -108,7 +112,7 @@ def compute_cams(model: nn.Module, images: torch.Tensor, *, targets: Sequence[in
                 if len(tg) != x.shape[0]:  # pragma: no cover - guarded above; grad-cam would zero the rest
                     raise ShortcutlabError("one target per image is required")
                 maps = cam(input_tensor=x, targets=tg)  # [b*F, H, W]
-                out.append(torch.from_numpy(np.asarray(maps, dtype=np.float32)).reshape(x.shape[0], f, h, w))
+                out.append(torch.from_numpy(np.asarray(maps, dtype=np.float32)).reshape(x.shape[0], -1, h, w))
     finally:
         model.train(was_training)
     return torch.cat(out).clamp_(0, 1)

@@ -184,3 +184,18 @@ def dial(df: pd.DataFrame, *, report=None) -> dict[str, Any]:
                     "decorrelated_drop_full": f["auc"] - f["auc_decorrelated"],
                     "finding": f"at strength {st}: Full AUC {f['auc']:.2f} {verb} {f['auc_decorrelated']:.2f} "
                                f"decorrelated, BG-gap {f['bg_gap']:.2f} (Seg {s['bg_gap']:.2f})"}, report)
+
+
+def audit(audits, *, report=None) -> dict[str, Any]:
+    """Notebook 08: each audited model's answer, and the follows-the-donor and BG-gap tests' effects and verdicts."""
+    out: dict[str, Any] = {}
+    parts = []
+    for i, (name, r) in enumerate(audits.items()):
+        key = f"model_{i}"
+        out[f"{key}_name"], out[f"{key}_answer"] = name, r.overall
+        for t in ("follows_donor", "bg_gap", "on_object", "sanity_weights"):
+            out[f"{key}_{t}"] = float(r.tests.loc[t, "effect"])
+            out[f"{key}_{t}_verdict"] = str(r.tests.loc[t, "verdict"])
+        parts.append(f"{name}: {r.overall}")
+    out["finding"] = "; ".join(parts)
+    return _record(out, report)

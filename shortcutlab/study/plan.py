@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 from .._paths import NOTEBOOKS_DIR
 from .._validation import ShortcutlabError
+from ..auditing import audit_runs
 from ..config import Config
 from . import backmix, claims, dial, lesson, mri
 from .cache import Study
@@ -94,6 +95,10 @@ def _nb07(st: Study, p: dict) -> None:
         st.run("cm", c, strength=float(p["STRENGTHS"][-1]))
 
 
+def _nb08(st: Study, p: dict) -> None:
+    audit_runs(st, p["MODELS"])
+
+
 def _lesson(st: Study, p: dict) -> None:
     lesson.lesson_runs(st)
     lesson.dose_response_runs(st, p["STRENGTHS"])
@@ -104,7 +109,7 @@ def _lesson(st: Study, p: dict) -> None:
 NOTEBOOK_REQUESTS: dict[str, Callable[[Study, dict], None]] = {
     "01_contextual_bias": _nb01, "02_saliency_generalization": _nb02, "03_contrastive_pretraining": _nb03,
     "04_backmix": _nb04, "05_semi_supervised": _nb05, "06_saliency_browser": _nb06, "07_shortcut_dial": _nb07,
-    "lesson": _lesson,
+    "08_audit_your_model": _nb08, "lesson": _lesson,
 }
 
 

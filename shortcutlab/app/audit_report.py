@@ -1,0 +1,145 @@
+"""``shortcutlab audit``: a model file and a masked image set in, an HTML report out (the study index's look).
+
+The report answers first ("does this model read the background?"), then gives each test's reading, the
+accuracy under every background, the localisation per class against its floor and ceiling, the sanity check, a
+few of the images whose prediction follows the donor's background, and what each verdict means. Every table is
+also written as CSV, and ``audit.json`` holds the recorded values.
+"""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .._io import atomic_json, atomic_savefig, atomic_write_text, to_jsonable
+from .._validation import ShortcutlabError, param_error
+from .index import _CSS, _figure_html, _table_html
+
+__all__ = ["write_audit_report", "audit_files", "VERDICT_MEANING"]
+
+VERDICT_MEANING = {
+    "holds": "the test's 95 % interval over the images lies above zero: the effect is there",
+    "contradicted": "the interval lies below zero: the opposite of the effect is there",
+    "equivalent": "the 90 % interval lies inside ± the margin: no effect larger than the margin",
+    "inconclusive": "the interval includes zero and reaches beyond the margin: more images would decide it",
+    "not run": "the test was not run, and the row says why",
+}
+_TEST_HELP = {
+    "follows_donor": "Each object is put on the background of an image of the next class. Holds: the prediction "
+                     "moves to the donor's class more often than the original already said it, so the model reads "
+                     "the background.",
+    "bg_gap": "Accuracy on a background of the same class minus a random background. Holds: a background of the "
+              "right class helps, so the background carries the class for this model.",
+    "background_alone": "The object blanked. Holds: the background alone classifies above the majority class's "
+                        "share.",
+    "on_object": "The CAM's AKS (share of the map's mass on the object), normalized: 0 is a uniform map, 1 the "
+                 "best the CAM layer can draw. Holds: the map is on the object.",
+    "sanity_weights": "The model's blocks re-initialized from the top down (cascading randomization). Holds: the "
+                      "maps change (rank correlation below the threshold), so they explain this model.",
+    "sanity_target": "Maps for a shuffled target class. Holds: they differ from the predicted class's maps.",
+}
+
+
+def audit_files(result, out: str | Path, *, cases: int = 4) -> dict[str, Any]:
+    """Write one audit's tables (CSV) and figures (PNG) into ``out``; returns their relative paths."""
+    import matplotlib.pyplot as plt
+
+    from ..plots import audit_case, plot_audit
+
+    out = Path(out)
+    slug = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in result.name) or "model"
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    files: dict[str, Any] = {"tables": {}, "figures": []}
+    for key, df in (("tests", result.tests), ("counterfactuals", result.counterfactuals),
+                    ("localisation", result.localisation), ("sanity", result.sanity)):
+        if len(df):
+            p = out / "tables" / f"{slug}_{key}.csv"
+            atomic_write_text(p, df.to_csv())
+            files["tables"][key] = str(p.relative_to(out))
+    fig = plot_audit(result)
+    p = out / "figures" / f"{slug}_backgrounds.png"
+    atomic_savefig(fig, p, dpi=110)
+    plt.close(fig)
+    files["figures"].append((str(p.relative_to(out)), f"{result.name}: accuracy under each background (95 % CI)"))
+    for i in list(result.cases[:cases]):
+        fig = audit_case(result, int(i))
+        p = out / "figures" / f"{slug}_case_{int(i)}.png"
+        atomic_savefig(fig, p, dpi=110)
+        plt.close(fig)
+        files["figures"].append((str(p.relative_to(out)), f"{result.name}: image #{int(i)}, whose prediction follows "
+                                                           f"the donor's background"))
+    return files
+
+
+def _section(result, files: Mapping[str, Any]) -> str:
+    info = result.info
+    tests = result.tests[["question", "effect", "lo", "hi", "verdict", "reading"]].rename(
+        columns={"question": "claim"})
+    parts = [f"<section><h2>{html.escape(result.name)}: {html.escape(result.overall)}</h2>",
+             f"<p>{html.escape(result.summary)}</p>",
+             f"<p class='sub'>{info['n_images']} images of {html.escape(str(info['data']))} "
+             f"({', '.join(map(html.escape, info['classes']))}; {info['frames']} frame(s) of "
+             f"{info['size'][0]} × {info['size'][1]} px) · preprocessing: {html.escape(_describe(info['preprocess']))}"
+             f" · CAM: {html.escape(info['method'])} at <code>{html.escape(info['target_layer'] or 'none')}</code> on "
+             f"{info['cam_images']} images, sanity on {info['sanity_images']} · seed {info['seed']} · "
+             f"{info['total_s']:.1f} s</p>",
+             "<h3>Tests</h3>", _table_html(tests),
+             "<h3>Accuracy under each background</h3>", _table_html(result.counterfactuals)]
+    if len(result.localisation):
+        parts += ["<h3>Localisation per class (floor: a uniform map; ceiling: the mask at the CAM's resolution)</h3>",
+                  _table_html(result.localisation, index=False)]
+    if len(result.sanity):
+        parts += ["<h3>Sanity: cascading randomization (rank correlation with the original maps)</h3>",
+                  _table_html(result.sanity)]
+    parts += [_figure_html(png, cap) for png, cap in files["figures"]]
+    links = " · ".join(f"<a href='{html.escape(p)}'>{html.escape(Path(p).name)}</a>" for p in files["tables"].values())
+    parts.append(f"<p>tables: {links}</p></section>")
+    return "".join(parts)
+
+
+def _describe(pre: Mapping[str, Any]) -> str:
+    bits = [f"size {pre.get('size') or 'as the data'}", f"channels {pre.get('channels') or 'the frames'}"]
+    if pre.get("mean"):
+        bits.append(f"mean {pre['mean']}, std {pre['std']}")
+    if pre.get("zscore"):
+        bits.append("z-score per image")
+    if pre.get("test_input", "full") != "full":
+        bits.append(f"test-time input {pre['test_input']}")
+    return ", ".join(bits)
+
+
+def write_audit_report(results: Sequence[Any], out: str | Path, *, title: str = "shortcutlab audit") -> Path:
+    """Write ``index.html`` (with its tables, figures and ``audit.json``) for one or more audits into ``out``."""
+    results = list(results)
+    if not results:
+        raise param_error("results", "write_audit_report", "at least one AuditResult", results)
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ShortcutlabError(f"The '--out' folder {str(out)!r} could not be created ({e}).") from None
+    sections, record = [], {}
+    for r in results:
+        files = audit_files(r, out)
+        sections.append(_section(r, files))
+        record[r.name] = {"overall": r.overall, "summary": r.summary, "tests": r.record(), "info": r.info,
+                          "files": files}
+    atomic_json(out / "audit.json", to_jsonable(record))
+    top = "".join(f"<tr><td>{html.escape(r.name)}</td><td class='wrap'><b>{html.escape(r.overall)}</b>. "
+                  f"{html.escape(r.summary)}</td></tr>" for r in results)
+    meaning = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}.</li>" for k, v in VERDICT_MEANING.items())
+    tests = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in _TEST_HELP.items())
+    body = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
+            f"<p class='sub'>Does the model read the background? Each test keeps every image's object (its mask) and "
+            f"changes only the background, then reads the predictions and the saliency maps.</p>"
+            f"<div class='scroll'><table><tr><th>model</th><th>answer</th></tr>{top}</table></div>"
+            f"{''.join(sections)}"
+            f"<section><h2>What the tests and verdicts mean</h2><ul>{tests}</ul><ul>{meaning}</ul>"
+            f"<p>Every interval is a bootstrap over the test images (seeded); the margin is the smallest effect "
+            f"the audit calls a difference.</p></section>"
+            f"<p><a href='audit.json'>audit.json</a></p></body></html>")
+    path = out / "index.html"
+    atomic_write_text(path, body)
+    return path

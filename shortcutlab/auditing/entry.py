@@ -1,0 +1,158 @@
+"""The audit's two front doors: files (the command ``shortcutlab audit``) and the notebook's parameters.
+
+* :func:`audit_file`: a model file and a manifest CSV or a class folder, as a user arrives with them.
+* :func:`audit_models`: notebook 08's ``MODELS`` and ``DATA``, where ``study:full`` names the study's own Full model
+  (its first seed) and ``study:cm:test`` a split of a study cohort; any other entry is a file path.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .._validation import ShortcutlabError, param_error
+from ..data.imageset import ImageSet
+from .battery import AuditResult, audit
+from .model import Preprocess, load_model
+
+__all__ = ["audit_file", "audit_models", "audit_runs", "load_audit_data", "answers", "tests_table", "backgrounds_table",
+           "localisation_table"]
+
+
+def load_audit_data(data: str | Path | ImageSet, *, size: int = 128, classes: Sequence[str] | None = None,
+                    where: str = "audit") -> ImageSet:
+    """An ImageSet from a manifest CSV (``image``, ``mask``, ``label`` columns) or a class folder (masks beside the
+    images as ``<name>_mask.<ext>``), at ``size`` pixels; an ImageSet is returned as it is."""
+    from ..data.loaders import load_folder, load_manifest
+
+    if isinstance(data, ImageSet):
+        return data
+    if not isinstance(data, (str, Path)) or not str(data).strip():
+        raise param_error("data", where, "a manifest CSV, a class folder or an ImageSet", data)
+    path = Path(data).expanduser()
+    if path.is_dir():
+        return load_folder(path, size=size, classes=classes)
+    if path.is_file():
+        return load_manifest(path, size=size, classes=classes)
+    raise ShortcutlabError(f"The 'data' parameter of {where} must be a manifest CSV or a class folder. "
+                           f"Got {str(path)!r}, which does not exist.")
+
+
+def audit_file(model: str | Path, data: str | Path | ImageSet, *, arch: str = "", size: int = 128,
+               classes: Sequence[str] | None = None, preprocess: Preprocess | Mapping[str, Any] | None = None,
+               name: str = "", **kw) -> AuditResult:
+    """Audit the model in the file ``model`` (:func:`~shortcutlab.auditing.load_model`) on ``data``
+    (:func:`load_audit_data`). A TorchScript model runs no hooks, so its CAM tests are skipped and say so."""
+    from .model import model_kind
+
+    model_kind(model)  # a missing or unreadable model file is said before the data are read
+    pre = Preprocess.from_spec(preprocess)
+    ds = load_audit_data(data, size=size, classes=classes)
+    net, kind = load_model(model, arch=arch, num_classes=ds.num_classes, in_chans=pre.channels, frames=ds.num_frames)
+    if kind != "torchscript" and arch and pre.channels is None:
+        first = next((p for p in net.parameters() if p.ndim == 4), None)
+        wants = int(first.shape[1]) if first is not None else None
+        if wants is not None and wants != ds.num_frames and not hasattr(net, "frames"):
+            pre = Preprocess(**{**pre.as_dict(), "channels": wants})  # a grayscale image into an RGB network
+    cams = kw.pop("cams", kind != "torchscript")
+    return audit(net, ds, preprocess=pre, name=name or Path(model).name, cams=cams, **kw)
+
+
+def audit_runs(study, models: Sequence[str], *, where: str = "the notebook's parameters") -> dict[str, Any]:
+    """The study runs that ``models`` name (``study:<condition>``: that condition on the cm cohort at the study's
+    first seed), by entry; the file entries are not runs. The plan of ``make study`` asks for these."""
+    from ..interventions.registry import get_condition
+
+    out = {}
+    for spec in models:
+        if isinstance(spec, str) and spec.startswith("study:"):
+            parts = spec.split(":")
+            if len(parts) != 2 or not parts[1]:
+                raise param_error("MODELS", where, "'study:<condition>' (e.g. 'study:full') or a model file", spec)
+            cond = get_condition(parts[1], where=f"{where} MODELS")
+            out[spec] = study.run("cm", cond.name, seed=study.seed_list()[0])
+    return out
+
+
+def audit_models(models: Sequence[str], data: str, *, study=None, arch: str = "",
+                 preprocess: Mapping[str, Any] | None = None, target_layer: str = "", seed: int = 0,
+                 where: str = "the notebook's parameters", **kw) -> dict[str, AuditResult]:
+    """Audit each of ``models`` on ``data`` (notebook 08's parameters): ``study:<condition>`` is the study's own
+    model of that condition on the cm cohort at its first seed, audited with its own test-time input (Seg sees the
+    object only); anything else is a model file. ``data`` is ``study:<cohort>:<split>`` or a manifest / folder."""
+    if isinstance(models, str) or not isinstance(models, Sequence) or not models:
+        raise param_error("MODELS", where, "a non-empty list like ['study:full', 'study:seg'] or ['my_model.pt']",
+                          models)
+    if isinstance(data, str) and data.startswith("study:"):
+        parts = data.split(":")
+        if study is None or len(parts) != 3:
+            raise param_error("DATA", where, "'study:<cohort>:<split>' (e.g. 'study:cm:test') with a study, or a "
+                              "manifest CSV / class folder", data)
+        splits = study.data(parts[1])
+        if parts[2] not in splits:
+            raise param_error("DATA", where, f"a split among {', '.join(map(repr, splits))}", parts[2])
+        ds = splits[parts[2]]
+    else:
+        ds = load_audit_data(data, size=int((preprocess or {}).get("size") or 128), where=where)
+    m = study.cfg.metrics if study is not None else None
+    out: dict[str, AuditResult] = {}
+    for spec in models:
+        if not isinstance(spec, str) or not spec:
+            raise param_error("MODELS", where, "names like 'study:full' or model file paths", spec)
+        if spec.startswith("study:"):
+            if study is None:
+                raise param_error("MODELS", where, "model files (a 'study:' model needs the study)", spec)
+            from ..interventions.registry import get_condition
+
+            run = audit_runs(study, [spec], where=where)[spec]
+            net, cond = run.model(), run.condition
+            label = f"study {cond} (cm, seed {run.spec['seed']})"
+            pre = {**(preprocess or {}), "test_input": cond if get_condition(cond).test_time else "full"}
+            out[label] = audit(net, ds, preprocess=pre, target_layer=target_layer, seed=seed, name=label,
+                               n_boot=m.n_bootstrap if m else 1000, **kw)
+        else:
+            out[Path(spec).name] = audit_file(spec, ds, arch=arch, preprocess=preprocess, target_layer=target_layer,
+                                              seed=seed, n_boot=m.n_bootstrap if m else 1000, **kw)
+    return out
+
+
+def _results(audits: Mapping[str, AuditResult] | AuditResult) -> dict[str, AuditResult]:
+    if isinstance(audits, AuditResult):
+        return {audits.name: audits}
+    if not isinstance(audits, Mapping) or not audits or not all(isinstance(v, AuditResult) for v in audits.values()):
+        raise param_error("audits", "the audit's tables", "an AuditResult or a mapping of them (audit_models)",
+                          type(audits).__name__)
+    return dict(audits)
+
+
+def answers(audits) -> "Any":
+    """One row per audited model: the overall answer and its summary."""
+    import pandas as pd
+
+    return pd.DataFrame([{"model": k, "answer": r.overall, "summary": r.summary}
+                         for k, r in _results(audits).items()]).set_index("model")
+
+
+def tests_table(audits) -> "Any":
+    """Every test of every model: effect, CI, verdict and the one-line reading."""
+    import pandas as pd
+
+    rows = [r.tests.drop(columns=["question"]).assign(model=k) for k, r in _results(audits).items()]
+    return pd.concat(rows).set_index(["model", "test"])[["effect", "lo", "hi", "verdict", "n", "reading"]]
+
+
+def backgrounds_table(audits) -> "Any":
+    """Accuracy under each background, per model."""
+    import pandas as pd
+
+    return pd.concat({k: r.counterfactuals for k, r in _results(audits).items()}, names=["model", "background"])
+
+
+def localisation_table(audits, *, metric: str = "aks") -> "Any":
+    """One overlap metric per class and model, beside its floor, ceiling and normalized value."""
+    import pandas as pd
+
+    rows = [r.localisation.assign(model=k) for k, r in _results(audits).items() if len(r.localisation)]
+    if not rows:
+        return pd.DataFrame()
+    df = pd.concat(rows)
+    return df[df["metric"] == metric].set_index(["model", "class"]).drop(columns=["metric"])

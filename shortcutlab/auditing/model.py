@@ -1,0 +1,305 @@
+"""The user's model as the audit sees it: read from a file, wrapped with its preprocessing, its CAM layer found.
+
+* :func:`load_model` reads a TorchScript file, a ``torch.export`` program (``.pt2``), or a state dict
+  (``.pt`` / ``.pth`` / ``.bin`` through ``torch.load(weights_only=True)``, or ``.safetensors``) into a timm
+  architecture named by ``arch`` (or the study's own ``sl_cnn`` family). Never a pickle.
+* :class:`Preprocess` says how the audit's images (``[N, F, H, W]`` floats in [0, 1], as every data source gives
+  them) become the model's input: the size, the channels, mean / std or a per-image z-score.
+* :class:`Prepared` is the model behind that preprocessing: its input is the data's own images, so every
+  counterfactual is built at the data's resolution and every CAM comes back at the masks' size.
+* :func:`find_target_layer` picks the CAM layer for the common families (ResNet, DenseNet, EfficientNet,
+  ConvNeXt, ViT with grad-cam's token reshape) or takes a dotted name.
+"""
+from __future__ import annotations
+
+import math
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+import torch.nn.functional as tF
+from torch import nn
+
+from .._validation import ShortcutlabError, closest, param_error
+
+__all__ = ["Preprocess", "Prepared", "load_model", "find_target_layer", "model_kind"]
+
+MODEL_FORMATS = ("a TorchScript file", "a torch.export program (.pt2)",
+                 "a state dict (.pt, .pth, .bin or .safetensors) with arch= naming its timm architecture")
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How the data's images (``[N, F, H, W]``, floats in [0, 1]) become the model's input.
+
+    size : int or None
+        The model's input side in pixels (bilinear resize); None keeps the data's size.
+    channels : int or None
+        The model's input channels. None: the data's frames as they are (the study's models take ``[N, F, H, W]``).
+        Equal to the frames: the frames become the channels. A single-frame image is repeated to fill them
+        (a grayscale image for an RGB network).
+    mean, std : sequence of float
+        Per-channel normalization ``(x - mean) / std`` after the resize (e.g. ImageNet's); one value for all.
+    zscore : bool
+        Instead of mean / std: each image minus its own mean, over its own standard deviation.
+    test_input : str
+        The test-time input of a shortcutlab condition, applied before everything else (``seg``: the study's Seg
+        model sees the object only); ``full`` for any other model.
+    """
+
+    size: int | None = None
+    channels: int | None = None
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+    zscore: bool = False
+    test_input: str = "full"
+
+    @classmethod
+    def from_spec(cls, spec: "Preprocess | Mapping[str, Any] | None", *, where: str = "audit") -> "Preprocess":
+        """A Preprocess from a mapping such as the notebook's ``PREPROCESS`` (``{"size": 224, "channels": 3,
+        "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}``), each value checked."""
+        if spec is None or isinstance(spec, Preprocess):
+            return spec or cls()
+        if not isinstance(spec, Mapping):
+            raise param_error("preprocess", where, "a mapping like {'size': 224, 'channels': 3} or a Preprocess", spec)
+        known = [f for f in cls.__dataclass_fields__]
+        for key in spec:
+            if key not in known:
+                near = closest(str(key), known)
+                raise param_error("preprocess", where, f"keys among {', '.join(map(repr, known))}", key,
+                                  hint=f"Did you mean {near[0]!r}?" if near else "")
+        out = dict(spec)
+        for key in ("size", "channels"):
+            v = out.get(key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 4096):
+                raise param_error(f"preprocess['{key}']", where, "None or an integer in [1, 4096]", v)
+        for key in ("mean", "std"):
+            v = out.get(key, ())
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                v = (v,)
+            if not isinstance(v, Sequence) or isinstance(v, str) or not all(
+                    isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) for a in v):
+                raise param_error(f"preprocess['{key}']", where, "a list of finite numbers, one per channel", v)
+            out[key] = tuple(float(a) for a in v)
+        if out.get("std") and any(s <= 0 for s in out["std"]):
+            raise param_error("preprocess['std']", where, "positive numbers", list(out["std"]))
+        if bool(out.get("mean")) != bool(out.get("std")):
+            raise param_error("preprocess", where, "both 'mean' and 'std', or neither", dict(spec))
+        if out.get("zscore") and out.get("mean"):
+            raise param_error("preprocess", where, "either 'zscore' or 'mean' and 'std', not both", dict(spec))
+        if not isinstance(out.get("zscore", False), bool):
+            raise param_error("preprocess['zscore']", where, "True or False", out["zscore"])
+        from ..interventions.registry import get_condition
+
+        ti = out.get("test_input", "full")
+        get_condition(ti, where=f"{where} preprocess['test_input']")
+        return cls(**out)
+
+    def describe(self) -> str:
+        parts = [f"size {self.size or 'as the data'}", f"channels {self.channels or 'the frames'}"]
+        if self.mean:
+            parts.append(f"mean {list(self.mean)}, std {list(self.std)}")
+        if self.zscore:
+            parts.append("z-score per image")
+        if self.test_input != "full":
+            parts.append(f"test-time input {self.test_input!r}")
+        return ", ".join(parts)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["mean"], d["std"] = list(self.mean), list(self.std)
+        return d
+
+
+class Prepared(nn.Module):
+    """``model`` behind ``preprocess``: called with the data's images ``[N, F, H, W]`` in [0, 1], it returns the
+    model's logits ``[N, K]``. ``frames`` is the data's frame count (CAMs and counterfactuals stay at the data's
+    frames and size)."""
+
+    def __init__(self, model: nn.Module, preprocess: Preprocess, frames: int, masks_needed: bool = False):
+        super().__init__()
+        self.model, self.preprocess, self.frames = model, preprocess, int(frames)
+        c = preprocess.channels
+        if c is not None and c != frames and frames != 1:
+            raise param_error("preprocess['channels']", "audit", f"None, {frames} (the data's frames as channels), or "
+                              f"any count when the data has one frame", c)
+        n = len(preprocess.mean)
+        if n and n not in (1, c or frames):
+            raise param_error("preprocess['mean']", "audit", f"1 or {c or frames} values (one per channel)",
+                              list(preprocess.mean))
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.preprocess
+        if p.channels is not None and x.shape[1] != p.channels:  # one frame repeated (grayscale into RGB)
+            x = x.expand(-1, p.channels, -1, -1)
+        if p.size is not None and tuple(x.shape[-2:]) != (p.size, p.size):
+            x = tF.interpolate(x, size=(p.size, p.size), mode="bilinear", align_corners=False)
+        if p.mean:
+            mean = torch.tensor(p.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+            std = torch.tensor(p.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+            x = (x - mean) / std
+        elif p.zscore:
+            flat = x.flatten(1)
+            x = (x - flat.mean(1).view(-1, 1, 1, 1)) / flat.std(1).clamp_min(1e-6).view(-1, 1, 1, 1)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(self.prepare(x))
+
+
+def model_kind(path: str | Path) -> str:
+    """``torchscript``, ``export``, ``safetensors`` or ``state_dict``, from the file's contents (not its name alone):
+    a TorchScript archive holds ``code/``, a ``torch.export`` archive an ``archive_format`` record."""
+    path = Path(path)
+    if not path.exists():
+        raise ShortcutlabError(f"The model file {str(path)!r} does not exist.")
+    if path.suffix == ".safetensors":
+        return "safetensors"
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+        if any(n.endswith("archive_format") for n in names) or path.suffix == ".pt2":
+            return "export"
+        if any("/code/" in n or n.startswith("code/") for n in names):
+            return "torchscript"
+        if any(n.endswith("data.pkl") for n in names):
+            return "state_dict"
+    raise ShortcutlabError(f"The model file {str(path)!r} is not one the audit reads. Allowed: "
+                           f"{'; '.join(MODEL_FORMATS)}. Got a file of {path.stat().st_size} bytes that is none of them"
+                           f"{' (an old-style pickle is never read)' if not zipfile.is_zipfile(path) else ''}.")
+
+
+def _state_dict(path: Path, kind: str) -> dict:
+    if kind == "safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling refusal is the same message
+        raise ShortcutlabError(f"The model file {str(path)!r} could not be read as a state dict with "
+                               f"weights_only=True ({type(e).__name__}: {str(e)[:200]}).") from None
+    for key in ("state_dict", "model"):  # common checkpoint wrappers
+        if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
+            state = state[key]
+    if not isinstance(state, Mapping) or not all(torch.is_tensor(v) for v in state.values()):
+        raise ShortcutlabError(f"The model file {str(path)!r} must hold a state dict (names to tensors). "
+                               f"Got {type(state).__name__} instead.")
+    return dict(state)
+
+
+def load_model(path: str | Path, *, arch: str = "", num_classes: int | None = None, in_chans: int | None = None,
+               frames: int = 1) -> tuple[nn.Module, str]:
+    """The model in ``path`` in eval mode, and its kind (:func:`model_kind`).
+
+    A state dict needs ``arch``: a timm architecture (``resnet18``, ``densenet121``, ...; built with
+    ``num_classes`` outputs and ``in_chans`` input channels, no download), or, for weights the study saved (keys
+    under ``encoder.``), the study's model of that name over ``frames`` frames. Its keys and shapes must fit the architecture exactly.
+    """
+    path = Path(path)
+    kind = model_kind(path)
+    if kind == "torchscript":
+        return torch.jit.load(str(path), map_location="cpu").eval(), kind
+    if kind == "export":
+        ep = torch.export.load(str(path))
+        return torch.export.unflatten(ep).eval() if hasattr(torch.export, "unflatten") else ep.module(), kind
+    if not arch:
+        raise param_error("arch", "load_model", "the timm architecture of the state dict (e.g. 'resnet18')", arch,
+                          hint=f"{str(path)!r} holds weights only")
+    state = _state_dict(path, kind)
+    if num_classes is None:
+        head = [v for k, v in state.items() if v.ndim == 2][-1:]
+        num_classes = int(head[0].shape[0]) if head else None
+    if in_chans is None:  # the first convolution's input channels
+        first = next((v for v in state.values() if v.ndim == 4), None)
+        in_chans = int(first.shape[1]) if first is not None else 3
+    from ..models import _load_into, available_models, build_model
+
+    if arch in available_models() and any(k.startswith("encoder.") for k in state):  # a study model's weights
+        model = build_model(arch, num_classes or 2, frames)
+    else:
+        import timm
+
+        if not timm.is_model(arch):
+            near = closest(arch, timm.list_models())
+            raise param_error("arch", "load_model", "a timm architecture name", arch,
+                              hint=f"Did you mean {near[0]!r}?" if near else "")
+        model = timm.create_model(arch, pretrained=False, num_classes=num_classes or 2, in_chans=in_chans or 3)
+    _load_into(model, state, path, f"architecture {arch!r}")
+    return model.eval(), kind
+
+
+def _resolve(model: nn.Module, name: str) -> nn.Module:
+    mod = model
+    for part in name.split("."):
+        if part.lstrip("-").isdigit() and isinstance(mod, (nn.Sequential, nn.ModuleList)):
+            mod = mod[int(part)]
+        elif hasattr(mod, part) and isinstance(getattr(mod, part), nn.Module):
+            mod = getattr(mod, part)
+        else:
+            names = [n for n, _ in model.named_modules() if n]
+            near = closest(name, names)
+            raise param_error("target_layer", "audit", "a dotted module name of the model such as "
+                              f"{', '.join(map(repr, names[-3:]))}", name,
+                              hint=f"Did you mean {near[0]!r}?" if near else "")
+    return mod
+
+
+def _vit_reshape(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    prefix = int(getattr(model, "num_prefix_tokens", 1))
+
+    def reshape(t: torch.Tensor) -> torch.Tensor:
+        tokens = t[:, prefix:, :]
+        side = int(round(math.sqrt(tokens.shape[1])))
+        if side * side != tokens.shape[1]:
+            raise ShortcutlabError(f"The ViT's {tokens.shape[1]} patch tokens do not form a square grid; name a "
+                                   f"convolutional target layer instead.")
+        return tokens.reshape(t.shape[0], side, side, t.shape[2]).permute(0, 3, 1, 2)
+    return reshape
+
+
+def find_target_layer(model: nn.Module, name: str = "") -> tuple[nn.Module, Callable | None, str]:
+    """The CAM layer of ``model`` (a :class:`Prepared` is looked into), grad-cam's reshape transform for
+    transformers (None for CNNs), and the layer's dotted name.
+
+    ``name`` picks it; otherwise: the study's models and ResNets ``layer4[-1]``, DenseNet ``features`` (timm
+    ``features.norm5``), EfficientNet ``conv_head`` (torchvision ``features[-1]``), ConvNeXt ``stages[-1]``, ViT
+    ``blocks[-1].norm1`` (torchvision ``encoder.layers[-1].ln_1``); else the last 2-D convolution."""
+    inner = model.model if isinstance(model, Prepared) else model
+    base = inner.encoder if hasattr(inner, "encoder") and hasattr(inner, "head") else inner
+    if name:
+        prefix = "encoder." if base is not inner and not name.startswith("encoder.") and hasattr(base, name.split(".")[0]) else ""
+        mod = _resolve(inner, prefix + name)
+        reshape = _vit_reshape(inner) if hasattr(inner, "blocks") or hasattr(inner, "encoder") and hasattr(
+            getattr(inner, "encoder"), "layers") else None
+        return mod, reshape, prefix + name
+    pre = "encoder." if base is not inner else ""
+    candidates = [("layer4", -1), ("features.norm5", None), ("features", None), ("conv_head", None), ("stages", -1)]
+    for attr, idx in candidates:
+        try:
+            mod = _resolve(base, attr)
+        except ShortcutlabError:
+            continue
+        if idx is not None and isinstance(mod, (nn.Sequential, nn.ModuleList)) and len(mod):
+            return mod[idx], None, f"{pre}{attr}.{len(mod) - 1}"
+        if attr == "features" and isinstance(mod, nn.Sequential) and len(mod) and not hasattr(mod, "norm5"):
+            return mod[-1], None, f"{pre}features.{len(mod) - 1}"
+        return mod, None, pre + attr
+    if hasattr(base, "blocks") and len(base.blocks):
+        return base.blocks[-1].norm1, _vit_reshape(base), f"{pre}blocks.{len(base.blocks) - 1}.norm1"
+    if hasattr(base, "encoder") and hasattr(base.encoder, "layers"):
+        layers = base.encoder.layers
+        last = layers[-1]
+
+        def tv_reshape(t: torch.Tensor) -> torch.Tensor:  # torchvision's ViT: class token first
+            tokens = t[:, 1:, :]
+            side = int(round(math.sqrt(tokens.shape[1])))
+            return tokens.reshape(t.shape[0], side, side, t.shape[2]).permute(0, 3, 1, 2)
+        return last.ln_1, tv_reshape, f"{pre}encoder.layers.{len(layers) - 1}.ln_1"
+    convs = [(n, m) for n, m in base.named_modules() if isinstance(m, nn.Conv2d)]
+    if not convs:
+        raise ShortcutlabError("No CAM layer found in the model (no ResNet / DenseNet / EfficientNet / ConvNeXt / "
+                               "ViT layout and no 2-D convolution); pass target_layer='<dotted module name>'.")
+    return convs[-1][1], None, pre + convs[-1][0]

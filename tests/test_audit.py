@@ -1,0 +1,214 @@
+"""The audit of a model the user already has: its counterfactuals by replay, its verdicts on models whose answer is
+known, its file formats, and every bad input named."""
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import shortcutlab as sl
+from shortcutlab import ShortcutlabError
+from shortcutlab.auditing import audit, audit_file, counterfactual_images, draw_donors, load_model
+from shortcutlab.data.examples import _png
+
+
+def _tiny(n=16, size=16, seed=0):
+    return sl.make_cmr(n=n, size=size, seed=seed)
+
+
+def test_donors_and_counterfactuals_replay_their_definition():
+    d = _tiny(n=14)
+    y = d.labels.numpy()
+    got = draw_donors(y, seed=5, k=3)
+    # the documented draw order, written out by hand
+    rng = np.random.default_rng(5)
+    n = y.size
+    same = np.arange(n)
+    for c in sorted(set(y.tolist())):
+        members = [i for i in range(n) if y[i] == c]
+        if len(members) > 1:
+            shift = rng.integers(1, len(members), len(members))
+            for j, i in enumerate(members):
+                same[i] = members[(j + shift[j]) % len(members)]
+    rand = (np.arange(n) + rng.integers(1, n, n)) % n
+    present = sorted(set(y.tolist()))
+    nxt_cls = np.array([present[(present.index(c) + 1) % len(present)] for c in y])
+    nxt = np.empty(n, dtype=int)
+    for c in present:
+        who = [i for i in range(n) if nxt_cls[i] == c]
+        members = np.array([i for i in range(n) if y[i] == c])
+        nxt[who] = members[rng.integers(0, members.size, len(who))]
+    extra = [(np.arange(n) + rng.integers(1, n, n)) % n for _ in range(2)]
+    assert np.array_equal(got["mixed_same"], same) and np.array_equal(got["mixed_rand"], rand)
+    assert np.array_equal(got["mixed_next"], nxt) and np.array_equal(got["worst"], np.stack([rand] + extra))
+    assert all(y[same[i]] == y[i] for i in range(n)) and all(y[nxt[i]] == nxt_cls[i] for i in range(n))
+    assert (rand != np.arange(n)).all()
+    # every pixel of every counterfactual, from its definition
+    x, m = d.float_images(), d.masks.bool()
+    for variant in ("only_fg", "no_fg", "mixed_next"):
+        img = counterfactual_images(x, m, variant, got.get(variant), fill=0.25).numpy()
+        xn, mn = x.numpy(), m.numpy()
+        for i in (0, 5, 13):
+            for idx in np.ndindex(*xn.shape[1:]):
+                own = mn[i][idx]
+                if variant == "only_fg":
+                    want = xn[i][idx] if own else 0.25
+                elif variant == "no_fg":
+                    want = 0.25 if own else xn[i][idx]
+                else:
+                    dnr = got[variant][i]
+                    want = xn[i][idx] if own else (0.25 if mn[dnr][idx] else xn[dnr][idx])
+                assert img[i][idx] == pytest.approx(want)
+
+
+@pytest.fixture(scope="module")
+def study_audits(mri_study):
+    """The study's Full (trained with the cue in the background) and Seg (the heart alone) audited on the cm test
+    patients, with the cue as in training."""
+    out = sl.auditing.audit_models(["study:full", "study:seg"], "study:cm:test", study=mri_study, seed=0,
+                                   max_cam_images=60, sanity_images=16)
+    return out
+
+
+def test_full_is_flagged_as_reading_the_background_and_seg_is_not(study_audits):
+    full, seg = study_audits.values()
+    assert full.verdict("follows_donor") == "holds", full.tests
+    assert full.overall.startswith("reads the background")
+    assert seg.verdict("follows_donor") == "equivalent" and seg.verdict("bg_gap") == "equivalent", seg.tests
+    assert seg.overall == "does not read the background"
+    assert seg.info["preprocess"]["test_input"] == "seg" and full.info["preprocess"]["test_input"] == "full"
+    # its reading says the same in words, with the interval
+    assert "the model reads the background" in full.tests.loc["follows_donor", "reading"]
+    assert full.tests.loc["follows_donor", "lo"] > 0
+    # the worst cases are images whose prediction moved to the donor's class
+    assert len(full.cases) > 0
+    c = full.case(int(full.cases[0]))
+    assert c["pred_mixed"] == c["donor_class"] != c["pred"]
+    # the maps pass the sanity check, and the localisation sits between its floor and ceiling
+    assert full.verdict("sanity_weights") == "holds"
+    loc = full.localisation.set_index(["class", "metric"]).loc[("all", "aks")]
+    assert loc["floor"] < loc["ceiling"]
+
+
+def test_a_model_that_ignores_its_input_fails_the_sanity_check():
+    class Blind(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(2, 4, 3, padding=1)
+            self.bias = nn.Parameter(torch.tensor([0.5, 0.1, -0.2, 0.0]))
+
+        def forward(self, x):
+            return self.bias + 0.0 * self.conv(x).mean((2, 3))
+
+    res = audit(Blind(), _tiny(n=24), n_boot=200, sanity_images=12, max_cam_images=12)
+    assert res.verdict("sanity_weights") == "contradicted" and res.verdict("sanity_target") == "contradicted"
+    assert res.overall == "inconclusive: one class for every image; its maps fail the sanity check"
+    assert "not evidence" in res.summary
+
+
+def test_torchscript_and_export_files_audit_as_the_module(study_audits, mri_study, tmp_path):
+    run = mri_study.run("cm", "full", seed=0)
+    model, data = run.model().eval(), mri_study.data("cm")["test"]
+    kw = dict(n_boot=200, seed=0, max_cam_images=40, sanity_images=8)
+    ts = tmp_path / "full_ts.pt"
+    torch.jit.trace(model, data.float_images()[:2]).save(str(ts))
+    assert load_model(ts)[1] == "torchscript"
+    from_ts = audit_file(ts, data, **kw)
+    own = audit(model, data, cams=False, **kw)
+    for t in ("follows_donor", "bg_gap", "background_alone"):
+        assert from_ts.tests.loc[t, "effect"] == pytest.approx(own.tests.loc[t, "effect"], abs=1e-9)
+        assert from_ts.verdict(t) == own.verdict(t)
+    np.testing.assert_allclose(from_ts.counterfactuals["accuracy"], own.counterfactuals["accuracy"])
+    assert from_ts.verdict("on_object") == "not run" and "TorchScript" in from_ts.tests.loc["on_object", "reading"]
+    # a torch.export program keeps its modules, so its maps are read too
+    pt2 = tmp_path / "full.pt2"
+    batch = torch.export.Dim("batch", min=2, max=4096)
+    torch.export.save(torch.export.export(model, (data.float_images()[:2],), dynamic_shapes=({0: batch},)), str(pt2))
+    from_pt2 = audit_file(pt2, data, target_layer="encoder.layer4", **kw)
+    with_cams = audit(model, data, target_layer="encoder.layer4", **kw)
+    assert from_pt2.tests.loc["on_object", "effect"] == pytest.approx(with_cams.tests.loc["on_object", "effect"],
+                                                                     abs=1e-4)
+
+
+def _png_manifest(root, n=24, size=48):
+    d = sl.make_echo(n=n, size=size, seed=3)
+    rows = []
+    for i in range(n):
+        _png(d.images[i, 0].numpy(), root / "img" / f"{i}.png")
+        _png(d.masks[i, 0].numpy().astype(np.uint8) * 255, root / "mask" / f"{i}.png")
+        rows.append({"image": f"img/{i}.png", "mask": f"mask/{i}.png", "label": d.class_names[int(d.labels[i])]})
+    with (root / "manifest.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["image", "mask", "label"])
+        w.writeheader()
+        w.writerows(rows)
+    return root / "manifest.csv", d
+
+
+def test_the_command_audits_a_timm_state_dict_and_a_torchscript_file(tmp_path):
+    import timm
+
+    from shortcutlab.app.cli import main
+
+    csv_path, d = _png_manifest(tmp_path)
+    net = timm.create_model("resnet18", pretrained=False, num_classes=d.num_classes, in_chans=3).eval()
+    sd = tmp_path / "resnet18.pt"
+    torch.save(net.state_dict(), sd)
+    out = tmp_path / "report"
+    rc = main(["audit", "--model", str(sd), "--arch", "resnet18", "--data", str(csv_path), "--size", "48",
+               "--cam-images", "12", "--n-boot", "100", "--out", str(out)])
+    assert rc == 0
+    rec = json.loads((out / "audit.json").read_text())["resnet18.pt"]
+    assert rec["info"]["preprocess"]["channels"] == 3 and rec["info"]["target_layer"] == "layer4.1"
+    assert set(rec["tests"]) >= {"overall", "follows_donor", "bg_gap", "on_object", "sanity_weights"}
+    html = (out / "index.html").read_text()
+    assert "Does the model read the background?" in html and "What the tests and verdicts mean" in html
+    assert all((out / f).exists() for f, _ in rec["files"]["figures"])
+    ts = tmp_path / "resnet18_ts.pt"
+    torch.jit.trace(net, torch.rand(2, 3, 48, 48)).save(str(ts))
+    rc = main(["audit", "--model", str(ts), "--data", str(csv_path), "--size", "48", "--channels", "3",
+               "--n-boot", "100", "--out", str(tmp_path / "ts_report")])
+    assert rc == 0
+    rec = json.loads((tmp_path / "ts_report" / "audit.json").read_text())["resnet18_ts.pt"]
+    assert rec["tests"]["on_object"]["verdict"] == "not run"
+
+
+def test_bad_inputs_are_named_with_their_value(tmp_path, capsys):
+    import timm
+
+    from shortcutlab.app.cli import main
+
+    d = _tiny(n=12)
+    three = timm.create_model("resnet18", pretrained=False, num_classes=d.num_classes, in_chans=3).eval()
+    with pytest.raises(ShortcutlabError, match=r"refused the input.*shape \(2, 2, 16, 16\).*preprocess"):
+        audit(three, d)
+    two_class = timm.create_model("resnet18", pretrained=False, num_classes=2, in_chans=2).eval()
+    with pytest.raises(ShortcutlabError, match=r"\(2,\) outputs.*4 classes.*NICM"):
+        audit(two_class, d)
+    four = timm.create_model("resnet18", pretrained=False, num_classes=4, in_chans=2).eval()
+    with pytest.raises(ShortcutlabError, match=r"'masks' parameter of audit.*\(12, 2, 16, 16\).*\(12, 2, 8, 8\)"):
+        audit(four, d, masks=torch.ones(12, 2, 8, 8, dtype=torch.bool))
+    with pytest.raises(ShortcutlabError, match=r"'target_layer'.*'layer9'.*Did you mean 'layer4'"):
+        audit(four, d, target_layer="layer9", n_boot=50)
+    with pytest.raises(ShortcutlabError, match=r"'preprocess'.*'sise'.*Did you mean 'size'"):
+        audit(four, d, preprocess={"sise": 64})
+    with pytest.raises(ShortcutlabError, match=r"'conditions'.*'mixed_all'"):
+        audit(four, d, conditions=["mixed_all"])
+    no_masks = sl.ImageSet(images=d.images, labels=d.labels, class_names=d.class_names, name="bare")
+    with pytest.raises(ShortcutlabError, match=r"mask for every image.*'bare' has 0 of 12"):
+        audit(four, no_masks)
+    pickled = tmp_path / "model.pkl"
+    pickled.write_bytes(b"\x80\x04not a zip")
+    with pytest.raises(ShortcutlabError, match=r"not one the audit reads.*TorchScript.*torch.export.*state dict.*pickle"):
+        load_model(pickled)
+    sd = tmp_path / "four.pt"
+    torch.save(four.state_dict(), sd)
+    with pytest.raises(ShortcutlabError, match=r"'arch' parameter of load_model.*weights only"):
+        load_model(sd)
+    with pytest.raises(ShortcutlabError, match=r"'arch'.*'resnet_18'.*Did you mean"):
+        load_model(sd, arch="resnet_18")
+    with pytest.raises(ShortcutlabError, match=r"does not fit the architecture 'resnet34'"):
+        load_model(sd, arch="resnet34", num_classes=4, in_chans=2)
+    rc = main(["audit", "--model", str(tmp_path / "missing.pt"), "--data", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert rc == 2 and "does not exist" in capsys.readouterr().err
