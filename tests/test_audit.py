@@ -102,7 +102,8 @@ def test_a_model_that_ignores_its_input_fails_the_sanity_check():
         def forward(self, x):
             return self.bias + 0.0 * self.conv(x).mean((2, 3))
 
-    res = audit(Blind(), _tiny(n=24), n_boot=200, sanity_images=12, max_cam_images=12)
+    res = audit(Blind(), _tiny(n=24), n_boot=200, sanity_images=12, max_cam_images=12, site=_tiny(n=10, seed=4))
+    assert res.counterfactuals.loc["site", "changed"] == 0   # another site's backgrounds, and nothing moves it
     assert res.verdict("sanity_weights") == "contradicted" and res.verdict("sanity_target") == "contradicted"
     assert res.overall == "inconclusive: one class for every image; its maps fail the sanity check"
     assert "not evidence" in res.summary
@@ -212,3 +213,22 @@ def test_bad_inputs_are_named_with_their_value(tmp_path, capsys):
         load_model(sd, arch="resnet34", num_classes=4, in_chans=2)
     rc = main(["audit", "--model", str(tmp_path / "missing.pt"), "--data", str(tmp_path), "--out", str(tmp_path / "o")])
     assert rc == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_the_cam_layer_is_found_for_the_common_families():
+    import timm
+
+    from shortcutlab.auditing import Prepared, Preprocess, find_target_layer
+    from shortcutlab.saliency import compute_cams
+
+    want = {"resnet18": "layer4.1", "densenet121": "features.norm5", "efficientnet_b0": "conv_head",
+            "convnext_atto": "stages.3", "vit_tiny_patch16_224": "blocks.11.norm1"}
+    x = torch.rand(2, 1, 32, 32)
+    for arch, name in want.items():
+        kw = {"img_size": 32} if arch.startswith("vit") else {}
+        net = timm.create_model(arch, pretrained=False, num_classes=3, in_chans=3, **kw).eval()
+        prepared = Prepared(net, Preprocess(channels=3), frames=1)
+        layer, reshape, found = find_target_layer(prepared)
+        assert found == name and (reshape is not None) == arch.startswith("vit"), arch
+        maps = compute_cams(prepared, x, targets=[0, 1], layer=layer, reshape_transform=reshape)
+        assert maps.shape == (2, 1, 32, 32) and torch.isfinite(maps).all(), arch

@@ -171,9 +171,14 @@ def _cmd_audit(args) -> int:
     pre = {"size": args.input_size, "channels": args.channels, "mean": _floats(args.mean, "mean"),
            "std": _floats(args.std, "std"), "zscore": args.zscore}
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    site = None
+    if args.site:
+        from ..auditing import load_audit_data
+
+        site = load_audit_data(args.site, size=args.size, where="audit --site")
     result = audit_file(args.model, args.data, arch=args.arch, size=args.size, classes=classes, preprocess=pre,
                         target_layer=args.target_layer, method=args.method, seed=args.seed, k=args.k,
-                        max_cam_images=args.cam_images, n_boot=args.n_boot)
+                        max_cam_images=args.cam_images, n_boot=args.n_boot, site=site)
     path = write_audit_report([result], args.out, title=f"shortcutlab audit · {Path(args.model).name}")
     print(f"{result.name}: {result.overall}. {result.summary}")
     print(f"report: {path}")
@@ -230,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--arch", default="", help="the timm architecture of a state dict, e.g. resnet18 (or sl_cnn)")
     a.add_argument("--data", required=True, help="a manifest CSV (image, mask, label columns) or a class folder "
                    "with <name>_mask.<ext> beside each image")
+    a.add_argument("--site", default="", help="masked images from another site (a manifest or class folder): each "
+                   "object is also shown on one of their backgrounds")
     a.add_argument("--classes", default="", help="class order, comma-separated (default: the labels, sorted)")
     a.add_argument("--size", type=int, default=128, help="pixels the images and masks are read at (default 128)")
     a.add_argument("--input-size", type=int, default=None, help="the model's input size (default: --size)")

@@ -269,12 +269,12 @@ def find_target_layer(model: nn.Module, name: str = "") -> tuple[nn.Module, Call
     ``blocks[-1].norm1`` (torchvision ``encoder.layers[-1].ln_1``); else the last 2-D convolution."""
     inner = model.model if isinstance(model, Prepared) else model
     base = inner.encoder if hasattr(inner, "encoder") and hasattr(inner, "head") else inner
-    if name:
-        prefix = "encoder." if base is not inner and not name.startswith("encoder.") and hasattr(base, name.split(".")[0]) else ""
-        mod = _resolve(inner, prefix + name)
-        reshape = _vit_reshape(inner) if hasattr(inner, "blocks") or hasattr(inner, "encoder") and hasattr(
-            getattr(inner, "encoder"), "layers") else None
-        return mod, reshape, prefix + name
+    if name:  # a study model's layers may be named inside its encoder ("layer4") or from the top ("encoder.layer4")
+        inside = base is not inner and not name.startswith("encoder.") and hasattr(base, name.split(".")[0])
+        full = ("encoder." if inside else "") + name
+        transformer = (hasattr(base, "blocks") and not hasattr(base, "conv_head")) or hasattr(
+            getattr(base, "encoder", None), "layers")
+        return _resolve(inner, full), _vit_reshape(base) if transformer else None, full
     pre = "encoder." if base is not inner else ""
     candidates = [("layer4", -1), ("features.norm5", None), ("features", None), ("conv_head", None), ("stages", -1)]
     for attr, idx in candidates:
