@@ -35,7 +35,9 @@ def block(path: str | Path) -> str:
     text = (f"On {r['cpu']} ({r['threads']} threads, torch {r['torch']}), one audit of {r['images']} test images at "
             f"64 px took {r['audit_s']:.1f} s against {r['gradcam_s']:.1f} s for a plain GradCAM pass over them: "
             f"**{r['ratio']:.2f}×** (median of {r['repeats']} alternated repeats, interval [{lo:.2f}, {hi:.2f}]; target "
-            f"≤ 3: {r['verdict']}). Audit throughput: {r['images_per_s_112']:.0f} images/s at 112 px and "
+            f"≤ 3: {r['verdict']}); of an audit, the counterfactual backgrounds took {r['parts_s']['counterfactuals_s']:.1f} s "
+            f"(eight forward passes over the images: seven backgrounds and the original), the CAMs "
+            f"{r['parts_s']['cams_s']:.1f} s, the sanity check {r['parts_s']['sanity_s']:.1f} s. Audit throughput: {r['images_per_s_112']:.0f} images/s at 112 px and "
             f"{r['images_per_s_224']:.0f} at 224 px (`{Path(path).parent.name}/{Path(path).name}`).")
     return "\n".join([BEGIN, text, END])
 
