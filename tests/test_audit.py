@@ -232,3 +232,25 @@ def test_the_cam_layer_is_found_for_the_common_families():
         assert found == name and (reshape is not None) == arch.startswith("vit"), arch
         maps = compute_cams(prepared, x, targets=[0, 1], layer=layer, reshape_transform=reshape)
         assert maps.shape == (2, 1, 32, 32) and torch.isfinite(maps).all(), arch
+
+
+def test_notebook_parameters_and_command_options_name_their_bad_values(tmp_path, capsys):
+    from shortcutlab.app.cli import main
+    from shortcutlab.app.notebook import setup
+
+    where = dict(notebook="08_audit_your_model")
+    with pytest.raises(ShortcutlabError, match=r"'MODELS'.*non-empty list.*Got 'study:full'"):
+        setup("smoke", {}, str(tmp_path / "r"), MODELS="study:full", **where)
+    with pytest.raises(ShortcutlabError, match=r"'DATA'.*manifest CSV.*Got ''"):
+        setup("smoke", {}, str(tmp_path / "r"), DATA="", **where)
+    with pytest.raises(ShortcutlabError, match=r"'ARCH'.*a string.*Got 18"):
+        setup("smoke", {}, str(tmp_path / "r"), ARCH=18, **where)
+    with pytest.raises(ShortcutlabError, match=r"preprocess\['std'\].*positive.*Got \[0.0\]"):
+        setup("smoke", {}, str(tmp_path / "r"), PREPROCESS={"mean": [0.5], "std": [0.0]}, **where)
+    with pytest.raises(ShortcutlabError, match=r"preprocess\['size'\].*integer in \[1, 4096\].*Got 0"):
+        setup("smoke", {}, str(tmp_path / "r"), PREPROCESS={"size": 0}, **where)
+    sd = tmp_path / "m.pt"
+    torch.save({"w": torch.zeros(2, 2)}, sd)
+    rc = main(["audit", "--model", str(sd), "--arch", "resnet18", "--data", str(tmp_path), "--mean", "0.5,x",
+               "--std", "1,1", "--out", str(tmp_path / "o")])
+    assert rc == 2 and "'--mean' option must be comma-separated numbers" in capsys.readouterr().err

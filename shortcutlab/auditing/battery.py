@@ -43,6 +43,7 @@ from torch import nn
 from .._validation import ShortcutlabError, check_int, check_number, param_error
 from ..data.imageset import ImageSet
 from ..metrics import (auc, claim_verdict, normalized_overlap, overlap_bounds, overlap_metrics, summarize)
+from ..saliency.cams import mix_backgrounds
 from .model import Preprocess, Prepared, find_target_layer
 
 __all__ = ["audit", "AuditResult", "draw_donors", "counterfactual_images", "VARIANTS", "TESTS"]
@@ -90,12 +91,6 @@ def draw_donors(labels: np.ndarray, *, seed: int = 0, k: int = 3) -> dict[str, n
     return {"mixed_same": same, "mixed_rand": rand, "mixed_next": nxt, "worst": np.stack(worst)}
 
 
-def _mix(x: torch.Tensor, m: torch.Tensor, dx: torch.Tensor, dm: torch.Tensor, fill: float) -> torch.Tensor:
-    """``x``'s object on ``dx``'s background with ``dx``'s own object blanked."""
-    blank = torch.full_like(x, fill)
-    return torch.where(m, x, torch.where(dm, blank, dx))
-
-
 def counterfactual_images(x: torch.Tensor, m: torch.Tensor, variant: str, donor: np.ndarray | None = None, *,
                           fill: float = 0.0, donor_images: torch.Tensor | None = None,
                           donor_masks: torch.Tensor | None = None) -> torch.Tensor:
@@ -111,7 +106,7 @@ def counterfactual_images(x: torch.Tensor, m: torch.Tensor, variant: str, donor:
     d = torch.as_tensor(donor)
     dx = (x if donor_images is None else donor_images)[d]
     dm = (m if donor_masks is None else donor_masks)[d]
-    return _mix(x, m, dx, dm, fill)
+    return mix_backgrounds(x, m, dx, dm, fill)
 
 
 @torch.no_grad()
@@ -202,7 +197,7 @@ class AuditResult:
         x, m = self.data.float_images(torch.tensor([i])), masks[[i]]
         donor = int(self.arrays["donors"]["mixed_next"][i])
         dx, dm = self.data.float_images(torch.tensor([donor])), masks[[donor]]
-        mixed = _mix(x, m, dx, dm, self.info.get("fill", 0.0))
+        mixed = mix_backgrounds(x, m, dx, dm, self.info.get("fill", 0.0))
         names = self.info["classes"]
         p0, p1 = probs["original"][i], probs["mixed_next"][i]
         where = np.flatnonzero(self.arrays["cam_index"] == i)

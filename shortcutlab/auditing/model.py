@@ -290,14 +290,8 @@ def find_target_layer(model: nn.Module, name: str = "") -> tuple[nn.Module, Call
     if hasattr(base, "blocks") and len(base.blocks):
         return base.blocks[-1].norm1, _vit_reshape(base), f"{pre}blocks.{len(base.blocks) - 1}.norm1"
     if hasattr(base, "encoder") and hasattr(base.encoder, "layers"):
-        layers = base.encoder.layers
-        last = layers[-1]
-
-        def tv_reshape(t: torch.Tensor) -> torch.Tensor:  # torchvision's ViT: class token first
-            tokens = t[:, 1:, :]
-            side = int(round(math.sqrt(tokens.shape[1])))
-            return tokens.reshape(t.shape[0], side, side, t.shape[2]).permute(0, 3, 1, 2)
-        return last.ln_1, tv_reshape, f"{pre}encoder.layers.{len(layers) - 1}.ln_1"
+        layers = base.encoder.layers  # torchvision's ViT: one class token first
+        return layers[-1].ln_1, _vit_reshape(base), f"{pre}encoder.layers.{len(layers) - 1}.ln_1"
     convs = [(n, m) for n, m in base.named_modules() if isinstance(m, nn.Conv2d)]
     if not convs:
         raise ShortcutlabError("No CAM layer found in the model (no ResNet / DenseNet / EfficientNet / ConvNeXt / "

@@ -26,7 +26,7 @@ from ..data.imageset import ImageSet
 from ..metrics import auc, classification_metrics
 from ..models import target_layer as default_target_layer
 
-__all__ = ["CAM_METHODS", "compute_cams", "counterfactual_background", "sanity_check", "predict_tensor", "cam_class",
+__all__ = ["CAM_METHODS", "compute_cams", "counterfactual_background", "mix_backgrounds", "sanity_check", "predict_tensor", "cam_class",
            "cam_resolution"]
 
 
@@ -118,10 +118,16 @@ def compute_cams(model: nn.Module, images: torch.Tensor, *, targets: Sequence[in
     return torch.cat(out).clamp_(0, 1)
 
 
+def mix_backgrounds(x: torch.Tensor, m: torch.Tensor, donor_x: torch.Tensor, donor_m: torch.Tensor,
+                    fill: float = 0.0) -> torch.Tensor:
+    """Each image's object (``m``) on its donor's background, the donor's own object blanked to ``fill``
+    (BackMix's rule): the counterfactual of the background test and of the audit."""
+    return torch.where(m, x, torch.where(donor_m, torch.full_like(x, fill), donor_x))
+
+
 def _mix_backgrounds(x: torch.Tensor, m: torch.Tensor, donor: np.ndarray, fill: float) -> torch.Tensor:
     d = torch.as_tensor(donor)
-    bg = torch.where(m[d], torch.full_like(x[d], fill), x[d])
-    return torch.where(m, x, bg)
+    return mix_backgrounds(x, m, x[d], m[d], fill)
 
 
 def counterfactual_background(model: nn.Module, data: ImageSet, *, condition: str = "full", seed: int = 0,
