@@ -38,7 +38,7 @@ def list_jobs(cache: Path, preset: str = "default") -> list[dict]:
     from shortcutlab import load_preset
     from shortcutlab.config import result_settings
     from shortcutlab.ssl.contrastive import ContrastiveSettings
-    from shortcutlab.study.cache import spec_hash
+    from shortcutlab.study.store import spec_hash
 
     cfg = load_preset(preset)
     st = _study(cfg, cache.parent)

@@ -5,7 +5,7 @@
 * The MRI paper: :func:`plot_auc_bars`, :func:`plot_saliency_vs_auc`, :func:`plot_pretrain_losses`.
 * BackMix: :func:`plot_backmix`, :func:`plot_semi`.
 * The dial: :func:`plot_dial`.
-* Saliency cases: :func:`saliency_examples` (a grid of runs' maps), :func:`select_cases`, :func:`render_case`,
+* Saliency cases: :func:`saliency_examples` (a grid of runs' maps), :func:`render_case`,
   :func:`gallery` (the static twin of the saliency browser).
 """
 from __future__ import annotations
@@ -18,13 +18,13 @@ import torch
 
 from ._validation import ShortcutlabError, check_choice, param_error
 from .data.phantoms import make_cmr, make_echo
+from .saliency.cases import case_data, select_cases
 from .saliency.draw import overlay, saliency_grid
 
 __all__ = ["cue_gallery", "ed_es_figure", "echo_sites_figure", "plot_calibration", "plot_auc_bars", "plot_saliency_vs_auc",
-           "plot_pretrain_losses", "plot_backmix", "plot_semi", "plot_dial", "saliency_examples", "select_cases",
-           "render_case", "gallery", "SORT_KEYS"]
+           "plot_pretrain_losses", "plot_backmix", "plot_semi", "plot_dial", "saliency_examples",
+           "render_case", "gallery", "named_runs"]
 
-SORT_KEYS = ("aks", "dsc", "pct_e", "pct_f")
 
 
 def cue_gallery(size: int = 96, seed: int = 0):
@@ -185,22 +185,35 @@ def plot_saliency_vs_auc(df: pd.DataFrame, x: str = "aks", y: str = "auc", *, hu
     return fig
 
 
-def plot_training_curves(runs: Mapping[Any, Any], metric: str = "val_auc", *, title: str = ""):
+def named_runs(runs: Any, where: str) -> tuple[dict[str, Any], list[int]]:
+    """``({name: run}, seeds)``: a study's RunSet as each condition's first seed (``seeds``: the seeds it held, when
+    more than one), or a ``{name: run}`` mapping as given (``seeds`` empty)."""
+    if hasattr(runs, "at_seed") and hasattr(runs, "named"):  # a RunSet (plots sit below the study)
+        seeds = runs.seeds
+        return runs.at_seed(0).named(), (seeds if len(seeds) > 1 else [])
+    if isinstance(runs, Mapping) and runs:
+        return dict(runs), []
+    raise param_error("runs", where, "a RunSet (what an experiment returns) or {name: run}", runs)
+
+
+def plot_training_curves(runs: Any, metric: str = "val_auc", *, title: str = ""):
     """Each model's validation curve, one panel per cohort (MRI: cm, acdc, cm→acdc; echo: one), with a dot on
     the epoch the selection kept (``select_metric``): the appendix that shows whether a model converged and
-    whether the kept epoch means something. ``runs``: ``{(cohort, condition): run}`` or ``{condition: [runs]}``
-    (then each seed is a line)."""
+    whether the kept epoch means something. ``runs``: a RunSet (each seed a line when it holds several) or
+    ``{name: run}``."""
     import matplotlib.pyplot as plt
 
     check_choice(metric, ("val_auc", "val_accuracy", "val_loss", "train_loss"), name="metric",
                  where="plot_training_curves")
     groups: dict[str, list[tuple[str, Any]]] = {}
-    for key, value in runs.items():
-        panel, name = (key if isinstance(key, tuple) else ("", key))
-        for r in (value if isinstance(value, (list, tuple)) else [value]):
-            if hasattr(r, "history") and r.history:
-                label = name if not isinstance(value, (list, tuple)) else f"{name} s{r.spec.get('seed', '?')}"
-                groups.setdefault(panel, []).append((label, r))
+    if hasattr(runs, "records"):  # a RunSet: a panel per cohort, a line per condition (and seed)
+        several = len(runs.seeds) > 1
+        items = [(rec.cohort, rec.condition + (f" s{rec.seed}" if several else ""), rec.run) for rec in runs.records]
+    else:
+        items = [("", name, r) for name, r in named_runs(runs, "plot_training_curves")[0].items()]
+    for panel, label, r in items:
+        if hasattr(r, "history") and r.history and hasattr(r, "metrics"):
+            groups.setdefault(panel, []).append((label, r))
     if not groups:
         raise param_error("runs", "plot_training_curves", "runs with a training history", runs)
     fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.2), squeeze=False)
@@ -221,14 +234,16 @@ def plot_training_curves(runs: Mapping[Any, Any], metric: str = "val_auc", *, ti
     return fig
 
 
-def plot_pretrain_losses(pretrain_runs: Sequence[Any] | Mapping[Any, Any]):
-    """Contrastive loss per epoch of each pretraining run (each method has its own scale). A dict from
-    :func:`~shortcutlab.study.mri.contrastive_comparison` may be passed whole: its pretraining runs are drawn."""
+def plot_pretrain_losses(runs: Any):
+    """Contrastive loss per epoch of each pretraining run (each method has its own scale): the pretrainings
+    (cohort ``pretrain``) of a RunSet such as :func:`~shortcutlab.study.mri.contrastive_comparison`'s."""
     import matplotlib.pyplot as plt
 
-    if isinstance(pretrain_runs, Mapping):
-        pretrain_runs = [v for k, v in pretrain_runs.items() if k[0] == "pretrain"]
-    groups = [list(v) if isinstance(v, (list, tuple)) else [v] for v in pretrain_runs]  # one panel per method
+    if not hasattr(runs, "where"):
+        raise param_error("runs", "plot_pretrain_losses", "a RunSet holding pretrainings (cohort 'pretrain')", runs)
+    groups = [list(g) for g in runs.where(cohort="pretrain").by("condition").values()]  # one panel per method
+    if not groups:
+        raise param_error("runs", "plot_pretrain_losses", "a RunSet holding pretrainings (cohort 'pretrain')", runs)
     fig, axes = plt.subplots(1, len(groups), figsize=(3.2 * len(groups), 2.6), squeeze=False)
     for ax, rs in zip(axes[0], groups):
         for r in rs:  # one line per seed
@@ -325,14 +340,12 @@ def plot_dial(df: pd.DataFrame):
     return fig
 
 
-def saliency_examples(study, runs: Mapping[str, object], eval_set: str = "test", n: int = 5, frame: int = 0,
-                      title: str = ""):
-    """A saliency grid (rows: the first ``n`` images; columns: models), MRI Fig. 3 / BackMix Figs. 4-5. A value
-    that lists several seeds' runs is drawn from its first seed (the title says which)."""
-    seeds = {r[0].spec.get("seed") for r in runs.values() if isinstance(r, (list, tuple)) and len(r) > 1}
-    runs = {k: (v[0] if isinstance(v, (list, tuple)) else v) for k, v in runs.items()}
+def saliency_examples(study, runs: Any, eval_set: str = "test", n: int = 5, frame: int = 0, title: str = ""):
+    """A saliency grid (rows: the first ``n`` images; columns: models), MRI Fig. 3 / BackMix Figs. 4-5. ``runs``:
+    a RunSet, drawn from each condition's first seed (the title says which), or ``{name: run}``."""
+    runs, seeds = named_runs(runs, "saliency_examples")
     if seeds:
-        title = (title + " " if title else "") + f"(maps of seed {', '.join(map(str, sorted(seeds)))}, the first)"
+        title = (title + " " if title else "") + f"(maps of seed {seeds[0]}, the first)"
     first = next(iter(runs.values()))
     index = torch.as_tensor(first.cams(eval_set)["index"][:n])  # the mapped images (those with a mask)
     ds = study.data(first.cohort)[eval_set].subset(index)
@@ -342,52 +355,16 @@ def saliency_examples(study, runs: Mapping[str, object], eval_set: str = "test",
     return saliency_grid(ds.images[:k].numpy(), cams, ds.masks[:k].numpy(), frame=frame, row_titles=titles, title=title)
 
 
-def _case_data(study, run, eval_set: str, method: str | None = None) -> dict:
-    res = run.cams(eval_set, method=method)
-    # the mapped images only (those with a mask), so an index into the maps is an index into the set
-    full = study.data(run.cohort, strength=run.spec["data"].get("strength"))[eval_set]
-    res["set"] = full.subset(torch.as_tensor(res["index"]))
-    return res
-
-
-def select_cases(study, run, eval_set: str = "test", *, cls: int | None = None, correctness: str = "all",
-                 sort_by: str = "aks", worst_first: bool = True, method: str | None = None) -> np.ndarray:
-    """Indices (into the evaluated images) filtered by class and correctness, sorted by an overlap metric.
-
-    Images whose metric is NaN (all-zero map) come first when ``worst_first`` — they are the least explained.
-    """
-    check_choice(correctness, ("all", "correct", "wrong"), name="correctness", where="select_cases")
-    check_choice(sort_by, SORT_KEYS, name="sort_by", where="select_cases")
-    res = _case_data(study, run, eval_set, method)
-    labels, pred = res["labels"], res["pred"]
-    keep = np.ones(len(labels), dtype=bool)
-    if cls is not None:
-        k = len(res["set"].class_names)
-        if not 0 <= int(cls) < k:
-            raise ShortcutlabError(f"The 'cls' parameter of select_cases must be in [0, {k - 1}] or None. Got {cls} instead.")
-        keep &= labels == int(cls)
-    if correctness != "all":
-        keep &= (labels == pred) if correctness == "correct" else (labels != pred)
-    vals = np.nanmean(res["metrics"][sort_by], axis=1) if res["metrics"][sort_by].ndim == 2 else res["metrics"][sort_by]
-    idx = np.flatnonzero(keep)
-    key = np.where(np.isnan(vals[idx]), -np.inf if worst_first else np.inf, vals[idx])
-    order = np.argsort(key, kind="stable")
-    if not worst_first:
-        order = order[::-1]
-    return idx[order]
-
-
-def render_case(study, runs: Mapping[str, object], i: int, eval_set: str = "test", *, frame: int = 0,
+def render_case(study, runs: Any, i: int, eval_set: str = "test", *, frame: int = 0,
                 method: str | None = None):
     """One test image, side by side for each model: image, map overlay, mask contour, true / predicted class
     with probability, and that image's AKS / DSC / %E / %F."""
     import matplotlib.pyplot as plt
 
+    runs = named_runs(runs, "render_case")[0]
     names = list(runs)
-    if not names:
-        raise param_error("runs", "render_case", "a mapping naming at least one model", runs)
     fig, axes = plt.subplots(1, len(names) + 1, figsize=(2.4 * (len(names) + 1), 2.9), squeeze=False)
-    first = _case_data(study, runs[names[0]], eval_set, method)
+    first = case_data(study, runs[names[0]], eval_set, method)
     ds = first["set"]
     if not 0 <= i < len(first["labels"]):
         raise param_error("i", "render_case", f"an image index in [0, {len(first['labels']) - 1}]", i)
@@ -402,7 +379,7 @@ def render_case(study, runs: Mapping[str, object], i: int, eval_set: str = "test
     ax.set_title(f"#{i} · true {ds.class_names[int(first['labels'][i])]} · {ds.frame_names[frame]}", fontsize=8)
     ax.axis("off")
     for j, name in enumerate(names):
-        res = first if j == 0 else _case_data(study, runs[name], eval_set, method)
+        res = first if j == 0 else case_data(study, runs[name], eval_set, method)
         cam = res["cams"][i, frame].astype(np.float32)
         p = res["probs"][i]
         pred = int(res["pred"][i])
@@ -417,15 +394,16 @@ def render_case(study, runs: Mapping[str, object], i: int, eval_set: str = "test
     return fig
 
 
-def gallery(study, runs: Mapping[str, object], eval_set: str = "test", *, n: int = 6, worst: bool = True,
+def gallery(study, runs: Any, eval_set: str = "test", *, n: int = 6, worst: bool = True,
             sort_by: str = "aks", by: str | None = None, frame: int = 0):
     """Static gallery of the ``n`` worst (or best) cases of model ``by`` (default: the first), all models side by side."""
     import matplotlib.pyplot as plt
 
+    runs = named_runs(runs, "gallery")[0]
     names = list(runs)
     by = by or names[0]
     idx = select_cases(study, runs[by], eval_set, sort_by=sort_by, worst_first=worst)[:n]
-    first = _case_data(study, runs[names[0]], eval_set)
+    first = case_data(study, runs[names[0]], eval_set)
     ds = first["set"]
     fig, axes = plt.subplots(len(idx), len(names) + 1, figsize=(1.9 * (len(names) + 1), 1.9 * max(len(idx), 1)),
                              squeeze=False)
@@ -437,7 +415,7 @@ def gallery(study, runs: Mapping[str, object], eval_set: str = "test", *, n: int
         axes[r, 0].set_title(f"#{i} {ds.class_names[int(first['labels'][i])]}", fontsize=7)
         axes[r, 0].axis("off")
         for j, name in enumerate(names):
-            res = first if j == 0 else _case_data(study, runs[name], eval_set)
+            res = first if j == 0 else case_data(study, runs[name], eval_set)
             v = float(res["metrics"][sort_by][i, frame])
             overlay(img, res["cams"][i, frame].astype(np.float32), mask, ax=axes[r, j + 1],
                     title=f"{name} {sort_by} {v:.2f}" if v == v else f"{name} (zero map)")

@@ -11,7 +11,8 @@ from shortcutlab import load_preset
 from shortcutlab._manifest import check_state_fits, digest
 from shortcutlab._validation import CacheError
 from shortcutlab.models import build_model
-from shortcutlab.study.cache import CACHE_FORMAT, RUN_FILES, Study, spec_hash
+from shortcutlab.study import Study
+from shortcutlab.study.store import CACHE_FORMAT, RUN_FILES, spec_hash
 
 
 @pytest.fixture(scope="module")

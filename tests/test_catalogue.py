@@ -174,7 +174,7 @@ def test_scientific_notation_in_a_preset_file(tmp_path):
 def test_papermill_parameters_of_the_wrong_type(tmp_path):
     """What a notebook's UPPERCASE parameters feed (SEED, FRACTIONS, LAMBDAS) is checked by the call it reaches."""
     from shortcutlab.study.backmix import semi_supervised
-    from shortcutlab.study.cache import Study
+    from shortcutlab.study import Study
     study = Study(load_preset("smoke"), root=tmp_path, progress=False)
     with pytest.raises(ShortcutlabError, match="'seed' parameter of Study.run.*Got 'abc'"):
         study.run("cm", "full", seed="abc")
@@ -234,7 +234,7 @@ def test_new_parameters_of_this_round(tmp_path):
     """Parameters added with the claims, the overlap bounds and the setup call name themselves and the bad value."""
     import shortcutlab as sl
     from shortcutlab.metrics import claim_verdict, overlap_bounds
-    from shortcutlab.study import Study
+    from shortcutlab.study import RunSet, Study
     from shortcutlab.study.claims import contextual_claims
 
     with pytest.raises(ShortcutlabError, match=r"'direction' parameter of claim_verdict.*'greater'.*Got 'up'"):
@@ -245,6 +245,6 @@ def test_new_parameters_of_this_round(tmp_path):
         overlap_bounds(torch.zeros(1, 8, 8, dtype=torch.bool), 9)
     study = Study(load_preset("smoke"), root=tmp_path, progress=False)
     with pytest.raises(ShortcutlabError, match=r"'conditions' parameter of contextual_claims.*Got \('full', 'seg'\)"):
-        contextual_claims(study, conditions=("full", "seg"))
+        contextual_claims(study, RunSet(), conditions=("full", "seg"))
     with pytest.raises(ShortcutlabError, match=r"'notebook' parameter of setup.*Got '../x'"):
         sl.setup("smoke", None, str(tmp_path), notebook="../x")

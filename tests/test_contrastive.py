@@ -9,7 +9,7 @@ from shortcutlab.ssl.contrastive import (ContrastiveSettings, MoCoQueue, _Learne
                                      info_nce_loss, momentum_update, nt_xent_loss, pretrain)
 from shortcutlab.models import build_model
 from shortcutlab.data.phantoms import make_cmr
-from shortcutlab.study.cache import Study
+from shortcutlab.study import Study
 
 
 def _nt_xent_reference(z1, z2, t):

@@ -33,15 +33,19 @@ def test_claim_sentences_follow_the_verdict():
 def test_a_model_at_chance_does_not_drop():
     """A model at chance: Full 0.49 with the cue, 0.51 decorrelated was written as 'drops to'."""
     m = lambda a, lo, hi: {"auc_micro": a, "auc_micro_lo": lo, "auc_micro_hi": hi}  # noqa: E731
-    runs = {("cm", "full"): SimpleNamespace(metrics={"test": m(0.49, 0.40, 0.58), "test_decorrelated": m(0.51, 0.42, 0.60)}),
-            ("cm", "seg"): SimpleNamespace(metrics={"test": m(0.5, 0.4, 0.6)}),
-            ("cm", "bg"): SimpleNamespace(metrics={"test": m(0.5, 0.4, 0.6)})}
+    from shortcutlab.study import RunSet
+
+    runs = RunSet()
+    full = runs.add(SimpleNamespace(metrics={"test": m(0.49, 0.40, 0.58), "test_decorrelated": m(0.51, 0.42, 0.60)}),
+                    "cm", "full", 0)
+    runs.add(SimpleNamespace(metrics={"test": m(0.5, 0.4, 0.6)}), "cm", "seg", 0)
+    runs.add(SimpleNamespace(metrics={"test": m(0.5, 0.4, 0.6)}), "cm", "bg", 0)
     claims = pd.DataFrame({"verdict": ["inconclusive", "holds", "n/a (needs a phantom)", "not expected on this phantom"],
                            "note": ["", "", "", "CSS has no extra data here"]})
     out = findings.contextual_bias(runs, claims)
     assert "shows no clear change, at 0.51" in out["finding"] and "drops" not in out["finding"]
     assert out["claims_holding"] == "1/2"  # the n/a claim and the one not expected on the phantom are not counted
-    runs[("cm", "full")].metrics["test_decorrelated"] = m(0.30, 0.22, 0.38)
+    full.metrics["test_decorrelated"] = m(0.30, 0.22, 0.38)
     assert "drops to 0.30" in findings.contextual_bias(runs, claims)["finding"]
 
 
@@ -59,15 +63,21 @@ def test_a_note_says_when_the_text_will_not_match(tmp_path):
 
 def test_training_curves_mark_the_kept_epoch():
     from shortcutlab import plots
+    from shortcutlab.study import RunSet
 
     hist = [{"epoch": e, "val_auc": v} for e, v in zip((1, 2, 3), (0.6, 0.9, 0.7))]
     run = SimpleNamespace(history=hist, metrics={"best_epoch": 2}, spec={"seed": 0})
-    fig = plots.plot_training_curves({("cm", "full"): run, ("acdc", "full"): run})
+    two = RunSet()
+    two.add(run, "cm", "full", 0)
+    two.add(run, "acdc", "full", 0)
+    fig = plots.plot_training_curves(two)
     assert [ax.get_title() for ax in fig.axes] == ["cm", "acdc"]
     curve, dot = fig.axes[0].lines[:2]
     assert list(curve.get_ydata()) == [0.6, 0.9, 0.7] and list(dot.get_xdata()) == [2] and list(dot.get_ydata()) == [0.9]
-    by_seed = plots.plot_training_curves({"baseline": [run, SimpleNamespace(history=hist, metrics={"best_epoch": 3},
-                                                                            spec={"seed": 1})]})
+    seeds = RunSet()
+    seeds.add(run, "echo", "baseline", 0)
+    seeds.add(SimpleNamespace(history=hist, metrics={"best_epoch": 3}, spec={"seed": 1}), "echo", "baseline", 1)
+    by_seed = plots.plot_training_curves(seeds)
     assert [ln.get_label() for ln in by_seed.axes[0].lines if not ln.get_label().startswith("_")] == \
         ["baseline s0", "baseline s1"]
 
@@ -80,4 +90,4 @@ def test_training_curves_reject_a_bad_metric():
     with pytest.raises(ShortcutlabError, match=r"'metric' parameter of plot_training_curves.*'val_auc'.*'auc'"):
         plots.plot_training_curves({}, metric="auc")
     with pytest.raises(ShortcutlabError, match=r"'runs' parameter of plot_training_curves.*training history"):
-        plots.plot_training_curves({("cm", "full"): SimpleNamespace(history=[], metrics={}, spec={})})
+        plots.plot_training_curves({"full": SimpleNamespace(history=[], metrics={}, spec={})})

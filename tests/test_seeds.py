@@ -9,7 +9,7 @@ from scipy import stats
 
 from shortcutlab import ShortcutlabError, load_preset
 from shortcutlab.study import mri
-from shortcutlab.study.cache import Study
+from shortcutlab.study import Study
 from shortcutlab.train import lr_factor
 
 
@@ -73,7 +73,7 @@ def test_a_resumed_cosine_run_ends_with_the_same_numbers(tmp_path, kill_after):
 
 def test_contextual_bias_runs_every_seed_and_tables_average_them(study):
     runs = mri.contextual_bias(study, conditions=("full", "seg"), cohorts=("cm",), transfer=False)
-    assert [r.spec["seed"] for r in runs[("cm", "full")]] == [0, 1, 2]
+    assert [r.spec["seed"] for r in runs.where(condition="full")] == [0, 1, 2] == runs.seeds
     per = mri.table_mri(study, runs, per_seed=True)
     agg = mri.table_mri(study, runs)
     assert set(per["seed"]) == {0, 1, 2} and "seed" not in agg
@@ -86,7 +86,7 @@ def test_contextual_bias_runs_every_seed_and_tables_average_them(study):
         if metric == "AKS":
             assert row["floor"] == pytest.approx(g["floor"].mean())
     # one seed: its own bootstrap CI over the test images, said so
-    one = mri.table_mri(study, {k: v[:1] for k, v in runs.items()})
+    one = mri.table_mri(study, runs.at_seed(0))
     first = per[per["seed"] == 0].set_index(["metric", "condition"])
     for _, r in one.iterrows():
         ref = first.loc[(r["metric"], r["condition"])]
@@ -109,10 +109,9 @@ def test_saliency_table_and_figure_carry_the_spread_over_seeds(study):
     fig = plots.plot_saliency_vs_auc(df, "aks", "auc")
     assert any(len(c.get_segments()) == 2 for c in fig.axes[0].collections if hasattr(c, "get_segments"))
     # figures of maps take the first seed and say so
-    grid = plots.saliency_examples(study, mri.by_condition(runs, "cm"), n=2)
+    grid = plots.saliency_examples(study, runs.where(cohort="cm"), n=2)
     assert "seed 0" in grid._suptitle.get_text()
-    at0 = mri.at_seed(runs)
-    assert all(r.spec["seed"] == 0 for r in at0.values())
+    assert [r.spec["seed"] for r in runs.at_seed(0)] == [0, 0]
 
 
 def test_the_cam_layer_is_a_preset_setting(study, tmp_path):
@@ -136,13 +135,16 @@ def test_the_cam_layer_is_a_preset_setting(study, tmp_path):
 
 
 def test_claim_ci_choice_is_checked(study):
-    """metrics.claim_ci and evaluate_claims' method reject what they do not know, naming it; seeds must be a
-    non-empty list wherever the claims take them."""
+    """metrics.claim_ci and evaluate_claims' method reject what they do not know, naming it; a claim is read on
+    the notebook's RunSet, and an empty one is an error that names it."""
+    from shortcutlab.study import RunSet
     from shortcutlab.study.claims import contextual_claims, evaluate_claims
 
     with pytest.raises(ShortcutlabError, match=r"'claim_ci'.*'welch', 'seed_t', 'hierarchical_bootstrap'.*'bca'"):
         load_preset("smoke", overrides={"metrics.claim_ci": "bca"})
     with pytest.raises(ShortcutlabError, match=r"'method' parameter of evaluate_claims.*'student'"):
         evaluate_claims([], [], n_boot=10, method="student")
-    with pytest.raises(ShortcutlabError, match=r"'seeds' parameter of claims.*non-empty list"):
-        contextual_claims(study, seeds=[])
+    with pytest.raises(ShortcutlabError, match=r"'runs' parameter of contextual_claims.*RunSet holding runs"):
+        contextual_claims(study, RunSet())
+    with pytest.raises(ShortcutlabError, match=r"'runs' parameter of contextual_claims.*the RunSet.*Got \{\}"):
+        contextual_claims(study, {})

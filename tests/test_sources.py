@@ -11,7 +11,7 @@ import shortcutlab as sl
 from shortcutlab import DataError, ShortcutlabError
 from shortcutlab.data.examples import write_acdc_like, write_folder_like, write_manifest_like, write_tmed2_like
 from shortcutlab.data.sources import cmr_data, cohort_data, echo_data
-from shortcutlab.study import Study
+from shortcutlab.study import RunSet, Study
 
 
 @pytest.fixture(scope="module")
@@ -189,12 +189,12 @@ def test_phantom_only_parts_are_absent_on_real_data(real, tmp_path):
 
     study = Study(_cfg(real, tmp_path), progress=False)
     assert "needs a phantom" in absent_reason(study.calibration())
-    assert "needs a phantom" in absent_reason(dial.shortcut_dial(study, strengths=(0.5,)))
-    assert dial.dial_runs(study, strengths=(0.5,)) == {}
-    assert "needs a phantom" in absent_reason(sl.plots.plot_dial(dial.shortcut_dial(study)))
+    assert len(dial.dial_runs(study, strengths=(0.5,))) == 0
+    assert "needs a phantom" in absent_reason(dial.shortcut_dial(study, dial.dial_runs(study, strengths=(0.5,))))
+    assert "needs a phantom" in absent_reason(sl.plots.plot_dial(dial.shortcut_dial(study, RunSet())))
     with pytest.raises(ShortcutlabError, match="'strength' parameter.*only be set for a phantom.*data.cm"):
         study.data("cm", strength=0.5)
-    t = claims.saliency_claims(study)
+    t = claims.saliency_claims(study, RunSet())
     assert list(t["verdict"]) == ["n/a (needs a phantom)"]
     report = sl.open_report(tmp_path / "rep")
     assert report.table(study.calibration(), "calibration") is not None

@@ -6,7 +6,7 @@ import torch
 
 from shortcutlab import ShortcutlabError, load_preset
 from shortcutlab.models import build_model, load_encoder_weights, load_weights, save_weights, target_layer
-from shortcutlab.study.cache import Study
+from shortcutlab.study import Study
 from shortcutlab.train import TrainSettings, class_weights, fit, predict, soft_cross_entropy
 
 
@@ -134,7 +134,7 @@ def test_study_root_holds_its_data_cache(tmp_path):
     """Study(root=...) keeps everything under root, the generated phantom sets included."""
     from shortcutlab import load_preset
     from shortcutlab._paths import PROJECT_ROOT
-    from shortcutlab.study.cache import Study
+    from shortcutlab.study import Study
     before = set((PROJECT_ROOT / "runs" / "data").glob("*.npz")) if (PROJECT_ROOT / "runs" / "data").exists() else set()
     cfg = load_preset("smoke", overrides={"data.cmr_n": 80, "data.cmr_size": 32})
     st = Study(cfg, root=tmp_path, progress=False)

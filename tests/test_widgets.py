@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 
 from shortcutlab import ShortcutlabError, load_preset
-from shortcutlab.study.cache import Study
+from shortcutlab.study import Study
 from shortcutlab.app.widgets import DialSlider, SaliencyBrowser
-from shortcutlab.plots import gallery, render_case, select_cases
+from shortcutlab.plots import gallery, render_case
+from shortcutlab.saliency import select_cases
 
 
 @pytest.fixture(scope="module")

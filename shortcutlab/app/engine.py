@@ -84,7 +84,7 @@ def _job_task(cfg, job: dict, data_key: tuple, data: dict, init_entry: dict | No
     """A Ray task: train one job in a study folder of its own and return its entry's files."""
     import torch
 
-    from ..study.cache import Study
+    from ..study.study import Study
     from ..study.plan import run_job
 
     os.environ.pop("SHORTCUTLAB_RECORD", None)  # the notebooks' requests are recorded, not the workers'
@@ -149,7 +149,7 @@ def run_jobs(cfg, jobs: Sequence, *, root: str | Path | None = None, address: st
     except ImportError as e:
         raise ShortcutlabError("The 'engine' parameter of run is 'ray', but Ray is not installed. Install it with "
                                "pip install -e '.[ray]' (or make study ENGINE=ray).") from e
-    from ..study.cache import Study
+    from ..study.study import Study
 
     check_int(cpus_per_job, name="cpus_per_job", where="run_jobs", lo=1)
     check_number(gpus_per_job, name="gpus_per_job", where="run_jobs", lo=0)

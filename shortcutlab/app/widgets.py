@@ -13,12 +13,13 @@ live widget, and capturing output into an Output widget is what made nbclient ha
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from .._validation import param_error
-from ..plots import SORT_KEYS, gallery, render_case, select_cases
+from ..plots import gallery, named_runs, render_case
+from ..saliency.cases import SORT_KEYS, select_cases
 
 __all__ = ["SaliencyBrowser", "DialSlider", "PredictFirst", "AuditBrowser", "batch_mode", "gallery", "render_case", "select_cases"]
 
@@ -50,7 +51,7 @@ class SaliencyBrowser:
     filtered, sorted case indices. ``live=None`` draws live except in batch runs (see the module docstring).
     """
 
-    def __init__(self, study, runs: Mapping[str, object], *, eval_sets: Sequence[str] | None = None,
+    def __init__(self, study, runs: Any, *, eval_sets: Sequence[str] | None = None,
                  cases: str = "all", live: bool | None = None):
         import ipywidgets as w
 
@@ -58,9 +59,7 @@ class SaliencyBrowser:
             raise param_error("cases", "SaliencyBrowser", "'all', 'correct' or 'wrong'", cases)
 
         self.live = _resolve_live(live, "SaliencyBrowser")
-        if not runs:
-            raise param_error("runs", "SaliencyBrowser", "a mapping naming at least one model", runs)
-        self.study, self.runs = study, dict(runs)
+        self.study, self.runs = study, named_runs(runs, "SaliencyBrowser")[0]
         first = next(iter(self.runs.values()))
         data = study.data(first.cohort)
         eval_sets = list(eval_sets or [k for k in data if k not in ("train", "val")])
@@ -161,15 +160,18 @@ def _png(fig) -> bytes:
 class DialSlider:
     """Live dial-a-shortcut: move the strength and see, for Full and Seg at that strength, the AUC with the cue as
     in training and decorrelated (a bar plot and a table with AKS) and one test image with each model's CAM. The
-    models come from the study's cache (the sweep of notebook 07 made them); a strength not in the cache is
-    trained once. ``dial.bar_figure`` and ``dial.case_figure`` are what is shown (live mode)."""
+    models are those of ``runs`` (the sweep of notebook 07, :func:`~shortcutlab.study.dial.dial_runs`; its strengths
+    are the slider's); a strength or condition not in it is trained once (or loaded from the study's cache). ``dial.bar_figure`` and ``dial.case_figure`` are what is shown (live mode)."""
 
-    def __init__(self, study, *, strengths: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0),
+    def __init__(self, study, runs: Any = None, *, strengths: Sequence[float] | None = None,
                  conditions: Sequence[str] = ("full", "seg"), epochs: int | None = None, live: bool | None = None):
         import ipywidgets as w
 
         self.live = _resolve_live(live, "DialSlider")
         self.study, self.conditions, self.epochs = study, tuple(conditions), epochs
+        self.made = runs  # the dial's RunSet (dial.dial_runs): its models are shown; another strength is trained
+        if strengths is None:
+            strengths = runs.values("strength") if runs else (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
         self.absent = None
         if not study.is_phantom("cm"):  # real data has no cue to dial: say so where the slider would be
             from ..data.sources import PHANTOM_ONLY
@@ -199,7 +201,8 @@ class DialSlider:
         kw = {} if self.epochs is None else {"epochs": self.epochs}
         self.rows, self.runs = [], {}
         for c in self.conditions:
-            r = self.runs[c] = self.study.run("cm", c, strength=st, **kw)
+            made = self.made.where(condition=c, strength=st) if self.made is not None and not kw else None
+            r = self.runs[c] = made.records[0].run if made else self.study.run("cm", c, strength=st, **kw)
             self.rows.append(dict(condition=c, strength=st, auc=r.metrics["test"]["auc_micro"],
                                   auc_decorrelated=r.metrics["test_decorrelated"]["auc_micro"],
                                   aks=r.overlap()["aks"]["mean"]))

@@ -118,6 +118,63 @@ def compute_cams(model: nn.Module, images: torch.Tensor, *, targets: Sequence[in
     return torch.cat(out).clamp_(0, 1)
 
 
+def map_set(model: nn.Module, ds: ImageSet, *, condition: str, fill: float, method: str, target: str,
+            layer: str | None, batch_size: int, max_images: int, device: torch.device | None = None,
+            name: str = "the model", eval_set: str = "test") -> dict:
+    """CAMs and per-image overlap metrics of ``model`` on the first ``max_images`` images of ``ds`` that have a
+    mask, with the condition's test-time input (``condition``, ``fill``). ``target``: ``pred`` or ``true``
+    class. ``device``: where to map (a copy of the model goes there; the model itself stays put).
+
+    Returns ``{"cams": float16 [n, F, H, W], "index": [n], "metrics": {aks, dsc, pct_e, pct_f: [n, F]}, "pred":
+    [n], "labels": [n], "probs": [n, K]}``. ``name`` and ``eval_set`` only word the messages."""
+    import warnings
+
+    from ..metrics import overlap_metrics
+
+    # overlap needs a mask: the first max_images images that have one (all of them on a phantom)
+    index = torch.nonzero(ds.has_mask.cpu()).flatten()[:max_images]
+    if index.numel() == 0:
+        raise ShortcutlabError(f"The {eval_set!r} set of {name!r} has no image with a mask, so no CAM can be "
+                               f"scored (AKS, DSC, %E, %F need one). Add masks to the source (or 'masks: "
+                               f"estimate' for echo sectors).")
+    if int(ds.has_mask.sum()) < len(ds):
+        warnings.warn(f"overlap metrics of {name!r} on {eval_set!r} use the {int(ds.has_mask.sum())} of "
+                      f"{len(ds)} images that have a mask (first {index.numel()} mapped); "
+                      f"{len(ds) - int(ds.has_mask.sum())} have none.", stacklevel=3)
+    sub = ds.subset(index)
+    if device is not None and device.type != "cpu":
+        model = copy.deepcopy(model).to(device)
+    x = apply_test_condition(condition, sub.float_images(), sub.masks, fill)
+    probs = predict_tensor(model, x)
+    pred = probs.argmax(1)
+    cams = compute_cams(model, x, targets=pred if target == "pred" else sub.labels.numpy(), method=method,
+                        layer=layer, batch_size=batch_size)
+    om = overlap_metrics(cams, sub.masks)
+    return {"cams": cams.to(torch.float16).numpy(), "index": index.numpy(), "pred": pred,
+            "labels": sub.labels.numpy(), "probs": probs.astype(np.float32),
+            "metrics": {k: v.numpy() for k, v in om.items()}}
+
+
+def overlap_summary(model: nn.Module, ds: ImageSet, maps: dict, *, layer: str | None, n_boot: int, ci: float,
+                    seed: int) -> dict[str, dict]:
+    """Mean and bootstrap CI of each overlap metric of ``maps`` (:func:`map_set` on ``ds``), each beside its
+    floor (a uniform map), its ceiling (the mask at the CAM layer's resolution and back) and the normalized score
+    ``(value - floor) / (ceiling - floor)`` (means over the same images; see
+    :func:`shortcutlab.metrics.overlap_bounds`)."""
+    from ..metrics import normalized_overlap, overlap_bounds, summarize
+
+    out = {k: summarize(v, n_boot=n_boot, ci=ci, seed=seed) for k, v in maps["metrics"].items()}
+    for s in out.values():  # how many images the mean is over, and how many of the set had no mask to score
+        s.update(n_images=int(len(maps["index"])), n_without_mask=int((~ds.has_mask).sum()))
+    cam_hw = cam_resolution(model, tuple(ds.images.shape[-2:]), layer)
+    bounds = overlap_bounds(ds.masks[torch.as_tensor(maps["index"])], cam_hw)
+    for k, s in out.items():
+        lo, hi = bounds["floor"][k].numpy(), bounds["ceiling"][k].numpy()
+        s.update(floor=float(np.nanmean(lo)), ceiling=float(np.nanmean(hi)), cam_resolution=list(cam_hw),
+                 normalized=float(np.nanmean(normalized_overlap(maps["metrics"][k], lo, hi).numpy())))
+    return out
+
+
 def mix_backgrounds(x: torch.Tensor, m: torch.Tensor, donor_x: torch.Tensor, donor_m: torch.Tensor,
                     fill: float = 0.0) -> torch.Tensor:
     """Each image's object (``m``) on its donor's background, the donor's own object blanked to ``fill``

@@ -1,13 +1,17 @@
 """The study: the cache of trained runs and each paper's experiments on it.
 
-* :mod:`~shortcutlab.study.cache`: :class:`Study` (train or load a condition), :class:`Run` (its metrics,
-  model and maps), :class:`PretrainRun`.
+* :mod:`~shortcutlab.study.study`: :class:`Study` (train or load a condition, the cohorts' data, plan mode).
+* :mod:`~shortcutlab.study.store`: a cache entry's name, files and manifest.
+* :mod:`~shortcutlab.study.runs`: :class:`Run` (its metrics, model and maps), :class:`PretrainRun`, and
+  :class:`RunSet`, the flat records every experiment returns and every table, figure and claim takes.
 * :mod:`~shortcutlab.study.mri`, :mod:`~shortcutlab.study.backmix`, :mod:`~shortcutlab.study.dial`: the
   experiments, one call each.
 * :mod:`~shortcutlab.study.claims`: the directions the papers report, checked; :mod:`~shortcutlab.study.findings`:
   what each notebook records.
 * :mod:`~shortcutlab.study.reference`: the papers' numbers.
 """
-from .cache import CACHE_FORMAT, PretrainRun, Run, Study
+from .runs import PretrainRun, Run, RunSet
+from .store import CACHE_FORMAT
+from .study import Study
 
-__all__ = ["Study", "Run", "PretrainRun", "CACHE_FORMAT"]
+__all__ = ["Study", "Run", "PretrainRun", "RunSet", "CACHE_FORMAT"]

@@ -11,36 +11,42 @@
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..metrics import mean_ci_across
-from .cache import Run, Study
+from .runs import Run, RunSet, experiment
+from .study import Study
 from .reference import BACKMIX_TABLE1, BACKMIX_TABLE1_COLUMNS, BACKMIX_TABLE2, BACKMIX_TABLE2_COLUMNS
 from .tables import format_ci
 
 __all__ = ["BACKMIX_CONDITIONS", "backmix_comparison", "echo_row", "table_backmix", "paper_vs_run", "semi_supervised",
-           "table_semi", "paper_vs_run_semi", "mask_subset_ablation", "mask_subset_runs", "first_seed", "table_ood", "ood_summary",
+           "table_semi", "paper_vs_run_semi", "mask_subset_ablation", "mask_subset_runs", "table_ood", "ood_summary",
            "CLAIM_CONDITIONS"]
 
 BACKMIX_CONDITIONS = ("baseline", "black", "noise", "shuffle", "bokeh", "cutmix", "sma_variant", "backmix")
 
 
+@experiment
 def backmix_comparison(study: Study, *, conditions: Sequence[str] = BACKMIX_CONDITIONS,
-                       seeds: Sequence[int] | None = None) -> dict[str, list[Run]]:
-    """BackMix Table 1: each condition on the echo phantom with several seeds. The conditions a claim reads
-    (:data:`CLAIM_CONDITIONS`) take every seed; the descriptive ones the first ``train.descriptive_seeds``."""
-    return {c: [study.run("echo", c, seed=s) for s in study.seed_list(seeds, where="backmix_comparison",
-                                                                       descriptive=c not in CLAIM_CONDITIONS)]
-            for c in conditions}
+                       seeds: Sequence[int] | None = None) -> RunSet:
+    """BackMix Table 1: each condition on the echo phantom with several seeds, as a RunSet (cohort ``echo``).
+    The conditions a claim reads (:data:`CLAIM_CONDITIONS`) take every seed; the descriptive ones the first
+    ``train.descriptive_seeds``."""
+    runs = RunSet()
+    for c in conditions:
+        for s in study.seed_list(seeds, where="backmix_comparison", descriptive=c not in CLAIM_CONDITIONS):
+            runs.add(study.run("echo", c, seed=s), "echo", c, s)
+    return runs
 
 
 CLAIM_CONDITIONS = ("baseline", "backmix", "black", "noise")  # what claim 9 reads
 
 
-def echo_row(study: Study, runs: Sequence[Run], eval_set: str) -> dict[str, float]:
+def echo_row(study: Study, runs: Iterable[Run], eval_set: str) -> dict[str, float]:
+    runs = list(runs)
     acc = [r.metrics[eval_set]["accuracy"] * 100 for r in runs]
     f1 = [r.metrics[eval_set]["f1"] * 100 for r in runs]
     prec = [r.metrics[eval_set]["precision"] * 100 for r in runs]
@@ -66,14 +72,15 @@ _BACKGROUND_LABELS = {"ood": "each site's own", "ood_bg_agree": "i.d. overlay, a
                       "ood_bg_black": "black"}
 
 
-def table_ood(study: Study, runs: Mapping[str, Sequence[Run]]) -> pd.DataFrame:
+def table_ood(study: Study, runs: RunSet) -> pd.DataFrame:
     """o.o.d. accuracy (percent; mean over the seeds with its t-interval) of each condition, on the o.o.d. sectors
     as their sites drew them and on the same sectors under each background counterfactual (a phantom), over all
     sites and per site. The sectors keep their site's geometry and gain, so the rows of one site differ only in
     the background: acquisition shift and background shift apart."""
     data = study.data("echo")
     rows = []
-    for cond, rs in runs.items():
+    for cond, group in runs.by("condition").items():
+        rs = list(group)
         for split, label in _BACKGROUND_LABELS.items():
             if split not in rs[0].probs:
                 continue
@@ -91,7 +98,7 @@ def table_ood(study: Study, runs: Mapping[str, Sequence[Run]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def ood_summary(study: Study, runs: Mapping[str, Sequence[Run]], *, by: str = "background") -> pd.DataFrame:
+def ood_summary(study: Study, runs: RunSet, *, by: str = "background") -> pd.DataFrame:
     """:func:`table_ood` as one row per condition: ``by="background"``, a column per background over all sites;
     ``by="site"``, a column per o.o.d. site on its own background. Cells: ``mean [lo, hi]`` percent."""
     from .._validation import check_choice
@@ -101,15 +108,16 @@ def ood_summary(study: Study, runs: Mapping[str, Sequence[Run]], *, by: str = "b
     t = t[t["site"] == "all"] if by == "background" else t[t["background"] == _BACKGROUND_LABELS["ood"]]
     cells = {(r["condition"], r[by]): format_ci(r["accuracy"], r["accuracy_lo"], r["accuracy_hi"], 1)
              for _, r in t.iterrows()}
-    out = pd.DataFrame({c: {cond: cells.get((cond, c), "–") for cond in runs} for c in dict.fromkeys(t[by])})
+    out = pd.DataFrame({c: {cond: cells.get((cond, c), "–") for cond in runs.values("condition")}
+                        for c in dict.fromkeys(t[by])})
     out.index.name = "condition"
     return out
 
 
-def table_backmix(study: Study, runs: Mapping[str, Sequence[Run]]) -> pd.DataFrame:
+def table_backmix(study: Study, runs: RunSet) -> pd.DataFrame:
     """Accuracy, F1, %E, %F (percent; mean and CI across seeds) on the i.d. test set and the o.o.d. sites."""
     rows = []
-    for cond, rs in runs.items():
+    for cond, rs in runs.by("condition").items():
         for split, label in (("test", "id"), ("ood", "ood")):
             r = echo_row(study, rs, split)
             rows.append(dict(condition=cond, split=label, **r))
@@ -129,10 +137,13 @@ def paper_vs_run(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out).T
 
 
+@experiment
 def semi_supervised(study: Study, *, fractions: Sequence[float] = (1.0, 0.5, 0.2, 0.1, 0.05, 0.01),
                     lambdas: Sequence[float] = (1.0, 2.0), wf: float = 0.05, seeds: Sequence[int] | None = None
-                    ) -> dict[tuple[str, float, float], list[Run]]:
-    """BackMix Table 2: BackMix at mask fraction f, wBackMix (lambda) at f = wf, and the baseline."""
+                    ) -> RunSet:
+    """BackMix Table 2: BackMix at mask fraction f, wBackMix (lambda) at f = wf, and the baseline, as a RunSet
+    whose conditions are ``baseline``, ``backmix`` and ``wbackmix``, each with its changes ``f`` and ``lam``
+    (the baseline: 0 and 0)."""
     import warnings
 
     from .._validation import check_number, param_error
@@ -146,24 +157,27 @@ def semi_supervised(study: Study, *, fractions: Sequence[float] = (1.0, 0.5, 0.2
     every = study.seed_list(seeds, where="semi_supervised")
     few = study.seed_list(seeds, where="semi_supervised", descriptive=True)
     n_train = len(study.data("echo")["train"])
-    runs = {("baseline", 0.0, 0.0): [study.run("echo", "baseline", seed=s) for s in every]}
+    runs = RunSet()
+    for s in every:
+        runs.add(study.run("echo", "baseline", seed=s), "echo", "baseline", s, f=0.0, lam=0.0)
     for f in fractions:
         if round(f * n_train) < 2:
             warnings.warn(f"semi_supervised: skipped f = {f}: it leaves {round(f * n_train)} masked image(s) of "
                           f"{n_train} at this preset, and BackMix needs at least 2 donors.", stacklevel=2)
             continue
         # claim 10 reads f = 1 and f = wf (every seed); the other fractions are descriptive
-        runs[("backmix", f, 0.0)] = [study.run("echo", "backmix", seed=s, f=f) for s in (every if f in (1.0, wf) else few)]
+        for s in (every if f in (1.0, wf) else few):
+            runs.add(study.run("echo", "backmix", seed=s, f=f), "echo", "backmix", s, f=f, lam=0.0)
     for j, lam in enumerate(lambdas):  # claim 10 reads the first lambda
-        runs[("wbackmix", wf, lam)] = [study.run("echo", "backmix", seed=s, f=wf, lam=lam)
-                                       for s in (every if j == 0 else few)]
+        for s in (every if j == 0 else few):
+            runs.add(study.run("echo", "backmix", seed=s, f=wf, lam=lam), "echo", "wbackmix", s, f=wf, lam=lam)
     return runs
 
 
-def table_semi(study: Study, runs: Mapping[tuple, Sequence[Run]], eval_set: str = "ood") -> pd.DataFrame:
+def table_semi(study: Study, runs: RunSet, eval_set: str = "ood") -> pd.DataFrame:
     """Accuracy, precision, recall, F1, %E, %F (percent) per (method, f, lambda), with the paper beside it."""
     rows = []
-    for (method, f, lam), rs in runs.items():
+    for (method, f, lam), rs in runs.by("condition", "f", "lam").items():
         r = echo_row(study, rs, eval_set)
         ref = BACKMIX_TABLE2.get((method, f, lam))
         row = dict(method=method, f=f, lam=lam, **{k: r[k] for k in ("accuracy", "precision", "recall", "f1", "pct_e", "pct_f")})
@@ -174,27 +188,28 @@ def table_semi(study: Study, runs: Mapping[tuple, Sequence[Run]], eval_set: str 
     return pd.DataFrame(rows)
 
 
-def mask_subset_runs(study: Study, *, f: float = 0.05, subsets: Iterable[int] = range(5), seed: int = 0) -> dict:
-    """The runs of the masked-subset ablation, by subset (only asked for)."""
-    return {k: study.run("echo", "backmix", seed=seed, f=f, mask_subset=int(k)) for k in subsets}
+@experiment
+def mask_subset_runs(study: Study, *, f: float = 0.05, subsets: Iterable[int] = range(5), seed: int = 0) -> RunSet:
+    """The runs of the masked-subset ablation: BackMix at ``f`` with each subset of masked images (change
+    ``subset``)."""
+    runs = RunSet()
+    for k in subsets:
+        runs.add(study.run("echo", "backmix", seed=seed, f=f, mask_subset=int(k)), "echo", "backmix", seed, f=f,
+                 subset=int(k))
+    return runs
 
 
-def mask_subset_ablation(study: Study, *, f: float = 0.05, subsets: Iterable[int] = range(5), seed: int = 0,
-                         eval_set: str = "ood") -> pd.DataFrame:
-    """Same seed, different non-overlapping masked subsets (BackMix §3.3 ablation): metrics per subset and their SD."""
+def mask_subset_ablation(runs: RunSet, eval_set: str = "ood") -> pd.DataFrame:
+    """Same seed, different non-overlapping masked subsets (BackMix §3.3 ablation; ``runs`` from
+    :func:`mask_subset_runs`): metrics per subset and their SD."""
     rows = []
-    for k, r in mask_subset_runs(study, f=f, subsets=subsets, seed=seed).items():
+    for k, r in zip(runs.values("subset"), runs):
         ov = r.overlap(eval_set)
         m = r.metrics[eval_set]
         rows.append(dict(subset=k, accuracy=m["accuracy"] * 100, f1=m["f1"] * 100, pct_e=ov["pct_e"]["mean"] * 100,
                          pct_f=ov["pct_f"]["mean"] * 100))
     df = pd.DataFrame(rows).set_index("subset")
     return df
-
-
-def first_seed(runs: Mapping[str, Sequence[Run]], conditions: Sequence[str] | None = None) -> dict[str, Run]:
-    """``{condition: run of the first seed}`` (for saliency figures), in the order of ``conditions``."""
-    return {c: runs[c][0] for c in (conditions or runs)}
 
 
 def paper_vs_run_semi(table: pd.DataFrame) -> pd.DataFrame:

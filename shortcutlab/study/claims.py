@@ -26,15 +26,16 @@ import numpy as np
 import pandas as pd
 
 from .._absent import NA_PHANTOM
-from .._validation import ShortcutlabError, check_choice
+from .._validation import ShortcutlabError, check_choice, param_error
 from ..metrics import (auc, claim_verdict, decide, hierarchical_bootstrap, holm, normalized_overlap, one_sided_p,
                        overlap_bounds, seed_t_interval, seed_welch_interval, to_decide)
-from .cache import Run, Study
+from .backmix import CLAIM_CONDITIONS
+from .runs import Run, RunSet
+from .study import Study
 
 __all__ = ["Claim", "CLAIMS", "register_claim", "get_claim", "CLAIM_COLUMNS", "evaluate_claims",
            "contextual_claims", "saliency_claims", "contrastive_claims", "backmix_claims", "semi_supervised_claims",
-           "micro_auc", "accuracy", "contextual_runs", "saliency_runs", "contrastive_runs", "backmix_runs",
-           "semi_supervised_runs", "holding"]
+           "micro_auc", "accuracy", "holding"]
 
 TESTS = ("greater", "less", "noninferior", "equivalent")
 MARGINS = ("auc", "points", "overlap", "r")
@@ -242,50 +243,14 @@ def holding(claims: pd.DataFrame) -> str:
     return f"{int(v[testable].isin(POSITIVE).sum())}/{int(testable.sum())}"
 
 
-def _seeds(study: Study, seeds: Sequence[int] | None) -> list[int]:
-    return study.seed_list(seeds, where="claims")
-
-
-def contextual_runs(study: Study, seeds: Sequence[int] | None = None, conditions: Sequence[str] | None = None) -> list[dict]:
-    """The runs claims 1-5 read, per seed (only asked for: what :mod:`shortcutlab.study.plan` lists)."""
-    conds = [c for c in _CONTEXT if conditions is None or c in conditions]
-    return [study.run_many("cm", conds, seed=s) for s in _seeds(study, seeds)]
-
-
-def saliency_runs(study: Study, seeds: Sequence[int] | None = None) -> list[dict]:
-    """The cm models claim 6 reads, per seed: Table 1's conditions and the contrastive ones."""
-    from .mri import at_seed, contextual_bias, contrastive_comparison, supervised_only
-
-    out = []
-    for s in _seeds(study, seeds):
-        runs = at_seed(contextual_bias(study, seeds=[s], cohorts=("cm",), transfer=False))
-        runs.update({k: v for k, v in at_seed(supervised_only(contrastive_comparison(study, seeds=[s]))).items()
-                     if k[0] == "cm"})
-        out.append(runs)
+def _per_seed(runs: RunSet, where: str, **fields) -> list[RunSet]:
+    """The records of ``runs`` matching ``fields``, one RunSet per seed (in the order the seeds were asked for)."""
+    if not isinstance(runs, RunSet):
+        raise param_error("runs", where, "the RunSet of the notebook's experiment", runs)
+    out = list(runs.where(**fields).by("seed").values())
+    if not out:
+        raise param_error("runs", where, f"a RunSet holding runs with {fields}", runs)
     return out
-
-
-def contrastive_runs(study: Study, seeds: Sequence[int] | None = None, methods: Sequence[str] | None = None) -> list[dict]:
-    """The runs claims 7-8 read, per seed."""
-    from .mri import at_seed, contrastive_comparison
-
-    methods = list(methods or study.cfg.contrastive.methods)
-    return [at_seed(contrastive_comparison(study, seeds=[s], methods=methods)) for s in _seeds(study, seeds)]
-
-
-_BACKMIX_CLAIMS = ("baseline", "backmix", "black", "noise")
-
-
-def backmix_runs(study: Study, seeds: Sequence[int] | None = None) -> list[dict]:
-    """The runs claim 9 reads, per seed."""
-    return [study.run_many("echo", _BACKMIX_CLAIMS, seed=s) for s in _seeds(study, seeds)]
-
-
-def semi_supervised_runs(study: Study, seeds: Sequence[int] | None = None, f: float = 0.05, lam: float = 1.0) -> list[list]:
-    """The runs claim 10 reads, per seed: Baseline, BackMix with every mask, with ``f``, wBackMix at ``f``."""
-    return [[study.run("echo", "baseline", seed=s), study.run("echo", "backmix", seed=s, f=1.0),
-             study.run("echo", "backmix", seed=s, f=f), study.run("echo", "backmix", seed=s, f=f, lam=lam)]
-            for s in _seeds(study, seeds)]
 
 
 def _maps(run: Run, key: str, eval_set: str = "test") -> np.ndarray:
@@ -323,11 +288,12 @@ _CONTEXT = ("full", "seg", "bg", "rand")
 _PAIRS = ("test_decorrelated", "test_aligned", "test_conflict")  # the same patients, three cues
 
 
-def contextual_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boot: int | None = None,
+def contextual_claims(study: Study, runs: RunSet, *, n_boot: int | None = None,
                       conditions: Sequence[str] = _CONTEXT) -> pd.DataFrame:
-    """Claims 1-5 on the cm cohort: each seed's Full, Seg, BG and Rand on the same test images; claims 2-4 on the
-    same new patients rendered with the cue random (decorrelated), agreeing with and conflicting with the label.
-    Without ``"rand"`` in ``conditions``, the claims about Rand (4, 5b) are left out."""
+    """Claims 1-5 on the cm cohort of ``runs`` (:func:`~shortcutlab.study.mri.contextual_bias`): each seed's Full,
+    Seg, BG and Rand on the same test images; claims 2-4 on the same new patients rendered with the cue random
+    (decorrelated), agreeing with and conflicting with the label. Without ``"rand"`` in ``conditions``, the
+    claims about Rand (4, 5b) are left out."""
     conds = [c for c in _CONTEXT if c in conditions]
     if {"full", "seg", "bg"} - set(conds):
         from .._validation import param_error
@@ -335,7 +301,8 @@ def contextual_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boo
     units = []
     pairs = study.is_phantom("cm")  # the counterfactual test sets exist only for a phantom
     fp = _fingerprint(study, "cm")
-    for r in contextual_runs(study, seeds, conds):
+    for g in _per_seed(runs, "contextual_claims", cohort="cm", condition=conds):
+        r = {c: g.one(condition=c) for c in conds}
         unit = {"fingerprint": fp, "test": (r["full"].labels["test"], *(r[c].probs["test"] for c in conds)),
                 "maps": tuple(_maps(r[c], "aks") for c in ("full", "seg", "rand") if c in conds)}
         if pairs:
@@ -369,15 +336,16 @@ def contextual_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boo
     return _run(study, n_boot, claims, units)
 
 
-def saliency_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boot: int | None = None) -> pd.DataFrame:
-    """Claim 6: across the cm models of each seed (Table 1's conditions and the contrastive ones), Pearson r of
-    mean AKS on the test images with AUC on the decorrelated test set; both recomputed on every resample."""
+def saliency_claims(study: Study, runs: RunSet, *, n_boot: int | None = None) -> pd.DataFrame:
+    """Claim 6: across the cm models of each seed of ``runs`` (:func:`~shortcutlab.study.mri.saliency_models`:
+    Table 1's conditions and the contrastive ones), Pearson r of mean AKS on the test images with AUC on the
+    decorrelated test set; both recomputed on every resample."""
     if not study.is_phantom("cm"):
         return evaluate_claims([("6", None)], [{"x": (np.zeros(1),)}], n_boot=10)
     units = []
     fp = _fingerprint(study, "cm")
-    for runs in saliency_runs(study, seeds):
-        models = list(runs.values())
+    for g in _per_seed(runs, "saliency_claims", cohort="cm"):
+        models = list(g)
         units.append({"fingerprint": fp,
                       "dec": (models[0].labels["test_decorrelated"], *(r.probs["test_decorrelated"] for r in models)),
                       "maps": tuple(_maps(r, "aks") for r in models)})
@@ -390,10 +358,11 @@ def saliency_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boot:
     return _run(study, n_boot, [("6", r_aks_auc)], units)
 
 
-def contrastive_claims(study: Study, *, seeds: Sequence[int] | None = None, methods: Sequence[str] | None = None,
+def contrastive_claims(study: Study, runs: RunSet, *, methods: Sequence[str] | None = None,
                        n_boot: int | None = None) -> pd.DataFrame:
-    """Claims 7-8: each contrastive method against Full on cm and after transfer to acdc (AUC, non-inferiority),
-    and AMYL's fall in normalized AKS from Full to the contrastive models against the other classes' falls."""
+    """Claims 7-8 on ``runs`` (:func:`~shortcutlab.study.mri.contrastive_comparison`): each contrastive method
+    against Full on cm and after transfer to acdc (AUC, non-inferiority), and AMYL's fall in normalized AKS from
+    Full to the contrastive models against the other classes' falls."""
     methods = list(methods or study.cfg.contrastive.methods)
     unknown = [m for m in methods if f"7-{m}-cm" not in CLAIMS]
     if unknown:
@@ -402,12 +371,12 @@ def contrastive_claims(study: Study, *, seeds: Sequence[int] | None = None, meth
                           "moco, byol)", unknown)
     units, amyl = [], None
     fp = _fingerprint(study, "cm") + _fingerprint(study, "acdc")
-    for runs in contrastive_runs(study, seeds, methods):
-        cm = [runs[("cm", "full")]] + [runs[("cm", m)] for m in methods]
-        tr = [runs[("cm→acdc", "full")]] + [runs[("cm→acdc", m)] for m in methods]
+    for g in _per_seed(runs, "contrastive_claims", cohort=("cm", "cm→acdc"), condition=["full", *methods]):
+        cm = [g.one(cohort="cm", condition=c) for c in ["full", *methods]]
+        tr = [g.one(cohort="cm→acdc", condition=c) for c in ["full", *methods]]
         names = list(cm[0].spec["class_names"])
         amyl = names.index("AMYL") if "AMYL" in names else None
-        css = np.mean([_normalized_aks(runs[("cm", m)]) for m in methods], axis=0)
+        css = np.mean([_normalized_aks(r) for r in cm[1:]], axis=0)
         units.append({"fingerprint": fp, "cm": (cm[0].labels["test"], *(r.probs["test"] for r in cm)),
                       "acdc": (tr[0].labels["test"], *(r.probs["test"] for r in tr)),
                       "maps": (_normalized_aks(cm[0]), css, cm[0].cams()["labels"])})
@@ -439,13 +408,14 @@ def _battery(run: Run) -> list[str]:
     return sets or ["ood"]
 
 
-def backmix_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boot: int | None = None) -> pd.DataFrame:
-    """Claim 9: BackMix against Baseline (%E and %F on the i.d. test maps; o.o.d. accuracy, the mean over the same
+def backmix_claims(study: Study, runs: RunSet, *, n_boot: int | None = None) -> pd.DataFrame:
+    """Claim 9 on ``runs`` (:func:`~shortcutlab.study.backmix.backmix_comparison`): BackMix against Baseline (%E and %F on the i.d. test maps; o.o.d. accuracy, the mean over the same
     o.o.d. sectors under four backgrounds), and Black and Noise against BackMix o.o.d., percent points."""
-    conds = _BACKMIX_CLAIMS
+    conds = CLAIM_CONDITIONS
     units = []
     fp = _fingerprint(study, "echo")
-    for r in backmix_runs(study, seeds):
+    for g in _per_seed(runs, "backmix_claims", cohort="echo", condition=conds):
+        r = {c: g.one(condition=c) for c in conds}
         sets = _battery(r["baseline"])
         unit = {"fingerprint": fp,
                 "maps": tuple(_maps(r[c], k) for c in ("baseline", "backmix") for k in ("pct_e", "pct_f"))}
@@ -468,16 +438,20 @@ def backmix_claims(study: Study, *, seeds: Sequence[int] | None = None, n_boot: 
     return _run(study, n_boot, claims, units)
 
 
-def semi_supervised_claims(study: Study, *, seeds: Sequence[int] | None = None, f: float = 0.05, lam: float = 1.0,
+def semi_supervised_claims(study: Study, runs: RunSet, *, f: float = 0.05, lam: float = 1.0,
                            n_boot: int | None = None) -> pd.DataFrame:
-    """Claim 10 on the o.o.d. sets (as claim 9c reads them): BackMix with a fraction ``f`` of masks is not worse
+    """Claim 10 on ``runs`` (:func:`~shortcutlab.study.backmix.semi_supervised`), on the o.o.d. sets (as claim 9c reads them): BackMix with a fraction ``f`` of masks is not worse
     than with every mask by more than ``metrics.margin_points``, and wBackMix (``lam``) at ``f`` beats BackMix at
     ``f``."""
     units = []
     fp = _fingerprint(study, "echo")
-    for runs in semi_supervised_runs(study, seeds, f, lam):
-        sets = _battery(runs[0])
-        units.append({"fingerprint": fp, "ood": (runs[0].labels[sets[0]], *(r.probs[s] for s in sets for r in runs))})
+    for g in _per_seed(runs, "semi_supervised_claims", cohort="echo"):
+        if not g.where(condition="baseline"):
+            continue  # a seed only the descriptive fractions have
+        rs = [g.one(condition="baseline"), g.one(condition="backmix", f=1.0), g.one(condition="backmix", f=f),
+              g.one(condition="wbackmix", f=f, lam=lam)]
+        sets = _battery(rs[0])
+        units.append({"fingerprint": fp, "ood": (rs[0].labels[sets[0]], *(r.probs[s] for s in sets for r in rs))})
     n_sets = (len(units[0]["ood"]) - 1) // 4
 
     def acc(u, j):

@@ -5,34 +5,35 @@ from typing import Sequence
 
 import pandas as pd
 
-from .cache import Study
+from .runs import RunSet, experiment
+from .study import Study
 
 __all__ = ["shortcut_dial", "dial_runs"]
 
 
+@experiment
 def dial_runs(study: Study, *, strengths: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0),
               conditions: Sequence[str] = ("full", "seg", "rand"), method: str | None = "moco",
-              seed: int = 0) -> dict[float, dict]:
-    """The dial's runs by strength: each condition, and the contrastive method finetuned (only asked for). None
-    when ``cm`` is real data (the dial needs a phantom)."""
-    out = {}
+              seed: int = 0) -> RunSet:
+    """The dial's runs: each condition at each cue strength (change ``strength``), and the contrastive method
+    finetuned (condition: the method's name). Empty when ``cm`` is real data (the dial needs a phantom)."""
+    runs = RunSet()
     if not study.is_phantom("cm"):
-        return out
+        return runs
     for st in strengths:
-        runs = {c: study.run("cm", c, seed=seed, strength=float(st)) for c in conditions}
+        for c in conditions:
+            runs.add(study.run("cm", c, seed=seed, strength=float(st)), "cm", c, seed, strength=float(st))
         if method:
             pre = study.pretrain(method, "cm", seed=seed, strength=float(st))
-            runs[method] = study.run("cm", "full", seed=seed, init=pre, strength=float(st))
-        out[float(st)] = runs
-    return out
+            runs.add(study.run("cm", "full", seed=seed, init=pre, strength=float(st)), "cm", method, seed,
+                     strength=float(st))
+    return runs
 
 
-def shortcut_dial(study: Study, *, strengths: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0),
-                  conditions: Sequence[str] = ("full", "seg", "rand"), method: str | None = "moco",
-                  seed: int = 0) -> pd.DataFrame:
+def shortcut_dial(study: Study, runs: RunSet) -> pd.DataFrame:
     """Sweep the spurious-cue strength of the cm phantom (beyond the papers).
 
-    For each strength and condition (plus one contrastive method, finetuned): micro AUC with the cue as in
+    For each strength and condition of ``runs`` (:func:`dial_runs`): micro AUC with the cue as in
     training and decorrelated (with CIs), AKS (mean and CI), and the counterfactual background gap and flip
     rate (Xiao et al. 2020) on the test set.
     """
@@ -44,9 +45,10 @@ def shortcut_dial(study: Study, *, strengths: Sequence[float] = (0.0, 0.25, 0.5,
         return absent_table(PHANTOM_ONLY["dial"], ["strength", "condition", "auc", "auc_decorrelated", "aks",
                                                    "bg_gap", "flip_rate"])
     rows = []
-    for st, runs in dial_runs(study, strengths=strengths, conditions=conditions, method=method, seed=seed).items():
+    for st, group in runs.by("strength").items():
         data = study.data("cm", strength=float(st))
-        for name, r in runs.items():
+        for name, r in zip(group.values("condition"), group):
+            seed = r.spec["seed"]
             t, d = r.metrics["test"], r.metrics["test_decorrelated"]
             ov = r.overlap()["aks"]
             cf = counterfactual_background(r.model(), data["test"], condition=r.condition, seed=seed,

@@ -5,12 +5,12 @@ notebook's ``results.json`` (the runner copies it into ``summary.json`` and the 
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import pandas as pd
 
 from .reference import BACKMIX_ABLATION_SD
-from .tables import over_seeds, seed_runs
+from .runs import RunSet
 
 __all__ = ["phantoms", "contextual_bias", "saliency_generalization", "contrastive", "backmix", "semi_supervised",
            "browser", "dial"]
@@ -82,21 +82,21 @@ def phantoms(calib: pd.DataFrame, *, report=None) -> dict[str, Any]:
                                f"{bg9:.2f} at 0.9"}, report)
 
 
-def _auc(value: Any, split: str = "test") -> tuple[float, float, float]:
-    """Micro AUC of one run or of a list of seeds' runs: the mean with its t-interval across seeds (with one
-    seed: its bootstrap CI over the test images)."""
-    rs = seed_runs(value)
-    first = rs[0].metrics[split]
-    return over_seeds([r.metrics[split]["auc_micro"] for r in rs], (first["auc_micro_lo"], first["auc_micro_hi"]))[:3]
+def _auc(runs: RunSet, split: str = "test") -> tuple[float, float, float]:
+    """Micro AUC of one condition's runs: the mean with its t-interval across seeds (with one seed: its bootstrap
+    CI over the test images)."""
+    row = runs.over_seeds(lambda r: r.metrics[split]["auc_micro"],
+                          single=lambda r: (r.metrics[split]["auc_micro_lo"], r.metrics[split]["auc_micro_hi"])).iloc[0]
+    return row["mean"], row["lo"], row["hi"]
 
 
-def contextual_bias(runs: Mapping[tuple[str, str], Any], claims: pd.DataFrame, *, report=None) -> dict[str, Any]:
+def contextual_bias(runs: RunSet, claims: pd.DataFrame, *, report=None) -> dict[str, Any]:
     """Notebook 01: AUC of Full (as trained and cue-decorrelated), Seg and BG on cm (means over the seeds), and
     the claims that hold."""
-    full = runs[("cm", "full")]
-    first = seed_runs(full)[0]
+    full = runs.where(cohort="cm", condition="full")
+    first = full.records[0].run
     a, a_lo, a_hi = _auc(full)
-    seg, bg = _auc(runs[("cm", "seg")])[0], _auc(runs[("cm", "bg")])[0]
+    seg, bg = _auc(runs.where(cohort="cm", condition="seg"))[0], _auc(runs.where(cohort="cm", condition="bg"))[0]
     values = {"auc_cm_full": a, "auc_cm_seg": seg, "auc_cm_bg": bg, "claims_holding": _holding(claims)}
     if "test_decorrelated" in first.metrics:
         d, d_lo, d_hi = _auc(full, "test_decorrelated")
@@ -122,10 +122,10 @@ def saliency_generalization(corr: pd.DataFrame, *, report=None) -> dict[str, Any
                     "finding": f"AKS vs decorrelated AUC: r = {d['r']:.2f} [{d['lo']:.2f}, {d['hi']:.2f}]"}, report)
 
 
-def contrastive(runs: Mapping[tuple[str, str], Any], methods: Sequence[str], *, report=None) -> dict[str, Any]:
+def contrastive(runs: RunSet, methods: Sequence[str], *, report=None) -> dict[str, Any]:
     """Notebook 03: CM→ACDC AUC of every model (mean over the seeds), and the best contrastive method against
     Full."""
-    transfer = {k[1]: _auc(v)[0] for k, v in runs.items() if k[0] == "cm→acdc"}
+    transfer = {c: _auc(g)[0] for c, g in runs.where(cohort="cm→acdc").by("condition").items()}
     best = max(methods, key=lambda m: transfer[m])
     return _record({**{f"auc_transfer_{k}": v for k, v in transfer.items()},
                     "finding": f"CM→ACDC AUC: full {transfer['full']:.2f}, best CSS ({best}) {transfer[best]:.2f}"},
@@ -161,11 +161,11 @@ def semi_supervised(table: pd.DataFrame, ablation: pd.DataFrame, *, f: float = 0
                    report)
 
 
-def browser(study, mri_runs: Mapping[str, Any], echo_runs: Mapping[str, Any], *, report=None) -> dict[str, Any]:
+def browser(study, mri_runs: RunSet, echo_runs: RunSet, *, report=None) -> dict[str, Any]:
     """Notebook 06: how many cases the browser offers, over how many models."""
-    from ..plots import select_cases
+    from ..saliency.cases import select_cases
 
-    cases = select_cases(study, next(iter(mri_runs.values())))
+    cases = select_cases(study, next(iter(mri_runs)))
     return _record({"cases_shown": len(cases),
                     "finding": f"browser over {len(mri_runs)} MRI and {len(echo_runs)} echo models; worst-case "
                                f"galleries saved"}, report)

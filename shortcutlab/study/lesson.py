@@ -13,18 +13,19 @@ the registry (``L1`` … ``L4``) read over the preset's seeds like the papers' c
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .._validation import check_number, param_error
 from ..metrics import mean_ci_across
-from .cache import Run, Study
-from .claims import Claim, _fingerprint, _maps, _run, micro_auc, register_claim
+from .runs import Run, RunSet, experiment
+from .study import Study
+from .claims import Claim, _fingerprint, _maps, _run, register_claim
 
 __all__ = ["CONDITIONS", "TRACK", "lesson_runs", "show_cue", "reveal", "dose_response_runs", "dose_response",
-           "plot_dose_response", "learning_curves", "verdicts", "first_seed", "flipped_gallery", "crossing",
+           "plot_dose_response", "learning_curves", "verdicts", "flipped_gallery", "crossing",
            "check_crossing", "few_masks_runs", "few_masks", "answers", "as_expected", "record"]
 
 CONDITIONS = ("full", "seg", "rand")
@@ -49,12 +50,17 @@ def _check_phantom(study: Study, where: str) -> None:
                                           "with the cue changed)", study.cfg.data.cm)
 
 
-def lesson_runs(study: Study, *, seeds: Sequence[int] | None = None) -> dict[str, list[Run]]:
+@experiment
+def lesson_runs(study: Study, *, seeds: Sequence[int] | None = None) -> RunSet:
     """Full, Seg and Rand on the cm phantom for each seed, each recording its accuracy on the cue-agreeing and
     cue-conflicting patients after every epoch."""
     _check_phantom(study, "lesson_runs")
     seeds = study.seed_list(seeds, where="lesson_runs")
-    return {c: [study.run("cm", c, seed=s, track=TRACK) for s in seeds] for c in CONDITIONS}
+    runs = RunSet()
+    for c in CONDITIONS:
+        for s in seeds:
+            runs.add(study.run("cm", c, seed=s, track=TRACK), "cm", c, s)
+    return runs
 
 
 def show_cue(study: Study, n: int = 4):
@@ -92,7 +98,7 @@ def _over(values: Sequence[float]) -> tuple[float, float, float]:
     return m["mean"], m["lo"], m["hi"]
 
 
-def reveal(study: Study, runs: Mapping[str, Sequence[Run]], guess: Any = None) -> pd.DataFrame:
+def reveal(study: Study, runs: RunSet, guess: Any = None) -> pd.DataFrame:
     """Accuracy (percent, mean [t-interval] over the seeds) of each model on the cue-agreeing and cue-conflicting
     patients, with the class's guess for Full on the conflicting ones beside it (``guess``: a number, or the
     predict-first widget)."""
@@ -100,7 +106,8 @@ def reveal(study: Study, runs: Mapping[str, Sequence[Run]], guess: Any = None) -
     if g is not None:
         g = check_number(g, name="guess", where="reveal", lo=0, hi=100)
     rows = []
-    for c, rs in runs.items():
+    by = runs.by("condition")
+    for c, rs in by.items():
         row = {"model": _LABELS.get(c, c)}
         for split, label in (("test_aligned", "cue agrees"), ("test_conflict", "cue conflicts")):
             m, lo, hi = _over([_acc(r, split) for r in rs])
@@ -109,12 +116,12 @@ def reveal(study: Study, runs: Mapping[str, Sequence[Run]], guess: Any = None) -
         row["fall"] = row["cue agrees"] - row["cue conflicts"]
         rows.append(row)
     df = pd.DataFrame(rows).set_index("model")
-    df["your guess (Full, cue conflicts)"] = [g if k == "full" else np.nan for k in runs]
+    df["your guess (Full, cue conflicts)"] = [g if k == "full" else np.nan for k in by]
     return df
 
 
-def dose_response_runs(study: Study, strengths: Sequence[float], *, seeds: Sequence[int] | None = None
-                       ) -> dict[float, list[Run]]:
+@experiment
+def dose_response_runs(study: Study, strengths: Sequence[float], *, seeds: Sequence[int] | None = None) -> RunSet:
     """Full at each cue strength (how often the marker agrees with the label in training), for each seed; the
     run at the preset's strength is the lesson's own (:func:`lesson_runs`). Seg and Rand are not swept: Seg never
     sees the background, so its inputs, and its model, are the same at every strength, and Rand's backgrounds
@@ -123,22 +130,24 @@ def dose_response_runs(study: Study, strengths: Sequence[float], *, seeds: Seque
     seeds = study.seed_list(seeds, where="dose_response_runs")
     if isinstance(strengths, (str, bytes)) or not isinstance(strengths, Sequence) or not strengths:
         raise param_error("strengths", "dose_response_runs", "a non-empty list of numbers in [0, 1]", strengths)
-    out = {}
+    runs = RunSet()
     for st in strengths:
         st = check_number(st, name="strengths", where="dose_response_runs", lo=0, hi=1)
-        out[st] = [study.run("cm", "full", seed=s, strength=st, track=TRACK) for s in seeds]
-    return out
+        for s in seeds:
+            runs.add(study.run("cm", "full", seed=s, strength=st, track=TRACK), "cm", "full", s, strength=st)
+    return runs
 
 
-def dose_response(study: Study, strengths: Sequence[float], *, seeds: Sequence[int] | None = None) -> pd.DataFrame:
+def dose_response(runs: RunSet, reference: RunSet) -> pd.DataFrame:
     """Accuracy on the cue-agreeing and cue-conflicting patients against the cue's strength in training: Full at
-    each strength, Seg and Rand at the preset's (the same at every strength, see :func:`dose_response_runs`),
-    mean [t-interval] over the seeds."""
-    runs = dose_response_runs(study, strengths, seeds=seeds)
-    ref = lesson_runs(study, seeds=seeds)
+    each strength (``runs``, :func:`dose_response_runs`), Seg and Rand of the lesson (``reference``,
+    :func:`lesson_runs`; the same at every strength, see :func:`dose_response_runs`), mean [t-interval] over the
+    seeds."""
+    by = runs.by("strength")
+    ref = reference.by("condition")
     rows = []
-    for st in sorted(runs):
-        for c, rs in (("full", runs[st]), ("seg", ref["seg"]), ("rand", ref["rand"])):
+    for st in sorted(by):
+        for c, rs in (("full", list(by[st])), ("seg", list(ref["seg"])), ("rand", list(ref["rand"]))):
             for split, label in (("test_conflict", "cue conflicts"), ("test_aligned", "cue agrees")):
                 m, lo, hi = _over([_acc(r, split) for r in rs])
                 rows.append(dict(strength=st, model=c, group=label, accuracy=m, lo=lo, hi=hi, n_seeds=len(rs)))
@@ -173,17 +182,18 @@ def plot_dose_response(df: pd.DataFrame):
     return fig
 
 
-def learning_curves(runs: Mapping[str, Sequence[Run]]):
+def learning_curves(runs: RunSet):
     """Accuracy per epoch on the cue-agreeing (dashed) and cue-conflicting (solid) patients, mean over the seeds:
     Full separates them in the first epochs (the cue is learned first), Rand does not."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.6, 3.4))
+    by = runs.by("condition")
     for c, color in (("full", "tab:red"), ("rand", "tab:green"), ("seg", "tab:blue")):
-        if c not in runs:
+        if c not in by:
             continue
         for split, ls, label in (("test_conflict", "-", "cue conflicts"), ("test_aligned", "--", "cue agrees")):
-            curves = [[100 * h[f"acc_{split}"] for h in r.history if f"acc_{split}" in h] for r in runs[c]]
+            curves = [[100 * h[f"acc_{split}"] for h in r.history if f"acc_{split}" in h] for r in by[c]]
             curves = [cv for cv in curves if cv]
             if not curves:
                 raise param_error("runs", "learning_curves", "runs trained with track= (lesson_runs)", c)
@@ -200,11 +210,12 @@ def learning_curves(runs: Mapping[str, Sequence[Run]]):
     return fig
 
 
-def verdicts(study: Study, runs: Mapping[str, Sequence[Run]], *, n_boot: int | None = None) -> pd.DataFrame:
+def verdicts(study: Study, runs: RunSet, *, n_boot: int | None = None) -> pd.DataFrame:
     """The lesson's four verdicts (claims ``L1`` … ``L4``) over the seeds, read like the papers' claims."""
     fp = _fingerprint(study, "cm")
     units = []
-    for f, s, r in zip(runs["full"], runs["seg"], runs["rand"]):
+    by = runs.by("condition")
+    for f, s, r in zip(by["full"], by["seg"], by["rand"]):
         units.append({"fingerprint": fp,
                       "pairs": (f.labels["test_aligned"], *(x.probs[k] for k in TRACK for x in (f, s, r))),
                       "maps": (_maps(f, "aks"), _maps(r, "aks"))})
@@ -220,16 +231,11 @@ def verdicts(study: Study, runs: Mapping[str, Sequence[Run]], *, n_boot: int | N
                                 ("L4", lambda u: float(np.nanmean(u["maps"][1] - u["maps"][0])))], units)
 
 
-def first_seed(runs: Mapping[str, Sequence[Run]]) -> dict[str, Run]:
-    """``{model: its first seed's run}``: what the saliency browser and the gallery show."""
-    return {c: rs[0] for c, rs in runs.items()}
-
-
-def flipped_gallery(study: Study, runs: Mapping[str, Sequence[Run]], n: int = 4):
-    """The static version for the handout: Full's worst cue-conflicting cases, each model's map."""
+def flipped_gallery(study: Study, runs: RunSet, n: int = 4):
+    """The static version for the handout: Full's worst cue-conflicting cases, each model's map (first seed)."""
     from ..plots import gallery
 
-    return gallery(study, first_seed(runs), "test_conflict", n=n)
+    return gallery(study, runs.at_seed(0).named(), "test_conflict", n=n)
 
 
 def crossing(df: pd.DataFrame) -> float | None:
@@ -255,26 +261,31 @@ def check_crossing(df: pd.DataFrame, answer: float | None = None) -> str:
                                                           f"first drops below Seg's (dial steps: {steps})."
 
 
-def few_masks_runs(study: Study, *, f: float = 0.05, seeds: Sequence[int] | None = None) -> dict[str, list[Run]]:
+@experiment
+def few_masks_runs(study: Study, *, f: float = 0.05, seeds: Sequence[int] | None = None) -> RunSet:
     """Full, Rand with every mask and Rand with masks on only a fraction ``f`` of the training images (the others
-    train as in Full), for each seed."""
+    train as in Full), for each seed (change ``f``: the fraction of masks, 1 for every one)."""
     f = check_number(f, name="f", where="few_masks", lo=0, hi=1, lo_open=True)
     seeds = study.seed_list(seeds, where="few_masks")
-    return {"Full": [study.run("cm", "full", seed=s, track=TRACK) for s in seeds],
-            "Rand, every mask": [study.run("cm", "rand", seed=s, track=TRACK) for s in seeds],
-            f"Rand, {f:.0%} of masks": [study.run("cm", "rand", seed=s, f=f, track=TRACK) for s in seeds]}
+    runs = RunSet()
+    for cond, frac in (("full", 1.0), ("rand", 1.0), ("rand", f)):
+        for s in seeds:
+            runs.add(study.run("cm", cond, seed=s, track=TRACK, **({"f": frac} if frac != 1.0 else {})), "cm", cond,
+                     s, f=frac)
+    return runs
 
 
-def few_masks(study: Study, *, f: float = 0.05, seeds: Sequence[int] | None = None) -> pd.DataFrame:
+def few_masks(runs: RunSet) -> pd.DataFrame:
     """Exercise 2: :func:`few_masks_runs` on the cue-conflicting patients (accuracy, mean [t-interval])."""
     rows = []
-    for name, rs in few_masks_runs(study, f=f, seeds=seeds).items():
+    for (cond, f), rs in runs.by("condition", "f").items():
+        name = "Full" if cond == "full" else "Rand, every mask" if f == 1.0 else f"Rand, {f:.0%} of masks"
         m, lo, hi = _over([_acc(r, "test_conflict") for r in rs])
         rows.append({"model": name, "cue conflicts": m, "lo": lo, "hi": hi})
     return pd.DataFrame(rows).set_index("model")
 
 
-def answers(study: Study, runs: Mapping[str, Sequence[Run]], dose: pd.DataFrame, masks: pd.DataFrame) -> str:
+def answers(study: Study, runs: RunSet, dose: pd.DataFrame, masks: pd.DataFrame) -> str:
     """The teacher's answers, computed from this run."""
     c = crossing(dose)
     full_fall = reveal(study, runs).loc[_LABELS["full"], "fall"]

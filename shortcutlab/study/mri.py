@@ -10,19 +10,19 @@ notebook trained loads it in seconds.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..metrics import mean_ci_across, summarize
-from .cache import Run, Study
+from .runs import Run, RunSet, experiment
+from .study import Study
 from .reference import MRI_TABLE1, MRI_TABLE2, MRI_TABLE3
-from .tables import format_ci, over_seeds, seed_runs
+from .tables import format_ci, over_seeds
 
 __all__ = ["MRI_CONDITIONS", "COHORT_LABEL", "contextual_bias", "table_mri", "paper_vs_run", "saliency_vs_generalization",
-           "correlations", "contrastive_comparison", "supervised_only", "saliency_models", "per_class_overlap",
-           "by_condition", "at_seed"]
+           "correlations", "contrastive_comparison", "saliency_models", "per_class_overlap"]
 
 MRI_CONDITIONS = ("zero", "full", "seg", "bg", "rand")
 COHORT_LABEL = {"cm": "CM", "acdc": "ACDC", "cm→acdc": "CM→ACDC"}
@@ -35,37 +35,36 @@ def _train_condition(study: Study, cohort: str, cond: str, *, seed: int = 0, ini
     return study.run(cohort, cond, seed=seed, init=init, **kw)
 
 
+@experiment
 def contextual_bias(study: Study, *, conditions: Sequence[str] = MRI_CONDITIONS, cohorts: Sequence[str] = ("cm", "acdc"),
-                    transfer: bool = True, seeds: Sequence[int] | None = None) -> dict[tuple[str, str], list[Run]]:
+                    transfer: bool = True, seeds: Sequence[int] | None = None) -> RunSet:
     """Train (or load) every condition of MRI Table 1 for each seed (default: the preset's ``train.seeds``):
-    in-domain on each cohort and CM→ACDC. Returns ``{(cohort, condition): [run of each seed]}``.
+    in-domain on each cohort and CM→ACDC. Returns a :class:`~shortcutlab.study.runs.RunSet` whose cohorts are
+    ``cm``, ``acdc`` and ``cm→acdc`` and whose conditions are ``conditions``.
 
     CM→ACDC: the model trained on cm under the condition (same seed) is finetuned on acdc under the same
     condition ('zero': its encoder stays frozen, a linear probe).
     """
-    runs: dict[tuple[str, str], list[Run]] = {}
+    runs = RunSet()
     for seed in study.seed_list(seeds, where="mri"):
+        cm = {}
         for cohort in cohorts:
             for cond in conditions:
-                runs.setdefault((cohort, cond), []).append(_train_condition(study, cohort, cond, seed=seed))
+                run = runs.add(_train_condition(study, cohort, cond, seed=seed), cohort, cond, seed)
+                if cohort == "cm":
+                    cm[cond] = run
         if transfer:
             for cond in conditions:
-                src = runs[("cm", cond)][-1] if "cm" in cohorts else _train_condition(study, "cm", cond, seed=seed)
-                runs.setdefault(("cm→acdc", cond), []).append(_train_condition(study, "acdc", cond, seed=seed, init=src))
+                src = cm[cond] if "cm" in cohorts else _train_condition(study, "cm", cond, seed=seed)
+                runs.add(_train_condition(study, "acdc", cond, seed=seed, init=src), "cm→acdc", cond, seed)
     return runs
 
 
-def at_seed(runs: Mapping[Any, Any], i: int = 0) -> dict[Any, Any]:
-    """``{key: run}`` of the ``i``-th seed out of ``{key: [run of each seed]}`` (a figure of one model per
-    condition, e.g. saliency maps); values that are single runs pass through."""
-    return {k: (v[i] if isinstance(v, (list, tuple)) else v) for k, v in runs.items()}
-
-
-def table_mri(study: Study, runs: Mapping[tuple[str, str], Any], *, metrics: Sequence[str] = ("auc", "aks", "dsc"),
+def table_mri(study: Study, runs: RunSet, *, metrics: Sequence[str] = ("auc", "aks", "dsc"),
               decorrelated: bool = True, per_seed: bool = False) -> pd.DataFrame:
     """Tidy table like MRI Table 1: one row per (metric, dataset, condition) with ``mean``, ``lo``, ``hi``.
 
-    ``runs``: ``{(cohort, condition): [run of each seed]}`` (:func:`contextual_bias`). ``mean`` is the mean over
+    ``runs``: a RunSet (:func:`contextual_bias`). ``mean`` is the mean over
     the seeds and ``lo``/``hi`` its t-interval across seeds (``ci`` says which; with one seed, the bootstrap CI
     over the test images). ``per_seed=True``: one row per seed instead (column ``seed``), each with its bootstrap
     CI over the test images.
@@ -78,9 +77,9 @@ def table_mri(study: Study, runs: Mapping[tuple[str, str], Any], *, metrics: Seq
     """
     ci = study.cfg.metrics.ci
     seed_rows = []
-    for (cohort, cond), value in runs.items():
+    for (cohort, cond), group in runs.where(cohort=lambda c: c != "pretrain").by("cohort", "condition").items():
         ds = COHORT_LABEL.get(cohort, cohort)
-        for run in seed_runs(value):
+        for run in group:
             base = dict(dataset=ds, condition=cond, seed=run.spec["seed"])
             t = run.metrics["test"]
             if "auc" in metrics:
@@ -140,24 +139,22 @@ def paper_vs_run(table: pd.DataFrame, paper: str = "mri1") -> pd.DataFrame:
     return df
 
 
-def saliency_vs_generalization(study: Study, runs: Mapping[tuple[str, str], Any], *, per_seed: bool = False
+def saliency_vs_generalization(study: Study, runs: RunSet, *, per_seed: bool = False
                                ) -> pd.DataFrame:
     """One row per model: overlap (AKS, DSC) and AUC in-domain, and for cm models the AUC on ACDC after
     transfer (MRI §4.3: in-domain overlap vs out-of-domain AUC). Values are means over the seeds, each with its
     t-interval across seeds (``<column>_lo``, ``<column>_hi``; none with one seed); ``per_seed=True``: one row
     per model and seed."""
     rows = []
-    for (cohort, cond), value in runs.items():
-        if cohort == "pretrain":
-            continue
-        transfer = seed_runs(runs[("cm→acdc", cond)]) if cohort == "cm" and ("cm→acdc", cond) in runs else None
-        for i, run in enumerate(seed_runs(value)):
+    for (cohort, cond), group in runs.where(cohort=lambda c: c != "pretrain").by("cohort", "condition").items():
+        transfer = runs.where(cohort="cm→acdc", condition=cond).by("seed") if cohort == "cm" else {}
+        for seed, run in zip(group.seeds, group):
             ov = run.overlap()
             row = dict(cohort=COHORT_LABEL.get(cohort, cohort), condition=cond, seed=run.spec["seed"],
                        aks=ov["aks"]["mean"], dsc=ov["dsc"]["mean"], auc=run.metrics["test"]["auc_micro"],
                        auc_decorrelated=run.metrics.get("test_decorrelated", {}).get("auc_micro", np.nan))
-            if transfer is not None:
-                row["auc_transfer"] = transfer[i].metrics["test"]["auc_micro"]
+            if transfer:
+                row["auc_transfer"] = transfer[seed].one().metrics["test"]["auc_micro"]
             rows.append(row)
     df = pd.DataFrame(rows)
     if per_seed or df.empty:
@@ -176,47 +173,38 @@ def saliency_vs_generalization(study: Study, runs: Mapping[tuple[str, str], Any]
     return pd.DataFrame(out)
 
 
+@experiment
 def contrastive_comparison(study: Study, *, methods: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
-                           probe: bool = False) -> dict[tuple[str, str], list[Any]]:
+                           probe: bool = False) -> RunSet:
     """MRI Table 2: Full and Seg vs SimCLR / MoCo / BYOL pretrained on cm, evaluated on cm and CM→ACDC, for each
-    seed (default: the preset's ``train.seeds``). Returns ``{(cohort, name): [run of each seed]}`` and
-    ``{("pretrain", method): [pretraining of each seed]}``.
+    seed (default: the preset's ``train.seeds``). Returns a RunSet: cohorts ``cm`` and ``cm→acdc`` with the
+    conditions ``full``, ``seg`` and each method's name, and cohort ``pretrain`` with each method's pretraining.
 
     A pretrained encoder is finetuned (``probe=False``) or linearly probed (``probe=True``) on cm, and
     transferred to acdc the same way.
     """
     methods = list(methods or study.cfg.contrastive.methods)
-    runs: dict[tuple[str, str], list[Any]] = {}
-
-    def add(key, run):
-        runs.setdefault(key, []).append(run)
-
+    runs = RunSet()
     for seed in study.seed_list(seeds, where="mri"):
         for cond in ("full", "seg"):
-            cm = study.run("cm", cond, seed=seed)
-            add(("cm", cond), cm)
-            add(("cm→acdc", cond), study.run("acdc", cond, seed=seed, init=cm))
+            cm = runs.add(study.run("cm", cond, seed=seed), "cm", cond, seed)
+            runs.add(study.run("acdc", cond, seed=seed, init=cm), "cm→acdc", cond, seed)
         for m in methods:
-            pre = study.pretrain(m, "cm", seed=seed)
-            add(("pretrain", m), pre)
-            add(("cm", m), study.run("cm", "full", seed=seed, init=pre, probe=probe))
-            add(("cm→acdc", m), study.run("acdc", "full", seed=seed, init=pre, probe=probe))
+            pre = runs.add(study.pretrain(m, "cm", seed=seed), "pretrain", m, seed)
+            runs.add(study.run("cm", "full", seed=seed, init=pre, probe=probe), "cm", m, seed)
+            runs.add(study.run("acdc", "full", seed=seed, init=pre, probe=probe), "cm→acdc", m, seed)
     return runs
 
 
-def per_class_overlap(study: Study, runs: Mapping[tuple[str, str], Any], cohort: str = "cm", *,
+def per_class_overlap(study: Study, runs: RunSet, cohort: str = "cm", *,
                       per_seed: bool = False) -> pd.DataFrame:
     """MRI Table 3: AKS and DSC per disease class for every model on ``cohort``: the mean over seeds of each
     seed's class mean, with its t-interval across seeds (with one seed: the bootstrap CI over that class's test
     images; NaN maps counted in ``n_nan``). ``per_seed=True``: one row per seed with its bootstrap CI."""
     ci = study.cfg.metrics.ci
     rows = []
-    for (c, name), value in runs.items():
-        if c != cohort:
-            continue
-        for run in seed_runs(value):
-            if not isinstance(run, Run):
-                continue
+    for name, group in runs.where(cohort=cohort).by("condition").items():
+        for run in group:
             res = run.cams()
             labels = np.repeat(res["labels"][:, None], res["metrics"]["aks"].shape[1], 1)
             for k in ("aks", "dsc"):
@@ -229,25 +217,12 @@ def per_class_overlap(study: Study, runs: Mapping[tuple[str, str], Any], cohort:
     return df if per_seed else _table_over_seeds(df, ci)
 
 
-def by_condition(runs: Mapping[tuple[str, str], Any], cohort: str, conditions: Sequence[str] | None = None
-                 ) -> dict[str, Any]:
-    """``{condition: run}`` of one cohort (``cm``, ``acdc``, ``cm→acdc``) out of a ``{(cohort, condition): run}``
-    dict, in the order of ``conditions`` (default: all of that cohort's)."""
-    names = [c for (co, c) in runs if co == cohort] if conditions is None else list(conditions)
-    return {c: runs[(cohort, c)] for c in names}
-
-
-def saliency_models(study: Study, *, seeds: Sequence[int] | None = None) -> dict[tuple[str, str], list[Run]]:
+@experiment
+def saliency_models(study: Study, *, seeds: Sequence[int] | None = None) -> RunSet:
     """Every supervised MRI model of notebook 02, for each seed: Table 1's conditions and Table 2's pretrained
-    encoders."""
-    runs = contextual_bias(study, seeds=seeds)
-    runs.update(supervised_only(contrastive_comparison(study, seeds=seeds)))
-    return runs
-
-
-def supervised_only(runs: Mapping[tuple[str, str], Any]) -> dict[tuple[str, str], Any]:
-    """The supervised runs of :func:`contrastive_comparison` (its ``("pretrain", method)`` entries left out)."""
-    return {k: v for k, v in runs.items() if k[0] != "pretrain"}
+    encoders (their pretrainings left out)."""
+    return contextual_bias(study, seeds=seeds) + contrastive_comparison(study, seeds=seeds).where(
+        cohort=lambda c: c != "pretrain")
 
 
 def correlations(df: pd.DataFrame, pairs: Sequence[tuple[str, str]] = (("aks", "auc"), ("aks", "auc_decorrelated"))

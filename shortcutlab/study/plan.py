@@ -1,10 +1,12 @@
 """The study's plan: every training and pretraining job the notebooks will ask for, before they run.
 
-A study in plan mode (``Study(cfg, plan=True)``) records what ``run`` and ``pretrain`` are asked for and returns a
-:class:`~shortcutlab.study.cache.PlannedRun` instead of training. Each notebook's requests are made by the same
-study functions the notebook calls (``mri.contextual_bias``, ``claims.contextual_runs``, ...), with the
-notebook's own parameters (read from its ``parameters`` cell), so the plan asks for what the notebooks ask for;
-``tests/test_notebooks.py`` records every request the smoke study makes and checks it against this plan.
+A notebook declares what it needs once, in its cells: each call of an *experiment* (a function registered with
+:func:`~shortcutlab.study.runs.experiment`, such as ``mri.contextual_bias`` or ``study.run_many``). The plan
+reads those calls out of the notebook (its tables, figures and claims take the RunSet they return) and makes
+them on a study in plan mode (``Study(cfg, plan=True)``), which records what ``run`` and ``pretrain`` are asked
+for and returns a :class:`~shortcutlab.study.runs.PlannedRun` instead of training. The call's arguments are the
+notebook's own: literals and the names of its ``parameters`` cell. ``tests/test_notebooks.py`` records every
+request the smoke study makes and checks it against this plan.
 
 >>> jobs = plan(load_preset("default"))              # all notebooks
 >>> [j.name for j in jobs if not j.cached][:3]
@@ -15,16 +17,25 @@ import ast
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from .._paths import NOTEBOOKS_DIR
 from .._validation import ShortcutlabError
 from ..auditing import audit_runs
 from ..config import Config
-from . import backmix, claims, dial, lesson, mri
-from .cache import Study
+from . import backmix, dial, lesson, mri  # noqa: F401 - their experiments register themselves
+from .runs import EXPERIMENTS, experiment
+from .study import Study
 
-__all__ = ["Job", "plan", "notebook_parameters", "run_job", "NOTEBOOK_REQUESTS", "work_units"]
+__all__ = ["Job", "plan", "notebook_parameters", "notebook_experiments", "run_job", "work_units"]
+
+
+def _audit_requests(models, data=None, *, study, **kw):
+    """What an audit asks the study for: the study's own models it names (``study:full``)."""
+    return audit_runs(study, models)
+
+
+experiment(audit_runs, name="auditing.audit_models", requests=_audit_requests)
 
 
 @dataclass
@@ -45,11 +56,14 @@ class Job:
                 "spec_hash": self.spec_hash, "cached": self.cached, "notebooks": list(self.notebooks)}
 
 
+def _cells(path: str | Path) -> list[dict]:
+    return [c for c in json.loads(Path(path).read_text())["cells"] if c["cell_type"] == "code"]
+
+
 def notebook_parameters(path: str | Path) -> dict[str, Any]:
     """The literals of a notebook's ``parameters`` cell (``SEED``, ``FRACTIONS``, ...), as the notebook has them."""
-    nb = json.loads(Path(path).read_text())
-    for cell in nb["cells"]:
-        if cell["cell_type"] == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+    for cell in _cells(path):
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
             out = {}
             for node in ast.parse("".join(cell["source"])).body:
                 if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -58,59 +72,49 @@ def notebook_parameters(path: str | Path) -> dict[str, Any]:
     raise ShortcutlabError(f"The notebook {Path(path).name!r} has no cell tagged 'parameters'.")
 
 
-def _nb01(st: Study, p: dict) -> None:
-    mri.contextual_bias(st)
-    claims.contextual_runs(st)
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        head = _dotted(node.value)
+        return f"{head}.{node.attr}" if head else ""
+    return ""
 
 
-def _nb02(st: Study, p: dict) -> None:
-    mri.saliency_models(st)
-    claims.saliency_runs(st)
+def notebook_experiments(path: str | Path) -> list[ast.Call]:
+    """The calls of registered experiments in a notebook's code cells, in the order the notebook makes them (a call
+    nested in another's arguments comes first)."""
+    calls = []
+    for cell in _cells(path):
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            continue
+        tree = ast.parse("".join(cell["source"]))
+        found = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and _dotted(n.func) in EXPERIMENTS]
+        calls += sorted(found, key=lambda n: (n.end_lineno, n.end_col_offset))  # inner calls end first
+    return calls
 
 
-def _nb03(st: Study, p: dict) -> None:
-    mri.contrastive_comparison(st)
-    claims.contrastive_runs(st)
+def _ask(st: Study, call: ast.Call, params: dict[str, Any], where: str) -> None:
+    """Make one experiment call of a notebook on the planning study: its arguments evaluated with the notebook's
+    parameters (and ``study``); any other name is an error that names the notebook."""
+    names = {**params, "study": st, "range": range}
 
+    def value(node: ast.AST) -> Any:
+        missing = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - set(names)
+        if missing:
+            raise ShortcutlabError(f"The notebook {where!r} calls {_dotted(call.func)} with {sorted(missing)}, which "
+                                   f"the plan cannot know before it runs: pass literals or names from its "
+                                   f"parameters cell.")
+        return eval(compile(ast.Expression(node), where, "eval"), {"__builtins__": {}}, names)  # noqa: S307
 
-def _nb04(st: Study, p: dict) -> None:
-    backmix.backmix_comparison(st)
-    claims.backmix_runs(st)
-
-
-def _nb05(st: Study, p: dict) -> None:
-    backmix.semi_supervised(st, fractions=p["FRACTIONS"], lambdas=p["LAMBDAS"], wf=0.05)
-    backmix.mask_subset_runs(st, f=0.05, subsets=range(p["N_SUBSETS"]), seed=p["SEED"])
-    claims.semi_supervised_runs(st, f=0.05, lam=p["LAMBDAS"][0])
-
-
-def _nb06(st: Study, p: dict) -> None:
-    st.run_many("cm", ("full", "seg", "bg", "rand"), seed=p["SEED"])
-    st.run_many("echo", ("baseline", "backmix"), seed=p["SEED"])
-
-
-def _nb07(st: Study, p: dict) -> None:
-    dial.dial_runs(st, strengths=p["STRENGTHS"], conditions=("full", "seg", "rand"), method=p["METHOD"], seed=p["SEED"])
-    for c in ("full", "seg"):  # the dial slider's first position (the last strength); moving it asks for more
-        st.run("cm", c, strength=float(p["STRENGTHS"][-1]))
-
-
-def _nb08(st: Study, p: dict) -> None:
-    audit_runs(st, p["MODELS"])
-
-
-def _lesson(st: Study, p: dict) -> None:
-    lesson.lesson_runs(st)
-    lesson.dose_response_runs(st, p["STRENGTHS"])
-    lesson.few_masks_runs(st, f=p["FEW_MASKS"])
-
-
-# what each notebook asks the study for, by the calls the notebook makes (kept beside them: see the module doc)
-NOTEBOOK_REQUESTS: dict[str, Callable[[Study, dict], None]] = {
-    "01_contextual_bias": _nb01, "02_saliency_generalization": _nb02, "03_contrastive_pretraining": _nb03,
-    "04_backmix": _nb04, "05_semi_supervised": _nb05, "06_saliency_browser": _nb06, "07_shortcut_dial": _nb07,
-    "08_audit_your_model": _nb08, "lesson": _lesson,
-}
+    args = [value(a) for a in call.args]
+    kwargs = {k.arg: value(k.value) for k in call.keywords}
+    name = _dotted(call.func)
+    fn = EXPERIMENTS[name]
+    if name.startswith("study."):
+        fn(st, *args, **kwargs)
+    else:
+        fn(*args, **kwargs)
 
 
 def plan(cfg: Config, notebooks: Sequence[str | Path] | None = None, *, root: str | Path | None = None) -> list[Job]:
@@ -121,11 +125,10 @@ def plan(cfg: Config, notebooks: Sequence[str | Path] | None = None, *, root: st
     st = Study(cfg, root=root, progress=False, plan=True)
     jobs: dict[str, Job] = {}
     for path in paths:
-        ask = NOTEBOOK_REQUESTS.get(path.stem)
-        if ask is None:
-            continue  # a notebook without training (00_phantoms)
         start = len(st.requests)
-        ask(st, notebook_parameters(path))
+        params = notebook_parameters(path)
+        for call in notebook_experiments(path):  # none in a notebook without training (00_phantoms)
+            _ask(st, call, params, path.name)
         for r in st.requests[start:]:
             job = jobs.get(r["name"])
             if job is None:

@@ -1,14 +1,9 @@
 """Shared by the papers' tables: a value with its CI in one cell, and values over seeds."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
-__all__ = ["format_ci", "seed_runs", "over_seeds"]
-
-
-def seed_runs(value: Any) -> list:
-    """The runs of one entry of ``{key: [run of each seed]}`` as a list (a single run: a list of one)."""
-    return list(value) if isinstance(value, (list, tuple)) else [value]
+__all__ = ["format_ci", "over_seeds"]
 
 
 def over_seeds(values: Sequence[float], single: tuple[float, float], ci: float = 0.95

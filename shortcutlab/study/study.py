@@ -1,9 +1,6 @@
-"""The study cache: a condition's results are a pure function of its spec.
-
-``runs/<preset>/<readable-name>-<hash>/`` holds ``spec.json``, ``weights.pt``, ``predictions.npz``,
-``metrics.json``, ``history.json`` (and later ``cams_<set>.npz`` / ``saliency_<set>.json``), then ``done.json``
-written last. Every file is written to a temporary name and renamed, so an interrupted run never leaves a
-half-written result; an unfinished training resumes from ``checkpoint.pt`` and ends with the same numbers.
+"""The study: train or load a condition of one preset (:meth:`Study.run`, :meth:`Study.pretrain`), the cohorts'
+data, and plan mode (record what would be trained, train nothing). Where an entry lives and how it is verified is
+:mod:`~shortcutlab.study.store`; what comes back is :mod:`~shortcutlab.study.runs`.
 
 >>> study = Study(load_preset("smoke"))
 >>> full = study.run("cm", "full")             # trains, or loads in seconds if any notebook trained it
@@ -11,218 +8,36 @@ half-written result; an unfinished training resumes from ``checkpoint.pt`` and e
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
 import shutil
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
-from .. import _manifest as manifest
-from .._io import atomic_json, atomic_savez, to_jsonable
+from .._io import atomic_json
 from .._paths import project_path
 from .._validation import CacheError, ShortcutlabError, check_choice, check_int, param_error
-from .._version import __version__
-from ..interventions.registry import condition_names, get_condition
 from ..config import Config, result_settings
-from ..data.sources import PHANTOM_ONLY, cohort_data, fingerprint, is_phantom, source_of, split_table
 from ..data.imageset import ImageSet
-from ..interventions.background import apply_test_condition
-from ..metrics import (auc, auc_weighted, bootstrap_ci, classification_metrics, normalized_overlap, overlap_bounds,
-                       overlap_metrics, summarize)
-from ..models import FrameClassifier, build_model, load_encoder_weights, load_weights, save_weights
-from ..saliency.cams import cam_class, cam_resolution, compute_cams, predict_tensor
+from ..data.sources import PHANTOM_ONLY, cohort_data, fingerprint, is_phantom, source_of, split_table
+from ..interventions.registry import condition_names, get_condition
+from ..metrics import auc, auc_weighted, bootstrap_ci, classification_metrics
+from ..models import build_model, load_encoder_weights
 from ..train import TrainSettings, compute_key, fit, predict, resolve_device
+from . import store
+from .runs import PlannedRun, PretrainRun, Run, RunSet, experiment
+from .store import CACHE_FORMAT, spec_hash
 
-__all__ = ["Study", "Run", "PretrainRun", "PlannedRun", "CACHE_FORMAT", "COHORTS_ALL"]
+__all__ = ["Study", "COHORTS_ALL"]
 
-CACHE_FORMAT = 3  # 2: done.json is a manifest (sizes, SHA-256, spec hash), verified on every load; 3: the MRI test
-# patients rendered in pairs (cue random / agreeing / conflicting), echo o.o.d. background counterfactuals, and
-# Rand as the MRI code's swapBG (the donor's heart kept, a donor per frame)
-RUN_FILES = ("spec.json", "weights.pt", "metrics.json", "history.json", "predictions.npz")
-PRETRAIN_FILES = ("spec.json", "weights.pt", "history.json")
 COHORTS_ALL = ("cm", "acdc", "echo")
-
-
-def spec_hash(spec: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(to_jsonable(spec), sort_keys=True).encode()).hexdigest()[:10]
-
-
-def entry_label(spec: Mapping[str, Any]) -> str:
-    """Short name of a cache entry used when another run starts from it (``cm``, ``cm-simclr``)."""
-    return f"{spec['cohort']}-{spec['method']}" if spec.get("kind") == "pretrain" else spec["cohort"]
-
-
-@dataclass
-class Run:
-    """A finished condition: metrics per evaluation set, predictions, and (lazily) the model."""
-
-    name: str
-    path: Path
-    spec: dict
-    metrics: dict
-    history: list
-    probs: dict = field(default_factory=dict)
-    labels: dict = field(default_factory=dict)
-    loaded_from_cache: bool = False
-    _model: FrameClassifier | None = None
-    study: "Study | None" = field(default=None, repr=False, compare=False)
-
-    @property
-    def condition(self) -> str:
-        return self.spec["condition"]
-
-    @property
-    def cohort(self) -> str:
-        return self.spec["cohort"]
-
-    @property
-    def label(self) -> str:
-        return entry_label(self.spec)
-
-    def model(self) -> FrameClassifier:
-        """The trained model (best epoch), loaded from ``weights.pt`` with ``weights_only=True``."""
-        if self._model is None:
-            m = build_model(self.spec["model"], self.spec["num_classes"], self.spec["frames"])
-            if self.spec.get("probe"):
-                m.freeze_encoder(True)
-            load_weights(m, self.path / "weights.pt")
-            m.eval()
-            self._model = m
-        return self._model
-
-    def cams(self, eval_set: str = "test", *, method: str | None = None, target: str | None = None,
-             max_images: int | None = None) -> dict:
-        """CAMs and per-image overlap metrics on one evaluation set, cached in the run's folder.
-
-        Returns ``{"cams": float16 [n, F, H, W], "index": [n], "metrics": {aks, dsc, pct_e, pct_f: [n, F]},
-        "pred": [n], "labels": [n], "probs": [n, K]}`` for the first ``max_images`` images of the set. Method,
-        target (``pred`` or ``true`` class) and ``max_images`` default to the preset's ``saliency`` section, and so does
-        the layer (``saliency.layer``; empty: the model's last stage). The
-        file carries a SHA-256 sidecar and is recomputed, with a warning, when it does not match.
-        """
-        if self.study is None:
-            raise ShortcutlabError(f"Run {self.name!r} was not made by a Study, so it has no data to map; get it "
-                                   f"from study.run(...).")
-        sc = self.study.cfg.saliency
-        method = method or sc.method
-        target = target or sc.target
-        check_choice(target, ("pred", "true"), name="target", where="Run.cams")
-        cam_class(method)
-        max_images = max_images or sc.max_images
-        layer = sc.layer or None  # None: the model's last stage (the papers' layer); the file name says which
-        at = f"_{layer.replace('.', '-')}" if layer else ""
-        path = self.path / f"cams_{eval_set}_{method.replace('+', 'p')}{at}_{target}_{max_images}.npz"
-        key = f"{self.name}/{path.name}"  # the run's folder name holds its spec hash
-        if path.exists():
-            try:
-                manifest.verify_sidecar(path, key=key)
-                with np.load(path, allow_pickle=False) as z:
-                    res = {k: z[k] for k in z.files}
-                res["metrics"] = {k[2:]: res.pop(k) for k in list(res) if k.startswith("m_")}
-                return res
-            except Exception as e:  # noqa: BLE001 - any damage: say so, recompute
-                warnings.warn(f"cached maps {path.name!r} of {self.name!r} are unusable ({type(e).__name__}: {e}); "
-                              f"recomputing", stacklevel=2)
-        data = self.study.data(self.cohort, strength=self.spec["data"].get("strength"))
-        if eval_set not in data:
-            raise param_error("eval_set", "Run.cams", f"one of {', '.join(k for k in data if k not in ('train', 'val'))}",
-                              eval_set)
-        ds = data[eval_set]
-        # overlap needs a mask: the first max_images images that have one (all of them on a phantom)
-        index = torch.nonzero(ds.has_mask.cpu()).flatten()[:max_images]
-        if index.numel() == 0:
-            raise ShortcutlabError(f"The {eval_set!r} set of {self.cohort!r} has no image with a mask, so no CAM can be "
-                                   f"scored (AKS, DSC, %E, %F need one). Add masks to the source (or 'masks: "
-                                   f"estimate' for echo sectors).")
-        if int(ds.has_mask.sum()) < len(ds):
-            warnings.warn(f"overlap metrics of {self.name!r} on {eval_set!r} use the {int(ds.has_mask.sum())} of "
-                          f"{len(ds)} images that have a mask (first {index.numel()} mapped); "
-                          f"{len(ds) - int(ds.has_mask.sum())} have none.", stacklevel=2)
-        sub = ds.subset(index)
-        model = self.model()
-        dev = resolve_device(self.study.cfg.train.device)
-        if dev.type != "cpu":  # a copy on the study's device maps there; run.model() stays on the CPU for its users
-            model = copy.deepcopy(model).to(dev)
-        x = apply_test_condition(self.condition, sub.float_images(), sub.masks, self.spec["train"]["fill"])
-        probs = predict_tensor(model, x)
-        pred = probs.argmax(1)
-        cams = compute_cams(model, x, targets=pred if target == "pred" else sub.labels.numpy(), method=method,
-                            layer=layer, batch_size=sc.batch_size)
-        om = overlap_metrics(cams, sub.masks)
-        res = {"cams": cams.to(torch.float16).numpy(), "index": index.numpy(), "pred": pred,
-               "labels": sub.labels.numpy(), "probs": probs.astype(np.float32)}
-        atomic_savez(path, {**res, **{f"m_{k}": v.numpy() for k, v in om.items()}}, compressed=True)
-        manifest.write_sidecar(path, key=key)
-        res["metrics"] = {k: v.numpy() for k, v in om.items()}
-        return res
-
-    def overlap(self, eval_set: str = "test") -> dict[str, dict]:
-        """Mean and bootstrap CI of AKS, DSC, %E and %F over the frames of the mapped images (:meth:`cams`), each
-        beside its floor (a uniform map), its ceiling (the mask at the CAM layer's resolution and back) and the
-        normalized score ``(value - floor) / (ceiling - floor)`` (means over the same images; see
-        :func:`shortcutlab.metrics.overlap_bounds`)."""
-        res = self.cams(eval_set)
-        m = self.study.cfg.metrics
-        out = {k: summarize(v, n_boot=m.n_bootstrap, ci=m.ci, seed=m.seed) for k, v in res["metrics"].items()}
-        ds = self.study.data(self.cohort, strength=self.spec["data"].get("strength"))[eval_set]
-        for s in out.values():  # how many images the mean is over, and how many of the set had no mask to score
-            s.update(n_images=int(len(res["index"])), n_without_mask=int((~ds.has_mask).sum()))
-        cam_hw = cam_resolution(self.model(), tuple(ds.images.shape[-2:]), self.study.cfg.saliency.layer or None)
-        bounds = overlap_bounds(ds.masks[torch.as_tensor(res["index"])], cam_hw)
-        for k, s in out.items():
-            lo, hi = bounds["floor"][k].numpy(), bounds["ceiling"][k].numpy()
-            s.update(floor=float(np.nanmean(lo)), ceiling=float(np.nanmean(hi)), cam_resolution=list(cam_hw),
-                     normalized=float(np.nanmean(normalized_overlap(res["metrics"][k], lo, hi).numpy())))
-        return out
-
-    def __repr__(self) -> str:
-        head = {k: round(v.get("auc_micro", float("nan")), 3) for k, v in self.metrics.items() if isinstance(v, dict)}
-        return f"Run({self.name!r}, auc_micro={head}, cached={self.loaded_from_cache})"
-
-
-@dataclass
-class PretrainRun:
-    """A finished contrastive pretraining: encoder weights (``weights.pt``) and the loss history."""
-
-    name: str
-    path: Path
-    spec: dict
-    history: list
-    loaded_from_cache: bool = False
-
-    @property
-    def method(self) -> str:
-        return self.spec["method"]
-
-    @property
-    def label(self) -> str:
-        return entry_label(self.spec)
-
-    def encoder_state(self) -> dict:
-        return torch.load(self.path / "weights.pt", map_location="cpu", weights_only=True)
-
-
-@dataclass
-class PlannedRun:
-    """What a planning study (``Study(cfg, plan=True)``) returns instead of training: the entry's name, folder and
-    spec, and whether it is already cached. It can be passed as ``init=`` like a finished run."""
-
-    name: str
-    path: Path
-    spec: dict
-    loaded_from_cache: bool = False
-
-    @property
-    def label(self) -> str:
-        return entry_label(self.spec)
 
 
 class Study:
@@ -384,11 +199,8 @@ class Study:
                 **({"weights_file": self._file_digest(self.initial_weights()[1])} if self.initial_weights()[1] else {})}
 
     def path_for(self, spec: Mapping[str, Any]) -> Path:
-        init = f"-from-{spec['init_label']}" if spec.get("init") else ""
-        probe = "-probe" if spec.get("probe") else ""
-        tag = f"-{spec['tag']}" if spec.get("tag") else ""
-        name = f"{spec['cohort']}{init}-{spec['condition']}{probe}{tag}-s{spec['seed']}-{spec_hash(spec)}"
-        return self.root / name
+        """The folder of the entry of ``spec`` under this study's root (:func:`~shortcutlab.study.store.entry_name`)."""
+        return self.root / store.entry_name(spec)
 
     def run(self, cohort: str = "cm", condition: str = "full", *, seed: int = 0, init: "Run | PretrainRun | None" = None,
             probe: bool = False, strength: float | None = None, tag: str = "", track: Sequence[str] = (),
@@ -456,7 +268,7 @@ class Study:
         model = self.cfg.train.echo_model if cohort == "echo" else self.cfg.train.mri_model
         spec = {"kind": "pretrain", "method": method, "cohort": cohort, "seed": int(seed), "model": model,
                 "data": self._data_spec(cohort, strength), "contrastive": cs, "format": CACHE_FORMAT}
-        path = self.root / f"pretrain-{cohort}-{method}-s{seed}-{spec_hash(spec)}"
+        path = self.path_for(spec)
         call = {"method": method, "cohort": cohort, "seed": int(seed), "strength": strength,
                 "changes": dict(setting_changes)}
         planned = self._request(path, spec, "pretrain", call, None)
@@ -464,8 +276,7 @@ class Study:
             return planned
         if (path / "done.json").exists():
             try:
-                self._check_entry(path, spec, PRETRAIN_FILES)
-                history = json.loads((path / "history.json").read_text())
+                history = store.read_pretrain(path, spec)
                 return PretrainRun(path.name, path, spec, history, loaded_from_cache=True)
             except Exception as e:  # noqa: BLE001
                 warnings.warn(f"study cache entry {path.name!r} is unusable ({type(e).__name__}: {e}); it is removed "
@@ -478,15 +289,15 @@ class Study:
         enc = build_model(model, data["train"].num_classes, data["train"].num_frames).encoder
         res = pretrain(method, data["train"], enc, settings=settings, seed=seed, checkpoint=path / "checkpoint.pt",
                        progress=self.progress, on_epoch=_on_epoch, checkpoint_key=spec_hash(spec))
-        save_weights(res.encoder, path / "weights.pt")
-        atomic_json(path / "history.json", res.history)
-        manifest.write(path, PRETRAIN_FILES, spec_hash=spec_hash(spec), cache_format=CACHE_FORMAT, version=__version__)
-        (path / "checkpoint.pt").unlink(missing_ok=True)
+        store.write_pretrain(path, spec, res.encoder, res.history)
         return PretrainRun(path.name, path, spec, res.history)
 
-    def run_many(self, cohort: str, conditions: Sequence[str], **kw) -> dict[str, Run]:
-        """``{condition: run}`` for several conditions on one cohort (the same keyword arguments for each)."""
-        return {c: self.run(cohort, c, **kw) for c in conditions}
+    def run_many(self, cohort: str, conditions: Sequence[str], *, seed: int = 0, **kw) -> RunSet:
+        """Several conditions on one cohort at one seed (the same keyword arguments for each), as a RunSet."""
+        runs = RunSet()
+        for c in conditions:
+            runs.add(self.run(cohort, c, seed=seed, **kw), cohort, c, seed)
+        return runs
 
     def seed_list(self, seeds: Sequence[int] | None = None, *, where: str = "Study.seed_list",
                   descriptive: bool = False) -> list[int]:
@@ -507,8 +318,7 @@ class Study:
             raise CacheError(f"the study cache has no finished entry {name!r} under {self.root}")
         spec = json.loads((path / "spec.json").read_text())
         if spec.get("kind") == "pretrain":
-            self._check_entry(path, spec, PRETRAIN_FILES)
-            return PretrainRun(name, path, spec, json.loads((path / "history.json").read_text()), loaded_from_cache=True)
+            return PretrainRun(name, path, spec, store.read_pretrain(path, spec), loaded_from_cache=True)
         run = self._load(path, spec)
         if run is None:
             raise CacheError(f"the study cache entry {name!r} is unusable")
@@ -530,36 +340,17 @@ class Study:
             return PlannedRun(path.name, path, spec, loaded_from_cache=cached)
         return None
 
-    @staticmethod
-    def _check_entry(path: Path, spec: Mapping[str, Any], files: Sequence[str]) -> None:
-        """Raise CacheError unless ``path`` is a finished entry of this spec and cache format whose files match
-        its manifest (sizes and SHA-256), with the same spec on disk and loadable weights."""
-        manifest.verify(path, spec_hash=spec_hash(spec), cache_format=CACHE_FORMAT, version=__version__,
-                        required=files)
-        on_disk = json.loads((path / "spec.json").read_text())
-        if on_disk != json.loads(json.dumps(to_jsonable(spec), sort_keys=True)):
-            raise CacheError("its spec.json describes another run")
-        state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or not state:
-            raise CacheError("weights.pt holds no state dict")
-
     def _load(self, path: Path, spec: dict) -> Run | None:
         if not (path / "done.json").exists():
             return None
         try:
-            self._check_entry(path, spec, RUN_FILES)
-            metrics = json.loads((path / "metrics.json").read_text())
-            history = json.loads((path / "history.json").read_text())
-            with np.load(path / "predictions.npz", allow_pickle=False) as z:
-                probs = {k[6:]: z[k] for k in z.files if k.startswith("probs_")}
-                labels = {k[7:]: z[k] for k in z.files if k.startswith("labels_")}
+            files = store.read_run(path, spec)
         except Exception as e:  # noqa: BLE001 - any damage: report, retrain; never load silently
             warnings.warn(f"study cache entry {path.name!r} is unusable ({type(e).__name__}: {e}); it is removed "
                           f"and the condition is retrained.", stacklevel=3)
             shutil.rmtree(path, ignore_errors=True)
             return None
-        return Run(name=path.name, path=path, spec=spec, metrics=metrics, history=history, probs=probs,
-                   labels=labels, loaded_from_cache=True, study=self)
+        return Run(name=path.name, path=path, spec=spec, **files, loaded_from_cache=True, study=self)
 
     def _train(self, path: Path, spec: dict, settings: TrainSettings, init: Run | None, strength,
                on_epoch) -> Run:
@@ -567,7 +358,6 @@ class Study:
         atomic_json(path / "spec.json", spec)
         data = self.data(spec["cohort"], strength=strength)
         torch.manual_seed(spec["seed"])
-        t = self.cfg.train
         mode, wfile = self.initial_weights()
         model = build_model(spec["model"], spec["num_classes"], spec["frames"], weights=mode, weights_file=wfile)
         if init is not None:
@@ -582,16 +372,9 @@ class Study:
         # evaluated where it was trained (on a GPU: bf16 autocast, as its validation was), then kept on the CPU
         metrics, probs, labels = self.evaluate(model, data, spec["condition"], settings)
         model = model.cpu()
-        save_weights(model, path / "weights.pt")
         metrics["train_seconds"] = time.perf_counter() - t0
         metrics["best_epoch"] = res.best_epoch
-        atomic_json(path / "metrics.json", metrics)
-        atomic_json(path / "history.json", res.history)
-        arrays = {f"probs_{k}": v for k, v in probs.items()}
-        arrays.update({f"labels_{k}": v for k, v in labels.items()})
-        atomic_savez(path / "predictions.npz", arrays)
-        manifest.write(path, RUN_FILES, spec_hash=spec_hash(spec), cache_format=CACHE_FORMAT, version=__version__)
-        (path / "checkpoint.pt").unlink(missing_ok=True)
+        store.write_run(path, spec, model, metrics, res.history, probs, labels)
         return Run(name=path.name, path=path, spec=spec, metrics=metrics, history=res.history, probs=probs,
                    labels=labels, _model=model, study=self)
 
@@ -621,3 +404,6 @@ class Study:
     def runs(self) -> list[str]:
         """Names of finished entries in this study folder."""
         return sorted(p.name for p in self.root.iterdir() if (p / "done.json").exists())
+
+
+experiment(Study.run_many, name="study.run_many")
