@@ -41,7 +41,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 study: $(STAMP)
-	$(BIN)/shortcutlab run --preset $(PRESET) --engine $(ENGINE)
+	$(BIN)/shortcutlab run --preset $(PRESET) --engine $(ENGINE) $(if $(filter ray,$(ENGINE)),--notebook-jobs 2)
 
 lesson: $(STAMP)
 	$(BIN)/shortcutlab run --preset lesson --only lesson --engine $(ENGINE)

@@ -32,8 +32,9 @@ def test_notebooks_are_clean():
 
 @pytest.fixture(scope="module")
 def smoke_report(tmp_path_factory):
-    """The whole smoke study as a user runs it on Ray: ``shortcutlab run --preset smoke --engine ray`` (the plan's
-    jobs on a local Ray, 1 thread each, then the notebooks), with every run the notebooks ask for recorded."""
+    """The whole smoke study as ``make study`` runs it: ``shortcutlab run --preset smoke --engine ray
+    --notebook-jobs 2`` (the plan's jobs on a local Ray, 1 thread each, then the notebooks two at a time), with
+    every run the notebooks ask for recorded."""
     import os
 
     from shortcutlab.app.cli import main
@@ -43,8 +44,8 @@ def smoke_report(tmp_path_factory):
     record = tmp_path_factory.mktemp("record") / "requests.tsv"
     os.environ["SHORTCUTLAB_RECORD"] = str(record)
     try:
-        rc = main(["run", "--preset", "smoke", "--engine", "ray", "--cpus-per-job", "1", "--quiet",
-                   "--set", f"study.root={runs}", "--out", str(out)])
+        rc = main(["run", "--preset", "smoke", "--engine", "ray", "--cpus-per-job", "1", "--notebook-jobs", "2",
+                   "--quiet", "--set", f"study.root={runs}", "--out", str(out)])
     finally:
         os.environ.pop("SHORTCUTLAB_RECORD", None)
     summary = json.loads((out / "summary.json").read_text())

@@ -273,3 +273,32 @@ def test_kernels_talk_over_ipc_not_tcp(tmp_path, capfd):
     assert s["notebooks"][0]["results"]["transport"] == "ipc"
     assert "without encryption" not in capfd.readouterr().err
     assert set(glob.glob(f"{tempfile.gettempdir()}/shortcutlab-kernel-*")) == before
+
+
+def test_notebooks_run_side_by_side_with_their_share_of_the_cores(tmp_path, capsys):
+    """jobs=2: two notebooks execute at once (their cells overlap in time), each kernel with OMP_NUM_THREADS =
+    cores / 2; the entries keep the notebooks' order, fail_fast starts nothing after a failure, and the runner's
+    own environment is left as it was. Without Ray the command line runs them one at a time, and says why."""
+    import os
+
+    d = tmp_path / "nb"
+    d.mkdir()
+    cell = ("import os, time\nfrom shortcutlab.app.report import open_report\nr = open_report(REPORT_DIR)\n"
+            "r.record('start', time.time())\ntime.sleep(2)\nr.record('end', time.time())\n"
+            "r.record('threads', os.environ.get('OMP_NUM_THREADS'))")
+    for name in ("01_a", "02_b"):
+        _nb(d / f"{name}.ipynb", [cell])
+    before = os.environ.get("OMP_NUM_THREADS")
+    s = run_study("smoke", out=tmp_path / "r", notebooks=d, progress=False, jobs=2)
+    assert s["ok"] and [e["notebook"] for e in s["notebooks"]] == ["01_a.ipynb", "02_b.ipynb"] and s["notebook_jobs"] == 2
+    a, b = (e["results"] for e in s["notebooks"])
+    assert a["start"] < b["end"] and b["start"] < a["end"], (a, b)  # at once
+    assert a["threads"] == b["threads"] == str(max(1, (os.cpu_count() or 1) // 2))
+    assert os.environ.get("OMP_NUM_THREADS") == before
+    _nb(d / "00_fails.ipynb", ["raise ValueError('first')"])
+    s = run_study("smoke", out=tmp_path / "r2", notebooks=d, progress=False, jobs=2, fail_fast=True)
+    assert [e["notebook"] for e in s["notebooks"]] == ["00_fails.ipynb", "01_a.ipynb"]  # 02 never started
+    with pytest.raises(ShortcutlabError, match=r"'jobs' parameter of run_study.*Got 0"):
+        run_study("smoke", out=tmp_path / "r3", notebooks=d, progress=False, jobs=0)
+    assert main(["run", "--preset", "smoke", "--notebook-jobs", "2", "--only", "99", "--out", str(tmp_path / "r4")]) == 2
+    assert "--notebook-jobs 2: running the notebooks one at a time" in capsys.readouterr().err

@@ -99,8 +99,15 @@ def _cmd_run(args) -> int:
     else:
         (out / "engine.json").unlink(missing_ok=True)
     only = [s for s in (args.only or "").split(",") if s.strip()] or None
+    jobs = args.notebook_jobs
+    if jobs > 1 and (args.engine != "ray" or failed_jobs):  # a notebook may train: never two at once on one run
+        print(f"--notebook-jobs {jobs}: running the notebooks one at a time, since "
+              f"{'some jobs failed on Ray' if failed_jobs else 'without --engine ray they train what they need'}",
+              file=sys.stderr)
+        jobs = 1
     summary = run_study(args.preset, only=only, out=args.out, overrides=parse_set(args.set),
-                        fail_fast=args.fail_fast, progress=not args.quiet, execution_timeout=args.cell_timeout)
+                        fail_fast=args.fail_fast, progress=not args.quiet, execution_timeout=args.cell_timeout,
+                        jobs=jobs)
     for e in summary["notebooks"]:
         line = f"{e['notebook']:<36} {e['status']:<7} {e['duration_s']:>7.1f} s"
         if e["status"] == "failed":
@@ -201,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--engine", default="inprocess", choices=["inprocess", "ray"],
                    help="inprocess: each notebook trains what it needs (default); ray: the plan's jobs run first as "
                         "Ray tasks, in parallel (pip install -e '.[ray]')")
+    r.add_argument("--notebook-jobs", type=int, default=1, metavar="N",
+                   help="with --engine ray: notebooks executed at once once every run is trained (default 1)")
     r.add_argument("--address", default=None, help="with --engine ray: an existing Ray cluster (default: a local one)")
     r.add_argument("--cpus-per-job", type=int, default=1, help="with --engine ray: torch threads and CPUs per job")
     r.add_argument("--gpus-per-job", type=float, default=0.0,

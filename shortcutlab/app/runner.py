@@ -106,10 +106,35 @@ def _execute_in_child(*args) -> dict[str, Any] | None:
         return {"ename": "BrokenProcessPool", "evalue": f"the process running the notebook died: {exc}"}
 
 
+def _run_all(nbs: Sequence[Path], one, jobs: int, fail_fast: bool, bar) -> list[dict[str, Any]]:
+    """``one(nb)`` for every notebook, ``jobs`` at a time; entries in the notebooks' order. ``fail_fast``: after a
+    failure no further notebook starts (those already running finish)."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    entries, queue, pending, stop = [], list(nbs), {}, False
+    with ThreadPoolExecutor(max_workers=jobs) as pool:  # each notebook's client is a process of its own
+        while queue or pending:
+            while queue and len(pending) < jobs and not stop:
+                nb = queue.pop(0)
+                pending[pool.submit(one, nb)] = nb
+            if not pending:
+                break
+            done = next(iter(wait(list(pending), return_when=FIRST_COMPLETED).done))
+            nb = pending.pop(done)
+            entry = done.result()
+            entries.append(entry)
+            bar.set_postfix_str(nb.stem)
+            bar.update(1)
+            stop = stop or (entry["status"] == "failed" and fail_fast)
+    order = [p.name for p in nbs]
+    return sorted(entries, key=lambda e: order.index(e["notebook"]))
+
+
 def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = None, out: str | Path | None = None,
               overrides: Mapping[str, Any] | None = None, fail_fast: bool = False,
               notebooks: str | Path | None = None, kernel_name: str = "python3", progress: bool = True,
-              execution_timeout: int | None = None, heartbeat_grace: float | None = None) -> dict[str, Any]:
+              execution_timeout: int | None = None, heartbeat_grace: float | None = None,
+              jobs: int = 1) -> dict[str, Any]:
     """Execute the study's notebooks with papermill; return the summary (also written to ``summary.json``).
 
     Parameters
@@ -130,6 +155,10 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
     heartbeat_grace : float, optional
         Seconds a kernel may miss its heartbeat before its notebook fails (a frozen or stopped kernel);
         default: the preset's ``run.heartbeat_grace``. A kernel that dies fails its notebook at once.
+    jobs : int
+        Notebooks executed at once (default 1). Use more only when every run they need is already trained (after
+        ``--engine ray``), or two notebooks may train the same run at once. Each kernel then gets
+        ``OMP_NUM_THREADS`` = cores / jobs, so the kernels do not oversubscribe the cores.
 
     Notebooks run in batch mode: the kernel sees ``SHORTCUTLAB_BATCH=1``, so widgets that need a front end
     (:class:`~shortcutlab.widgets.SaliencyBrowser`, :class:`~shortcutlab.widgets.DialSlider`) are built but
@@ -138,6 +167,7 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
     from tqdm.auto import tqdm
 
     cfg = load_preset(preset, overrides=overrides)  # fail early on a bad preset or override
+    jobs = check_int(jobs, name="jobs", where="run_study", lo=1, hi=64)
     if execution_timeout is None:
         execution_timeout = cfg.run.cell_timeout
     execution_timeout = check_int(execution_timeout, name="execution_timeout", where="run_study", lo=1)
@@ -157,11 +187,8 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
                                f"{str(out)!r} instead ({type(e).__name__}: {e.strerror or e}).") from None
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # inherited by kernels: no hub retries offline
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    entries: list[dict[str, Any]] = []
-    bar = tqdm(nbs, desc="notebooks", unit="nb", disable=not progress)
-    failed_any = False
-    for nb in bar:
-        bar.set_postfix_str(nb.stem)
+
+    def one(nb: Path) -> dict[str, Any]:
         stem = nb.stem
         nb_dir = out / stem
         nb_dir.mkdir(parents=True, exist_ok=True)
@@ -174,12 +201,11 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
         t0 = time.perf_counter()
         entry: dict[str, Any] = {"notebook": nb.name, "executed": executed.name, "html": html.name,
                                  "folder": stem}
-        error = _execute_in_child(str(nb), str(executed), params, kernel_name, progress, str(PROJECT_ROOT),
-                                  execution_timeout, heartbeat_grace)
+        error = _execute_in_child(str(nb), str(executed), params, kernel_name, progress and jobs == 1,
+                                  str(PROJECT_ROOT), execution_timeout, heartbeat_grace)
         entry["status"] = "ok" if error is None else "failed"
         if error is not None:
             entry["error"] = error
-            failed_any = True
         entry["duration_s"] = round(time.perf_counter() - t0, 2)
         if executed.exists():
             try:
@@ -191,9 +217,21 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
         tabs = sorted((nb_dir / "tables").glob("*.csv")) if (nb_dir / "tables").is_dir() else []
         entry["figures"] = [str(p.relative_to(out)) for p in figs]
         entry["tables"] = [str(p.relative_to(out)) for p in tabs]
-        entries.append(entry)
-        if entry["status"] == "failed" and fail_fast:
-            break
+        return entry
+
+    bar = tqdm(total=len(nbs), desc="notebooks", unit="nb", disable=not progress)
+    threads_before = os.environ.get("OMP_NUM_THREADS")
+    if jobs > 1:  # inherited by the kernels: torch's default threads, shared between the notebooks running at once
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
+    try:
+        entries = _run_all(nbs, one, jobs, fail_fast, bar)
+    finally:
+        if jobs > 1:
+            os.environ.pop("OMP_NUM_THREADS", None)
+            if threads_before is not None:
+                os.environ["OMP_NUM_THREADS"] = threads_before
+    bar.close()
+    failed_any = any(e["status"] == "failed" for e in entries)
     if only and (out / "summary.json").exists():  # keep the other notebooks' entries from the earlier run
         try:
             prev = json.loads((out / "summary.json").read_text())
@@ -205,7 +243,7 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
     summary = {"preset": cfg.name, "preset_source": cfg.source, "overrides": to_jsonable(overrides),
                "data": {c: dict(cfg.data[c]) for c in ("cm", "acdc", "echo", "echo_ood")},  # each cohort's source
                "created": time.strftime("%Y-%m-%d %H:%M:%S"), "ok": not failed_any, "notebooks": entries,
-               "cell_timeout_s": execution_timeout, "heartbeat_grace_s": heartbeat_grace,
+               "cell_timeout_s": execution_timeout, "heartbeat_grace_s": heartbeat_grace, "notebook_jobs": jobs,
                "ran": [nb.name for nb in nbs],
                "config": cfg.to_dict(), "machine": machine_info()}
     atomic_json(out / "summary.json", summary)
