@@ -165,23 +165,26 @@ def main(argv=None) -> int:
     p.add_argument("--no-busy", action="store_true", help="no busy kernel beside the runs")
     p.add_argument("--warm", action="store_true", help="first train the cache with one study, no busy kernel")
     p.add_argument("--work", default=None, help="working folder (default: a temporary one)")
+    p.add_argument("--runs", default=None, help="a study cache to use (e.g. one a study already trained); default: "
+                                                 "<work>/runs")
     p.add_argument("--json", default=None, help="write the results here")
     a = p.parse_args(argv)
     work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="stress_hang_"))
     work.mkdir(parents=True, exist_ok=True)
     res: dict = {"args": vars(a), "work": str(work), "busy_kernel": not a.no_busy}
+    runs = Path(a.runs) if a.runs else work / "runs"
     if a.warm:
         print("warm-up study (no busy kernel) ...", flush=True)
-        res["warm"] = run_studies(1, None, a.preset, work / "warm", a.cell_timeout, runs=work / "runs")
+        res["warm"] = run_studies(1, None, a.preset, work / "warm", a.cell_timeout, runs=runs)
     busy = None if a.no_busy else BusyKernel(seconds=7 * 86400)
     t0 = time.perf_counter()
     try:
         if a.studies:
             print(f"{a.studies} {a.preset} studies ...", flush=True)
-            res["studies"] = run_studies(a.studies, None, a.preset, work, a.cell_timeout)
+            res["studies"] = run_studies(a.studies, None, a.preset, work, a.cell_timeout, runs=runs)
         if a.nb06:
             print(f"{a.nb06} runs of notebook 06 ...", flush=True)
-            res["nb06"] = run_studies(a.nb06, ["06"], a.preset, work, a.cell_timeout)
+            res["nb06"] = run_studies(a.nb06, ["06"], a.preset, work, a.cell_timeout, runs=runs)
         if a.minimal:
             print(f"{a.minimal} runs of the minimal Output-widget notebook, engine {a.engine} ...", flush=True)
             res["minimal"] = run_minimal(a.minimal, a.engine, work, a.cell_timeout)

@@ -38,6 +38,19 @@ def mri_study(tmp_path_factory):
     return Study(cfg, root=tmp_path_factory.mktemp("mri_study"), progress=False)
 
 
+# three seeds of a tiny cm study: the tables and figures over seeds, the lr schedule, the CAM layer, the claims' CI
+SEEDS_SMALL = {"train.epochs": 2, "data.cmr_n": 48, "data.cmr_size": 32, "train.seeds": [0, 1, 2],
+               "saliency.max_images": 8, "metrics.n_bootstrap": 20}
+
+
+@pytest.fixture(scope="session")
+def seeds_study(tmp_path_factory):
+    from shortcutlab import load_preset
+    from shortcutlab.study import Study
+
+    return Study(load_preset("smoke", overrides=SEEDS_SMALL), root=tmp_path_factory.mktemp("seeds"), progress=False)
+
+
 class Killed(Exception):
     """Raised from a training callback to stop a run as a killed process would (checkpoint on disk)."""
 
@@ -52,3 +65,28 @@ def kill_after():
         return on_epoch
     make.Killed = Killed
     return make
+
+
+@pytest.fixture(scope="session")
+def smoke_report(tmp_path_factory):
+    """Shared by the notebook test and the hang test (which runs notebook 06 on its cache). The whole smoke study
+    as ``make study`` runs it: ``shortcutlab run --preset smoke --engine ray
+    --notebook-jobs 2`` (the plan's jobs on a local Ray, 1 thread each, then the notebooks two at a time), with
+    every run the notebooks ask for recorded."""
+    import json
+
+    from shortcutlab.app.cli import main
+
+    out = tmp_path_factory.mktemp("report")
+    runs = tmp_path_factory.mktemp("runs")
+    record = tmp_path_factory.mktemp("record") / "requests.tsv"
+    os.environ["SHORTCUTLAB_RECORD"] = str(record)
+    try:
+        rc = main(["run", "--preset", "smoke", "--engine", "ray", "--cpus-per-job", "1", "--notebook-jobs", "2",
+                   "--quiet", "--set", f"study.root={runs}", "--out", str(out)])
+    finally:
+        os.environ.pop("SHORTCUTLAB_RECORD", None)
+    summary = json.loads((out / "summary.json").read_text())
+    summary["exit_code"], summary["runs_root"] = rc, runs
+    summary["requests"] = [line.split("\t") for line in record.read_text().splitlines()]
+    return out, summary

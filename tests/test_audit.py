@@ -254,3 +254,44 @@ def test_notebook_parameters_and_command_options_name_their_bad_values(tmp_path,
     rc = main(["audit", "--model", str(sd), "--arch", "resnet18", "--data", str(tmp_path), "--mean", "0.5,x",
                "--std", "1,1", "--out", str(tmp_path / "o")])
     assert rc == 2 and "'--mean' option must be comma-separated numbers" in capsys.readouterr().err
+
+
+def test_the_counterfactuals_run_through_a_folded_copy_only_when_it_is_the_same_model():
+    """inference_copy folds each convolution with the batch norm after it (channels-last) and gives the model's
+    softmax to float rounding; a norm that sits beside a convolution without following it in the forward would
+    change the model, so then, as for a TorchScript file, the model itself is used."""
+    from torch import nn
+
+    from shortcutlab.auditing.model import inference_copy
+    from shortcutlab.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("sl_cnn", 4, 2).eval()
+    for mod in model.modules():  # non-trivial statistics, so a wrong fold would show
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.5, 0.5)
+            mod.running_var.uniform_(0.5, 2.0)
+    x = torch.rand(6, 2, 32, 32)
+    fast = inference_copy(model, x)
+    count = lambda m: sum(isinstance(q, nn.BatchNorm2d) for q in m.modules())  # noqa: E731
+    assert fast is not model and (count(model), count(fast)) == (14, 1)  # the stem's norm follows a Sequential
+    with torch.no_grad():
+        assert torch.allclose(torch.softmax(fast(x), 1), torch.softmax(model(x), 1), atol=1e-5)
+    assert not model.training and all(p.is_contiguous() for p in model.parameters())  # the model is untouched
+
+    class Beside(nn.Module):  # the norm is registered after the conv, but the forward also uses the conv alone
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(2, 4, 3)
+            self.bn = nn.BatchNorm2d(4)
+            self.head = nn.Linear(4, 3)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return self.head(y.mean((2, 3)) - self.bn(y).mean((2, 3)))
+
+    odd = Beside().eval()
+    odd.bn.running_mean.fill_(0.7)
+    assert inference_copy(odd, x) is odd
+    scripted = torch.jit.script(odd)
+    assert inference_copy(scripted, x) is scripted

@@ -11,7 +11,7 @@ split multiply-add), so each assertion below has a margin that held on every see
 """
 import pytest
 
-from shortcutlab import load_preset
+from shortcutlab import ShortcutlabError, load_preset
 from shortcutlab.study.claims import CLAIM_COLUMNS, contextual_claims
 from shortcutlab.study import Study
 
@@ -69,3 +69,19 @@ def test_backmix_claims(tmp_path):
     assert e_bm > e_base + 0.02, (e_bm, e_base)
     assert e_f05 > e_base, (e_f05, e_base)
     assert bm.metrics["ood"]["accuracy"] >= base.metrics["ood"]["accuracy"] - 0.1, (bm.metrics["ood"], base.metrics["ood"])
+
+
+def test_claim_ci_choice_is_checked(seeds_study):
+    """metrics.claim_ci and evaluate_claims' method reject what they do not know, naming it; a claim is read on
+    the notebook's RunSet, and an empty one is an error that names it."""
+    from shortcutlab.study import RunSet
+    from shortcutlab.study.claims import contextual_claims, evaluate_claims
+
+    with pytest.raises(ShortcutlabError, match=r"'claim_ci'.*'welch', 'seed_t', 'hierarchical_bootstrap'.*'bca'"):
+        load_preset("smoke", overrides={"metrics.claim_ci": "bca"})
+    with pytest.raises(ShortcutlabError, match=r"'method' parameter of evaluate_claims.*'student'"):
+        evaluate_claims([], [], n_boot=10, method="student")
+    with pytest.raises(ShortcutlabError, match=r"'runs' parameter of contextual_claims.*RunSet holding runs"):
+        contextual_claims(seeds_study, RunSet())
+    with pytest.raises(ShortcutlabError, match=r"'runs' parameter of contextual_claims.*the RunSet.*Got \{\}"):
+        contextual_claims(seeds_study, {})

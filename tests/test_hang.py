@@ -97,12 +97,13 @@ def test_dead_and_frozen_kernels_fail_their_notebook_and_the_study_goes_on(tmp_p
     assert (tmp_path / "r" / "03_after" / "ran.txt").read_text() == "yes"
 
 
-def test_stress_small_notebook_06_beside_a_busy_kernel(tmp_path):
-    """The small version of scripts/stress_hang.py: notebook 06 twice under the smoke preset with a second kernel
-    busy beside it; both complete and the client never waits after the kernel has answered."""
+def test_stress_small_notebook_06_beside_a_busy_kernel(tmp_path, smoke_report):
+    """The small version of scripts/stress_hang.py: notebook 06 twice under the smoke preset, on the cache the smoke
+    study trained, with a second kernel busy beside it; both complete and the client never waits after the kernel
+    has answered."""
     res_file = tmp_path / "stress.json"
     rc = stress_hang.main(["--nb06", "2", "--cell-timeout", "300", "--work", str(tmp_path / "w"),
-                           "--json", str(res_file)])
+                           "--runs", str(smoke_report[1]["runs_root"]), "--json", str(res_file)])
     res = json.loads(res_file.read_text())
     s = res["summary"]["nb06"]
     assert rc == 0 and s["runs"] == 2 and s["completed"] == 2 and s["stalled"] == 0, res

@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 import torch
+from conftest import SEEDS_SMALL
 
-from shortcutlab import ShortcutlabError
+from shortcutlab import ShortcutlabError, load_preset
+from shortcutlab.study import Study
 from shortcutlab.models import build_model
 from shortcutlab.data.phantoms import make_cmr
 from shortcutlab.saliency import compute_cams, counterfactual_background, overlay, saliency_grid, sanity_check
@@ -130,3 +132,23 @@ def test_cam_resolution_and_overlap_beside_floor_and_ceiling(mri_study):
     assert ov["aks"]["floor"] < ov["aks"]["ceiling"] <= 1
     norm = (run.cams()["metrics"]["aks"] - bounds["floor"]["aks"].numpy()) / (bounds["ceiling"]["aks"].numpy() - bounds["floor"]["aks"].numpy())
     assert ov["aks"]["normalized"] == pytest.approx(float(np.nanmean(norm)), rel=1e-6)
+
+
+def test_the_cam_layer_is_a_preset_setting(seeds_study, tmp_path):
+    """saliency.layer maps at an earlier stage: its own cached file, overlap bounds at that layer's resolution; the
+    training cache is shared (the layer is not a training setting); a layer the encoder lacks is a clear error."""
+    from shortcutlab.saliency.cams import cam_resolution
+
+    base = seeds_study.run("cm", "full", seed=0)
+    deep = base.overlap()["aks"]["cam_resolution"]
+    cfg = load_preset("smoke", overrides={**SEEDS_SMALL, "saliency.method": "layercam",
+                                          "saliency.layer": "layer1"})
+    early = Study(cfg, root=seeds_study.root.parent, progress=False).run("cm", "full", seed=0)
+    assert early.loaded_from_cache and early.name == base.name
+    ov = early.overlap()["aks"]
+    assert ov["cam_resolution"] == list(cam_resolution(early.model(), (32, 32), "layer1"))
+    assert ov["cam_resolution"][0] > deep[0]  # the first stage is finer than the last
+    assert any("layercam_layer1_" in p.name for p in early.path.glob("cams_*.npz"))
+    bad = load_preset("smoke", overrides={**SEEDS_SMALL, "saliency.layer": "layer9"})
+    with pytest.raises(ShortcutlabError, match="'layer9'"):
+        Study(bad, root=seeds_study.root.parent, progress=False).run("cm", "full", seed=0).cams()

@@ -44,7 +44,7 @@ from .._validation import ShortcutlabError, check_int, check_number, param_error
 from ..data.imageset import ImageSet
 from ..metrics import (auc, claim_verdict, normalized_overlap, overlap_bounds, overlap_metrics, summarize)
 from ..saliency.cams import mix_backgrounds
-from .model import Preprocess, Prepared, find_target_layer
+from .model import Preprocess, Prepared, find_target_layer, inference_copy
 
 __all__ = ["audit", "AuditResult", "draw_donors", "counterfactual_images", "VARIANTS", "TESTS"]
 
@@ -109,7 +109,7 @@ def counterfactual_images(x: torch.Tensor, m: torch.Tensor, variant: str, donor:
     return mix_backgrounds(x, m, dx, dm, fill)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def _predict(model: nn.Module, x: torch.Tensor, batch_size: int) -> np.ndarray:
     dev = next((p.device for p in model.parameters()), torch.device("cpu"))
     out = [torch.softmax(model(x[i:i + batch_size].to(dev)).float(), 1).cpu() for i in range(0, x.shape[0], batch_size)]
@@ -348,19 +348,20 @@ def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[
                                f"the class count must match, in the data's class order.")
     timings: dict[str, float] = {}
 
-    # counterfactual backgrounds
+    # counterfactual backgrounds: forward passes only, through a copy with the batch norms folded (channels-last)
     t = time.perf_counter()
+    fast = inference_copy(prepared, model_input(x[:8], m[:8]))
     donors = draw_donors(y, seed=seed, k=k)
     probs: dict[str, np.ndarray] = {}
     wanted = ["original"] + [v for v in conditions if v != "original"]
     for v in wanted:
         xi = counterfactual_images(x, m, v, donors.get(v), fill=fill)
-        probs[v] = _predict(prepared, model_input(xi, m), batch_size)
+        probs[v] = _predict(fast, model_input(xi, m), batch_size)
     worst_right = probs["original"].argmax(1) == y
     worst_right = (probs["mixed_rand"].argmax(1) == y) if "mixed_rand" in probs else np.ones_like(worst_right)
     for j in range(1 if "mixed_rand" in probs else 0, k):
         xi = counterfactual_images(x, m, "mixed_rand", donors["worst"][j], fill=fill)
-        worst_right &= _predict(prepared, model_input(xi, m), batch_size).argmax(1) == y
+        worst_right &= _predict(fast, model_input(xi, m), batch_size).argmax(1) == y
     if site is not None:
         if tuple(site.images.shape[1:]) != tuple(x.shape[1:]) or site.masks is None or not bool(site.has_mask.all()):
             raise param_error("site", "audit", f"masked images of the data's frames and size {tuple(x.shape[1:])}",
@@ -368,8 +369,9 @@ def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[
         sd = np.random.default_rng(seed + 1).integers(0, len(site), len(y))
         xi = counterfactual_images(x, m, "site", sd, fill=fill, donor_images=site.float_images(),
                                    donor_masks=site.masks.bool())
-        probs["site"] = _predict(prepared, model_input(xi, m), batch_size)
+        probs["site"] = _predict(fast, model_input(xi, m), batch_size)
     timings["counterfactuals_s"] = time.perf_counter() - t
+    del fast
     pred = {v: p.argmax(1) for v, p in probs.items()}
     right = {v: (p == y).astype(float) for v, p in pred.items()}
     rows = []

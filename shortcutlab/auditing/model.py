@@ -24,7 +24,7 @@ from torch import nn
 
 from .._validation import ShortcutlabError, closest, param_error
 
-__all__ = ["Preprocess", "Prepared", "load_model", "find_target_layer", "model_kind"]
+__all__ = ["Preprocess", "Prepared", "load_model", "find_target_layer", "model_kind", "inference_copy"]
 
 MODEL_FORMATS = ("a TorchScript file", "a torch.export program (.pt2)",
                  "a state dict (.pt, .pth, .bin or .safetensors) with arch= naming its timm architecture")
@@ -147,6 +147,48 @@ class Prepared(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(self.prepare(x))
+
+
+def _fold_batchnorm(module: nn.Module) -> int:
+    """Fold every convolution followed directly by a batch norm (siblings, in that order) into one convolution with
+    the norm's eval statistics; the norm becomes an identity. Returns how many were folded."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    n = 0
+    children = list(module.named_children())
+    for (n1, c1), (n2, c2) in zip(children, children[1:]):
+        if (type(c1) is nn.Conv2d and type(c2) is nn.BatchNorm2d and c2.track_running_stats
+                and c1.out_channels == c2.num_features):
+            setattr(module, n1, fuse_conv_bn_eval(c1, c2))
+            setattr(module, n2, nn.Identity())
+            n += 1
+    return n + sum(_fold_batchnorm(c) for _, c in module.named_children())
+
+
+def inference_copy(model: nn.Module, example: torch.Tensor, *, tol: float = 1e-4) -> nn.Module:
+    """A copy of ``model`` for forward passes only, in eval mode: each convolution followed by a batch norm folded
+    into one, in channels-last memory. Its maps would not come from the model's own layers, so CAMs and the
+    sanity check use the model itself. The copy must give the model's softmax on ``example`` within ``tol`` (a
+    norm that sits beside a convolution without following it in the forward would not); if it does not, or the
+    model cannot be copied (a TorchScript or ``torch.export`` program), the model itself is returned."""
+    import copy
+
+    if isinstance(model, torch.jit.ScriptModule):
+        return model
+    try:
+        fast = copy.deepcopy(model)
+    except Exception:  # noqa: BLE001 - a program that cannot be copied runs as it is
+        return model
+    fast.eval()
+    _fold_batchnorm(fast)
+    fast = fast.to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        was = model.training
+        model.eval()
+        same = torch.allclose(torch.softmax(fast(example).float(), 1), torch.softmax(model(example).float(), 1),
+                              atol=tol, rtol=0)
+        model.train(was)
+    return fast if same else model
 
 
 def model_kind(path: str | Path) -> str:
