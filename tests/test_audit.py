@@ -215,8 +215,10 @@ def test_bad_inputs_are_named_with_their_value(tmp_path, capsys):
     assert rc == 2 and "does not exist" in capsys.readouterr().err
 
 
-def test_the_cam_layer_is_found_for_the_common_families():
+def test_the_cam_layer_is_found_for_the_common_families_and_gives_grad_cams_maps():
     import timm
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     from shortcutlab.auditing import Prepared, Preprocess, find_target_layer
     from shortcutlab.saliency import compute_cams
@@ -232,6 +234,11 @@ def test_the_cam_layer_is_found_for_the_common_families():
         assert found == name and (reshape is not None) == arch.startswith("vit"), arch
         maps = compute_cams(prepared, x, targets=[0, 1], layer=layer, reshape_transform=reshape)
         assert maps.shape == (2, 1, 32, 32) and torch.isfinite(maps).all(), arch
+        # the backward that starts at the target layer gives grad-cam's own maps (its backward through it all)
+        with GradCAM(model=prepared, target_layers=[layer], reshape_transform=reshape) as cam:
+            ref = cam(input_tensor=x, targets=[ClassifierOutputTarget(0), ClassifierOutputTarget(1)])
+        assert torch.allclose(maps[:, 0], torch.from_numpy(ref).float(), atol=1e-5), arch
+        assert all(p.requires_grad for p in net.parameters()), arch  # the parameters' gradients are back on
 
 
 def test_notebook_parameters_and_command_options_name_their_bad_values(tmp_path, capsys):

@@ -34,6 +34,8 @@ def test_frozen_encoder_works(small):
     m = build_model("sl_cnn", 4, 2).freeze_encoder(True)
     cams = compute_cams(m, s.float_images()[:4], targets=[0, 1, 2, 3])
     assert cams.shape == (4, 2, 32, 32) and bool((cams.flatten(1).amax(1) > 0).any())
+    assert not any(p.requires_grad for p in m.encoder.parameters())  # still frozen, the head still trainable
+    assert all(p.requires_grad for p in m.head.parameters())
 
 
 def test_cam_bad_input(small):

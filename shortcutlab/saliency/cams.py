@@ -2,7 +2,8 @@
 
 * :func:`compute_cams` — batched CAMs (GradCAM by default, other grad-cam methods by name), exactly one target
   per image, a map per frame ``[N, F, H, W]`` in [0, 1]. grad-cam's constructor switches the model to eval
-  mode; the previous mode is restored. Frozen encoders work (the input carries the gradient).
+  mode; the previous mode is restored. The backward pass starts at the target layer (nothing below it needs
+  a gradient), so a map costs about a forward pass; frozen encoders work the same way.
 * :func:`counterfactual_background` — Xiao et al. 2020's mixed-same / mixed-rand test: keep each test image's
   object and give it the background of another test image of the same class or of any class; the BG-gap is
   the accuracy difference, the flip rate the share of predictions that change.
@@ -103,19 +104,36 @@ def compute_cams(model: nn.Module, images: torch.Tensor, *, targets: Sequence[in
     was_training = model.training
     dev = next(model.parameters()).device
     out = []
+    # the maps need the gradient at the target layer only: the layer's output becomes a fresh leaf (registered
+    # before grad-cam's own hooks, which then see it) and no parameter records a graph, so a batch costs one
+    # forward pass and the backward of what lies above the layer, not a backward through the whole network
+    grads = [p for p in model.parameters() if p.requires_grad]
+    cut = layer.register_forward_hook(_gradient_starts_here)
     try:
+        for p in grads:
+            p.requires_grad_(False)
         with cls(model=model, target_layers=[layer], reshape_transform=reshape_transform) as cam:
             for s in range(0, n, batch_size):
-                # on the model's device (a GPU study maps there); frozen encoders need the input's gradient too
-                x = images[s:s + batch_size].to(dev).detach().clone().requires_grad_(True)
+                x = images[s:s + batch_size].to(dev)  # on the model's device (a GPU study maps there)
                 tg = [ClassifierOutputTarget(int(c)) for c in targets[s:s + batch_size]]
                 if len(tg) != x.shape[0]:  # pragma: no cover - guarded above; grad-cam would zero the rest
                     raise ShortcutlabError("one target per image is required")
                 maps = cam(input_tensor=x, targets=tg)  # [b*F, H, W]
                 out.append(torch.from_numpy(np.asarray(maps, dtype=np.float32)).reshape(x.shape[0], -1, h, w))
     finally:
+        cut.remove()
+        for p in grads:
+            p.requires_grad_(True)
         model.train(was_training)
     return torch.cat(out).clamp_(0, 1)
+
+
+def _gradient_starts_here(module: nn.Module, inputs, output):
+    """Forward hook on the CAM's target layer: its output as a leaf that requires a gradient, copied so that an
+    in-place operation after the layer (a DenseNet's closing ReLU) stays allowed."""
+    if isinstance(output, torch.Tensor) and output.is_floating_point():
+        return output.detach().requires_grad_(True).clone()
+    return None
 
 
 def map_set(model: nn.Module, ds: ImageSet, *, condition: str, fill: float, method: str, target: str,
