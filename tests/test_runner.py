@@ -215,6 +215,12 @@ def test_results_block_from_a_stored_summary(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert ("Training: 2 jobs on Ray (1 thread(s) each, one per core) in 2.0 min, 3.0 job-minutes; then the notebooks "
             "in 1.1 min: 3.1 min in all.") in lines
+    # notebooks run side by side: their phase's wall time, not the sum of their durations
+    (rep / "summary.json").write_text(json.dumps({**s, "notebooks_s": 30.0, "notebook_jobs": 2}))
+    assert main(["results", str(rep)]) == 0
+    assert ("Training: 2 jobs on Ray (1 thread(s) each, one per core) in 2.0 min, 3.0 job-minutes; then the notebooks "
+            "in 0.5 min, 2 at a time: 2.5 min in all.") in capsys.readouterr().out.splitlines()
+    (rep / "summary.json").write_text(json.dumps(s))
     # the header names how the CIs were made, from the tables' method column
     assert any(x.startswith("Claims as the papers state them (paired effects; 95 % CI: Welch t over 3 seeds + shared "
                             "test bootstrap; a direction *holds*") for x in lines)
@@ -293,6 +299,9 @@ def test_notebooks_run_side_by_side_with_their_share_of_the_cores(tmp_path, caps
     assert s["ok"] and [e["notebook"] for e in s["notebooks"]] == ["01_a.ipynb", "02_b.ipynb"] and s["notebook_jobs"] == 2
     a, b = (e["results"] for e in s["notebooks"])
     assert a["start"] < b["end"] and b["start"] < a["end"], (a, b)  # at once
+    # the phase's wall time is recorded: it covers each notebook but not both one after the other
+    durations = [e["duration_s"] for e in s["notebooks"]]
+    assert max(durations) <= s["notebooks_s"] < sum(durations), (s["notebooks_s"], durations)
     assert a["threads"] == b["threads"] == str(max(1, (os.cpu_count() or 1) // 2))
     assert os.environ.get("OMP_NUM_THREADS") == before
     _nb(d / "00_fails.ipynb", ["raise ValueError('first')"])

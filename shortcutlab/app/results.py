@@ -98,8 +98,14 @@ def _claims_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:
 
 
 def _engine_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:
-    """The run's time: the Ray phase (``engine.json``, written by ``shortcutlab run --engine ray``) and the notebooks."""
-    nb_s = sum(float(e.get("duration_s") or 0.0) for e in summary["notebooks"])
+    """The run's time: the Ray phase (``engine.json``, written by ``shortcutlab run --engine ray``) and the notebooks
+    (their phase's wall time, ``notebooks_s``: with ``--notebook-jobs 2`` less than the sum of their durations; a
+    summary written before it was recorded gives that sum)."""
+    nb_s = summary.get("notebooks_s")
+    if nb_s is None:
+        nb_s = sum(float(e.get("duration_s") or 0.0) for e in summary["notebooks"])
+    jobs = int(summary.get("notebook_jobs") or 1)
+    side = f", {jobs} at a time" if jobs > 1 else ""
     path = report_dir / "engine.json"
     if not path.is_file():
         return ["", f"The notebooks took {nb_s / 60:.1f} min in all (training included, in their kernels)."]
@@ -109,7 +115,7 @@ def _engine_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:
         return ["", f"Every training job was already in the cache; the notebooks took {nb_s / 60:.1f} min."]
     return ["", f"Training: {n} jobs on Ray ({eng.get('cpus_per_job', '?')} thread(s) each, one per core) in "
                 f"{wall / 60:.1f} min, {sum(eng.get('job_seconds', {}).values()) / 60:.1f} job-minutes; then the "
-                f"notebooks in {nb_s / 60:.1f} min: {(wall + nb_s) / 60:.1f} min in all."]
+                f"notebooks in {nb_s / 60:.1f} min{side}: {(wall + nb_s) / 60:.1f} min in all."]
 
 
 def results_block(summary: Mapping[str, Any], *, source: str = "", report_dir: str | Path | None = None,
