@@ -311,3 +311,6 @@ def test_notebooks_run_side_by_side_with_their_share_of_the_cores(tmp_path, caps
         run_study("smoke", out=tmp_path / "r3", notebooks=d, progress=False, jobs=0)
     assert main(["run", "--preset", "smoke", "--notebook-jobs", "2", "--only", "99", "--out", str(tmp_path / "r4")]) == 2
     assert "--notebook-jobs 2: running the notebooks one at a time" in capsys.readouterr().err
+    assert main(["run", "--preset", "smoke", "--engine", "ray", "--notebook-jobs", "0", "--out", str(tmp_path / "r5")]) == 2
+    err = capsys.readouterr().err  # refused before Ray trains anything
+    assert "'--notebook-jobs'" in err and "shortcutlab run" in err and "Got 0" in err and not (tmp_path / "r5").exists()

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from .._validation import ShortcutlabError
+from .._validation import ShortcutlabError, check_int
 
 __all__ = ["main", "parse_set"]
 
@@ -90,6 +90,7 @@ def _cmd_run(args) -> int:
     from .. import load_preset
     from .._paths import REPORTS_DIR
 
+    check_int(args.notebook_jobs, name="--notebook-jobs", where="shortcutlab run", lo=1)  # before any training
     failed_jobs, engine = _run_engine(args) if args.engine == "ray" else (0, None)
     out = Path(args.out) if args.out else REPORTS_DIR / load_preset(args.preset, parse_set(args.set)).name
     # the training phase's profile (wall time, each job's seconds), before the notebooks so that the report's
