@@ -67,6 +67,15 @@ def test_evaluate_claims_rows_verdicts_and_holm():
         side = "less" if row["test"] == "less" else "greater"
         raw.append(one_sided_p(row["effect"], se, row["df"], side, row["margin"] if row["test"] == "noninferior" else 0))
     assert np.allclose(df["p_holm"], holm(raw))
+    # a claim read on runs of its own: its row is over those seeds alone, and Holm adjusts over every row
+    few = _units(0.5, n_seeds=2, seed=3)
+    both = evaluate_claims([("1", _diff), ("9d", _diff, few)], units, n_boot=50, seed=1)
+    own = seed_welch_interval(_diff, few, n_boot=50, seed=1)
+    assert both["n_seeds"].tolist() == [3, 2]
+    assert (both["lo"].iloc[1], both["hi"].iloc[1]) == pytest.approx((own["lo"], own["hi"]))
+    assert (both["lo"].iloc[0], both["hi"].iloc[0]) == pytest.approx((ref["lo"], ref["hi"]))
+    alone = [evaluate_claims([c], units, n_boot=50, seed=1)["p_holm"].iloc[0] for c in (("1", _diff), ("9d", _diff, few))]
+    assert np.allclose(both["p_holm"], holm(alone)) and not np.allclose(both["p_holm"], alone)
     # an undecided direction says how much more would decide it: seeds that disagree
     mixed = [{"fingerprint": "same", "t": (u["t"][0], u["t"][0] + d)} for u, d in zip(units, (0.05, -0.03, 0.04))]
     small = evaluate_claims([("1", _diff)], mixed, n_boot=50, margins=margins)

@@ -121,3 +121,55 @@ def test_saliency_browser_cases_is_checked(tmp_path):
     st = Study(load_preset("smoke"), root=tmp_path, progress=False)
     with pytest.raises(ShortcutlabError, match=r"'cases' parameter of SaliencyBrowser.*'wrong'.*Got 'bad'"):
         SaliencyBrowser(st, {"full": object()}, cases="bad")
+
+
+def test_the_lessons_tables_against_their_definitions():
+    """reveal, dose_response and few_masks on stand-in runs whose predictions are known: accuracy in percent per
+    run, then the mean, lowest and highest over the runs; the fall is agreeing minus conflicting; Seg and Rand of
+    the lesson's runs are the dial's reference at every strength."""
+    from types import SimpleNamespace
+
+    from shortcutlab.study import lesson
+    from shortcutlab.study.runs import RunSet
+
+    y = np.arange(20) % 4
+
+    def run(right_agree, right_conflict):  # a run right on the first k patients of each group
+        probs = {}
+        for split, k in (("test_aligned", right_agree), ("test_conflict", right_conflict)):
+            pred = np.where(np.arange(20) < k, y, (y + 1) % 4)
+            probs[split] = np.eye(4)[pred]
+        return SimpleNamespace(probs=probs, labels={"test_aligned": y, "test_conflict": y})
+
+    runs = RunSet()
+    for s, (a, c) in enumerate([(18, 10), (16, 14), (20, 6)]):
+        runs.add(run(a, c), "cm", "full", s)
+    for s, (a, c) in enumerate([(12, 12), (14, 14)]):
+        runs.add(run(a, c), "cm", "seg", s)
+    for s, (a, c) in enumerate([(9, 9), (11, 10), (10, 10)]):
+        runs.add(run(a, c), "cm", "rand", s)
+    t = lesson.reveal(None, runs, guess=30)
+    full = t.loc["Full (whole image)"]
+    assert full["cue agrees"] == pytest.approx(100 * np.mean([18, 16, 20]) / 20)
+    assert (full["cue conflicts lowest"], full["cue conflicts highest"]) == (30.0, 70.0)
+    assert full["fall"] == pytest.approx(full["cue agrees"] - full["cue conflicts"]) and full["runs"] == 3
+    assert t.loc["Seg (heart only)", "runs"] == 2 and t.loc["Seg (heart only)", "fall"] == 0
+    assert full["your guess (Full, cue conflicts)"] == 30 and t["your guess (Full, cue conflicts)"].isna().sum() == 2
+    dial = RunSet()
+    for st, ks in ((0.0, [(15, 15), (17, 13)]), (1.0, [(18, 10), (16, 14)])):
+        for s, (a, c) in enumerate(ks):
+            dial.add(run(a, c), "cm", "full", s, strength=st)
+    d = lesson.dose_response(dial, runs).set_index(["strength", "model", "group"])
+    assert tuple(d.loc[(0.0, "full", "cue conflicts"), ["accuracy", "lowest", "highest", "n_seeds"]]) == pytest.approx(
+        (70, 65, 75, 2))
+    for st in (0.0, 1.0):
+        assert tuple(d.loc[(st, "rand", "cue agrees"), ["accuracy", "lowest", "highest", "n_seeds"]]) == pytest.approx(
+            (50, 45, 55, 3))
+    assert lesson.crossing(d.reset_index()) == 1.0  # Full conflicting: 70 % at 0, 60 % at 1; Seg 65 %
+    masks = RunSet()
+    for cond, f, ks in (("full", 1.0, [10, 14]), ("rand", 1.0, [9, 10]), ("rand", 0.05, [12, 13])):
+        for s, c in enumerate(ks):
+            masks.add(run(20, c), "cm", cond, s, f=f)
+    m = lesson.few_masks(masks)
+    assert list(m.index) == ["Full", "Rand, every mask", "Rand, 5% of masks"]
+    assert tuple(m.loc["Rand, 5% of masks"]) == pytest.approx((62.5, 60, 65, 2))

@@ -176,7 +176,7 @@ def test_results_block_from_a_stored_summary(tmp_path, capsys):
     from pathlib import Path
 
     from shortcutlab.app.cli import main
-    from shortcutlab.app.results import BEGIN, END
+    from shortcutlab.app.results import BEGIN, END, markers
 
     rep = tmp_path / "rep"
     rep.mkdir()
@@ -184,7 +184,8 @@ def test_results_block_from_a_stored_summary(tmp_path, capsys):
     assert main(["results", str(rep)]) == 0
     block = capsys.readouterr().out.strip()
     lines = block.splitlines()
-    assert lines[0] == BEGIN and lines[-1] == END
+    assert (lines[0], lines[-1]) == markers("smoke") != (BEGIN, END)  # a block per preset: the study's is default's
+    assert lines[0].startswith("<!-- shortcutlab results (smoke): begin") and lines[-1].endswith("(smoke): end -->")
     assert ('Run of 2026-11-28 12:00:00, preset `smoke` with overrides `{"train.epochs": 1}`, on AMD EPYC, 2 cores, '
             'torch 2.14.1.') in block
     assert "| 01_contextual_bias | ok | 61 s | Full AUC 0.81 with the cue as in training \\| 3/6 claims hold |" in lines
@@ -225,11 +226,15 @@ def test_results_block_from_a_stored_summary(tmp_path, capsys):
     assert any(x.startswith("Claims as the papers state them (paired effects; 95 % CI: Welch t over 3 seeds + shared "
                             "test bootstrap; a direction *holds*") for x in lines)
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{BEGIN}\nold numbers\n{END}\noutro\n")
+    begin, end = markers("smoke")
+    readme.write_text(f"intro\n{BEGIN}\nthe study's numbers\n{END}\n{begin}\nold numbers\n{end}\noutro\n")
     assert main(["results", str(rep), "--readme", str(readme)]) == 0
     text = readme.read_text()
-    assert text.startswith("intro\n" + BEGIN) and text.endswith(END + "\noutro\n") and "old numbers" not in text
-    assert text.count(BEGIN) == 1 and "| 04_backmix | failed |" in text
+    assert text.startswith(f"intro\n{BEGIN}\nthe study's numbers\n{END}\n{begin}") and "old numbers" not in text
+    assert text.endswith(end + "\noutro\n") and text.count(begin) == 1 and "| 04_backmix | failed |" in text
+    readme.write_text(f"{BEGIN}\nonly the study's block\n{END}\n")
+    assert main(["results", str(rep), "--readme", str(readme)]) == 2
+    assert "(smoke): begin" in capsys.readouterr().err and "only the study's block" in readme.read_text()
     readme.write_text("no markers\n")
     assert main(["results", str(rep), "--readme", str(readme)]) == 2
     assert "has no results markers" in capsys.readouterr().err

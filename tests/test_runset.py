@@ -112,3 +112,22 @@ def test_every_training_notebook_declares_its_runs():
 
     for path in sorted(NOTEBOOKS_DIR.glob("*.ipynb")):
         assert bool(notebook_experiments(path)) == (path.stem != "00_phantoms"), path.name
+
+
+def test_the_lesson_spends_its_seeds_on_its_verdicts(tmp_path):
+    """The lesson preset's plan: Full and Rand, whose verdicts need the power, at every seed; Seg (its verdict holds
+    by construction), the dial's other strengths and the masks exercise at the first train.descriptive_seeds."""
+    from collections import Counter
+
+    from shortcutlab import load_preset
+    from shortcutlab.study.plan import plan
+
+    cfg = load_preset("lesson")
+    seeds, k = cfg.train.seeds, cfg.train.descriptive_seeds
+    assert len(seeds) == 6 and k == 2
+    jobs = plan(cfg, ["lesson"], root=tmp_path / "runs")
+    by = Counter((j.call["condition"], j.call["strength"], j.call["changes"].get("f")) for j in jobs)
+    assert by[("full", None, None)] == by[("rand", None, None)] == len(seeds) and by[("seg", None, None)] == k
+    assert [by[("full", st, None)] for st in (0.0, 0.5, 0.9)] == [k] * 3 and by[("rand", None, 0.05)] == k
+    assert len(jobs) == 2 * len(seeds) + k * 5
+    assert {j.call["seed"] for j in jobs if j.call["condition"] == "seg"} == set(seeds[:k])

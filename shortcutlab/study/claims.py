@@ -180,19 +180,22 @@ def _margin(cfg_metrics, claim: Claim) -> float:
     return float(getattr(cfg_metrics, f"margin_{claim.margin}")) if claim.margin else 0.0
 
 
-def evaluate_claims(claims: Sequence[tuple[str, Callable[[dict], float] | None]], units: Sequence[dict], *,
+def evaluate_claims(claims: Sequence[tuple], units: Sequence[dict], *,
                     n_boot: int, seed: int = 0, ci: float = 0.95, method: str = "welch",
                     margins: dict[str, float] | None = None) -> pd.DataFrame:
     """One row per ``(claim id, effect)`` (columns :data:`CLAIM_COLUMNS`): the effect over the seeds' ``units``
-    with its CI, verdict, Holm-adjusted p over the rows, and what would decide it. ``effect`` None: the claim's
-    data exists only for a phantom (verdict ``n/a (needs a phantom)``). ``method``: ``welch`` (the default),
-    ``seed_t`` (the earlier t over S - 1 degrees of freedom, which over-covers) or ``hierarchical_bootstrap``;
+    with its CI, verdict, Holm-adjusted p over the rows, and what would decide it. A claim read on runs of its
+    own is ``(claim id, effect, its units)``: its row is over those seeds, and Holm still adjusts over every row.
+    ``effect`` None: the claim's data exists only for a phantom (verdict ``n/a (needs a phantom)``). ``method``:
+    ``welch`` (the default), ``seed_t`` (the earlier t over S - 1 degrees of freedom, which over-covers) or ``hierarchical_bootstrap``;
     only ``welch`` gives degrees of freedom, so the other two read a direction from the CI alone. ``margins``:
     ``{"auc": .., "points": .., "overlap": .., "r": ..}``."""
     check_choice(method, ("welch", "seed_t", "hierarchical_bootstrap"), name="method", where="evaluate_claims")
     margins = dict(margins or {})
     rows, ps = [], []
-    for cid, effect in claims:
+    every = units
+    for cid, effect, *own in claims:
+        units = own[0] if own else every
         c = get_claim(cid)
         margin = float(margins.get(c.margin, 0.0)) if c.margin else 0.0
         base = dict(id=c.id, claim=c.text, source=c.source, paper=c.paper + (f" ({c.paper_note})" if c.paper_note else ""),

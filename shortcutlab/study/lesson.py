@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_number, param_error
-from ..metrics import mean_ci_across
 from .runs import Run, RunSet, experiment
 from .study import Study
 from .claims import Claim, _fingerprint, _maps, _run, register_claim
@@ -52,13 +51,14 @@ def _check_phantom(study: Study, where: str) -> None:
 
 @experiment
 def lesson_runs(study: Study, *, seeds: Sequence[int] | None = None) -> RunSet:
-    """Full, Seg and Rand on the cm phantom for each seed, each recording its accuracy on the cue-agreeing and
-    cue-conflicting patients after every epoch."""
+    """Full, Seg and Rand on the cm phantom, each recording its accuracy on the cue-agreeing and cue-conflicting
+    patients after every epoch: Full and Rand for each seed, Seg for the preset's first ``train.descriptive_seeds``
+    of them. Seg's verdict (L2) is decided by construction: its input is the heart alone, identical in the two
+    renderings of a patient, so its fall is exactly zero in every run, and more runs would decide nothing."""
     _check_phantom(study, "lesson_runs")
-    seeds = study.seed_list(seeds, where="lesson_runs")
     runs = RunSet()
     for c in CONDITIONS:
-        for s in seeds:
+        for s in study.seed_list(seeds, where="lesson_runs", descriptive=c == "seg"):
             runs.add(study.run("cm", c, seed=s, track=TRACK), "cm", c, s)
     return runs
 
@@ -91,17 +91,16 @@ def _acc(run: Run, split: str) -> float:
     return 100 * float((run.probs[split].argmax(1) == run.labels[split]).mean())
 
 
-def _over(values: Sequence[float]) -> tuple[float, float, float]:
-    if len(values) == 1:
-        return float(values[0]), float("nan"), float("nan")
-    m = mean_ci_across(values)
-    return m["mean"], m["lo"], m["hi"]
+def _spread(values: Sequence[float]) -> tuple[float, float, float]:
+    """Mean, lowest and highest over the seeds: what a descriptive table shows (a t-interval over two seeds has
+    one degree of freedom and spans most of the axis, which tells a class nothing)."""
+    return float(np.mean(values)), float(np.min(values)), float(np.max(values))
 
 
 def reveal(study: Study, runs: RunSet, guess: Any = None) -> pd.DataFrame:
-    """Accuracy (percent, mean [t-interval] over the seeds) of each model on the cue-agreeing and cue-conflicting
-    patients, with the class's guess for Full on the conflicting ones beside it (``guess``: a number, or the
-    predict-first widget)."""
+    """Accuracy (percent: the mean over the seeds, the lowest and the highest) of each model on the cue-agreeing
+    and cue-conflicting patients, with the class's guess for Full on the conflicting ones beside it (``guess``: a
+    number, or the predict-first widget). The intervals are the verdicts' (:func:`verdicts`)."""
     g = getattr(guess, "value", guess) if getattr(guess, "locked", True) else None
     if g is not None:
         g = check_number(g, name="guess", where="reveal", lo=0, hi=100)
@@ -110,10 +109,11 @@ def reveal(study: Study, runs: RunSet, guess: Any = None) -> pd.DataFrame:
     for c, rs in by.items():
         row = {"model": _LABELS.get(c, c)}
         for split, label in (("test_aligned", "cue agrees"), ("test_conflict", "cue conflicts")):
-            m, lo, hi = _over([_acc(r, split) for r in rs])
+            m, lo, hi = _spread([_acc(r, split) for r in rs])
             row[label] = m
-            row[f"{label} lo"], row[f"{label} hi"] = lo, hi
+            row[f"{label} lowest"], row[f"{label} highest"] = lo, hi
         row["fall"] = row["cue agrees"] - row["cue conflicts"]
+        row["runs"] = len(rs)
         rows.append(row)
     df = pd.DataFrame(rows).set_index("model")
     df["your guess (Full, cue conflicts)"] = [g if k == "full" else np.nan for k in by]
@@ -125,9 +125,10 @@ def dose_response_runs(study: Study, strengths: Sequence[float], *, seeds: Seque
     """Full at each cue strength (how often the marker agrees with the label in training), for each seed; the
     run at the preset's strength is the lesson's own (:func:`lesson_runs`). Seg and Rand are not swept: Seg never
     sees the background, so its inputs, and its model, are the same at every strength, and Rand's backgrounds
-    come from other patients, so the marker no longer goes with the class whatever the strength."""
+    come from other patients, so the marker no longer goes with the class whatever the strength. No verdict reads
+    the sweep, so it takes the preset's first ``train.descriptive_seeds`` seeds."""
     _check_phantom(study, "dose_response_runs")
-    seeds = study.seed_list(seeds, where="dose_response_runs")
+    seeds = study.seed_list(seeds, where="dose_response_runs", descriptive=True)
     if isinstance(strengths, (str, bytes)) or not isinstance(strengths, Sequence) or not strengths:
         raise param_error("strengths", "dose_response_runs", "a non-empty list of numbers in [0, 1]", strengths)
     runs = RunSet()
@@ -141,43 +142,46 @@ def dose_response_runs(study: Study, strengths: Sequence[float], *, seeds: Seque
 def dose_response(runs: RunSet, reference: RunSet) -> pd.DataFrame:
     """Accuracy on the cue-agreeing and cue-conflicting patients against the cue's strength in training: Full at
     each strength (``runs``, :func:`dose_response_runs`), Seg and Rand of the lesson (``reference``,
-    :func:`lesson_runs`; the same at every strength, see :func:`dose_response_runs`), mean [t-interval] over the
-    seeds."""
+    :func:`lesson_runs`; the same at every strength, see :func:`dose_response_runs`): the mean over the seeds, and
+    the lowest and highest of them."""
     by = runs.by("strength")
     ref = reference.by("condition")
     rows = []
     for st in sorted(by):
         for c, rs in (("full", list(by[st])), ("seg", list(ref["seg"])), ("rand", list(ref["rand"]))):
             for split, label in (("test_conflict", "cue conflicts"), ("test_aligned", "cue agrees")):
-                m, lo, hi = _over([_acc(r, split) for r in rs])
-                rows.append(dict(strength=st, model=c, group=label, accuracy=m, lo=lo, hi=hi, n_seeds=len(rs)))
+                m, lo, hi = _spread([_acc(r, split) for r in rs])
+                rows.append(dict(strength=st, model=c, group=label, accuracy=m, lowest=lo, highest=hi,
+                                 n_seeds=len(rs)))
     return pd.DataFrame(rows)
 
 
 def plot_dose_response(df: pd.DataFrame):
     """The dial as a dose-response curve: Full's accuracy on the cue-conflicting patients (solid) and the
-    cue-agreeing ones (dashed) against the strength, with error bars over the seeds; Seg and Rand, which the
-    strength cannot reach, as bands at their accuracy on the cue-conflicting patients."""
+    cue-agreeing ones (dashed) against the strength, the bars spanning the lowest to the highest seed; Seg and
+    Rand, which the strength cannot reach, as lines at their mean accuracy on the cue-conflicting patients, the
+    bands spanning their seeds."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
     for group, ls in (("cue conflicts", "-"), ("cue agrees", "--")):
         d = df[(df["model"] == "full") & (df["group"] == group)].sort_values("strength")
-        err = np.vstack([d["accuracy"] - d["lo"], d["hi"] - d["accuracy"]]) if d["lo"].notna().all() else None
+        err = np.vstack([d["accuracy"] - d["lowest"], d["highest"] - d["accuracy"]])
         ax.errorbar(d["strength"], d["accuracy"], yerr=err, color="tab:red", ls=ls, marker="o", ms=3, capsize=2,
                     label=f"{_LABELS['full']}, {group}")
     xs = [df["strength"].min(), df["strength"].max()]
     for c, color in (("seg", "tab:blue"), ("rand", "tab:green")):
         d = df[(df["model"] == c) & (df["group"] == "cue conflicts")].iloc[0]
         ax.plot(xs, [d["accuracy"]] * 2, color=color, lw=1.2, label=f"{_LABELS[c]}, cue conflicts")
-        if d["lo"] == d["lo"]:
-            ax.fill_between(xs, d["lo"], d["hi"], color=color, alpha=0.12)
+        ax.fill_between(xs, d["lowest"], d["highest"], color=color, alpha=0.12)
     ax.axhline(25, color="grey", ls=":", lw=1)
     ax.set_xlabel("cue strength in training (how often the marker tells the truth)")
     ax.set_ylabel("accuracy %")
     ax.set_ylim(0, 100)
     ax.legend(fontsize=6, loc="lower left")
-    ax.set_title("The dial: more cue in training, more cheating", fontsize=10)
+    n = {m: int(df.loc[df["model"] == m, "n_seeds"].min()) for m in ("full", "seg", "rand")}
+    ax.set_title(f"The dial: more cue in training, more cheating\n(means of training runs: Full {n['full']}, Seg "
+                 f"{n['seg']}, Rand {n['rand']}; bars and bands: lowest to highest)", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -211,24 +215,37 @@ def learning_curves(runs: RunSet):
 
 
 def verdicts(study: Study, runs: RunSet, *, n_boot: int | None = None) -> pd.DataFrame:
-    """The lesson's four verdicts (claims ``L1`` … ``L4``) over the seeds, read like the papers' claims."""
+    """The lesson's four verdicts (claims ``L1`` … ``L4``) over the seeds, read like the papers' claims: L1, L3 and
+    L4 on each seed's Full and Rand, L2 on Seg's own seeds (:func:`lesson_runs`)."""
     fp = _fingerprint(study, "cm")
-    units = []
     by = runs.by("condition")
-    for f, s, r in zip(by["full"], by["seg"], by["rand"]):
-        units.append({"fingerprint": fp,
-                      "pairs": (f.labels["test_aligned"], *(x.probs[k] for k in TRACK for x in (f, s, r))),
-                      "maps": (_maps(f, "aks"), _maps(r, "aks"))})
+    for c in CONDITIONS:
+        if c not in by:
+            raise param_error("runs", "verdicts", "the lesson's runs (lesson_runs): Full, Seg and Rand", c)
+    full_seeds, rand_seeds = by["full"].seeds, by["rand"].seeds
+    if full_seeds != rand_seeds:
+        raise param_error("runs", "verdicts", "Full and Rand at the same seeds (lesson_runs)",
+                          {"full": full_seeds, "rand": rand_seeds})
+
+    def unit(*models: Run, maps: bool = True) -> dict:
+        u = {"fingerprint": fp, "pairs": (models[0].labels["test_aligned"],
+                                          *(x.probs[k] for k in TRACK for x in models))}
+        if maps:
+            u["maps"] = tuple(_maps(x, "aks") for x in models)
+        return u
 
     def acc(u, split, j):
-        return 100 * float((u["pairs"][1 + TRACK.index(split) * 3 + j].argmax(1) == u["pairs"][0]).mean())
+        k = (len(u["pairs"]) - 1) // len(TRACK)
+        return 100 * float((u["pairs"][1 + TRACK.index(split) * k + j].argmax(1) == u["pairs"][0]).mean())
 
     def fall(u, j):
         return acc(u, "test_aligned", j) - acc(u, "test_conflict", j)
 
-    return _run(study, n_boot, [("L1", lambda u: fall(u, 0)), ("L2", lambda u: fall(u, 1)),
-                                ("L3", lambda u: fall(u, 0) / 2 - fall(u, 2)),
-                                ("L4", lambda u: float(np.nanmean(u["maps"][1] - u["maps"][0])))], units)
+    pairs = [unit(f, r) for f, r in zip(by["full"], by["rand"])]
+    seg = [unit(s, maps=False) for s in by["seg"]]
+    return _run(study, n_boot, [("L1", lambda u: fall(u, 0)), ("L2", lambda u: fall(u, 0), seg),
+                                ("L3", lambda u: fall(u, 0) / 2 - fall(u, 1)),
+                                ("L4", lambda u: float(np.nanmean(u["maps"][1] - u["maps"][0])))], pairs)
 
 
 def flipped_gallery(study: Study, runs: RunSet, n: int = 4):
@@ -264,9 +281,10 @@ def check_crossing(df: pd.DataFrame, answer: float | None = None) -> str:
 @experiment
 def few_masks_runs(study: Study, *, f: float = 0.05, seeds: Sequence[int] | None = None) -> RunSet:
     """Full, Rand with every mask and Rand with masks on only a fraction ``f`` of the training images (the others
-    train as in Full), for each seed (change ``f``: the fraction of masks, 1 for every one)."""
+    train as in Full), for each of the preset's first ``train.descriptive_seeds`` seeds (an exercise: no verdict
+    reads it; change ``f``: the fraction of masks, 1 for every one)."""
     f = check_number(f, name="f", where="few_masks", lo=0, hi=1, lo_open=True)
-    seeds = study.seed_list(seeds, where="few_masks")
+    seeds = study.seed_list(seeds, where="few_masks", descriptive=True)
     runs = RunSet()
     for cond, frac in (("full", 1.0), ("rand", 1.0), ("rand", f)):
         for s in seeds:
@@ -276,12 +294,13 @@ def few_masks_runs(study: Study, *, f: float = 0.05, seeds: Sequence[int] | None
 
 
 def few_masks(runs: RunSet) -> pd.DataFrame:
-    """Exercise 2: :func:`few_masks_runs` on the cue-conflicting patients (accuracy, mean [t-interval])."""
+    """Exercise 2: :func:`few_masks_runs` on the cue-conflicting patients (accuracy: the mean over the seeds, the
+    lowest and the highest)."""
     rows = []
     for (cond, f), rs in runs.by("condition", "f").items():
         name = "Full" if cond == "full" else "Rand, every mask" if f == 1.0 else f"Rand, {f:.0%} of masks"
-        m, lo, hi = _over([_acc(r, "test_conflict") for r in rs])
-        rows.append({"model": name, "cue conflicts": m, "lo": lo, "hi": hi})
+        m, lo, hi = _spread([_acc(r, "test_conflict") for r in rs])
+        rows.append({"model": name, "cue conflicts": m, "lowest": lo, "highest": hi, "n_seeds": len(rs)})
     return pd.DataFrame(rows).set_index("model")
 
 
