@@ -110,8 +110,18 @@ def test_new_parameters_name_themselves(tmp_path):
     dose = pd.DataFrame([dict(strength=s, model=m, group="cue conflicts", accuracy=a)
                          for s, m, a in ((0.0, "full", 60), (1.0, "full", 40), (0.0, "seg", 50), (1.0, "seg", 50))])
     assert lesson.crossing(dose) == 1.0 and lesson.check_crossing(dose, 1.0).startswith("Right")
+    near_zero = lesson.check_crossing(dose, 0.2)
+    assert near_zero.startswith("Not quite") and "at strength 1 " in near_zero
+    assert lesson.check_crossing(dose, "never").startswith("Not quite")
+    never = dose.assign(accuracy=[60, 55, 50, 50])  # Full above Seg at every strength: "never" is the answer
+    assert lesson.crossing(never) is None and lesson.check_crossing(never, "never").startswith("Right: Full never")
+    assert lesson.check_crossing(never, 1.0).startswith("Not quite")
+    assert "ANSWER_1" in lesson.check_crossing(dose, None)
     with pytest.raises(ShortcutlabError, match=r"'answer' parameter of check_crossing.*Got 2"):
         lesson.check_crossing(dose, 2)
+    with pytest.raises(ShortcutlabError, match=r"'ANSWER_1' parameter of the notebook's parameters.*\"never\".*"
+                                               r"'sometimes'"):
+        setup("smoke", {}, str(tmp_path / "r"), notebook="lesson", ANSWER_1="sometimes")
 
 
 def test_saliency_browser_cases_is_checked(tmp_path):

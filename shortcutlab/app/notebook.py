@@ -59,6 +59,12 @@ def _preprocess(value: Any):
     return Preprocess.from_spec(value, where="the notebook's parameters")
 
 
+def _lesson_answer(v: Any, **kw) -> Any:
+    from ..study.lesson import check_answer
+
+    return check_answer(v, **kw)
+
+
 # name -> check(value) -> the value to use. One entry per parameter any notebook declares.
 NOTEBOOK_PARAMETERS = {
     "SEED": lambda v: check_int(v, name="SEED", where="the notebook's parameters", lo=0, hi=2**31 - 1),
@@ -69,8 +75,7 @@ NOTEBOOK_PARAMETERS = {
     "METHOD": _method,
     "FEW_MASKS": lambda v: check_number(v, name="FEW_MASKS", where="the notebook's parameters", lo=0, hi=1,
                                         lo_open=True),
-    "ANSWER_1": lambda v: None if v is None else check_number(v, name="ANSWER_1", where="the notebook's parameters",
-                                                              lo=0, hi=1),
+    "ANSWER_1": lambda v: _lesson_answer(v, name="ANSWER_1", where="the notebook's parameters"),
     "MODELS": _models,
     "ARCH": lambda v: _text("ARCH", v),
     "DATA": lambda v: _text("DATA", v) if v else _no_data("DATA", v),

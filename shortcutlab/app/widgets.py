@@ -38,7 +38,7 @@ def _resolve_live(live, where: str) -> bool:
 
 
 _BATCH_NOTE = ("<i>{what}: live widget not drawn in a batch run (no front end); open this notebook in "
-               "JupyterLab to use it. The static figures below are the report's version.</i>")
+               "JupyterLab to use it. The report's static figures show the same.</i>")
 
 
 class SaliencyBrowser:

@@ -187,8 +187,8 @@ def evaluate_claims(claims: Sequence[tuple], units: Sequence[dict], *,
     with its CI, verdict, Holm-adjusted p over the rows, and what would decide it. A claim read on runs of its
     own is ``(claim id, effect, its units)``: its row is over those seeds, and Holm still adjusts over every row.
     ``effect`` None: the claim's data exists only for a phantom (verdict ``n/a (needs a phantom)``). ``method``:
-    ``welch`` (the default), ``seed_t`` (the earlier t over S - 1 degrees of freedom, which over-covers) or ``hierarchical_bootstrap``;
-    only ``welch`` gives degrees of freedom, so the other two read a direction from the CI alone. ``margins``:
+    ``welch`` (the default), ``seed_t`` (the earlier t over S - 1 degrees of freedom, which over-covers) or
+    ``hierarchical_bootstrap``; only ``welch`` gives degrees of freedom, so the other two read a direction from the CI alone. ``margins``:
     ``{"auc": .., "points": .., "overlap": .., "r": ..}``."""
     check_choice(method, ("welch", "seed_t", "hierarchical_bootstrap"), name="method", where="evaluate_claims")
     margins = dict(margins or {})

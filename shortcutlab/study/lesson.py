@@ -25,7 +25,7 @@ from .claims import Claim, _fingerprint, _maps, _run, register_claim
 
 __all__ = ["CONDITIONS", "TRACK", "lesson_runs", "show_cue", "reveal", "dose_response_runs", "dose_response",
            "plot_dose_response", "learning_curves", "verdicts", "flipped_gallery", "crossing",
-           "check_crossing", "few_masks_runs", "few_masks", "answers", "as_expected", "record"]
+           "check_answer", "check_crossing", "few_masks_runs", "few_masks", "answers", "as_expected", "record"]
 
 CONDITIONS = ("full", "seg", "rand")
 TRACK = ("test_aligned", "test_conflict")  # recorded after every epoch: which one a model learns first
@@ -180,8 +180,8 @@ def plot_dose_response(df: pd.DataFrame):
     ax.set_ylim(0, 100)
     ax.legend(fontsize=6, loc="lower left")
     n = {m: int(df.loc[df["model"] == m, "n_seeds"].min()) for m in ("full", "seg", "rand")}
-    ax.set_title(f"The dial: more cue in training, more cheating\n(means of training runs: Full {n['full']}, Seg "
-                 f"{n['seg']}, Rand {n['rand']}; bars and bands: lowest to highest)", fontsize=8)
+    ax.set_title(f"The dial: does more cue in training mean more cheating?\n(means of training runs: Full "
+                 f"{n['full']}, Seg {n['seg']}, Rand {n['rand']}; bars and bands: lowest to highest)", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -264,18 +264,30 @@ def crossing(df: pd.DataFrame) -> float | None:
     return float(min(below)) if below else None
 
 
-def check_crossing(df: pd.DataFrame, answer: float | None = None) -> str:
-    """Exercise 1: the student's strength against :func:`crossing` (within one step of the dial)."""
+def check_answer(value: Any, *, name: str = "answer", where: str = "check_crossing") -> float | str | None:
+    """Exercise 1's answer as given: None (not answered yet), a cue strength in [0, 1], or ``"never"``."""
+    if value is None or value == "never":
+        return value
+    if isinstance(value, str):
+        raise param_error(name, where, 'a cue strength between 0 and 1, or "never"', value)
+    return check_number(value, name=name, where=where, lo=0, hi=1)
+
+
+def check_crossing(df: pd.DataFrame, answer: float | str | None = None) -> str:
+    """Exercise 1: the student's strength, or ``"never"``, against :func:`crossing` (a strength counts when it is
+    nearer that step of the dial than any other)."""
+    answer = check_answer(answer)
     if answer is None:
-        return "Write your answer in ANSWER_1 (a strength between 0 and 1) and run this cell again."
-    answer = check_number(answer, name="answer", where="check_crossing", lo=0, hi=1)
+        return 'Write your answer in ANSWER_1 (a strength between 0 and 1, or "never") and run this cell again.'
     truth = crossing(df)
-    steps = sorted(df["strength"].unique())
+    steps = [float(s) for s in sorted(df["strength"].unique())]
     if truth is None:
-        return f"Full never falls below Seg on these strengths ({steps}); your {answer:g} cannot be checked."
-    near = min(steps, key=lambda s: abs(s - answer))
-    return ("Right" if near == truth else "Not quite") + f": at strength {truth:g} Full's cue-conflict accuracy " \
-                                                          f"first drops below Seg's (dial steps: {steps})."
+        return ("Right" if answer == "never" else "Not quite") + f": Full never falls below Seg on these strengths " \
+                                                                 f"({steps}): on the patients whose marker lies it " \
+                                                                 f"still does at least as well as Seg."
+    right = answer != "never" and min(steps, key=lambda s: abs(s - answer)) == truth
+    return ("Right" if right else "Not quite") + f": at strength {truth:g} Full's cue-conflict accuracy first drops " \
+                                                 f"below Seg's (dial steps: {steps})."
 
 
 @experiment
@@ -310,7 +322,9 @@ def answers(study: Study, runs: RunSet, dose: pd.DataFrame, masks: pd.DataFrame)
     full_fall = reveal(study, runs).loc[_LABELS["full"], "fall"]
     r = masks["cue conflicts"]
     return "\n".join([
-        f"1. Full first drops below Seg on cue-conflicting patients at strength {c if c is not None else 'none of these'}.",
+        (f"1. Full first drops below Seg on cue-conflicting patients at strength {c:g}." if c is not None else
+         "1. Never, on these strengths: Full stays at least as accurate as Seg even when the marker lies (it reads "
+         "more than the marker: the heart too, and what lies outside it, which Seg never sees)."),
         f"2. With {masks.index[2].split(', ')[1]}, Rand reaches {r.iloc[2]:.1f} % on cue-conflicting patients "
         f"(every mask: {r.iloc[1]:.1f} %, Full: {r.iloc[0]:.1f} %).",
         f"3. Full loses {full_fall:.1f} points when the marker lies; Seg cannot lose any: it never sees the marker.",
