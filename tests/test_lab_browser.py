@@ -134,15 +134,23 @@ def _dial_row(page) -> str:
     return page.locator(".widget-output table tbody tr").first.inner_text()
 
 
+def _images(page) -> list[str]:
+    return [i.get_attribute("src") for i in page.locator(".widget-output img").all()]
+
+
 def test_the_dial_redraws_when_moved(page):
     dial = page.locator(".widget-slider", has_text="strength")
     assert dial.locator(".widget-readout").inner_text().strip() == "1.0"
-    before = _dial_row(page)
+    page.wait_for_function("() => document.querySelectorAll('.widget-output img').length === 2", timeout=REPLY_MS)
+    before, drawn = _dial_row(page), _images(page)
     assert "full" in before and "1.0" in before.split()
     dial.locator(".noUi-handle").focus()
     page.keyboard.press("ArrowLeft")
+    # the kernel clears the output, then shows the table and the two figures one after another: wait for all three
     page.wait_for_function("() => { const r = document.querySelector('.widget-output table tbody tr');"
-                           " return r && r.innerText.split(/\\s+/).includes('0.0'); }", timeout=REPLY_MS)
+                           " return r && r.innerText.split(/\\s+/).includes('0.0')"
+                           " && document.querySelectorAll('.widget-output img').length === 2; }", timeout=REPLY_MS)
     after = _dial_row(page)
     assert after != before and "0.0" in after.split()  # the kernel's row for the model at strength 0
-    assert page.locator(".widget-output img").count() == 2  # the AUC bars and a case with its map, redrawn
+    redrawn = _images(page)
+    assert len(redrawn) == 2 and redrawn[0] != drawn[0]  # the AUC bars of another model
