@@ -249,7 +249,9 @@ def test_the_lesson_runs_and_records_its_verdicts(lesson_report):
     out, summary, rc = lesson_report
     assert rc == 0 and [e["notebook"] for e in summary["notebooks"]] == ["lesson.ipynb"]
     # no Ray this time: an earlier run's training profile no longer describes the report, and is gone
-    assert not (out / "engine.json").exists() and "jobs on Ray" not in (out / "index.html").read_text()
+    index = (out / "index.html").read_text()
+    assert not (out / "engine.json").exists() and "jobs on Ray" not in index
+    assert "Each statement of the lesson" in index and "statement of the papers" not in index  # its own claims
     res = summary["notebooks"][0]["results"]
     for key in ("full_conflict_acc", "full_aligned_acc", "rand_conflict_acc", "seg_conflict_acc"):
         assert 0 <= res[key] <= 100, (key, res[key])

@@ -225,6 +225,15 @@ def test_results_block_from_a_stored_summary(tmp_path, capsys):
     # the header names how the CIs were made, from the tables' method column
     assert any(x.startswith("Claims as the papers state them (paired effects; 95 % CI: Welch t over 3 seeds + shared "
                             "test bootstrap; a direction *holds*") for x in lines)
+    # the lesson's claims are its own statements, not the papers': the block says so
+    lesson = json.loads(json.dumps(s))
+    lesson["notebooks"] = [{**s["notebooks"][0], "notebook": "lesson.ipynb"}]
+    (rep / "summary.json").write_text(json.dumps(lesson))
+    assert main(["results", str(rep)]) == 0
+    out = capsys.readouterr().out
+    assert "The lesson's verdicts (paired effects; 95 % CI: Welch t over 3 seeds" in out
+    assert "| id | claim | expected (source) |" in out and "as the papers state them" not in out
+    (rep / "summary.json").write_text(json.dumps(s))
     readme = tmp_path / "README.md"
     begin, end = markers("smoke")
     readme.write_text(f"intro\n{BEGIN}\nthe study's numbers\n{END}\n{begin}\nold numbers\n{end}\noutro\n")

@@ -80,7 +80,7 @@ def _value(v: Any) -> str:
 def _claims_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:
     import pandas as pd
 
-    rows, methods = [], []
+    rows, methods, read = [], [], set()
     for e in summary["notebooks"]:
         for t in e.get("tables", []):
             if Path(t).name != "claims.csv" or not (report_dir / t).is_file():
@@ -88,6 +88,7 @@ def _claims_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:
             df = pd.read_csv(report_dir / t, index_col=0)
             if not {"claim", "effect", "lo", "hi", "verdict", "n_seeds"} <= set(df.columns):
                 continue
+            read.add(e["notebook"])
             if "method" in df:  # how each CI was made, as the claims table says (n/a rows have none)
                 for m in df["method"].dropna().astype(str):
                     if m and m not in methods:
@@ -102,9 +103,16 @@ def _claims_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:
     if not rows:
         return []
     how = "; ".join(methods) or "see the claims tables"
-    return ["", f"Claims as the papers state them (paired effects; 95 % CI: {how}; a direction *holds* only when "
-                f"its CI excludes 0 on the claimed side, *non-inferior* when it stays above -margin):", "",
-            "| id | claim | paper (source) | effect [95 % CI] | verdict | seeds |", "|---|---|---|---|---|---|", *rows]
+    if read == {"lesson.ipynb"}:  # the lesson's own statements, not the papers'
+        head = (f"The lesson's verdicts (paired effects; 95 % CI: {how}; a direction *holds* only when its CI "
+                f"excludes 0 on the claimed side, *equivalent* when its 90 % interval lies inside ± the margin):")
+        expected = "expected (source)"
+    else:
+        head = (f"Claims as the papers state them (paired effects; 95 % CI: {how}; a direction *holds* only when "
+                f"its CI excludes 0 on the claimed side, *non-inferior* when it stays above -margin):")
+        expected = "paper (source)"
+    return ["", head, "",
+            f"| id | claim | {expected} | effect [95 % CI] | verdict | seeds |", "|---|---|---|---|---|---|", *rows]
 
 
 def _engine_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:
