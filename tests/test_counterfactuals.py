@@ -176,6 +176,12 @@ def test_the_lessons_tables_against_their_definitions():
         assert tuple(d.loc[(st, "rand", "cue agrees"), ["accuracy", "lowest", "highest", "n_seeds"]]) == pytest.approx(
             (50, 45, 55, 3))
     assert lesson.crossing(d.reset_index()) == 1.0  # Full conflicting: 70 % at 0, 60 % at 1; Seg 65 %
+    # the verdicts need Full and Rand at the same seeds, and all three conditions: else an error naming runs
+    with pytest.raises(ShortcutlabError, match=r"'runs' parameter of verdicts.*Full, Seg and Rand.*Got 'seg'"):
+        lesson.verdicts(None, runs.where(condition=("full", "rand")))
+    with pytest.raises(ShortcutlabError, match=r"'runs' parameter of verdicts.*same seeds.*'rand': \[0, 1\]"):
+        lesson.verdicts(None, runs.where(condition="full") + runs.where(condition="seg")
+                        + runs.where(condition="rand", seed=(0, 1)))
     masks = RunSet()
     for cond, f, ks in (("full", 1.0, [10, 14]), ("rand", 1.0, [9, 10]), ("rand", 0.05, [12, 13])):
         for s, c in enumerate(ks):

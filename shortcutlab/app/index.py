@@ -153,12 +153,14 @@ def _all_claims(out: Path, summary: Mapping[str, Any]) -> str:
     if not frames:
         return ""
     df = pd.concat(frames, ignore_index=True)
-    whose = ("Each statement of the lesson (what it expects, and why, beside it)" if set(df["notebook"]) == {"lesson"}
+    from .results import lesson_only
+
+    whose = ("Each statement of the lesson (what it expects, and why, beside it)" if lesson_only(df["notebook"])
              else "Each statement of the papers (its source and the paper's own numbers beside it)")
     return (f"<h2>Claims</h2><p>{whose}, as a paired effect with a 95 % CI over seeds and the shared test images "
-            "(Welch–Satterthwaite degrees of freedom); <em>holds</em> only when the CI excludes 0 on the claimed side, <em>non-inferior</em> when "
-            "it stays above −margin, <em>equivalent</em> when the effect is inside ± the smallest effect of "
-            "interest; <code>p_holm</code> is Holm-adjusted over each notebook's claims.</p>"
+            "(Welch–Satterthwaite degrees of freedom); <em>holds</em> only when the CI excludes 0 on the claimed "
+            "side, <em>non-inferior</em> when it stays above −margin, <em>equivalent</em> when the effect is inside "
+            "± the smallest effect of interest; <code>p_holm</code> is Holm-adjusted over each notebook's claims.</p>"
             + _table_html(df[[c for c in df.columns if c not in ("per_seed", "method")]], index=False))
 
 

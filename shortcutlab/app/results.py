@@ -77,6 +77,11 @@ def _value(v: Any) -> str:
     return str(v)
 
 
+def lesson_only(notebooks) -> bool:
+    """Whether the claims tables read came from the lesson alone: its own statements, not the papers'."""
+    return {str(n).removesuffix(".ipynb") for n in notebooks} == {"lesson"}
+
+
 def _claims_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:
     import pandas as pd
 
@@ -103,7 +108,7 @@ def _claims_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:
     if not rows:
         return []
     how = "; ".join(methods) or "see the claims tables"
-    if read == {"lesson.ipynb"}:  # the lesson's own statements, not the papers'
+    if lesson_only(read):
         head = (f"The lesson's verdicts (paired effects; 95 % CI: {how}; a direction *holds* only when its CI "
                 f"excludes 0 on the claimed side, *equivalent* when its 90 % interval lies inside ± the margin):")
         expected = "expected (source)"

@@ -188,14 +188,13 @@ def evaluate_claims(claims: Sequence[tuple], units: Sequence[dict], *,
     own is ``(claim id, effect, its units)``: its row is over those seeds, and Holm still adjusts over every row.
     ``effect`` None: the claim's data exists only for a phantom (verdict ``n/a (needs a phantom)``). ``method``:
     ``welch`` (the default), ``seed_t`` (the earlier t over S - 1 degrees of freedom, which over-covers) or
-    ``hierarchical_bootstrap``; only ``welch`` gives degrees of freedom, so the other two read a direction from the CI alone. ``margins``:
-    ``{"auc": .., "points": .., "overlap": .., "r": ..}``."""
+    ``hierarchical_bootstrap``; only ``welch`` gives degrees of freedom, so the other two read a direction from the
+    CI alone. ``margins``: ``{"auc": .., "points": .., "overlap": .., "r": ..}``."""
     check_choice(method, ("welch", "seed_t", "hierarchical_bootstrap"), name="method", where="evaluate_claims")
     margins = dict(margins or {})
     rows, ps = [], []
-    every = units
     for cid, effect, *own in claims:
-        units = own[0] if own else every
+        its = own[0] if own else units  # a claim read on runs of its own
         c = get_claim(cid)
         margin = float(margins.get(c.margin, 0.0)) if c.margin else 0.0
         base = dict(id=c.id, claim=c.text, source=c.source, paper=c.paper + (f" ({c.paper_note})" if c.paper_note else ""),
@@ -207,12 +206,12 @@ def evaluate_claims(claims: Sequence[tuple], units: Sequence[dict], *,
             ps.append(nan)
             continue
         if method == "welch":
-            r = seed_welch_interval(effect, units, n_boot=n_boot, ci=ci, seed=seed)
+            r = seed_welch_interval(effect, its, n_boot=n_boot, ci=ci, seed=seed)
             verdict = decide(r["estimate"], r["se"], r["df"], test=c.test, margin=margin, ci=ci)
             side = "less" if c.test == "less" else "greater"
             p = one_sided_p(r["estimate"], r["se"], r["df"], side, margin if c.test == "noninferior" else 0.0)
         else:
-            sets = [{k: v for k, v in u.items() if k != "fingerprint"} for u in units]
+            sets = [{k: v for k, v in u.items() if k != "fingerprint"} for u in its]
             r = (seed_t_interval if method == "seed_t" else hierarchical_bootstrap)(effect, sets, n_boot=n_boot, ci=ci,
                                                                                       seed=seed)
             shift = margin if c.test == "noninferior" else 0.0
@@ -223,7 +222,7 @@ def evaluate_claims(claims: Sequence[tuple], units: Sequence[dict], *,
             verdict = "not expected on this phantom"
         todo = ""
         if verdict in ("inconclusive", "not expected on this phantom") and method == "welch":
-            n_test = max((len(a[0]) for a in (units[0][k] for k in units[0] if k != "fingerprint")), default=0)
+            n_test = max((len(a[0]) for a in (its[0][k] for k in its[0] if k != "fingerprint")), default=0)
             need = to_decide(r["estimate"], r["se_seeds"], r["se_test"], r["n_seeds"], n_test, test=c.test,
                              margin=margin, ci=ci, n_boot=max(r["n_boot"], 2))
             todo = "; ".join(f"≈{v} {k}" for k, v in need.items() if v is not None) or "not at this effect"

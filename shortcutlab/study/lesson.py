@@ -217,7 +217,6 @@ def learning_curves(runs: RunSet):
 def verdicts(study: Study, runs: RunSet, *, n_boot: int | None = None) -> pd.DataFrame:
     """The lesson's four verdicts (claims ``L1`` … ``L4``) over the seeds, read like the papers' claims: L1, L3 and
     L4 on each seed's Full and Rand, L2 on Seg's own seeds (:func:`lesson_runs`)."""
-    fp = _fingerprint(study, "cm")
     by = runs.by("condition")
     for c in CONDITIONS:
         if c not in by:
@@ -226,6 +225,7 @@ def verdicts(study: Study, runs: RunSet, *, n_boot: int | None = None) -> pd.Dat
     if full_seeds != rand_seeds:
         raise param_error("runs", "verdicts", "Full and Rand at the same seeds (lesson_runs)",
                           {"full": full_seeds, "rand": rand_seeds})
+    fp = _fingerprint(study, "cm")
 
     def unit(*models: Run, maps: bool = True) -> dict:
         u = {"fingerprint": fp, "pairs": (models[0].labels["test_aligned"],
