@@ -15,13 +15,15 @@ export PYTHONHASHSEED ?= 0
 # the local mirror warns about each missing index folder; keep the log readable
 QUIET_PIP := grep -v -e "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: install study lesson test lab kernel clean bench help
+.PHONY: install study lesson test test-slow lab kernel clean bench help
 
 help:
 	@echo "make study   - install (first time) and run every notebook with params/$(PRESET).yaml into reports/$(PRESET)/"
 	@echo "               (ENGINE=ray: the training jobs first, in parallel on Ray; Ray comes with the install)"
 	@echo "make lesson  - install (first time) and run the five-minute lesson (params/lesson.yaml) into reports/lesson/"
-	@echo "make test    - install (first time) and run the whole test suite"
+	@echo "make test    - install (first time) and run the test suite (the slow tests are left to make test-slow)"
+	@echo "make test-slow - the slow tests (browser, kill-and-resume), then the outcome tests again with the"
+	@echo "               arithmetic perturbed (SHORTCUTLAB_PERTURB=1); CI runs both"
 	@echo "make lab     - JupyterLab on notebooks/ with the shortcutlab kernel (PRESET=smoke: every notebook takes it)"
 	@echo "make kernel  - register the shortcutlab kernel for your user, so that any Jupyter finds it"
 	@echo "make bench   - performance ratios (shortcutlab bench)"
@@ -47,7 +49,11 @@ lesson: $(STAMP)
 	$(BIN)/shortcutlab run --preset lesson --only lesson --engine $(ENGINE)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+	SHORTCUTLAB_PERTURB=1 $(BIN)/python -m pytest -m "outcome and not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/shortcutlab bench --preset smoke

@@ -161,6 +161,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "momentum": F(0.99, "float", 0, 1, hi_open=True, setting=("pretrain",)),
         "proj_dim": F(128, "int", 2, 65_536, setting=("pretrain",)),
         "hidden_dim": F(256, "int", 2, 65_536, setting=("pretrain",)),
+        "precision": F("auto", "choice", choices=("fp32", "bf16", "auto"), setting=("pretrain",), results=False,
+                       doc="the pretraining's compute: bf16 autocast or fp32; auto: bf16 where the device computes it "
+                           "natively, as train.precision. Losses stay fp32. The resolved choice is in the cache key"),
     },
     "saliency": {
         "method": F("gradcam", "choice", choices=CAM_METHODS),

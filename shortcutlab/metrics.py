@@ -125,6 +125,8 @@ def bootstrap_ci(y, p, fn: Callable[[np.ndarray, np.ndarray], float], *, n_boot:
         est = float(fn(y, p))
     except ShortcutlabError as e:
         nan = float("nan")
+        warnings.warn(f"bootstrap_ci: the metric is undefined on this test set ({n} samples, {present} of {k} "
+                      f"classes present), so its estimate and CI are NaN: {e}", stacklevel=2)
         return {**out, "estimate": nan, "lo": nan, "hi": nan, "reason": str(e)}
     draws, redrawn = _resamples(y, n_boot, seed=seed, present=present if require_all_classes else 0,
                                 max_redraws=10 * n_boot if max_redraws is None else max_redraws)
@@ -139,6 +141,7 @@ def bootstrap_ci(y, p, fn: Callable[[np.ndarray, np.ndarray], float], *, n_boot:
            "n_redrawn": int(redrawn)}
     if not stats.size:
         res["reason"] = f"no valid resample in {redrawn} draws (each lacked a class of the test set)"
+        warnings.warn(f"bootstrap_ci: the CI is NaN: {res['reason']}.", stacklevel=2)
     return res
 
 

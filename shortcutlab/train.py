@@ -28,7 +28,7 @@ from .interventions.registry import get_condition
 from .data.imageset import ImageSet
 from .interventions.pipeline import BatchPipeline
 
-__all__ = ["TrainSettings", "FitResult", "fit", "predict", "compute_plan", "native_bf16", "sma_variant_loss", "resolve_device", "set_threads", "class_weights",
+__all__ = ["TrainSettings", "FitResult", "fit", "predict", "compute_plan", "compute_key", "pretrain_plan", "perturbation", "PERTURB_ENV", "native_bf16", "sma_variant_loss", "resolve_device", "set_threads", "class_weights",
            "soft_cross_entropy"]
 
 
@@ -60,24 +60,104 @@ def native_bf16(device: torch.device | str) -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
 
 
+PERTURB_ENV = "SHORTCUTLAB_PERTURB"
+PERTURBATIONS = ("channels_last", "precision", "ulp", "threads")
+
+
+def perturbation(device: torch.device | str = "cpu") -> tuple[str, ...]:
+    """The arithmetic perturbations the environment variable ``SHORTCUTLAB_PERTURB`` asks for.
+
+    They change the last bits of training, never its meaning, so that a test which only holds on one machine's
+    exact arithmetic fails where it was written: ``channels_last`` toggles the memory format (on a CPU),
+    ``precision`` swaps fp32 and bf16, ``ulp`` moves every initial weight one ulp towards +inf (training then takes
+    another path, as it does under another precision) and ``threads`` trains with another thread count. Unset, empty
+    or ``0``: none. ``1``: ``channels_last`` and ``precision`` where the device computes bf16 natively
+    (:func:`native_bf16`), else ``channels_last`` and ``ulp``. Otherwise a comma-separated list of the names.
+    A perturbed run is keyed apart in the study cache (:func:`compute_key`)."""
+    raw = os.environ.get(PERTURB_ENV, "").strip().lower()
+    if raw in ("", "0", "off"):
+        return ()
+    if raw in ("1", "on"):
+        return ("channels_last", "precision" if native_bf16(device) else "ulp")
+    parts = tuple(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
+    bad = [p for p in parts if p not in PERTURBATIONS]
+    if bad or not parts:
+        raise ShortcutlabError(f"The environment variable {PERTURB_ENV} must be 0, 1 or a comma-separated list of "
+                               f"{', '.join(map(repr, PERTURBATIONS))}. Got {raw!r} instead.")
+    return parts
+
+
+def _perturbed(plan: dict[str, Any], device: torch.device, threads: int) -> dict[str, Any]:
+    """``plan`` with the environment's :func:`perturbation` applied, and the list of what was applied."""
+    asked = perturbation(device)
+    done = []
+    for p in asked:
+        if p == "channels_last" and device.type == "cpu":  # a GPU always trains channels-last
+            plan["channels_last"] = not plan["channels_last"]
+        elif p == "precision":
+            plan["precision"] = "fp32" if plan["precision"] == "bf16" else "bf16"
+        elif p == "threads" and device.type == "cpu":
+            have = threads or os.cpu_count() or 1
+            plan["threads"] = 1 if have > 1 else 2
+        elif p == "ulp":
+            plan["ulp"] = True
+        else:
+            continue
+        done.append(p)
+    if done:
+        plan["perturb"] = done
+    return plan
+
+
+def nudge_weights(model: nn.Module) -> None:
+    """Move every floating-point parameter one ulp towards +inf (the ``ulp`` perturbation)."""
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.is_floating_point():
+                p.copy_(torch.nextafter(p, torch.full_like(p, math.inf)))
+
+
+def resolve_precision(precision: str, device: torch.device | str, *, where: str = "fit") -> str:
+    """``fp32`` or ``bf16``: ``auto`` is bf16 where :func:`native_bf16` holds, fp32 elsewhere."""
+    check_choice(precision, ("fp32", "bf16", "auto"), name="precision", where=where)
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return precision
+
+
 def compute_plan(settings: "TrainSettings", device: torch.device | str) -> dict[str, Any]:
     """The model's compute for ``settings`` on ``device``: ``precision`` (``fp32`` or ``bf16``, ``auto`` resolved by
-    :func:`native_bf16`), ``channels_last`` (always on a GPU, as cuDNN wants) and ``compile``."""
+    :func:`native_bf16`), ``channels_last`` (always on a GPU, as cuDNN wants) and ``compile``; and the arithmetic
+    :func:`perturbation` the environment asks for (``perturb``, with ``ulp`` or ``threads`` where they apply)."""
     device = torch.device(device)
-    check_choice(settings.precision, ("fp32", "bf16", "auto"), name="precision", where="fit")
-    precision = settings.precision
-    if precision == "auto":
-        precision = "bf16" if native_bf16(device) else "fp32"
-    return {"precision": precision, "channels_last": bool(settings.channels_last or device.type == "cuda"),
+    plan = {"precision": resolve_precision(settings.precision, device),
+            "channels_last": bool(settings.channels_last or device.type == "cuda"),
             "compile": bool(settings.compile)}
+    return _perturbed(plan, device, settings.threads)
+
+
+def pretrain_plan(precision: str, device: torch.device | str, threads: int = 0) -> dict[str, Any]:
+    """The compute of contrastive pretraining: ``precision`` resolved as :func:`compute_plan` does, channels-last on
+    a GPU, and the environment's :func:`perturbation`."""
+    device = torch.device(device)
+    plan = {"precision": resolve_precision(precision, device, where="pretrain"),
+            "channels_last": device.type == "cuda", "compile": False}
+    return _perturbed(plan, device, threads)
+
+
+def plan_key(plan: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a compute plan that changes numbers against plain fp32 eager contiguous compute, for a cache
+    key: empty when the compute is that plain one (so such keys are as they were before these settings)."""
+    plain = {"precision": "fp32", "channels_last": False, "compile": False}
+    out = {k: v for k, v in plan.items() if k in plain and v != plain[k]}
+    if plan.get("perturb"):
+        out["perturb"] = list(plan["perturb"])
+    return out
 
 
 def compute_key(settings: "TrainSettings", device: torch.device | str) -> dict[str, Any]:
-    """The part of :func:`compute_plan` that changes numbers against plain fp32 eager contiguous compute, for a
-    cache key: empty when the compute is that plain one (so such keys are as they were before these settings)."""
-    plan = compute_plan(settings, device)
-    plain = {"precision": "fp32", "channels_last": False, "compile": False}
-    return {k: v for k, v in plan.items() if v != plain[k]}
+    """:func:`plan_key` of :func:`compute_plan`."""
+    return plan_key(compute_plan(settings, device))
 
 
 def _prepare(x: torch.Tensor, plan: Mapping[str, Any]) -> torch.Tensor:
@@ -284,13 +364,15 @@ def fit(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, condi
     dev = resolve_device(s.device)
     plan = compute_plan(s, dev)
     if dev.type == "cpu":
-        set_threads(s.threads)
+        set_threads(plan.get("threads", s.threads))
     else:
         torch.backends.cudnn.benchmark = True
     if plan["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     torch.manual_seed(seed)
     model.to(dev)
+    if plan.get("ulp"):
+        nudge_weights(model)
     step_model = torch.compile(model) if plan["compile"] else model  # shares the parameters: checkpoints see no wrapper
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay)

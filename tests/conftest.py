@@ -38,6 +38,33 @@ def mri_study(tmp_path_factory):
     return Study(cfg, root=tmp_path_factory.mktemp("mri_study"), progress=False)
 
 
+# the training seeds over which a trained model's numbers are asserted, with the project's interval: one seed
+# decides nothing (a test resting on one seed's outcome passes or fails with the last bits of the arithmetic)
+OUTCOME_SEEDS = (0, 1, 2, 3)
+
+
+@pytest.fixture(scope="session")
+def mri_seeds(mri_study):
+    """Full, Seg and BG of ``mri_study`` at each of :data:`OUTCOME_SEEDS`, as a RunSet (seed 0 is the runs the
+    single-model tests use)."""
+    from shortcutlab.study import RunSet
+
+    runs = RunSet()
+    for s in OUTCOME_SEEDS:
+        runs = runs + mri_study.run_many("cm", ("full", "seg", "bg"), seed=s)
+    return runs
+
+
+def seed_interval(per_seed) -> dict:
+    """The project's interval over seeds that saw different draws of training (``metrics.welch_interval`` without a
+    shared test bootstrap: the t-interval over S - 1 degrees of freedom), with the per-seed values for messages."""
+    from shortcutlab.metrics import welch_interval
+
+    r = welch_interval(list(per_seed))
+    r["per_seed"] = [round(float(v), 4) for v in per_seed]
+    return r
+
+
 # three seeds of a tiny cm study: the tables and figures over seeds, the lr schedule, the CAM layer, the claims' CI
 SEEDS_SMALL = {"train.epochs": 2, "data.cmr_n": 48, "data.cmr_size": 32, "train.seeds": [0, 1, 2],
                "saliency.max_images": 8, "metrics.n_bootstrap": 20}
@@ -90,3 +117,19 @@ def smoke_report(tmp_path_factory):
     summary["exit_code"], summary["runs_root"] = rc, runs
     summary["requests"] = [line.split("\t") for line in record.read_text().splitlines()]
     return out, summary
+
+
+def processes_with(marker: bytes) -> list[int]:
+    """The pids whose command line holds ``marker`` (a Ray worker running a job is titled ``ray::_job_task``; Ray's
+    own processes carry their temporary folder in theirs)."""
+    from pathlib import Path
+
+    pids = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if marker in (p / "cmdline").read_bytes():
+                    pids.append(int(p.name))
+            except OSError:
+                pass
+    return pids

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from conftest import seed_interval
 
 import shortcutlab as sl
 from shortcutlab import ShortcutlabError
@@ -72,24 +73,41 @@ def study_audits(mri_study):
     return out
 
 
-def test_full_is_flagged_as_reading_the_background_and_seg_is_not(study_audits):
+def test_the_audit_of_the_study_models_says_what_its_tests_say(study_audits):
+    """Seed 0's Full and Seg, through the 'study:' names: Seg sees the object only, so no background can move it
+    (exactly: the mechanism); Full's one-line answer and reading follow its verdicts, and each worst case is an image
+    whose prediction moved to its donor's class. Whether Full reads the background is a trained model's outcome,
+    asserted over seeds by the next test."""
     full, seg = study_audits.values()
-    assert full.verdict("follows_donor") == "holds", full.tests
-    assert full.overall.startswith("reads the background")
+    assert seg.tests.loc["follows_donor", "effect"] == 0
     assert seg.verdict("follows_donor") == "equivalent" and seg.verdict("bg_gap") == "equivalent", seg.tests
     assert seg.overall == "does not read the background"
     assert seg.info["preprocess"]["test_input"] == "seg" and full.info["preprocess"]["test_input"] == "full"
-    # its reading says the same in words, with the interval
-    assert "the model reads the background" in full.tests.loc["follows_donor", "reading"]
-    assert full.tests.loc["follows_donor", "lo"] > 0
-    # the worst cases are images whose prediction moved to the donor's class
-    assert len(full.cases) > 0
-    c = full.case(int(full.cases[0]))
-    assert c["pred_mixed"] == c["donor_class"] != c["pred"]
-    # the maps pass the sanity check, and the localisation sits between its floor and ceiling
-    assert full.verdict("sanity_weights") == "holds"
+    reads = full.verdict("follows_donor") == "holds" or full.verdict("bg_gap") == "holds"
+    assert full.overall.startswith("reads the background") == reads, (full.overall, full.tests)
+    if full.verdict("follows_donor") == "holds":
+        assert "the model reads the background" in full.tests.loc["follows_donor", "reading"]
+        assert full.tests.loc["follows_donor", "lo"] > 0
+    for i in full.cases:
+        c = full.case(int(i))
+        assert c["pred_mixed"] == c["donor_class"] != c["pred"]
     loc = full.localisation.set_index(["class", "metric"]).loc[("all", "aks")]
     assert loc["floor"] < loc["ceiling"]
+
+
+@pytest.mark.outcome
+def test_full_is_flagged_as_reading_the_background_over_seeds(mri_study, mri_seeds):
+    """The study's Full models (trained with the cue in the background) at four seeds, audited on the cm test
+    patients: how often a prediction follows the donor's background, over the seeds' interval, is above 0. (The maps'
+    sanity check over seeds is test_saliency's.)"""
+    ds = mri_study.data("cm")["test"]
+    follows = []
+    for g in mri_seeds.by("seed").values():
+        res = sl.auditing.audit(g.one(condition="full").model(), ds, preprocess={"test_input": "full"}, seed=0,
+                                max_cam_images=8, sanity_images=4, n_boot=200)
+        follows.append(res.tests.loc["follows_donor", "effect"])
+    r = seed_interval(follows)
+    assert r["lo"] > 0, r
 
 
 def test_a_model_that_ignores_its_input_fails_the_sanity_check():

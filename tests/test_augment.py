@@ -5,7 +5,7 @@ import torch
 
 from shortcutlab import ImageSet, ShortcutlabError
 from shortcutlab.interventions.background import (CONDITIONS, bg, bokeh_bg, cutmix, donor_swap, gaussian_blur, intervene,
-                                                  noise_bg, seg, select, select_masked_fraction, shuffle_bg,
+                                                  noise_bg, noise_values, seg, select, select_masked_fraction, shuffle_bg,
                                                   wbackmix_weights)
 from shortcutlab.interventions.geometric import GeometricParams, geometric, two_views
 from shortcutlab.interventions.pipeline import BatchPipeline
@@ -62,12 +62,43 @@ def test_shuffle_preserves_background_multiset_and_object():
             assert not torch.equal(a, b)
 
 
+def _get_noise_replayed(x, m, apply, generator, values=None):
+    """BackMix's Noise as its code writes it (``get_noise`` and ``__getitem__``: ``noise = uniform(0, 30, 112 *
+    112)`` once; per image ``shuffle(noise)``, ``frame[mask == 0] = noise[mask == 0]``, then ``/ 255``), one frame
+    at a time, with this package's draws: the values, then one tensor of shuffle keys for the batch."""
+    b, f, h, w = x.shape
+    noise = torch.rand(h * w, generator=generator) * (30 / 255) if values is None else values
+    keys = torch.rand(b, f, h * w, generator=generator)
+    out = x.clone()
+    for i in range(b):
+        if not apply[i]:
+            continue
+        for j in range(f):
+            shuffled = noise[torch.argsort(keys[i, j])].reshape(h, w)
+            frame = out[i, j]
+            frame[~m[i, j]] = shuffled[~m[i, j]]
+    return out
+
+
 def test_noise_and_bokeh():
     x, m = _batch()
     apply = torch.tensor([True, False, True, True, True, True])
     n = noise_bg(x, m, apply, generator=torch.Generator().manual_seed(7))
-    assert torch.equal(n[m], x[m]) and torch.equal(n[1], x[1])
-    assert bool(((n[0][~m[0]] >= 0) & (n[0][~m[0]] < 1)).all()) and not torch.equal(n[0], x[0])
+    assert torch.equal(n, _get_noise_replayed(x, m, apply, torch.Generator().manual_seed(7)))
+    assert torch.equal(n[m], x[m]) and torch.equal(n[1], x[1]) and not torch.equal(n[0], x[0])
+    bgv = n[0][~m[0]]
+    assert bool(((bgv >= 0) & (bgv < 30 / 255)).all())
+    # one array for the data set: each frame's noise is a permutation of the same values
+    vals = noise_values(x.shape[2], x.shape[3], generator=torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(9)
+    full = torch.zeros_like(m)  # no object: every pixel is background, so each frame holds all the values
+    k = noise_bg(x, full, torch.ones(len(x), dtype=torch.bool), generator=g, values=vals)
+    for i in range(len(x)):
+        for j in range(x.shape[1]):
+            assert torch.equal(torch.sort(k[i, j].flatten()).values, torch.sort(vals).values)
+    assert not torch.equal(k[0, 0], k[1, 0])
+    assert torch.equal(k, _get_noise_replayed(x, full, torch.ones(len(x), dtype=torch.bool),
+                                              torch.Generator().manual_seed(9), values=vals))
     k = bokeh_bg(x, m, apply, sigma=2.0)
     blurred = gaussian_blur(x, 2.0)
     assert torch.equal(k[m], x[m]) and torch.allclose(k[0][~m[0]], blurred[0][~m[0]])
@@ -166,6 +197,22 @@ def test_pipeline_backmix_fraction_weights_and_donors():
     # non-augmented samples are untouched (no geometric aug here)
     untouched = ~batch.augmented
     assert torch.equal(batch.x[untouched], s.float_images()[batch.index][untouched])
+
+
+def test_pipeline_noise_draws_its_values_once_per_data_set():
+    """Every batch's noise comes from the one array the pipeline drew from its seed (BackMix's ``get_noise`` runs
+    once, in the data set's constructor): each background pixel holds one of those values."""
+    s = _set(n=24)
+    p = BatchPipeline(s, "noise", batch_size=8, seed=3)
+    g = torch.Generator().manual_seed(3)  # the pipeline's draws, replayed: the masked subset, then the noise
+    select_masked_fraction(s.has_mask, 1.0, generator=g)
+    want = noise_values(*s.size, generator=g)
+    assert torch.equal(p._noise, want)
+    allowed = set(want.tolist())
+    for b in p:
+        m = s.masks[b.index]
+        got = b.x[~m]
+        assert set(got.tolist()) <= allowed and bool((got < 30 / 255).all())
 
 
 @pytest.mark.parametrize("kw,match", [

@@ -1,74 +1,76 @@
-"""The directions the phantoms are built to show, at sizes where they are seed-robust (run by `make test`).
+"""The directions the phantoms are built to show, asserted over four training seeds with the project's interval.
 
-MRI (cm phantom v5, n = 400 at 64 px, 10 epochs, best-val-AUC epoch; data seeds 0-2 measured):
-  BG-only AUC 0.82 / 0.91 / 0.89, lower CI bound 0.77 / 0.86 / 0.85 (> 0.5); Full's AUC drop when the cue is
-  decorrelated 0.08 / 0.12 / 0.08 vs Seg's -0.01 / -0.04 / 0.02; AKS Seg 0.18 / 0.23 / 0.29 vs Full
-  0.12 / 0.13 / 0.14 (phantom v4 had Seg 0.26-0.33 vs Full 0.07-0.10: its heart-only models looked at the heart
-  more, its full-image models less, so the margin below is smaller than it was).
-BackMix (echo phantom, n = 800 at 64 px, 12 epochs; see test_backmix_claims for the seeds measured).
-Trained models move with the last bits of the augmentation arithmetic (a reordered sum in the affine grid, a
-split multiply-add), so each assertion below has a margin that held on every seed measured.
+A trained model's numbers move with the last bits of the arithmetic (thread count, memory format, precision, the
+order of a sum), so no assertion here rests on one seed: each reads the claims' own interval
+(:func:`~shortcutlab.study.claims.contextual_claims`) or the t-interval over the seeds
+(``conftest.seed_interval``), and ``make test-slow`` runs them again with the arithmetic perturbed
+(``SHORTCUTLAB_PERTURB=1``).
+
+Measured on an AMD EPYC (Zen 3), fp32, seeds 0-3, plain; then perturbed (``SHORTCUTLAB_PERTURB=1``: channels-last
+off, every initial weight one ulp up). MRI (cm phantom, n = 400 at 64 px, 10 epochs, best-val-AUC epoch):
+* BG AUC 0.85 / 0.81 / 0.82 / 0.81; perturbed 0.82 / 0.77 / 0.80 / 0.82 (claim 1: holds in both).
+* AKS Seg - Full +0.10 / +0.15 / +0.10 / +0.16; perturbed +0.08 / +0.08 / +0.09 / +0.12 (claim 5a: holds).
+* Full's AUC drop from the cue agreeing to the cue conflicting 0.13 / 0.04 / 0.16 / 0.16; perturbed
+  0.14 / 0.03 / 0.04 / 0.12 (Seg's is exactly 0: it never sees the cue). Over four seeds the interval excludes 0
+  in the first set and not in the second, so claim 3 is asserted only not to be contradicted, with Seg's zero as
+  the mechanism; the study decides it at the default preset.
+* Full's drop on the decorrelated set minus Seg's, which an earlier version asserted above 0.05 on seed 0, is
+  +0.08 / -0.02 / +0.10 / +0.10; perturbed +0.06 / -0.00 / +0.01 / +0.08: not decided by four seeds, so it is
+  left to the study's claim 2.
+BackMix (echo phantom, n = 800 at 64 px, 12 epochs):
+* %E BackMix - Baseline +0.045 / +0.079 / +0.084 / +0.004 (interval -0.006 to +0.112: not decided, so the test
+  asserts only that BackMix does not lower it); perturbed +0.068 / +0.069 / +0.090 / +0.022.
+* %E with 5 % of the masks - Baseline +0.017 / -0.008 / +0.015 / +0.021; perturbed +0.065 / +0.050 / +0.045 /
+  +0.043.
+* o.o.d. accuracy BackMix - Baseline +4.7 / +8.7 / +6.7 / -1.0 points; perturbed +1.7 / +19.3 / +10.0 / +1.7.
+ An earlier version asserted %E(f = 0.05) > %E(Baseline) on seed 0, which flipped on a Zen 4 EPYC with bf16.
+What f = 0.05 does is asserted as a mechanism (test_augment's replay of the masked subset); the trained effects
+are the study's claims 9a-9c and 10a, read at the default preset.
 """
+import numpy as np
 import pytest
 
+from conftest import OUTCOME_SEEDS, seed_interval
 from shortcutlab import ShortcutlabError, load_preset
 from shortcutlab.study.claims import CLAIM_COLUMNS, contextual_claims
 from shortcutlab.study import Study
 
 
-@pytest.mark.slow
-def test_mri_claims(mri_study):
-    runs = {("cm", c): mri_study.run("cm", c) for c in ("full", "seg", "bg")}
-    bg = runs[("cm", "bg")].metrics["test"]
-    assert bg["auc_micro_lo"] > 0.5  # BG-only above chance, CI and all
-    full, seg = runs[("cm", "full")].metrics, runs[("cm", "seg")].metrics
-    drop_full = full["test"]["auc_micro"] - full["test_decorrelated"]["auc_micro"]
-    drop_seg = seg["test"]["auc_micro"] - seg["test_decorrelated"]["auc_micro"]
-    assert drop_full > drop_seg + 0.05, (drop_full, drop_seg)
-    aks_full = runs[("cm", "full")].overlap()["aks"]["mean"]
-    aks_seg = runs[("cm", "seg")].overlap()["aks"]["mean"]
-    assert aks_seg > aks_full + 0.04, (aks_seg, aks_full)
-    made = mri_study.run_many("cm", ("full", "seg", "bg"), seed=0)  # no Rand: saves a training
-    table = contextual_claims(mri_study, made, conditions=("full", "seg", "bg")).set_index("id")
-    assert list(table.reset_index().columns) == CLAIM_COLUMNS
-    bg_row = table.loc["1"]
-    assert bg_row["verdict"] == "holds" and bg_row["effect"] == pytest.approx(bg["auc_micro"] - 0.5)
+@pytest.mark.outcome
+def test_mri_claims(mri_study, mri_seeds):
+    table = contextual_claims(mri_study, mri_seeds, conditions=("full", "seg", "bg")).set_index("id")
+    assert list(table.reset_index().columns) == CLAIM_COLUMNS and list(table.index) == ["1", "2", "3", "5a"]
+    assert (table["n_seeds"] == len(OUTCOME_SEEDS)).all()
+    per_seed = mri_seeds.by("seed")
+    bg_auc = [g.one(condition="bg").metrics["test"]["auc_micro"] for g in per_seed.values()]
+    # the claims' effect is the mean of the per-seed effects: claim 1 is BG's AUC above chance
+    assert table.loc["1", "effect"] == pytest.approx(np.mean(bg_auc) - 0.5)
+    assert table.loc["1", "verdict"] == "holds", table.loc["1"].to_dict()
     # claim 3 on the same patients with the cue agreeing and conflicting: Seg never sees the cue, so its drop is 0
-    pair_drop = {c: runs[("cm", c)].metrics["test_aligned"]["auc_micro"] - runs[("cm", c)].metrics["test_conflict"]["auc_micro"]
-                 for c in ("full", "seg")}
-    assert pair_drop["seg"] == pytest.approx(0.0, abs=1e-12) and pair_drop["full"] > 0.05, pair_drop
-    drop_row = table.loc["3"]
-    assert drop_row["effect"] == pytest.approx(pair_drop["full"] - pair_drop["seg"]) and drop_row["verdict"] == "holds"
-    aks_row = table.loc["5a"]
-    assert aks_row["effect"] > 0 and aks_row["verdict"] != "contradicted"
-    assert list(table.index) == ["1", "2", "3", "5a"]
+    # at every seed (the mechanism), and Full's drop is the effect
+    drops = {c: [g.one(condition=c).metrics["test_aligned"]["auc_micro"]
+                 - g.one(condition=c).metrics["test_conflict"]["auc_micro"] for g in per_seed.values()]
+             for c in ("full", "seg")}
+    assert drops["seg"] == pytest.approx([0.0] * len(OUTCOME_SEEDS), abs=1e-12)
+    assert table.loc["3", "effect"] == pytest.approx(np.mean(drops["full"]))
+    assert table.loc["3", "verdict"] != "contradicted", (table.loc["3"].to_dict(), drops)
+    # claim 5a: Seg's maps sit on the heart more than Full's
+    assert table.loc["5a", "verdict"] == "holds", table.loc["5a"].to_dict()
 
 
-@pytest.mark.slow
-def test_backmix_claims(tmp_path):
-    """echo phantom n = 800 at 64 px, 12 epochs, data seed 0.
-
-    Measured, data seeds 0 / 1: %E baseline 0.63 / 0.69, BackMix 0.72 / 0.74, BackMix f = 0.05 0.67 / 0.75;
-    o.o.d. accuracy baseline 0.56 / 0.79, BackMix 0.81 / 0.87. With last-bit differences in the augmentation
-    arithmetic (the affine grid summed in another order, the contrast as a split multiply-add), data seeds
-    0 / 1 / 2 / 3: %E baseline 0.65 / 0.68 / 0.56 / 0.62, BackMix 0.68 / 0.74 / 0.75 / 0.71, f = 0.05
-    0.67 / 0.74 / 0.70 / 0.71; o.o.d. accuracy baseline 0.67 / 0.78 / 0.71 / 0.43, BackMix
-    0.62 / 0.75 / 0.78 / 0.83. The focus claims hold in all six; the o.o.d. accuracy order does not (seed 0
-    flips with the last bits), so the test asserts the focus claims and only that BackMix costs little
-    o.o.d. accuracy. The README reports the o.o.d. comparison at the default preset as measured.
-    """
+@pytest.mark.outcome
+def test_backmix_does_not_lower_the_energy_on_the_sector(tmp_path):
+    """BackMix against Baseline, %E on the i.d. test maps, over four seeds' interval: not below Baseline (the
+    interval does not lie below 0). That it raises %E is not decided at this size (the interval includes 0, see the
+    module's docstring); the study's claim 9a decides it at the default preset."""
     cfg = load_preset("smoke", overrides={"data.echo_n": 800, "data.echo_ood_n": 300, "data.echo_size": 64,
                                           "train.echo_epochs": 12, "saliency.max_images": 80,
                                           "metrics.n_bootstrap": 100})
     study = Study(cfg, root=tmp_path, progress=False)
-    base, bm = study.run("echo", "baseline"), study.run("echo", "backmix")
-    f05 = study.run("echo", "backmix", f=0.05)
-    e_base = base.overlap("test")["pct_e"]["mean"]
-    e_bm = bm.overlap("test")["pct_e"]["mean"]
-    e_f05 = f05.overlap("test")["pct_e"]["mean"]
-    assert e_bm > e_base + 0.02, (e_bm, e_base)
-    assert e_f05 > e_base, (e_f05, e_base)
-    assert bm.metrics["ood"]["accuracy"] >= base.metrics["ood"]["accuracy"] - 0.1, (bm.metrics["ood"], base.metrics["ood"])
+    gain = [study.run("echo", "backmix", seed=s).overlap("test")["pct_e"]["mean"]
+            - study.run("echo", "baseline", seed=s).overlap("test")["pct_e"]["mean"] for s in OUTCOME_SEEDS]
+    r = seed_interval(gain)
+    assert r["hi"] > 0, r
 
 
 def test_claim_ci_choice_is_checked(seeds_study):

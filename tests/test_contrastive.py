@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+from conftest import seed_interval
 import torch.nn.functional as tF
 
 from shortcutlab import ShortcutlabError, load_preset
@@ -111,37 +112,50 @@ def test_bad_input():
         nt_xent_loss(torch.ones(1, 3), torch.ones(1, 3))
 
 
-@pytest.mark.parametrize("method", ["simclr", "moco", "byol"])
+@pytest.mark.outcome
+@pytest.mark.parametrize("method", ["simclr", "byol"])
 def test_loss_falls(method):
+    """Over four seeds, the lower of the last two epochs' losses is below the first epoch's, on the seeds' interval.
+    Measured (AMD EPYC Zen 3, fp32), first minus the lower of the last two, seeds 0-3: SimCLR +0.23 / +0.40 / +0.54 /
+    +0.36, BYOL +2.06 / +2.36 / +1.71 / +2.50. MoCo is not asserted: at this size its loss rises while the queue
+    fills with real keys (epoch 1) and then falls only +0.19 / -0.20 / -0.05 / -0.02 from epoch 2 in six epochs
+    (+0.39 / +0.38 / +0.12 / +0.14 in ten): not decided, so its loss is pinned as a mechanism instead, against
+    the hand-written reference (test_info_nce_reference) and through its queue (test_queue_*)."""
     s = make_cmr("cm", 32, 32, seed=0)
-    torch.manual_seed(0)
-    enc = build_model("sl_cnn", 4).encoder
     st = ContrastiveSettings(epochs=6, batch_size=16, lr=3e-3, queue_size=16, hidden_dim=32, proj_dim=16)
-    r = pretrain(method, s, enc, settings=st, seed=0, progress=False)
-    losses = [h["loss"] for h in r.history]
-    # MoCo starts from a queue of random keys (easy negatives): its loss rises while the queue fills with real
-    # keys during the first epoch, then falls. Compare from the first full-queue epoch on.
-    first = 1 if method == "moco" else 0
-    assert min(losses[-2:]) < losses[first], losses
+    falls = []
+    for seed in range(4):
+        torch.manual_seed(seed)
+        enc = build_model("sl_cnn", 4).encoder
+        losses = [h["loss"] for h in pretrain(method, s, enc, settings=st, seed=seed, progress=False).history]
+        falls.append(losses[0] - min(losses[-2:]))
+    r = seed_interval(falls)
+    assert r["lo"] > 0, r
 
 
+@pytest.mark.outcome
 def test_pretrained_probe_beats_random_probe(tmp_path):
-    """A MoCo-pretrained encoder's linear probe beats a random encoder's linear probe.
+    """A MoCo-pretrained encoder's linear probe beats a random encoder's linear probe, over three seeds (the seed of
+    the pretraining, the encoder's initial weights and the probes).
 
-    Robust from cm n=600 at 64 px (MoCo 3 epochs, probes 12 epochs): 0.81 / 0.71 / 0.77 vs 0.53 / 0.58 / 0.56
-    micro AUC over data seeds 0-2. Smaller sizes were not robust (n=400, 8 probe epochs: 0.59 vs 0.51; n=240 at
-    48 px with SimCLR: 0.57 vs 0.52), so the test uses this size.
+    From cm n=600 at 64 px (MoCo 3 epochs, probes 12 epochs), one seed each: 0.81 / 0.71 / 0.77 vs 0.53 / 0.58 /
+    0.56 micro AUC over data seeds 0-2. Smaller sizes were not robust (n=400, 8 probe epochs: 0.59 vs 0.51; n=240 at
+    48 px with SimCLR: 0.57 vs 0.52), so the test uses this size. Over training seeds 0-2 (AMD EPYC Zen 3, fp32) the
+    gain is +0.149 micro AUC, interval +0.044 to +0.253.
     """
     cfg = load_preset("smoke", overrides={"data.cmr_n": 600, "data.cmr_size": 64, "train.epochs": 12,
                                           "contrastive.epochs": 3, "contrastive.batch_size": 64,
                                           "contrastive.queue_size": 256, "contrastive.hidden_dim": 256,
                                           "contrastive.proj_dim": 128})
     study = Study(cfg, root=tmp_path, progress=False)
-    pre = study.pretrain("moco", "cm")
-    probe = study.run("cm", "full", init=pre, probe=True)
-    rnd = study.run("cm", "full", probe=True)
-    assert probe.metrics["test"]["auc_micro"] > rnd.metrics["test"]["auc_micro"] + 0.1, (
-        probe.metrics["test"]["auc_micro"], rnd.metrics["test"]["auc_micro"])
+    gain = []
+    for seed in (0, 1, 2):
+        pre = study.pretrain("moco", "cm", seed=seed)
+        probe = study.run("cm", "full", init=pre, probe=True, seed=seed)
+        rnd = study.run("cm", "full", probe=True, seed=seed)
+        gain.append(probe.metrics["test"]["auc_micro"] - rnd.metrics["test"]["auc_micro"])
+    r = seed_interval(gain)
+    assert r["lo"] > 0, r
 
 
 def test_transfer_and_resume(tmp_path, kill_after):

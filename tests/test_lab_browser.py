@@ -25,9 +25,9 @@ REPLY_MS = 30_000  # the kernel's answer to a click: a model from the cache, two
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium; .ci/run installs "
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium; .ci/run installs "
                                                          "it where it can); the widgets' Python side is tested in "
-                                                         "test_widgets")
+                                                         "test_widgets")]
 
 
 def _cell(src: str) -> dict:

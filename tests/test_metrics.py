@@ -58,6 +58,12 @@ def test_bootstrap_ci_seeded_contains_estimate_and_counts_redraws():
     y2p = np.eye(3)[y2] * 0.7 + 0.1
     r = bootstrap_ci(y2, y2p, f, n_boot=50, seed=0)
     assert r["n_redrawn"] > 0 and r["n_boot_valid"] == 50 and not math.isnan(r["lo"])
+    # a test set of one class: the AUC is undefined, the result is NaN with its reason, and a warning says so
+    one = np.zeros(12, int)
+    with pytest.warns(UserWarning, match=r"bootstrap_ci: the metric is undefined on this test set \(12 samples, 1 of "
+                                         r"3 classes present\), so its estimate and CI are NaN"):
+        r = bootstrap_ci(one, np.eye(3)[one] * 0.7 + 0.1, lambda a, b: auc(a, b, "micro"), n_boot=20)
+    assert math.isnan(r["estimate"]) and math.isnan(r["lo"]) and r["reason"]
 
 
 

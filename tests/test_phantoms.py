@@ -74,13 +74,26 @@ def test_bad_input(call, match):
         call()
 
 
+@pytest.mark.outcome
 def test_calibration_small_scale():
-    """The dial works: bg-only probe near chance at strength 0 and higher at 0.9; heart-only well above chance."""
-    df = calibrate_cmr(cohort="cm", n=240, size=32, strengths=(0.0, 0.9), pool=8)
-    assert 0.7 < df.loc[0.0, "seg"] < 0.98
-    assert df.loc[0.0, "bg"] < 0.65
-    assert df.loc[0.9, "bg"] > df.loc[0.0, "bg"] + 0.15
-    assert df.loc[0.9, "full"] > df.loc[0.0, "full"]
+    """The dial works, over eight data seeds' interval (the bounds an earlier one-seed version asserted): the
+    bg-only probe near chance at strength 0 and higher at 0.9; the heart-only probe well above chance and below
+    perfect; the full-image probe gains from the cue. Measured (AMD EPYC Zen 3), seeds 0-7: seg 0.79 / 0.78 / 0.71 /
+    0.79 / 0.76 / 0.70 / 0.77 / 0.74; bg at strength 0 0.45 / 0.61 / 0.57 / 0.51 / 0.55 / 0.47 / 0.50 / 0.49; bg's
+    gain at 0.9 +0.26 / +0.15 / +0.18 / +0.25 / +0.19 / +0.21 / +0.22 / +0.16; full's +0.16 / +0.10 / +0.14 / +0.15 /
+    +0.12 / +0.13 / +0.12 / +0.10. (Three seeds were too few: the t-interval over 2 degrees of freedom spanned
+    0.65-0.87 for seg.)"""
+    from conftest import seed_interval
+
+    dfs = [calibrate_cmr(cohort="cm", n=240, size=32, strengths=(0.0, 0.9), pool=8, seed=s) for s in range(8)]
+    seg = seed_interval([d.loc[0.0, "seg"] for d in dfs])
+    assert 0.7 < seg["lo"] and seg["hi"] < 0.98, seg
+    bg0 = seed_interval([d.loc[0.0, "bg"] for d in dfs])
+    assert bg0["hi"] < 0.65, bg0
+    gain_bg = seed_interval([d.loc[0.9, "bg"] - d.loc[0.0, "bg"] for d in dfs])
+    assert gain_bg["lo"] > 0.15, gain_bg
+    gain_full = seed_interval([d.loc[0.9, "full"] - d.loc[0.0, "full"] for d in dfs])
+    assert gain_full["lo"] > 0, gain_full
 
 
 @pytest.mark.parametrize("cohort", ["cm", "acdc"])

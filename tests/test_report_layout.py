@@ -56,6 +56,7 @@ def test_the_report_shows_figures_tables_and_claims(report):
     assert "max-width:48%" not in text
 
 
+@pytest.mark.slow
 def test_the_report_fits_a_browser_window(report):
     """In headless Chromium at 1280 px: the page is no wider than the window (a table that overflowed the body
     would widen it), and no image is shown narrower than its natural width or the room it has allows (2 px of

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import SEEDS_SMALL
+from conftest import SEEDS_SMALL, seed_interval
 
 from shortcutlab import ShortcutlabError, load_preset
 from shortcutlab.study import Study
@@ -86,32 +86,35 @@ def test_rendering(small):
         overlay(np.zeros((4, 4)), np.zeros((5, 5)))
 
 
-def test_seg_model_looks_at_the_heart_more_than_bg_model(mri_study):
-    """cm phantom n=400 at 64 px, 10 epochs: AKS(seg) 0.18 / 0.23 / 0.29 vs AKS(bg) 0.06 / 0.06 / 0.07 over data
-    seeds 0-2 (phantom v5). Smaller (n=200 at 48 px, 8 epochs) was not robust: the under-trained seg model's maps sometimes
-    sat in the blank background (AKS 0.01-0.02)."""
-    study = mri_study
-    seg, bg = study.run("cm", "seg"), study.run("cm", "bg")
-    a_seg = np.nanmean(seg.cams()["metrics"]["aks"])
-    a_bg = np.nanmean(bg.cams()["metrics"]["aks"])
-    assert a_seg > a_bg + 0.1, (a_seg, a_bg)
-    again = seg.cams()  # cached
+@pytest.mark.outcome
+def test_seg_model_looks_at_the_heart_more_than_bg_model(mri_study, mri_seeds):
+    """cm phantom n=400 at 64 px, 10 epochs: AKS(Seg) - AKS(BG) +0.18 / +0.25 / +0.16 / +0.24 over training seeds
+    0-3 (AMD EPYC Zen 3, fp32), perturbed (SHORTCUTLAB_PERTURB=1) +0.16 / +0.16 / +0.17 / +0.20, asserted over the
+    seeds' interval. Smaller (n=200 at 48 px, 8 epochs) was not robust:
+    the under-trained seg model's maps sometimes sat in the blank background (AKS 0.01-0.02)."""
+    gap = [np.nanmean(g.one(condition="seg").cams()["metrics"]["aks"])
+           - np.nanmean(g.one(condition="bg").cams()["metrics"]["aks"]) for g in mri_seeds.by("seed").values()]
+    r = seed_interval(gap)
+    assert r["lo"] > 0.05, r
+    again = mri_study.run("cm", "seg").cams()  # cached
     assert again["cams"].dtype == np.float16 and again["cams"].shape[1:] == (2, 64, 64)
 
 
-def test_sanity_check_similarity_drops_as_layers_are_randomized(mri_study):
-    """Adebayo et al.'s point: maps of a trained model must change when its weights are randomized. On the
-    trained Full model, randomizing the head already changes the maps, similarity to the trained maps falls
-    further from the first step (head only) to the last (every block), and the fully randomized model's maps
-    are unlike the trained ones. Measured here: 1.0, 0.28 after the head, 0.15 with every block randomized."""
-    run = mri_study.run("cm", "full")
-    data = mri_study.data("cm")["test"]
-    df = sanity_check(run.model(), data.float_images()[:16])
-    steps = df["spearman_mean"].to_numpy()
-    assert steps[0] == 1.0
-    assert steps[1] < 0.9, df
-    assert steps[-1] < steps[1], df
-    assert steps[-1] < 0.5, df
+@pytest.mark.outcome
+def test_sanity_check_similarity_drops_as_layers_are_randomized(mri_study, mri_seeds):
+    """Adebayo et al.'s point: maps of a trained model must change when its weights are randomized. The first step
+    compares the trained maps with themselves (1, the mechanism); over the Full models of four seeds, the maps after
+    the head is randomized and after every block is are unlike the trained ones. Measured (AMD EPYC Zen 3, fp32,
+    seeds 0-3): after the head 0.29 / 0.09 / 0.17 / -0.15, every block 0.21 / 0.29 / 0.00 / 0.09; perturbed
+    (SHORTCUTLAB_PERTURB=1) 0.28 / -0.02 / -0.06 / -0.14 and 0.21 / 0.21 / 0.07 / 0.10. That the
+    similarity falls further from the head to the last block, asserted on one seed before, fails at two of these
+    four seeds, so it is not asserted."""
+    data = mri_study.data("cm")["test"].float_images()[:16]
+    curves = [sanity_check(g.one(condition="full").model(), data)["spearman_mean"].to_numpy()
+              for g in mri_seeds.by("seed").values()]
+    assert all(c[0] == 1.0 for c in curves)
+    head, every = seed_interval([c[1] for c in curves]), seed_interval([c[-1] for c in curves])
+    assert head["hi"] < 0.9 and every["hi"] < 0.5, (head, every)
 
 
 def test_cam_resolution_and_overlap_beside_floor_and_ceiling(mri_study):

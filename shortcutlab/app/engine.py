@@ -10,8 +10,10 @@ notebooks, which find every run in the cache. Ray is imported only here (``pip i
   under a temporary name and renames the folder into place, so an entry is either whole or absent.
 * Jobs are submitted in plan order; a job whose ``init`` is made in the same run takes that task's result as its
   argument, so Ray starts it when the init is done. A job whose init failed fails too, with that reason.
-* A failed job is reported with its spec and Ray's traceback and the others go on; Ctrl-C cancels what is left
-  and leaves only whole entries; the next run skips what is cached and resumes.
+* A failed job is reported with its spec and Ray's traceback and the others go on; a job whose worker died
+  (killed, out of memory, its node gone) is started again, up to :data:`RETRIES` times. Ctrl-C cancels what is
+  left and leaves only whole entries; a driver killed outright may leave a temporary folder, which the next run
+  removes; the next run skips what is cached and resumes.
 """
 from __future__ import annotations
 
@@ -26,8 +28,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._validation import ShortcutlabError, check_int, check_number
+from ..train import PERTURB_ENV
 
-__all__ = ["run_jobs", "pack_data", "unpack_data"]
+__all__ = ["run_jobs", "pack_data", "unpack_data", "RETRIES"]
+
+RETRIES = 2  # how often a job whose worker died is started again
 
 _FIELDS = ("images", "labels", "masks", "has_mask", "groups")
 
@@ -80,14 +85,22 @@ def _write_entry(root: Path, name: str, files: dict[str, bytes]) -> Path:
     return final
 
 
-def _job_task(cfg, job: dict, data_key: tuple, data: dict, init_entry: dict | None, threads: int) -> dict:
-    """A Ray task: train one job in a study folder of its own and return its entry's files."""
+def _job_task(cfg, job: dict, data_key: tuple, data: dict, init_entry: dict | None, threads: int,
+              perturb: str = "") -> dict:
+    """A Ray task: train one job in a study folder of its own and return its entry's files. ``perturb``: the
+    driver's ``SHORTCUTLAB_PERTURB`` (a worker on another node has its own environment), so that the worker trains,
+    and keys, what the driver planned."""
     import torch
 
     from ..study.study import Study
     from ..study.plan import run_job
+    from ..train import PERTURB_ENV
 
     os.environ.pop("SHORTCUTLAB_RECORD", None)  # the notebooks' requests are recorded, not the workers'
+    if perturb:
+        os.environ[PERTURB_ENV] = perturb
+    else:
+        os.environ.pop(PERTURB_ENV, None)
     torch.set_num_threads(threads)
     cfg = cfg.replace({"train.threads": threads})  # fit sets its threads from the preset: never more than given
     t0 = time.perf_counter()
@@ -98,7 +111,73 @@ def _job_task(cfg, job: dict, data_key: tuple, data: dict, init_entry: dict | No
             _write_entry(st.root, init_entry["name"], init_entry["files"])
         run_job(st, job)
         files = _read_entry(st.root / job["name"])
-    return {"name": job["name"], "files": files, "seconds": time.perf_counter() - t0, "host": os.uname().nodename}
+    import ray
+
+    return {"name": job["name"], "files": files, "seconds": time.perf_counter() - t0, "host": os.uname().nodename,
+            "node": ray.get_runtime_context().get_node_id()}
+
+
+def _connect(ray, address: str | None, kw: dict) -> None:
+    """``ray.init`` with a clear error for an address that does not answer and for a token Ray refuses."""
+    try:
+        ray.init(**kw)
+    except Exception as e:  # noqa: BLE001 - Ray raises several types for these; each is named below
+        if not address:
+            raise
+        text = f"{type(e).__name__}: {e}"
+        if "uthenticat" in text or "token" in text.lower():
+            raise ShortcutlabError(
+                f"The Ray cluster at --address {address!r} refused this driver's authentication token ({text.strip()[:300]}). "
+                f"Its token authentication is on: set RAY_AUTH_TOKEN to the cluster's token (print it with "
+                f"`ray get-auth-token` on the head node) or RAY_AUTH_TOKEN_PATH to a file holding it, then run "
+                f"again.") from None
+        raise ShortcutlabError(
+            f"The 'address' parameter of run_jobs (--address) is {address!r}, but no Ray cluster answered there "
+            f"({text.strip()[:300]}). Start one with `ray start --head --port=PORT` and pass HOST:PORT (or 'auto' on "
+            f"the head node), or leave --address out for a local Ray.") from None
+
+
+def _node_name(n: dict) -> str:
+    return f"{n.get('NodeManagerAddress', '?')} (node {str(n.get('NodeID', '?'))[:12]})"
+
+
+def check_nodes(ray) -> list[dict]:
+    """Every alive node of the cluster imports this shortcutlab version, or a :class:`ShortcutlabError` names the
+    node and what to do. A tiny task pinned to each node asks it (defined here, so Ray ships it by value: it runs
+    on a node without shortcutlab too). Returns one record per node: its address, id, Python and version."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from .._version import __version__
+
+    def probe():
+        import sys as _sys
+
+        try:
+            import shortcutlab as _sl
+            version = _sl.__version__
+        except ImportError:
+            version = None
+        return {"python": _sys.executable, "version": version}
+
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    task = ray.remote(num_cpus=0, max_retries=0)(probe)
+    refs = [task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote()
+            for n in nodes]
+    out = []
+    for n, ref in zip(nodes, refs):
+        try:
+            got = ray.get(ref, timeout=120)
+        except Exception as e:  # noqa: BLE001
+            raise ShortcutlabError(f"The Ray node {_node_name(n)} did not run a task ({type(e).__name__}: "
+                                   f"{str(e)[:300]}).") from None
+        if got["version"] != __version__:
+            have = "does not have shortcutlab" if got["version"] is None else f"has shortcutlab {got['version']}"
+            raise ShortcutlabError(
+                f"The Ray node {_node_name(n)} {have} in its Python ({got['python']}); the driver has "
+                f"{__version__}. Install the same version on every node (from the same checkout: pip install -e "
+                f"'.[ray]' with the constraints file) and start Ray there from that environment.")
+        out.append({"node": n["NodeID"], "address": n.get("NodeManagerAddress"), **got})
+    return out
 
 
 def bar_state(pending: Sequence[str], done: Sequence[str], init_of: dict[str, str | None], slots: int,
@@ -154,10 +233,13 @@ def run_jobs(cfg, jobs: Sequence, *, root: str | Path | None = None, address: st
     check_int(cpus_per_job, name="cpus_per_job", where="run_jobs", lo=1)
     check_number(gpus_per_job, name="gpus_per_job", where="run_jobs", lo=0)
     study = Study(cfg, root=root, progress=False)
+    for stale in study.root.glob(".incoming-*") if study.root.is_dir() else ():
+        shutil.rmtree(stale, ignore_errors=True)  # an entry a killed driver was writing: never part of the cache
     jobs = [j.to_dict() if hasattr(j, "to_dict") else dict(j) for j in jobs]
     skipped = [j["name"] for j in jobs if (study.root / j["name"] / "done.json").exists()]
     todo = [j for j in jobs if j["name"] not in skipped]
-    res: dict[str, Any] = {"done": [], "skipped": skipped, "failed": [], "seconds": 0.0, "job_seconds": {}}
+    res: dict[str, Any] = {"done": [], "skipped": skipped, "failed": [], "seconds": 0.0, "job_seconds": {},
+                           "job_nodes": {}}
     if not todo:
         return res
     t0 = time.perf_counter()
@@ -170,8 +252,18 @@ def run_jobs(cfg, jobs: Sequence, *, root: str | Path | None = None, address: st
             kw.setdefault("num_cpus", os.cpu_count() or 1)
         kw.setdefault("include_dashboard", False)
         kw.setdefault("log_to_driver", False)
-        ray.init(**kw)
-    task = ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_retries=0)(_job_task)
+        _connect(ray, address, kw)
+    if address:
+        try:
+            res["nodes"] = check_nodes(ray)
+        except BaseException:
+            if started_here:
+                ray.shutdown()
+            raise
+    # a worker or node that dies mid-job (killed, out of memory) is retried from the start of that job, twice; an
+    # error raised by the job itself is not (it would fail again), and is reported
+    task = ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_retries=RETRIES,
+                      retry_exceptions=False)(_job_task)
     refs: dict[str, Any] = {}
     from tqdm.auto import tqdm
 
@@ -191,7 +283,8 @@ def run_jobs(cfg, jobs: Sequence, *, root: str | Path | None = None, address: st
                 else:
                     init = {"name": j["init"], "files": _read_entry(study.entry(j["init"]).path)}
             key = _data_key(j)  # a top-level argument: Ray hands the task the arrays, not the reference
-            refs[j["name"]] = task.remote(cfg_ref, j, key, data_refs[key], init, cpus_per_job)
+            refs[j["name"]] = task.remote(cfg_ref, j, key, data_refs[key], init, cpus_per_job,
+                                          os.environ.get(PERTURB_ENV, ""))
         by_ref = {r: name for name, r in refs.items()}
         pending = list(refs.values())
         spec_of = {j["name"]: j for j in todo}
@@ -206,6 +299,7 @@ def run_jobs(cfg, jobs: Sequence, *, root: str | Path | None = None, address: st
                 _write_entry(study.root, out["name"], out["files"])
                 res["done"].append(name)
                 res["job_seconds"][name] = out["seconds"]
+                res["job_nodes"][name] = out.get("node")
             except Exception as e:  # noqa: BLE001 - a failed job is reported, the others go on
                 j = spec_of[name]
                 res["failed"].append({"name": name, "kind": j["kind"], "call": j["call"], "init": j["init"],

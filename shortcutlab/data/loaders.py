@@ -128,8 +128,13 @@ def _load_nii(path: Path) -> np.ndarray:
         arr = np.asarray(nib.load(str(path)).dataobj)
     except Exception as e:  # noqa: BLE001
         raise DataError(f"The NIfTI file {str(path)!r} could not be read ({type(e).__name__}: {e}).") from None
-    while arr.ndim > 3 and arr.shape[-1] == 1:  # (H, W, Z, 1): a trailing time axis of one frame
-        arr = arr[..., 0]
+    if arr.ndim > 3 and arr.shape[-1] == 1:  # (H, W, Z, 1): a trailing time axis of one frame
+        shape = arr.shape
+        while arr.ndim > 3 and arr.shape[-1] == 1:
+            arr = arr[..., 0]
+        import warnings
+        warnings.warn(f"The NIfTI file {str(path)!r} has shape {shape}: its trailing axes of length 1 (one time "
+                      f"frame) were dropped, and it is read as {arr.shape}.", stacklevel=2)
     if arr.ndim not in (2, 3):
         raise DataError(f"The NIfTI file {str(path)!r} must hold one frame, (H, W) or (H, W, Z). Got shape "
                         f"{arr.shape} instead.")
@@ -249,16 +254,25 @@ def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[st
             raise DataError(f"The manifest {str(csv_path)!r} must have a {col!r} column. "
                             f"Got columns {list(rows[0])} instead.")
     n_cols = len(rows[0])
+    spaced: dict[str, list[int]] = {}
     for i, r in enumerate(rows, start=2):
         if None in r or any(v is None for v in r.values()):
             got = n_cols - sum(v is None for v in r.values()) + len(r.get(None) or [])
             raise DataError(f"Row {i} of the manifest {str(csv_path)!r} must have {n_cols} fields like the header. "
                             f"Got {got} instead (a truncated or over-long line).")
-        r["label"] = r["label"].strip()  # 'a ' and 'a' are one class
+        if r["label"] != r["label"].strip():  # 'a ' and 'a' are one class, and the user is told
+            spaced.setdefault(r["label"], []).append(i)
+        r["label"] = r["label"].strip()
         if label_map:
             r["label"] = str(label_map.get(r["label"], r["label"])).strip()
         if not r["label"]:
             raise DataError(f"The 'label' field in row {i} of {str(csv_path)!r} is empty; every row needs a class.")
+    if spaced:
+        import warnings
+        said = "; ".join(f"{lab!r} in row{'s' if len(ix) > 1 else ''} {', '.join(map(str, ix[:5]))}"
+                         f"{' …' if len(ix) > 5 else ''} is read as {lab.strip()!r}" for lab, ix in spaced.items())
+        warnings.warn(f"The 'label' field of the manifest {str(csv_path)!r} has labels with spaces around them: "
+                      f"{said}. Remove the spaces if those rows are another class.", stacklevel=2)
     labels_seen = sorted({r["label"] for r in rows})
     classes = tuple(classes) if classes is not None else tuple(labels_seen)
     base = csv_path.parent

@@ -17,7 +17,7 @@ name          what the model sees                                               
 ``black``     background set to ``fill`` (BackMix "Black")                                train
 ``rand``      outside the own mask, another image's pixels, a donor per frame (MRI "Rand")  train
 ``backmix``   the same swap, from the masked fraction ``f`` only (BackMix §2.1-2.2)       train
-``noise``     background replaced by uniform noise (BackMix "Noise")                      train
+``noise``     background replaced by noise as BackMix's code draws it (uniform on [0, 30/255))  train
 ``shuffle``   background pixels randomly permuted within the image (BackMix "Shuffle")   train
 ``bokeh``     background Gaussian-blurred (BackMix "Bokeh")                               train
 ``cutmix``    a random box from another image, area-proportional soft label (CutMix)      train
@@ -43,7 +43,7 @@ from .._validation import ShortcutlabError, check_number, param_error
 from .registry import Condition, _builtin, condition_names, context, get_condition
 
 __all__ = ["select", "CONDITIONS", "intervene",
-           "apply_test_condition", "seg", "bg", "donor_swap", "noise_bg", "shuffle_bg", "bokeh_bg", "cutmix",
+           "apply_test_condition", "seg", "bg", "donor_swap", "noise_bg", "noise_values", "NOISE_HIGH", "shuffle_bg", "bokeh_bg", "cutmix",
            "wbackmix_weights", "select_masked_fraction", "gaussian_blur"]
 
 def _check_batch(images: torch.Tensor, masks: torch.Tensor | None, where: str, need_mask: bool = True,
@@ -179,11 +179,31 @@ def donor_swap(images: torch.Tensor, masks: torch.Tensor, apply: torch.Tensor, d
     return images.index_copy(0, rows, mixed), donor
 
 
+NOISE_HIGH = 30 / 255  # BackMix's code: np.random.uniform(0, 30) on the 0-255 scale
+
+
+def noise_values(h: int, w: int, *, generator: torch.Generator, high: float = NOISE_HIGH) -> torch.Tensor:
+    """The ``h * w`` noise values of BackMix's 'Noise', drawn once per data set: uniform on [0, ``high``)."""
+    return torch.rand(h * w, generator=generator) * high
+
+
 def noise_bg(images: torch.Tensor, masks: torch.Tensor, apply: torch.Tensor, *, generator: torch.Generator,
-             low: float = 0.0, high: float = 1.0) -> torch.Tensor:
-    """Background replaced by uniform noise in [low, high) (BackMix 'Noise')."""
+             values: torch.Tensor | None = None) -> torch.Tensor:
+    """Background replaced by noise as BackMix's code draws it ('Noise'; ``kitbransby/BackMix``,
+    ``utils/dataset_tmed2_4_class.py``, ``get_noise`` and its use): one array of ``h * w`` values, uniform on
+    [0, 30/255) (:func:`noise_values`, drawn once per data set; here when ``values`` is None), shuffled anew for
+    every frame, its value at each background pixel's position replacing that pixel. (The paper's text says only
+    "random noise sampled from a uniform distribution"; the code fixes the range and the one draw.) Draws, for
+    replaying: ``values`` if not given, then one ``torch.rand(b, f, h * w)`` whose argsort per frame is the
+    shuffle."""
     _check_batch(images, masks, "noise_bg")
-    u = to_device(torch.rand(images.shape, generator=generator), images.device, images.dtype) * (high - low) + low
+    b, f, h, w = images.shape
+    if values is None:
+        values = noise_values(h, w, generator=generator)
+    if values.numel() != h * w:
+        raise param_error("values", "noise_bg", f"{h * w} noise values (h * w of the images)", tuple(values.shape))
+    perm = torch.rand(b, f, h * w, generator=generator).argsort(-1)
+    u = to_device(values[perm].view(b, f, h, w), images.device, images.dtype)
     out = select(masks, images, u)
     return select(to_device(apply, images.device).view(-1, 1, 1, 1), out, images)
 
@@ -227,7 +247,9 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def bokeh_bg(images: torch.Tensor, masks: torch.Tensor, apply: torch.Tensor, *, sigma: float = 3.0) -> torch.Tensor:
-    """Background replaced by a Gaussian-blurred copy of the image (BackMix 'Bokeh'); object sharp."""
+    """Background replaced by a Gaussian-blurred copy of the image (BackMix 'Bokeh'); object sharp. This follows the
+    paper's text ("background blur"); its code (``utils/dataset_tmed2_4_class.py``) multiplies the background by
+    0.74 instead, a darkening, not a blur."""
     _check_batch(images, masks, "bokeh_bg")
     out = select(masks, images, gaussian_blur(images, sigma))
     return select(to_device(apply, images.device).view(-1, 1, 1, 1), out, images)
@@ -344,12 +366,14 @@ def intervene(condition: str, images: torch.Tensor, masks: torch.Tensor | None, 
               apply: torch.Tensor | None = None, labels: torch.Tensor | None = None, num_classes: int | None = None,
               donor_images: torch.Tensor | None = None, donor_masks: torch.Tensor | None = None,
               self_index: torch.Tensor | None = None, pool: torch.Tensor | None = None, fill: float = 0.0,
-              sigma: float = 3.0, alpha: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+              sigma: float = 3.0, alpha: float = 1.0,
+              noise_values: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
     """Apply one training condition to a batch (dispatched through the condition registry). Returns
     (images, soft labels or None, info).
 
     ``apply[i]`` selects the samples a background intervention touches (default: every sample with a mask);
-    donors for ``rand``/``backmix`` default to the batch itself.
+    donors for ``rand``/``backmix`` default to the batch itself; ``noise_values``, the data set's noise array
+    (:func:`noise_values`), defaults to one drawn for this batch.
     """
     cond = get_condition(condition, where="intervene")
     b = images.shape[0]
@@ -360,7 +384,7 @@ def intervene(condition: str, images: torch.Tensor, masks: torch.Tensor | None, 
         return images, None, info
     ctx = context(generator=generator, apply=apply, labels=labels, num_classes=num_classes, donor_images=donor_images,
                   donor_masks=donor_masks, self_index=self_index, pool=pool, fill=fill, sigma=sigma, alpha=alpha,
-                  condition=condition)
+                  condition=condition, noise_values=noise_values)
     out, soft, extra = cond.apply(images, masks, ctx)
     info.update(extra)
     return out, soft, info
@@ -398,7 +422,7 @@ def _apply_swap(images, masks, ctx):
 
 
 def _apply_noise(images, masks, ctx):
-    return noise_bg(images, masks, ctx.apply, generator=ctx.generator), None, {}
+    return noise_bg(images, masks, ctx.apply, generator=ctx.generator, values=ctx.noise_values), None, {}
 
 
 def _apply_shuffle(images, masks, ctx):

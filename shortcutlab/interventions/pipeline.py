@@ -16,7 +16,8 @@ import torch
 
 from .._device import to_device
 from .._validation import ShortcutlabError, check_int, check_number
-from .background import apply_test_condition, intervene, select, select_masked_fraction, wbackmix_weights
+from .background import (apply_test_condition, intervene, noise_values, select, select_masked_fraction,
+                         wbackmix_weights)
 from .geometric import GeometricParams, geometric, intensity, warp_masks
 from .registry import condition_names, get_condition
 from ..data.imageset import ImageSet
@@ -123,6 +124,9 @@ class BatchPipeline:
                     and abs(fill * 255 - round(fill * 255)) < 1e-6 and 0 <= fill <= 1)
         # donor-based swaps: a resident copy of the donors (objects blanked where the condition says), so batches
         # only gather
+        # BackMix's Noise: one array of h * w values for the whole data set, shuffled per frame (noise_bg)
+        self._noise = (noise_values(*data.size, generator=self.generator) if train and condition == "noise"
+                       else None)
         self._blanked = None
         if train and self._u8 and cond.swaps_background:
             self._blanked = (select(self.data.masks, int(round(fill * 255)), self.data.images) if cond.blank_donor
@@ -196,4 +200,5 @@ class BatchPipeline:
         elif self.cond.swaps_background and self._blanked is not None:  # donors from this batch, pre-blanked
             kw = dict(donor_images=donors, donor_masks=None, pool=idx, self_index=torch.arange(len(idx)))
         return intervene(self.condition, x, m, generator=self.generator, apply=aug, labels=y,
-                         num_classes=d.num_classes, fill=self.fill, sigma=self.sigma, alpha=self.alpha, **kw)
+                         num_classes=d.num_classes, fill=self.fill, sigma=self.sigma, alpha=self.alpha,
+                         noise_values=self._noise, **kw)

@@ -156,6 +156,7 @@ class _Learner(nn.Module):
     def __init__(self, method: str, encoder: nn.Module, s: ContrastiveSettings, generator: torch.Generator):
         super().__init__()
         self.method = method
+        self.plan = {"precision": "fp32", "channels_last": False}  # pretrain() sets the resolved plan
         d = int(encoder.num_features)  # the encoder's actual size (DenseNet121: 1024), not a constant
         self.encoder = encoder
         self.projector = ProjectionHead(d, s.hidden_dim, s.proj_dim)
@@ -173,13 +174,14 @@ class _Learner(nn.Module):
         return [p for n, p in self.named_parameters() if not n.startswith("t_") and p.requires_grad]
 
     def _embed(self, v: torch.Tensor, target: bool = False, predict: bool = False) -> torch.Tensor:
-        """Projection (and BYOL prediction) of views ``v``; on a GPU the networks run under bf16 autocast in
-        channels_last, and the embedding comes back in float32, so every loss is computed in float32."""
+        """Projection (and BYOL prediction) of views ``v`` under the learner's compute plan (bf16 autocast where it
+        says so, channels-last where it says so); the embedding comes back in float32, so every loss is computed
+        in float32."""
         enc, proj = (self.t_encoder, self.t_projector) if target else (self.encoder, self.projector)
-        cuda = v.is_cuda
-        if cuda:
+        plan = self.plan
+        if plan["channels_last"]:
             v = v.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda):
+        with torch.autocast(device_type=v.device.type, dtype=torch.bfloat16, enabled=plan["precision"] == "bf16"):
             z = proj(enc(v))
             if predict:
                 z = self.predictor(z)
@@ -233,16 +235,21 @@ def pretrain(method: str, data: ImageSet, encoder: nn.Module, *, settings: Contr
             f"The 'queue_size' parameter of {where} must be smaller than the number of training images minus one "
             f"batch ({n_img} - {s.batch_size} - 1 = {n_img - s.batch_size - 1}): a larger queue puts an image among "
             f"its own negatives. Got {s.queue_size} instead; try {ok}.")
-    from ..train import resolve_device, set_threads
+    from ..train import nudge_weights, pretrain_plan, resolve_device, set_threads
 
     dev = resolve_device(s.device)
+    plan = pretrain_plan(s.precision, dev, s.threads)
     if dev.type == "cpu":
-        set_threads(s.threads)
+        set_threads(plan.get("threads", s.threads))
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     learner = _Learner(method, encoder, s, g).to(dev)
+    learner.plan = plan
+    if plan.get("ulp"):
+        nudge_weights(learner)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
+    if plan["channels_last"]:
         learner = learner.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(learner.online_params(), lr=s.lr, weight_decay=s.weight_decay)
     images = data.images.to(dev).reshape(n_img, 1, *data.size)  # each frame is an image

@@ -25,9 +25,10 @@ from ..models import save_weights
 __all__ = ["CACHE_FORMAT", "RUN_FILES", "PRETRAIN_FILES", "spec_hash", "entry_label", "entry_name", "check_entry",
            "read_run", "write_run", "read_pretrain", "write_pretrain", "read_maps", "write_maps"]
 
-CACHE_FORMAT = 3  # 2: done.json is a manifest (sizes, SHA-256, spec hash), verified on every load; 3: the MRI test
+CACHE_FORMAT = 4  # 2: done.json is a manifest (sizes, SHA-256, spec hash), verified on every load; 3: the MRI test
 # patients rendered in pairs (cue random / agreeing / conflicting), echo o.o.d. background counterfactuals, and
-# Rand as the MRI code's swapBG (the donor's heart kept, a donor per frame)
+# Rand as the MRI code's swapBG (the donor's heart kept, a donor per frame); 4: BackMix's Noise as its code draws it
+# (uniform on [0, 30/255), drawn once per data set, shuffled per frame)
 RUN_FILES = ("spec.json", "weights.pt", "metrics.json", "history.json", "predictions.npz")
 PRETRAIN_FILES = ("spec.json", "weights.pt", "history.json")
 

@@ -30,7 +30,7 @@ from ..data.sources import PHANTOM_ONLY, cohort_data, fingerprint, is_phantom, s
 from ..interventions.registry import condition_names, get_condition
 from ..metrics import auc, auc_weighted, bootstrap_ci, classification_metrics
 from ..models import build_model, load_encoder_weights
-from ..train import TrainSettings, compute_key, fit, predict, resolve_device
+from ..train import TrainSettings, compute_key, fit, plan_key, predict, pretrain_plan, resolve_device
 from . import store
 from .runs import PlannedRun, PretrainRun, Run, RunSet, experiment
 from .store import CACHE_FORMAT, spec_hash
@@ -266,8 +266,10 @@ class Study:
         settings = ContrastiveSettings.from_config(self.cfg, **setting_changes)
         cs = result_settings(asdict(settings), "pretrain")
         model = self.cfg.train.echo_model if cohort == "echo" else self.cfg.train.mri_model
+        compute = plan_key(pretrain_plan(settings.precision, resolve_device(settings.device), settings.threads))
         spec = {"kind": "pretrain", "method": method, "cohort": cohort, "seed": int(seed), "model": model,
-                "data": self._data_spec(cohort, strength), "contrastive": cs, "format": CACHE_FORMAT}
+                "data": self._data_spec(cohort, strength), "contrastive": cs, "format": CACHE_FORMAT,
+                **({"compute": compute} if compute else {})}
         path = self.path_for(spec)
         call = {"method": method, "cohort": cohort, "seed": int(seed), "strength": strength,
                 "changes": dict(setting_changes)}
