@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -39,7 +40,10 @@ class Cluster:
         self.tmp = tempfile.mkdtemp(prefix="rc", dir="/tmp")  # short: Ray's socket paths must fit 107 characters
         self.port = _free_port()
         self.address = f"127.0.0.1:{self.port}"
-        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": self.tmp, **(env or {})}
+        # the recipe's token authentication: one token for the head, the nodes and the driver (as the README says)
+        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": self.tmp, "RAY_AUTH_MODE": "token",
+                    "RAY_AUTH_TOKEN": uuid.uuid4().hex, **(env or {})}
+        self.env.pop("RAY_AUTH_TOKEN_PATH", None)
 
     def start(self, *args: str, python: str | None = None, env: dict | None = None) -> None:
         cmd = ([python, "-m", "ray.scripts.scripts"] if python else [RAY]) + ["start", *args, "--disable-usage-stats"]
@@ -68,10 +72,13 @@ class Cluster:
 def _run(cluster: Cluster | None, root: Path, out: Path, *extra: str, env: dict | None = None, timeout: int = 900):
     cmd = [sys.executable, "-m", "shortcutlab", "run", "--preset", "smoke", "--only", NOTEBOOK[:2], "--quiet",
            "--set", f"study.root={root}", "--out", str(out), *extra]
-    if cluster is not None:
-        cmd += ["--engine", "ray", "--address", cluster.address, "--cpus-per-job", "1"]
+    # one thread per job on the cluster and on the local engine alike: another thread count is other arithmetic
+    cmd += ["--engine", "ray", "--cpus-per-job", "1"] + (["--address", cluster.address] if cluster is not None else [])
     base = cluster.env if cluster is not None else {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    return subprocess.run(cmd, env={**base, **(env or {})}, capture_output=True, text=True, timeout=timeout)
+    # from outside the checkout: Ray puts the driver's working folder on every worker's path, which on one host
+    # would hand a node without shortcutlab the checkout's copy
+    return subprocess.run(cmd, env={**base, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+                          cwd=root.parent)
 
 
 def _results(out: Path):
@@ -91,7 +98,7 @@ def test_the_recipe_runs_jobs_on_both_nodes_with_the_numbers_of_one_machine(tmp_
     eng = json.loads((tmp_path / "report" / "engine.json").read_text())
     assert len(eng["nodes"]) == 2 and all(n["version"] for n in eng["nodes"])
     assert set(eng["job_nodes"]) == set(eng["done"]) and len(set(eng["job_nodes"].values())) == 2, eng["job_nodes"]
-    local = _run(None, tmp_path / "local_runs", tmp_path / "local")
+    local = _run(None, tmp_path / "local_runs", tmp_path / "local")  # the local engine: a Ray of its own
     assert local.returncode == 0, local.stdout[-3000:] + local.stderr[-3000:]
     (a, ca), (b, cb) = _results(tmp_path / "report"), _results(tmp_path / "local")
     assert a == b
@@ -107,9 +114,9 @@ def test_a_node_that_leaves_costs_a_retry_not_a_job(tmp_path):
         leaving = [p for p in processes_with(b"raylet") if b"leaving" in Path(f"/proc/{p}/cmdline").read_bytes()]
         assert len(leaving) == 1, leaving
         run = subprocess.Popen([sys.executable, "-m", "shortcutlab", "run", "--preset", "smoke", "--only", "01",
-                                "--quiet", "--set", f"study.root={root}", "--set", "train.epochs=30", "--out", str(out),
+                                "--quiet", "--set", f"study.root={root}", "--set", "train.epochs=15", "--out", str(out),
                                 "--engine", "ray", "--address", cluster.address, "--cpus-per-job", "1"],
-                               env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
         end = time.monotonic() + 300
         while len(processes_with(b"ray::_job_task")) < 2 and time.monotonic() < end:  # a job on each node
             assert run.poll() is None, run.stdout.read()[-3000:]
@@ -120,8 +127,9 @@ def test_a_node_that_leaves_costs_a_retry_not_a_job(tmp_path):
     finally:
         cluster.stop()
     eng = json.loads((out / "engine.json").read_text())
-    assert not eng["failed"] and sorted(p.name for p in root.iterdir()) == sorted(eng["done"]), eng
-    assert all((root / n / "done.json").exists() for n in eng["done"])
+    entries = root / "smoke"  # the study's cache: runs/<preset>/
+    assert not eng["failed"] and sorted(p.name for p in entries.iterdir()) == sorted(eng["done"]), eng
+    assert all((entries / n / "done.json").exists() for n in eng["done"])
 
 
 def test_an_address_that_does_not_answer_is_named(tmp_path):
@@ -159,11 +167,11 @@ def test_a_node_without_shortcutlab_is_named_before_any_job(tmp_path):
     assert r.returncode != 0
     assert "does not have shortcutlab" in r.stderr and "Install the same version on every node" in r.stderr, \
         r.stderr[-3000:]
-    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing was trained
+    assert not list((tmp_path / "runs").glob("smoke/*/done.json"))  # nothing was trained
 
 
 def test_a_refused_token_is_named(tmp_path):
-    cluster = Cluster(env={"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "a" * 32})
+    cluster = Cluster()
     try:
         cluster.head(cpus=1)
         r = _run(cluster, tmp_path / "runs", tmp_path / "report", env={"RAY_AUTH_TOKEN": "b" * 32}, timeout=300)

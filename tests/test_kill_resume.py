@@ -20,7 +20,7 @@ from shortcutlab.study.plan import plan
 
 NOTEBOOK = "01_contextual_bias"
 # long enough that a job is still running when it is killed (smoke trains one epoch: a job would be over at once)
-EPOCHS = 30
+EPOCHS = 20
 
 
 def _command(root: Path, out: Path) -> list[str]:

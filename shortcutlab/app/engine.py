@@ -117,24 +117,59 @@ def _job_task(cfg, job: dict, data_key: tuple, data: dict, init_entry: dict | No
             "node": ray.get_runtime_context().get_node_id()}
 
 
+def _unreachable(address: str, why: str) -> ShortcutlabError:
+    return ShortcutlabError(
+        f"The 'address' parameter of run_jobs (--address) is {address!r}, but no Ray cluster answered there "
+        f"({why}). Start one with `ray start --head --port=PORT` and pass HOST:PORT (or 'auto' on the head node), "
+        f"or leave --address out for a local Ray.")
+
+
+def _refused(address: str, why: str) -> ShortcutlabError:
+    return ShortcutlabError(
+        f"The Ray cluster at --address {address!r} refused this driver's authentication token ({why[:300]}). Its "
+        f"token authentication is on: set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to the cluster's token (print it "
+        f"with `ray get-auth-token` on the head node), or RAY_AUTH_TOKEN_PATH to a file holding it, then run again.")
+
+
+def _preflight(address: str) -> None:
+    """Before ``ray.init`` (which retries for minutes and then names neither cause): is anything listening at a
+    HOST:PORT address, and does the cluster's GCS take this driver's token? (Through Ray's GCS client, which says
+    so at once; skipped if this Ray has no such client.)"""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or address.startswith("ray://"):
+        return  # 'auto', a Ray Client address: ray.init knows them
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as e:
+        raise _unreachable(address, f"{type(e).__name__}: {e}") from None
+    try:
+        from ray._raylet import GcsClient
+        from ray.exceptions import AuthenticationError
+    except ImportError:
+        return
+    try:
+        GcsClient(address=address)
+    except AuthenticationError as e:
+        raise _refused(address, str(e).strip()) from None
+    except Exception:  # noqa: BLE001 - anything else is ray.init's to report
+        return
+
+
 def _connect(ray, address: str | None, kw: dict) -> None:
     """``ray.init`` with a clear error for an address that does not answer and for a token Ray refuses."""
+    if address:
+        _preflight(address)
     try:
         ray.init(**kw)
     except Exception as e:  # noqa: BLE001 - Ray raises several types for these; each is named below
         if not address:
             raise
-        text = f"{type(e).__name__}: {e}"
+        text = f"{type(e).__name__}: {e}".strip()
         if "uthenticat" in text or "token" in text.lower():
-            raise ShortcutlabError(
-                f"The Ray cluster at --address {address!r} refused this driver's authentication token ({text.strip()[:300]}). "
-                f"Its token authentication is on: set RAY_AUTH_TOKEN to the cluster's token (print it with "
-                f"`ray get-auth-token` on the head node) or RAY_AUTH_TOKEN_PATH to a file holding it, then run "
-                f"again.") from None
-        raise ShortcutlabError(
-            f"The 'address' parameter of run_jobs (--address) is {address!r}, but no Ray cluster answered there "
-            f"({text.strip()[:300]}). Start one with `ray start --head --port=PORT` and pass HOST:PORT (or 'auto' on "
-            f"the head node), or leave --address out for a local Ray.") from None
+            raise _refused(address, text) from None
+        raise _unreachable(address, text[:300]) from None
 
 
 def _node_name(n: dict) -> str:
