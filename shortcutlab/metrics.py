@@ -640,8 +640,7 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     return out
 
 
-VERDICTS = ("holds", "contradicted", "equivalent", "non-inferior", "inferior", "inconclusive",
-            "not expected on this phantom")
+VERDICTS = ("holds", "contradicted", "equivalent", "non-inferior", "inferior", "inconclusive")
 
 
 def decide(estimate: float, se: float, df: float, *, test: str = "greater", margin: float = 0.0,

@@ -87,3 +87,29 @@ def test_claim_ci_choice_is_checked(seeds_study):
         contextual_claims(seeds_study, RunSet())
     with pytest.raises(ShortcutlabError, match=r"'runs' parameter of contextual_claims.*the RunSet.*Got \{\}"):
         contextual_claims(seeds_study, {})
+
+
+def test_runs_of_two_data_seeds_are_refused(tmp_path):
+    """A claim pairs its seeds on the same test images. The fingerprint comes from each run's own evaluation data
+    (its data spec and labels), so a RunSet that pools runs of two data seeds, across seeds or within one, is an
+    error that names them, never read as one."""
+    from shortcutlab.study import RunSet
+
+    tiny = {"train.epochs": 1, "data.cmr_n": 48, "data.cmr_size": 32, "saliency.max_images": 8,
+            "metrics.n_bootstrap": 20}
+    conds = ("full", "seg", "bg")
+    a = Study(load_preset("smoke", overrides={**tiny, "data.seed": 0}), root=tmp_path / "a", progress=False)
+    b = Study(load_preset("smoke", overrides={**tiny, "data.seed": 1}), root=tmp_path / "b", progress=False)
+    same = a.run_many("cm", conds, seed=0) + a.run_many("cm", conds, seed=1)
+    assert len(contextual_claims(a, same, conditions=conds)) == 4  # one data seed: read
+    across = a.run_many("cm", conds, seed=0) + b.run_many("cm", conds, seed=1)
+    with pytest.raises(ShortcutlabError, match=r"'runs' parameter of contextual_claims must be runs whose seeds were "
+                                               r"evaluated on the same data.*'seed 0': 'cm:.*'seed 1': 'cm:"):
+        contextual_claims(a, across, conditions=conds)
+    within = RunSet()
+    within.add(a.run("cm", "full", seed=0), "cm", "full", 0)
+    within.add(b.run("cm", "seg", seed=0), "cm", "seg", 0)
+    within.add(a.run("cm", "bg", seed=0), "cm", "bg", 0)
+    with pytest.raises(ShortcutlabError, match=r"runs of one seed evaluated on the same data.*cm-full-s0.*cm-seg-s0"):
+        contextual_claims(a, within, conditions=conds)
+

@@ -40,11 +40,11 @@ def test_a_model_at_chance_does_not_drop():
                     "cm", "full", 0)
     runs.add(SimpleNamespace(metrics={"test": m(0.5, 0.4, 0.6)}), "cm", "seg", 0)
     runs.add(SimpleNamespace(metrics={"test": m(0.5, 0.4, 0.6)}), "cm", "bg", 0)
-    claims = pd.DataFrame({"verdict": ["inconclusive", "holds", "n/a (needs a phantom)", "not expected on this phantom"],
-                           "note": ["", "", "", "CSS has no extra data here"]})
+    claims = pd.DataFrame({"verdict": ["inconclusive", "holds", "n/a (needs a phantom)", "contradicted"],
+                           "note": ["", "", "", "the phantom has no such structure"]})
     out = findings.contextual_bias(runs, claims)
     assert "shows no clear change, at 0.51" in out["finding"] and "drops" not in out["finding"]
-    assert out["claims_holding"] == "1/2"  # the n/a claim and the one not expected on the phantom are not counted
+    assert out["claims_holding"] == "1/3"  # the n/a claim is not counted; a row with a note counts as its verdict
     full.metrics["test_decorrelated"] = m(0.30, 0.22, 0.38)
     assert "drops to 0.30" in findings.contextual_bias(runs, claims)["finding"]
 

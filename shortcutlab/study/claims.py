@@ -11,8 +11,8 @@ per-seed effects, with se² = var(seeds)/S + the test sample's common variance (
 bootstrap of the shared test images, shared when the seeds' image fingerprints agree) and Welch–Satterthwaite's
 degrees of freedom. The verdicts (:func:`~shortcutlab.metrics.decide`): *holds* / *contradicted* for a direction,
 *non-inferior* / *inferior* for a margin, *equivalent* when the two one-sided tests put the effect inside
-± the smallest effect of interest, *inconclusive* otherwise, and *not expected on this phantom* for a claim the
-phantom cannot show by construction (its reason in ``note``) unless the data support the paper anyway. ``p_holm``
+± the smallest effect of interest, *inconclusive* otherwise. A claim the phantom cannot show by construction
+carries its reason in ``note``, beside its verdict: a note never replaces a verdict. ``p_holm``
 is the one-sided p-value of each row's test, Holm-adjusted over the table (the family): the verdicts use the
 unadjusted 95 % CI, the column shows which of them survive the family. An undecided row says in ``to_decide``
 how many seeds or test images would decide it at the observed effect (:func:`~shortcutlab.metrics.to_decide`).
@@ -68,7 +68,8 @@ class Claim:
     paper_note : str
         What the paper's own uncertainty says (e.g. "paper: within its own SD").
     not_expected : str
-        Why the phantom cannot show it by construction; empty when it can.
+        Why the phantom cannot show it, a property of the phantom's construction (never a compute budget); shown
+        in the row's ``note`` beside its verdict, which it never replaces. Empty when the phantom can show it.
     """
 
     id: str
@@ -109,8 +110,6 @@ def get_claim(claim_id: str) -> Claim:
     return CLAIMS[claim_id]
 
 
-_CSS_NOTE = ("CSS here pretrains for a few epochs on the same few hundred phantom images the supervised model "
-             "sees, so it has no extra unlabelled data to learn from")
 _SD = "paper: within its own SD"
 for _c in (
     Claim("1", "BG-only models classify above chance (cm AUC - 0.5)", "MRI Table 1, AUC CM, BG",
@@ -123,14 +122,14 @@ for _c in (
           "MRI Table 1 caption (contextual cues in the background)",
           "CM: Full 0.833 ± 0.047, Seg 0.806 ± 0.050, BG 0.784 ± 0.053"),
     Claim("4", "Rand beats Full with the cue decorrelated (AUC difference)",
-          "MRI §5.2 (Rand improves generalizability) and Table 1",
+          "MRI §5.1 (Rand gives better generalizability to ACDC) and Table 1",
           "CM→ACDC: Rand 0.884 ± 0.108, Full 0.850 ± 0.133", "greater", "auc", _SD),
     Claim("5a", "Seg has higher AKS than Full (paired per image)", "MRI Table 1, AKS CM",
           "Seg 0.162 ± 0.095, Full 0.115 ± 0.072", "greater", "overlap", _SD),
     Claim("5b", "Rand has higher AKS than Full (paired per image)", "MRI Table 1, AKS CM",
           "Rand 0.123 ± 0.077, Full 0.115 ± 0.072", "greater", "overlap", _SD),
     Claim("6", "In-domain AKS correlates with decorrelated AUC across models (Pearson r)",
-          "MRI Figure 2 and §5.1 (overlap follows generalizability)", "a positive trend (no r printed)",
+          "MRI Figure 2, §4.3 and §5.2 (overlap follows generalizability)", "a positive trend (no r printed)",
           "greater", "r"),
     Claim("8", "AMYL's AKS falls most from Full to CSS (normalized AKS: AMYL's fall - the largest other class's "
                "fall, mean over the CSS methods)", "MRI Table 3 and §5.3",
@@ -142,14 +141,14 @@ for _c in (
           "Baseline 92.3, BackMix 97.8", "greater", "points"),
     Claim("9c", "BackMix raises o.o.d. accuracy over Baseline (same o.o.d. sectors under four backgrounds, points)",
           "BackMix Table 1, WASE accuracy", "Baseline 88.7, BackMix 92.4", "greater", "points"),
-    Claim("9d", "Black is below BackMix o.o.d. (Black - BackMix, points)", "BackMix §4 (Black and Noise fare "
+    Claim("9d", "Black is below BackMix o.o.d. (Black - BackMix, points)", "BackMix §3.3 (Black and Noise fare "
           "worst) and Table 1", "Black 89.8, BackMix 92.4", "less", "points"),
-    Claim("9e", "Noise is below BackMix o.o.d. (Noise - BackMix, points)", "BackMix §4 (Black and Noise fare "
+    Claim("9e", "Noise is below BackMix o.o.d. (Noise - BackMix, points)", "BackMix §3.3 (Black and Noise fare "
           "worst) and Table 1", "Noise 89.3, BackMix 92.4", "less", "points"),
     Claim("10a", "BackMix with 5 % of masks is not worse o.o.d. than with every mask (f = 0.05 - f = 1, points)",
           "BackMix Table 2 and abstract (maintained with as few as 5 % of masks)", "f = 1: 92.4, f = 0.05: 90.8",
           "noninferior", "points"),
-    Claim("10b", "wBackMix at f = 0.05 beats BackMix at f = 0.05 o.o.d. (points)", "BackMix Table 2 and §4",
+    Claim("10b", "wBackMix at f = 0.05 beats BackMix at f = 0.05 o.o.d. (points)", "BackMix Table 2 and §3.3",
           "BackMix 90.8, wBackMix (λ = 1) 91.4; subset SD 0.55", "greater", "points",
           "paper: about one SD of its mask-subset ablation"),
 ):
@@ -157,10 +156,9 @@ for _c in (
 for _m, _num in (("simclr", ("0.875 ± 0.042", "0.978 ± 0.022")), ("moco", ("0.835 ± 0.047", "0.919 ± 0.078")),
                  ("byol", ("0.863 ± 0.043", "0.925 ± 0.075"))):
     register_claim(Claim(f"7-{_m}-cm", f"{_m} is not worse than Full on cm (AUC difference)", "MRI Table 2, AUC CM",
-                         f"{_m} {_num[0]}, Full 0.833 ± 0.047", "noninferior", "auc", not_expected=_CSS_NOTE))
+                         f"{_m} {_num[0]}, Full 0.833 ± 0.047", "noninferior", "auc"))
     register_claim(Claim(f"7-{_m}-acdc", f"{_m} is not worse than Full after transfer to acdc (AUC difference)",
-                         "MRI Table 2, AUC CM→ACDC", f"{_m} {_num[1]}, Full 0.850 ± 0.133", "noninferior", "auc",
-                         not_expected=_CSS_NOTE))
+                         "MRI Table 2, AUC CM→ACDC", f"{_m} {_num[1]}, Full 0.850 ± 0.133", "noninferior", "auc"))
 
 
 def micro_auc(y: np.ndarray, p: np.ndarray) -> float:
@@ -218,10 +216,8 @@ def evaluate_claims(claims: Sequence[tuple], units: Sequence[dict], *,
             v = claim_verdict(r["lo"] + shift, r["hi"] + shift, "less" if c.test == "less" else "greater")
             verdict = {"holds": "non-inferior", "contradicted": "inferior"}.get(v, v) if c.test == "noninferior" else v
             p = nan
-        if c.not_expected and verdict not in POSITIVE + ("equivalent",):
-            verdict = "not expected on this phantom"
         todo = ""
-        if verdict in ("inconclusive", "not expected on this phantom") and method == "welch":
+        if verdict == "inconclusive" and method == "welch":
             n_test = max((len(a[0]) for a in (its[0][k] for k in its[0] if k != "fingerprint")), default=0)
             need = to_decide(r["estimate"], r["se_seeds"], r["se_test"], r["n_seeds"], n_test, test=c.test,
                              margin=margin, ci=ci, n_boot=max(r["n_boot"], 2))
@@ -237,11 +233,11 @@ def evaluate_claims(claims: Sequence[tuple], units: Sequence[dict], *,
 
 
 def holding(claims: pd.DataFrame) -> str:
-    """``k/n``: how many claims the data support (*holds* or *non-inferior*) of those this data can test and the
-    phantom is built to show (a claim that needs a phantom, or is not expected on it, is not counted)."""
+    """``k/n``: how many claims the data support (*holds* or *non-inferior*) of those this data can test (a claim
+    whose data needs a phantom is not counted; a row with a note is counted like any other: a note never replaces
+    its verdict)."""
     v = claims["verdict"].astype(str)
-    note = claims["note"].fillna("").astype(str) if "note" in claims else pd.Series("", index=claims.index)
-    testable = ~v.str.startswith("n/a") & (note == "")
+    testable = ~v.str.startswith("n/a")
     return f"{int(v[testable].isin(POSITIVE).sum())}/{int(testable.sum())}"
 
 
@@ -281,8 +277,35 @@ def _run(study: Study, n_boot: int | None, claims, units) -> pd.DataFrame:
                            margins={k: float(getattr(m, f"margin_{k}")) for k in MARGINS})
 
 
-def _fingerprint(study: Study, cohort: str) -> str:
-    return study._fingerprint(cohort, None)
+def _fingerprint(runs: Sequence[Run], where: str) -> str:
+    """What the runs of one seed were evaluated on, from the runs themselves: each cohort's data spec (source,
+    size, data seed, cue strength, its fingerprint for real data) and the labels of every evaluation set. Runs of
+    one cohort that disagree on it are refused (they were not evaluated on the same images)."""
+    import hashlib
+    import json
+
+    by_cohort: dict[str, tuple[str, str]] = {}
+    for r in runs:
+        spec = json.dumps(r.spec.get("data"), sort_keys=True, default=str)
+        h = hashlib.sha256(spec.encode())
+        for k in sorted(r.labels):
+            h.update(k.encode())
+            h.update(np.ascontiguousarray(r.labels[k]).tobytes())
+        got = (h.hexdigest()[:16], r.name)
+        seen = by_cohort.setdefault(r.cohort, got)
+        if seen[0] != got[0]:
+            raise param_error("runs", where, "runs of one seed evaluated on the same data (one preset and data seed)",
+                              f"{seen[1]} and {r.name} on different {r.cohort!r} data")
+    return "+".join(f"{c}:{v[0]}" for c, v in sorted(by_cohort.items()))
+
+
+def _same_data(units: Sequence[dict], seeds: Sequence, where: str) -> None:
+    """Every seed's unit was evaluated on the same data, or a clear error: a claim pairs the seeds on the same test
+    images (two data seeds, or two presets, pooled in one RunSet would read as one)."""
+    fps = [u["fingerprint"] for u in units]
+    if len(set(fps)) > 1:
+        raise param_error("runs", where, "runs whose seeds were evaluated on the same data (one preset and data seed)",
+                          {f"seed {s}": f for s, f in zip(seeds, fps)})
 
 
 # ------------------------------------------------------------------------------------------ MRI
@@ -302,16 +325,17 @@ def contextual_claims(study: Study, runs: RunSet, *, n_boot: int | None = None,
         raise param_error("conditions", "contextual_claims", "a list holding full, seg and bg (and rand)", conditions)
     units = []
     pairs = study.is_phantom("cm")  # the counterfactual test sets exist only for a phantom
-    fp = _fingerprint(study, "cm")
-    for g in _per_seed(runs, "contextual_claims", cohort="cm", condition=conds):
+    groups = _per_seed(runs, "contextual_claims", cohort="cm", condition=conds)
+    for g in groups:
         r = {c: g.one(condition=c) for c in conds}
-        unit = {"fingerprint": fp, "test": (r["full"].labels["test"], *(r[c].probs["test"] for c in conds)),
+        unit = {"fingerprint": _fingerprint(list(r.values()), "contextual_claims"), "test": (r["full"].labels["test"], *(r[c].probs["test"] for c in conds)),
                 "maps": tuple(_maps(r[c], "aks") for c in ("full", "seg", "rand") if c in conds)}
         if pairs:
             # one tuple: the three renders of the same patients resample together
             unit["pairs"] = (r["full"].labels["test_decorrelated"],
                              *(r[c].probs[s] for s in _PAIRS for c in conds))
         units.append(unit)
+    _same_data(units, [g.seeds[0] for g in groups], "contextual_claims")
     i = {c: k + 1 for k, c in enumerate(conds)}
 
     def auc_test(u, c):
@@ -345,12 +369,13 @@ def saliency_claims(study: Study, runs: RunSet, *, n_boot: int | None = None) ->
     if not study.is_phantom("cm"):
         return evaluate_claims([("6", None)], [{"x": (np.zeros(1),)}], n_boot=10)
     units = []
-    fp = _fingerprint(study, "cm")
-    for g in _per_seed(runs, "saliency_claims", cohort="cm"):
+    groups = _per_seed(runs, "saliency_claims", cohort="cm")
+    for g in groups:
         models = list(g)
-        units.append({"fingerprint": fp,
+        units.append({"fingerprint": _fingerprint(models, "saliency_claims"),
                       "dec": (models[0].labels["test_decorrelated"], *(r.probs["test_decorrelated"] for r in models)),
                       "maps": tuple(_maps(r, "aks") for r in models)})
+    _same_data(units, [g.seeds[0] for g in groups], "saliency_claims")
 
     def r_aks_auc(u):
         aks = np.array([np.nanmean(a) for a in u["maps"]])
@@ -372,16 +397,18 @@ def contrastive_claims(study: Study, runs: RunSet, *, methods: Sequence[str] | N
         raise param_error("methods", "contrastive_claims", "contrastive methods with a registered claim 7 (simclr, "
                           "moco, byol)", unknown)
     units, amyl = [], None
-    fp = _fingerprint(study, "cm") + _fingerprint(study, "acdc")
-    for g in _per_seed(runs, "contrastive_claims", cohort=("cm", "cm→acdc"), condition=["full", *methods]):
+    groups = _per_seed(runs, "contrastive_claims", cohort=("cm", "cm→acdc"), condition=["full", *methods])
+    for g in groups:
         cm = [g.one(cohort="cm", condition=c) for c in ["full", *methods]]
         tr = [g.one(cohort="cm→acdc", condition=c) for c in ["full", *methods]]
         names = list(cm[0].spec["class_names"])
         amyl = names.index("AMYL") if "AMYL" in names else None
         css = np.mean([_normalized_aks(r) for r in cm[1:]], axis=0)
-        units.append({"fingerprint": fp, "cm": (cm[0].labels["test"], *(r.probs["test"] for r in cm)),
+        units.append({"fingerprint": _fingerprint(cm + tr, "contrastive_claims"),
+                      "cm": (cm[0].labels["test"], *(r.probs["test"] for r in cm)),
                       "acdc": (tr[0].labels["test"], *(r.probs["test"] for r in tr)),
                       "maps": (_normalized_aks(cm[0]), css, cm[0].cams()["labels"])})
+    _same_data(units, [g.seeds[0] for g in groups], "contrastive_claims")
     claims = []
     for j, m in enumerate(methods, start=1):
         claims.append((f"7-{m}-cm", lambda u, j=j: micro_auc(u["cm"][0], u["cm"][1 + j]) - micro_auc(u["cm"][0], u["cm"][1])))
@@ -415,15 +442,16 @@ def backmix_claims(study: Study, runs: RunSet, *, n_boot: int | None = None) -> 
     o.o.d. sectors under four backgrounds), and Black and Noise against BackMix o.o.d., percent points."""
     conds = CLAIM_CONDITIONS
     units = []
-    fp = _fingerprint(study, "echo")
-    for g in _per_seed(runs, "backmix_claims", cohort="echo", condition=conds):
+    groups = _per_seed(runs, "backmix_claims", cohort="echo", condition=conds)
+    for g in groups:
         r = {c: g.one(condition=c) for c in conds}
         sets = _battery(r["baseline"])
-        unit = {"fingerprint": fp,
+        unit = {"fingerprint": _fingerprint(list(r.values()), "backmix_claims"),
                 "maps": tuple(_maps(r[c], k) for c in ("baseline", "backmix") for k in ("pct_e", "pct_f"))}
         # one tuple per o.o.d. sector: the backgrounds resample together
         unit["ood"] = (r["baseline"].labels[sets[0]], *(r[c].probs[s] for s in sets for c in conds))
         units.append(unit)
+    _same_data(units, [g.seeds[0] for g in groups], "backmix_claims")
     n_sets = (len(units[0]["ood"]) - 1) // len(conds)
 
     def acc(u, c):
@@ -445,15 +473,16 @@ def semi_supervised_claims(study: Study, runs: RunSet, *, f: float = 0.05, lam: 
     """Claim 10 on ``runs`` (:func:`~shortcutlab.study.backmix.semi_supervised`), on the o.o.d. sets (as claim 9c reads them): BackMix with a fraction ``f`` of masks is not worse
     than with every mask by more than ``metrics.margin_points``, and wBackMix (``lam``) at ``f`` beats BackMix at
     ``f``."""
-    units = []
-    fp = _fingerprint(study, "echo")
+    units, seeds = [], []
     for g in _per_seed(runs, "semi_supervised_claims", cohort="echo"):
         if not g.where(condition="baseline"):
             continue  # a seed only the descriptive fractions have
         rs = [g.one(condition="baseline"), g.one(condition="backmix", f=1.0), g.one(condition="backmix", f=f),
               g.one(condition="wbackmix", f=f, lam=lam)]
         sets = _battery(rs[0])
-        units.append({"fingerprint": fp, "ood": (rs[0].labels[sets[0]], *(r.probs[s] for s in sets for r in rs))})
+        seeds.append(g.seeds[0])
+        units.append({"fingerprint": _fingerprint(rs, "semi_supervised_claims"), "ood": (rs[0].labels[sets[0]], *(r.probs[s] for s in sets for r in rs))})
+    _same_data(units, seeds, "semi_supervised_claims")
     n_sets = (len(units[0]["ood"]) - 1) // 4
 
     def acc(u, j):

@@ -21,7 +21,7 @@ import pandas as pd
 from .._validation import check_number, param_error
 from .runs import Run, RunSet, experiment
 from .study import Study
-from .claims import Claim, _fingerprint, _maps, _run, register_claim
+from .claims import Claim, _fingerprint, _maps, _run, _same_data, register_claim
 
 __all__ = ["CONDITIONS", "TRACK", "lesson_runs", "show_cue", "reveal", "dose_response_runs", "dose_response",
            "plot_dose_response", "learning_curves", "verdicts", "flipped_gallery", "crossing",
@@ -225,10 +225,8 @@ def verdicts(study: Study, runs: RunSet, *, n_boot: int | None = None) -> pd.Dat
     if full_seeds != rand_seeds:
         raise param_error("runs", "verdicts", "Full and Rand at the same seeds (lesson_runs)",
                           {"full": full_seeds, "rand": rand_seeds})
-    fp = _fingerprint(study, "cm")
-
     def unit(*models: Run, maps: bool = True) -> dict:
-        u = {"fingerprint": fp, "pairs": (models[0].labels["test_aligned"],
+        u = {"fingerprint": _fingerprint(list(models), "verdicts"), "pairs": (models[0].labels["test_aligned"],
                                           *(x.probs[k] for k in TRACK for x in models))}
         if maps:
             u["maps"] = tuple(_maps(x, "aks") for x in models)
@@ -243,6 +241,7 @@ def verdicts(study: Study, runs: RunSet, *, n_boot: int | None = None) -> pd.Dat
 
     pairs = [unit(f, r) for f, r in zip(by["full"], by["rand"])]
     seg = [unit(s, maps=False) for s in by["seg"]]
+    _same_data(pairs + seg, full_seeds + by["seg"].seeds, "verdicts")
     return _run(study, n_boot, [("L1", lambda u: fall(u, 0)), ("L2", lambda u: fall(u, 0), seg),
                                 ("L3", lambda u: fall(u, 0) / 2 - fall(u, 1)),
                                 ("L4", lambda u: float(np.nanmean(u["maps"][1] - u["maps"][0])))], pairs)
