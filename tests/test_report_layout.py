@@ -1,6 +1,5 @@
 """The report a researcher reads: full-width figures in notebook order with captions, tables in scroll
 boxes, claims inline, a smoke banner; measured in headless Chromium where it is installed."""
-import json
 import shutil
 
 import matplotlib

@@ -20,7 +20,7 @@ how many seeds or test images would decide it at the observed effect (:func:`~sh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
