@@ -182,12 +182,6 @@ SCHEMA: dict[str, dict[str, Field]] = {
                           "(metrics.seed_welch_interval); seed_t, the whole se at S - 1 degrees of freedom (too "
                           "wide); hierarchical_bootstrap, the percentile bootstrap over seeds and test images (too "
                           "narrow with few seeds)"),
-        "margin_auc": F(0.02, "float", 0, 1, lo_open=True,
-                        doc="smallest AUC difference of interest: the non-inferiority margin and equivalence bound"),
-        "margin_points": F(2.0, "float", 0, 100, lo_open=True,
-                           doc="smallest difference of interest in percent points (accuracy, %E, %F)"),
-        "margin_overlap": F(0.02, "float", 0, 1, lo_open=True, doc="smallest AKS difference of interest"),
-        "margin_r": F(0.1, "float", 0, 2, lo_open=True, doc="smallest correlation difference of interest"),
         "seed": F(0, "int", 0, 2**31 - 1),
     },
     "study": {
@@ -289,6 +283,9 @@ def _unknown_key_msg(section: str, key: str) -> str:
     valid = list(SCHEMA[section])
     near = closest(key, valid)
     hint = f" Did you mean {', '.join(map(repr, near))}?" if near else ""
+    if section == "metrics" and key.startswith("margin_"):
+        hint = (" A claim's smallest effect of interest is registered with the claim, before any run "
+                "(shortcutlab.study.registry), never set by a preset.")
     return (f"Unknown key {key!r} in section {section!r} of the preset.{hint} "
             f"Valid keys: {', '.join(valid)}.")
 

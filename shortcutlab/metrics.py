@@ -30,7 +30,8 @@ from ._validation import ShortcutlabError, check_int, check_number
 __all__ = ["auc", "auc_weighted", "bootstrap_ci", "classification_metrics", "paired_bootstrap", "check_probabilities",
            "aks", "dsc", "energy_pct", "focus_pct", "overlap_metrics", "summarize", "mean_ci_across",
            "correlation_ci", "hierarchical_bootstrap", "seed_t_interval", "seed_welch_interval", "welch_interval",
-           "t_bounds", "one_sided_p", "holm", "decide", "to_decide", "VERDICTS", "claim_verdict", "overlap_bounds", "normalized_overlap"]
+           "t_bounds", "one_sided_p", "holm", "ALPHA", "TESTS", "VERDICTS", "SUPPORTS", "verdict", "claim_p",
+           "planning_seeds", "overlap_bounds", "normalized_overlap"]
 
 
 def _np(a) -> np.ndarray:
@@ -640,92 +641,120 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     return out
 
 
-VERDICTS = ("holds", "contradicted", "equivalent", "non-inferior", "inferior", "inconclusive")
+ALPHA = 0.025  # every test of the project: one-sided, at this level (a 95 % two-sided interval)
+TESTS = ("greater", "less", "noninferior", "nonsuperior", "equivalent")
+DIRECTION_OUTCOMES = ("holds", "holds, below Δ", "contradicted", "not replicated", "inconclusive")
+VERDICTS = DIRECTION_OUTCOMES + ("non-inferior", "inferior", "not superior", "superior", "equivalent",
+                                 "not equivalent")
+SUPPORTS = ("holds", "holds, below Δ", "non-inferior", "not superior", "equivalent")  # the paper's statement
 
 
-def decide(estimate: float, se: float, df: float, *, test: str = "greater", margin: float = 0.0,
-                 ci: float = 0.95) -> str:
-    """The verdict of one claim from its estimate, se and degrees of freedom (:func:`welch_interval`).
+def verdict(lo: float, hi: float, *, test: str = "greater", delta: float = 0.0,
+            paper_effect: float | None = None) -> str:
+    """The verdict of one test from its 95 % interval ``[lo, hi]``: the one verdict function of the project (the
+    claims, the lesson and the audit read it). Every bound is one-sided at level 0.025 (:data:`ALPHA`), so a
+    favourable and an unfavourable verdict meet the same bar; ``delta`` (Δ) is the smallest effect of interest.
 
     ``test``:
 
-    * ``greater`` / ``less``: ``holds`` when the ``ci`` interval excludes 0 on the claimed side, ``contradicted``
-      when it excludes 0 on the other; otherwise ``equivalent`` when ``margin`` > 0 and the two one-sided tests
-      against ±margin, each at level 1 - ci (the 2·ci - 1 interval, 90 % for ci = 0.95), lie inside
-      (-margin, margin); else ``inconclusive``.
-    * ``noninferior``: ``non-inferior`` when the ``ci`` interval's lower bound is above -margin, ``inferior`` when
-      its upper bound is below -margin, else ``inconclusive``.
-    * ``equivalent``: ``equivalent`` by the two one-sided tests against ±margin, else ``inconclusive``.
+    * ``greater`` / ``less`` (a direction; ``less`` is read on the effect's negative): *holds* when the interval is
+      above 0, and *holds, below Δ* when it also lies below Δ (the direction is there, at less than would matter);
+      *contradicted* when it is below 0; *not replicated* when it lies inside (-Δ, Δ) and holds 0 (no effect of
+      the size that would matter, either way); *inconclusive* otherwise. Where the paper's own effect (in the
+      claimed direction) is no larger than Δ, a small effect is what the paper found too, so the interval cannot
+      read *not replicated*: it reads *inconclusive*. With Δ = 0 the outcomes are holds / contradicted /
+      inconclusive.
+    * ``noninferior``: *non-inferior* when ``lo > -Δ``, *inferior* when ``hi < -Δ``.
+    * ``nonsuperior``: *not superior* when ``hi < Δ``, *superior* when ``lo > Δ``.
+    * ``equivalent`` (two one-sided tests, each at 0.025): *equivalent* when the interval lies inside (-Δ, Δ),
+      *not equivalent* when it lies wholly outside it.
 
-    Never a verdict from a point estimate; NaN gives ``inconclusive``."""
+    A NaN bound gives *inconclusive*; never a verdict from a point estimate."""
     from ._validation import check_choice
 
-    check_choice(test, ("greater", "less", "noninferior", "equivalent"), name="test", where="decide")
-    lo, hi = t_bounds(estimate, se, df, ci)
+    check_choice(test, TESTS, name="test", where="verdict")
+    delta = check_number(delta, name="delta", where="verdict", lo=0)
+    if test in ("noninferior", "nonsuperior", "equivalent") and delta <= 0:
+        raise ShortcutlabError(f"The 'delta' parameter of verdict must be > 0 for a {test} test (its margin). "
+                               f"Got {delta!r} instead.")
     if not (lo == lo and hi == hi):
         return "inconclusive"
-    tlo, thi = t_bounds(estimate, se, df, 2 * ci - 1)  # TOST at level (1 - ci) / 2 each side
-    equivalent = margin > 0 and tlo > -margin and thi < margin
     if test == "noninferior":
-        return "non-inferior" if lo > -margin else "inferior" if hi < -margin else "inconclusive"
+        return "non-inferior" if lo > -delta else "inferior" if hi < -delta else "inconclusive"
+    if test == "nonsuperior":
+        return "not superior" if hi < delta else "superior" if lo > delta else "inconclusive"
     if test == "equivalent":
-        return "equivalent" if equivalent else "inconclusive"
-    v = claim_verdict(lo, hi, test)
-    return "equivalent" if v == "inconclusive" and equivalent else v
+        return ("equivalent" if -delta < lo and hi < delta else
+                "not equivalent" if lo >= delta or hi <= -delta else "inconclusive")
+    if test == "less":
+        lo, hi = -hi, -lo
+        paper_effect = None if paper_effect is None else -paper_effect
+    if lo > 0:
+        return "holds, below Δ" if delta > 0 and hi < delta else "holds"
+    if hi < 0:
+        return "contradicted"
+    small_paper = paper_effect is not None and paper_effect == paper_effect and paper_effect <= delta
+    if delta > 0 and -delta < lo and hi < delta and not small_paper:
+        return "not replicated"
+    return "inconclusive"
 
 
-def to_decide(estimate: float, se_seeds: float, se_test: float, n_seeds: int, n_test: int, *,
-              test: str = "greater", margin: float = 0.0, ci: float = 0.95, n_boot: int = 1000) -> dict:
-    """How many seeds, or how many test images, would decide an undecided claim at its observed effect.
+def claim_p(estimate: float, se: float, df: float, *, test: str = "greater", delta: float = 0.0) -> float:
+    """The one-sided p of the test :func:`verdict` reads as favourable (its null hypothesis): ``greater``
+    effect ≤ 0, ``less`` effect ≥ 0, ``noninferior`` effect ≤ -Δ, ``nonsuperior`` effect ≥ Δ, ``equivalent`` the
+    larger of the two one-sided p's against ±Δ. These are the p's Holm adjusts."""
+    from ._validation import check_choice
 
-    The distance to cover is |estimate| (``greater``/``less``) or estimate + margin (``noninferior``). The claim is
-    decided once t_ν · se < distance, with the interval's own parts scaled: se² = se_seeds² · S / S' + se_test²
-    (S' seeds) or se_seeds² + se_test² · n / n' (n' test images), and ν their Welch–Satterthwaite degrees of freedom
-    (as :func:`welch_interval`, ``n_boot`` replicates). Returns ``seeds`` and ``images`` (the smallest such S' >
-    S or n' > n, up to 10,000 seeds or 1,000 times the images; None when that lever alone cannot decide it, or
-    the effect is 0 or on the wrong side)."""
+    check_choice(test, TESTS, name="test", where="claim_p")
+    if test == "greater":
+        return one_sided_p(estimate, se, df, "greater")
+    if test == "less":
+        return one_sided_p(estimate, se, df, "less")
+    if test == "noninferior":
+        return one_sided_p(estimate, se, df, "greater", delta)
+    if test == "nonsuperior":
+        return one_sided_p(estimate, se, df, "less", delta)
+    return max(one_sided_p(estimate, se, df, "greater", delta), one_sided_p(estimate, se, df, "less", delta))
+
+
+def planning_seeds(se_seeds: float, se_test: float, n_seeds: int, n_test: int, *, test: str = "greater",
+                   delta: float, alpha: float = ALPHA, power: float = 0.8, n_boot: int = 1000) -> dict:
+    """A planning estimate: how many seeds, or how many test images, give ``power`` to decide a test at level
+    ``alpha`` when the true effect is Δ (a direction) or 0 (non-inferiority, non-superiority, equivalence). Never at
+    the observed effect, so never on the wrong side of it.
+
+    With the run's variance parts scaled, se² = se_seeds² · S / S' + se_test² (S' seeds) or se_seeds² + se_test² ·
+    n / n' (n' test images), and ν their Welch–Satterthwaite degrees of freedom (``n_boot`` replicates), a test
+    is planned once (t_{1-α, ν} + t_{q, ν}) · se ≤ Δ, q = ``power`` for a direction or one margin and
+    (1 + ``power``) / 2 for equivalence (both one-sided tests must pass). Returns ``seeds`` and ``images`` (the
+    smallest S' ≥ 2 or n' > n, up to 10,000 seeds or 1,000 times the images; None when that lever alone cannot
+    reach it, when Δ is 0, or when the run measured no variance to plan from)."""
     from scipy import stats
+    from ._validation import check_choice
 
-    d = abs(estimate) if test in ("greater", "less") else estimate + margin
+    check_choice(test, TESTS, name="test", where="planning_seeds")
     out = {"seeds": None, "images": None}
-    if not (d == d and se_seeds == se_seeds and se_test == se_test) or d <= 0 or n_seeds < 1:
+    if not (delta > 0 and se_seeds == se_seeds and se_test == se_test) or n_seeds < 1:
         return out
     vs, vt = se_seeds ** 2, se_test ** 2
+    q = (1 + power) / 2 if test == "equivalent" else power
 
-    def decided(a: float, c: float, s: int) -> bool:
+    def planned(a: float, c: float, s: int) -> bool:
         den = (a * a / (s - 1) if s > 1 else 0.0) + c * c / max(n_boot - 1, 1)
         df = (a + c) ** 2 / den if den > 0 else float("inf")
-        return float(stats.t.ppf(0.5 + ci / 2, df)) * float(np.sqrt(a + c)) < d
+        return (float(stats.t.ppf(1 - alpha, df)) + float(stats.t.ppf(q, df))) * float(np.sqrt(a + c)) <= delta
 
     if vs > 0:
-        for s in range(max(n_seeds + 1, 2), 10_001):
-            if decided(vs * n_seeds / s, vt, s):
+        for s in range(2, 10_001):
+            if planned(vs * n_seeds / s, vt, s):
                 out["seeds"] = s
                 break
     if vt > 0 and n_test > 0:
         for k in np.unique(np.round(np.geomspace(1.05, 1000, 200) * n_test)).astype(int):
-            if decided(vs, vt * n_test / k, max(n_seeds, 2)):
+            if planned(vs, vt * n_test / k, max(n_seeds, 2)):
                 out["images"] = int(k)
                 break
     return out
-
-
-def claim_verdict(lo: float, hi: float, direction: str = "greater") -> str:
-    """``holds`` when the CI excludes 0 on the claimed side (``greater``: effect > 0; ``less``: < 0),
-    ``contradicted`` when it excludes 0 on the other side, ``inconclusive`` otherwise (a tie, a CI across 0, or
-    no CI). Never a verdict from a point estimate."""
-    from ._validation import check_choice
-
-    check_choice(direction, ("greater", "less"), name="direction", where="claim_verdict")
-    if not (lo == lo and hi == hi):
-        return "inconclusive"
-    sign = 1 if direction == "greater" else -1
-    lo_s, hi_s = sorted((sign * lo, sign * hi))
-    if lo_s > 0:
-        return "holds"
-    if hi_s < 0:
-        return "contradicted"
-    return "inconclusive"
 
 
 # ------------------------------------------------------------------------------------------ overlap floor and ceiling

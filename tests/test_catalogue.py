@@ -233,12 +233,12 @@ def test_a_failed_write_leaves_nothing_half_written(tmp_path, monkeypatch):
 def test_new_parameters_of_this_round(tmp_path):
     """Parameters added with the claims, the overlap bounds and the setup call name themselves and the bad value."""
     import shortcutlab as sl
-    from shortcutlab.metrics import claim_verdict, overlap_bounds
+    from shortcutlab.metrics import overlap_bounds, verdict
     from shortcutlab.study import RunSet, Study
     from shortcutlab.study.claims import contextual_claims
 
-    with pytest.raises(ShortcutlabError, match=r"'direction' parameter of claim_verdict.*'greater'.*Got 'up'"):
-        claim_verdict(0.1, 0.2, "up")
+    with pytest.raises(ShortcutlabError, match=r"'test' parameter of verdict.*'greater'.*Got 'up'"):
+        verdict(0.1, 0.2, test="up")
     with pytest.raises(ShortcutlabError, match=r"'cam_size' parameter of overlap_bounds.*Got 0"):
         overlap_bounds(torch.zeros(1, 8, 8, dtype=torch.bool), 0)
     with pytest.raises(ShortcutlabError, match=r"'cam_size' parameter of overlap_bounds.*Got 9"):

@@ -39,7 +39,7 @@ from shortcutlab.study import Study
 @pytest.mark.outcome
 def test_mri_claims(mri_study, mri_seeds):
     table = contextual_claims(mri_study, mri_seeds, conditions=("full", "seg", "bg")).set_index("id")
-    assert list(table.reset_index().columns) == CLAIM_COLUMNS and list(table.index) == ["1", "2", "3", "5a"]
+    assert list(table.reset_index().columns) == CLAIM_COLUMNS and list(table.index) == ["1", "2i", "2", "3", "5a"]
     assert (table["n_seeds"] == len(OUTCOME_SEEDS)).all()
     per_seed = mri_seeds.by("seed")
     bg_auc = [g.one(condition="bg").metrics["test"]["auc_micro"] for g in per_seed.values()]

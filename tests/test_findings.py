@@ -16,17 +16,20 @@ def test_the_verb_follows_the_intervals():
 
 def _claims(effect, lo, hi, verdict, test="greater"):
     return pd.DataFrame([dict(id="9c", claim="BackMix raises o.o.d. accuracy over Baseline (points)", test=test,
-                              margin=2.0, effect=effect, lo=lo, hi=hi, verdict=verdict)])
+                              delta=2.0, effect=effect, lo=lo, hi=hi, verdict=verdict)])
 
 
 def test_claim_sentences_follow_the_verdict():
     assert _claim_sentence(_claims(4.2, 1.0, 7.1, "holds"), "9c", "raises", "lowers", "acc", " points") == \
         "raises acc (+4.2 points [+1.0, +7.1])"
     assert _claim_sentence(_claims(-3.0, -5.0, -1.0, "contradicted"), "9c", "raises", "lowers", "acc").startswith("lowers")
-    tie = _claim_sentence(_claims(0.0, -2.0, 2.0, "inconclusive"), "9c", "raises", "lowers", "acc")
-    assert tie.startswith("no clear change in acc") and "CI includes 0" in tie
-    same = _claim_sentence(_claims(0.1, -0.5, 0.7, "equivalent"), "9c", "raises", "lowers", "acc", " points")
-    assert same.startswith("no change in acc beyond ±2 points")
+    small = _claim_sentence(_claims(1.0, 0.2, 1.8, "holds, below Δ"), "9c", "raises", "lowers", "acc", " points")
+    assert small == "raises acc (+1.0 points [+0.2, +1.8], below Δ = 2)"
+    tie = _claim_sentence(_claims(0.0, -3.0, 3.0, "inconclusive"), "9c", "raises", "lowers", "acc")
+    assert tie.startswith("no clear change in acc") and "inconclusive" in tie
+    for v in ("equivalent", "not replicated"):
+        same = _claim_sentence(_claims(0.1, -0.5, 0.7, v), "9c", "raises", "lowers", "acc", " points")
+        assert same.startswith("no change in acc of ±2 points or more"), v
     assert _claim_sentence(_claims(1, 0, 2, "holds"), "7", "a", "b", "c") == ""
 
 
@@ -40,11 +43,13 @@ def test_a_model_at_chance_does_not_drop():
                     "cm", "full", 0)
     runs.add(SimpleNamespace(metrics={"test": m(0.5, 0.4, 0.6)}), "cm", "seg", 0)
     runs.add(SimpleNamespace(metrics={"test": m(0.5, 0.4, 0.6)}), "cm", "bg", 0)
-    claims = pd.DataFrame({"verdict": ["inconclusive", "holds", "n/a (needs a phantom)", "contradicted"],
-                           "note": ["", "", "", "the phantom has no such structure"]})
+    claims = pd.DataFrame({"verdict": ["inconclusive", "holds", "n/a (needs a phantom)", "contradicted", "holds"],
+                           "role": ["primary"] * 4 + ["secondary"],
+                           "note": ["", "", "", "the phantom has no such structure", ""]})
     out = findings.contextual_bias(runs, claims)
     assert "shows no clear change, at 0.51" in out["finding"] and "drops" not in out["finding"]
-    assert out["claims_holding"] == "1/3"  # the n/a claim is not counted; a row with a note counts as its verdict
+    # primary rows only; the n/a claim is not counted; a row with a note counts as its verdict
+    assert out["claims_holding"] == "1/3"
     full.metrics["test_decorrelated"] = m(0.30, 0.22, 0.38)
     assert "drops to 0.30" in findings.contextual_bias(runs, claims)["finding"]
 

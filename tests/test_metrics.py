@@ -359,10 +359,10 @@ def test_seed_t_interval_is_wider_than_the_seed_bootstrap_at_three_seeds():
     (0.0, 0.0, "greater", "inconclusive"),  # a tie is never a win
     (-0.2, -0.01, "less", "holds"), (0.01, 0.2, "less", "contradicted"), (float("nan"), float("nan"), "greater", "inconclusive"),
 ])
-def test_claim_verdict(lo, hi, direction, expected):
-    from shortcutlab.metrics import claim_verdict
+def test_verdict_of_a_direction_without_a_margin(lo, hi, direction, expected):
+    from shortcutlab.metrics import verdict
 
-    assert claim_verdict(lo, hi, direction) == expected
+    assert verdict(lo, hi, test=direction) == expected
 
 
 def test_overlap_floor_and_ceiling():

@@ -205,9 +205,11 @@ def test_results_block_from_a_stored_summary(tmp_path, capsys):
     (rep / "summary.json").write_text(json.dumps(s))
     assert main(["results", str(rep)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert "| 1 | BG-only is above chance | BG 0.784 ± 0.053 (MRI Table 1) | +0.440 [+0.410, +0.460] | holds | 3 |" in lines
-    assert ("| 2 | Seg is not worse than Full | Seg 0.884 (MRI Table 1) | -0.030 [-0.080, +0.020] | inconclusive "
-            "(needs ≈9 seeds) | 3 |") in lines
+    # a run stored before the registry recorded its claims' forms: every row is marked, with the verdict it had
+    assert ("| 1 | BG-only is above chance | BG 0.784 ± 0.053 (MRI Table 1) | +0.440 [+0.410, +0.460] | changed after "
+            "results (was holds) |  | 3 |") in lines
+    assert ("| 2 | Seg is not worse than Full | Seg 0.884 (MRI Table 1) | -0.030 [-0.080, +0.020] | changed after "
+            "results (was inconclusive) |  | 3 |") in lines
     # no engine.json: the notebooks trained in their kernels; with one, the Ray phase's time and the total
     assert any(x.startswith("The notebooks took ") for x in lines)
     (rep / "engine.json").write_text(json.dumps({"engine": "ray", "cpus_per_job": 1, "done": ["a", "b"],
@@ -223,15 +225,18 @@ def test_results_block_from_a_stored_summary(tmp_path, capsys):
             "in 0.5 min, 2 at a time: 2.5 min in all.") in capsys.readouterr().out.splitlines()
     (rep / "summary.json").write_text(json.dumps(s))
     # the header names how the CIs were made, from the tables' method column
-    assert any(x.startswith("Claims as the papers state them (paired effects; 95 % CI: Welch t over 3 seeds + shared "
-                            "test bootstrap; a direction *holds*") for x in lines)
+    from shortcutlab.study.registry import VERSION, registry_hash
+    assert any(x.startswith(f"Claims as the papers state them (registry not recorded by this run (the registry is now "
+                            f"version {VERSION}, `{registry_hash()}`);") and
+               "Paired effects; 95 % CI: Welch t over 3 seeds + shared test bootstrap." in x for x in lines)
     # the lesson's claims are its own statements, not the papers': the block says so
     lesson = json.loads(json.dumps(s))
     lesson["notebooks"] = [{**s["notebooks"][0], "notebook": "lesson.ipynb"}]
     (rep / "summary.json").write_text(json.dumps(lesson))
     assert main(["results", str(rep)]) == 0
     out = capsys.readouterr().out
-    assert "The lesson's verdicts (paired effects; 95 % CI: Welch t over 3 seeds" in out
+    assert "The lesson's verdicts (registry not recorded by this run" in out
+    assert "paired effects, 95 % CI: Welch t over 3 seeds" in out
     assert "| id | claim | expected (source) |" in out and "as the papers state them" not in out
     (rep / "summary.json").write_text(json.dumps(s))
     readme = tmp_path / "README.md"

@@ -20,7 +20,8 @@ __all__ = ["write_audit_report", "audit_files", "VERDICT_MEANING"]
 VERDICT_MEANING = {
     "holds": "the test's 95 % interval over the images lies above zero: the effect is there",
     "contradicted": "the interval lies below zero: the opposite of the effect is there",
-    "equivalent": "the 90 % interval lies inside ± the margin: no effect larger than the margin",
+    "equivalent": "the 95 % interval lies inside ± the margin (two one-sided tests at 0.025, the bar every other "
+                  "verdict meets): no effect as large as the margin",
     "inconclusive": "the interval includes zero and reaches beyond the margin: more images would decide it",
     "not run": "the test was not run, and the row says why",
 }

@@ -137,31 +137,35 @@ def _results_html(summary: Mapping[str, Any], out: Path) -> str:
 
 
 def _all_claims(out: Path, summary: Mapping[str, Any]) -> str:
-    """Every notebook's claims table (``tables/claims.csv``) as one table: the study's "does it reproduce"."""
-    import pandas as pd
+    """Every notebook's claims table (``tables/claims.csv``) as one table, the study's "does it reproduce": each
+    paper's counts, Holm over its primary rows, a row whose claim changed after this run marked; then the findings
+    map (every finding sentence of the papers and the claims that test it)."""
+    from ..study.claims import headline
+    from ..study.registry import findings_table
+    from .results import claims_frame, lesson_only
 
-    frames = []
-    for e in summary["notebooks"]:
-        for t in e.get("tables", []):
-            if Path(t).name == "claims.csv":
-                try:
-                    df = pd.read_csv(out / t, index_col=0)
-                except Exception:  # noqa: BLE001 - a damaged table is reported in its notebook's section
-                    continue
-                df.insert(0, "notebook", e["notebook"].removesuffix(".ipynb"))
-                frames.append(df)
-    if not frames:
+    df = claims_frame(summary, out)
+    if df is None:
         return ""
-    df = pd.concat(frames, ignore_index=True)
-    from .results import lesson_only
-
     whose = ("Each statement of the lesson (what it expects, and why, beside it)" if lesson_only(df["notebook"])
-             else "Each statement of the papers (its source and the paper's own numbers beside it)")
-    return (f"<h2>Claims</h2><p>{whose}, as a paired effect with a 95 % CI over seeds and the shared test images "
-            "(Welch–Satterthwaite degrees of freedom); <em>holds</em> only when the CI excludes 0 on the claimed "
-            "side, <em>non-inferior</em> when it stays above −margin, <em>equivalent</em> when the effect is inside "
-            "± the smallest effect of interest; <code>p_holm</code> is Holm-adjusted over each notebook's claims.</p>"
-            + _table_html(df[[c for c in df.columns if c not in ("per_seed", "method")]], index=False))
+             else "Each statement of the papers (the sentence it tests, its source and the paper's own numbers beside "
+                  "it)")
+    counts = "".join(f"<li>{html.escape(h)}</li>" for h in headline(df))
+    cols = ["notebook", "id", "role", "claim", "paper", "effect", "lo", "hi", "verdict", "changed", "p", "p_holm",
+            "n_seeds", "planning", "note", "departure", "source"]
+    text = (f"<h2>Claims</h2><p>{whose}, as a paired effect with a 95 % CI over seeds and the shared test images "
+            "(Welch–Satterthwaite degrees of freedom). Every bound is a one-sided test at 0.025, whether the verdict "
+            "favours the paper or not: a direction <em>holds</em> when the CI lies above 0 (<em>holds, below Δ</em> "
+            "when also below the smallest effect of interest Δ), is <em>contradicted</em> below 0, <em>not "
+            "replicated</em> inside ±Δ around 0; a margin claim reads <em>non-inferior</em>, <em>not superior</em> "
+            "or <em>equivalent</em> (or their opposites) at ±Δ; <code>p_holm</code> adjusts the primary rows of each "
+            f"paper together (secondary rows: per method, or a named departure).</p><ul>{counts}</ul>"
+            + _table_html(df[[c for c in cols if c in df.columns]], index=False))
+    if not lesson_only(df["notebook"]):
+        text += ("<h3>Findings map</h3><p>Every finding sentence and table caption of MRI §5 and BackMix §3.3 / Tables "
+                 "1–2, with the claims that test it, or why none does.</p>"
+                 + _table_html(findings_table(), index=False))
+    return text
 
 
 def write_index(out: Path, summary: Mapping[str, Any]) -> Path:

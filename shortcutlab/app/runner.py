@@ -130,6 +130,14 @@ def _run_all(nbs: Sequence[Path], one, jobs: int, fail_fast: bool, bar) -> list[
     return sorted(entries, key=lambda e: order.index(e["notebook"]))
 
 
+def _registry() -> dict:
+    """The claims registry the run read its claims with: version, hash and how many changes were made to it after
+    results were seen (``shortcutlab results`` marks a row whose claim has changed since)."""
+    from ..study.registry import CHANGES, VERSION, registry_hash
+
+    return {"version": VERSION, "hash": registry_hash(), "changes_after_results": len(CHANGES)}
+
+
 def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = None, out: str | Path | None = None,
               overrides: Mapping[str, Any] | None = None, fail_fast: bool = False,
               notebooks: str | Path | None = None, kernel_name: str = "python3", progress: bool = True,
@@ -247,7 +255,7 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
                "created": time.strftime("%Y-%m-%d %H:%M:%S"), "ok": not failed_any, "notebooks": entries,
                "cell_timeout_s": execution_timeout, "heartbeat_grace_s": heartbeat_grace, "notebook_jobs": jobs,
                "notebooks_s": wall_s, "ran": [nb.name for nb in nbs],
-               "config": cfg.to_dict(), "machine": machine_info()}
+               "config": cfg.to_dict(), "machine": machine_info(), "registry": _registry()}
     atomic_json(out / "summary.json", summary)
     from .index import write_index
     write_index(out, summary)

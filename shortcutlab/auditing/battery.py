@@ -42,7 +42,7 @@ from torch import nn
 
 from .._validation import ShortcutlabError, check_int, check_number, param_error
 from ..data.imageset import ImageSet
-from ..metrics import (auc, claim_verdict, normalized_overlap, overlap_bounds, overlap_metrics, summarize)
+from ..metrics import (auc, normalized_overlap, overlap_bounds, overlap_metrics, summarize, verdict)
 from ..saliency.cams import mix_backgrounds
 from .model import Preprocess, Prepared, find_target_layer, inference_copy
 
@@ -121,12 +121,14 @@ def _ci(values, *, n_boot: int, ci: float, seed: int) -> dict:
     return {"effect": s["mean"], "lo": s["lo"], "hi": s["hi"], "n": s["n"]}
 
 
-def _verdict(lo: float, hi: float, margin: float, ci: float, values: np.ndarray, seed: int, n_boot: int) -> str:
-    v = claim_verdict(lo, hi, "greater")
+def _verdict(lo: float, hi: float, margin: float) -> str:
+    """The project's verdict (:func:`~shortcutlab.metrics.verdict`) on the test's interval: a direction, and where it
+    is undecided and the test has a margin, equivalence within ±margin read on the same interval (two one-sided
+    tests, each at 0.025: one bar for the favourable and the unfavourable answer)."""
+    v = verdict(lo, hi, test="greater")
     if v != "inconclusive" or margin <= 0:
         return v
-    inner = summarize(values, n_boot=n_boot, ci=2 * ci - 1, seed=seed)  # TOST: the 90 % interval inside ±margin
-    return "equivalent" if inner["lo"] > -margin and inner["hi"] < margin else "inconclusive"
+    return verdict(lo, hi, test="equivalent", delta=margin)
 
 
 def _spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -394,20 +396,20 @@ def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[
         dc = y[donors["mixed_next"]]
         values = (pred["mixed_next"] == dc).astype(float) - (pred["original"] == dc).astype(float)
         r = _ci(values, n_boot=n_boot, ci=ci, seed=seed)
-        r["verdict"] = _verdict(r["lo"], r["hi"], margin, ci, values, seed, n_boot)
+        r["verdict"] = _verdict(r["lo"], r["hi"], margin)
         extra["donor_rate"] = float((pred["mixed_next"] == dc).mean())
         extra["base_rate"] = float((pred["original"] == dc).mean())
         tests["follows_donor"] = r
     if "mixed_same" in pred and "mixed_rand" in pred:
         values = right["mixed_same"] - right["mixed_rand"]
         r = _ci(values, n_boot=n_boot, ci=ci, seed=seed)
-        r["verdict"] = _verdict(r["lo"], r["hi"], margin, ci, values, seed, n_boot)
+        r["verdict"] = _verdict(r["lo"], r["hi"], margin)
         tests["bg_gap"] = r
     if "no_fg" in pred:
         majority = float(np.bincount(y).max() / y.size)
         values = right["no_fg"] - majority
         r = _ci(values, n_boot=n_boot, ci=ci, seed=seed)
-        r["verdict"] = _verdict(r["lo"], r["hi"], margin, ci, values, seed, n_boot)
+        r["verdict"] = _verdict(r["lo"], r["hi"], margin)
         extra["no_fg_accuracy"] = float(right["no_fg"].mean())
         tests["background_alone"] = r
 
@@ -450,7 +452,7 @@ def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[
         localisation = pd.DataFrame(lrows)
         norm_all = normalized_overlap(per["aks"], floor["aks"], ceil["aks"]).numpy()
         r = _ci(norm_all, n_boot=n_boot, ci=ci, seed=seed)
-        r["verdict"] = claim_verdict(r["lo"], r["hi"], "greater")
+        r["verdict"] = verdict(r["lo"], r["hi"], test="greater")
         tests["on_object"] = r
 
         t = time.perf_counter()
@@ -472,7 +474,7 @@ def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[
             prepared.load_state_dict(kept)
         sanity = pd.DataFrame(srows).set_index("step")
         r = _ci(sanity_threshold - rho, n_boot=n_boot, ci=ci, seed=seed)
-        r["verdict"] = claim_verdict(r["lo"], r["hi"], "greater")
+        r["verdict"] = verdict(r["lo"], r["hi"], test="greater")
         extra["rho_weights"] = float(rho.mean())
         tests["sanity_weights"] = r
         k_cls = data.num_classes
@@ -481,7 +483,7 @@ def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[
                              reshape_transform=reshape)
         rho_t = _spearman_rows(base, other.flatten(1).numpy())
         r = _ci(target_threshold - rho_t, n_boot=n_boot, ci=ci, seed=seed)
-        r["verdict"] = claim_verdict(r["lo"], r["hi"], "greater")
+        r["verdict"] = verdict(r["lo"], r["hi"], test="greater")
         extra["rho_target"] = float(rho_t.mean())
         tests["sanity_target"] = r
         timings["sanity_s"] = time.perf_counter() - t

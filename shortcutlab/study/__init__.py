@@ -6,8 +6,9 @@
   :class:`RunSet`, the flat records every experiment returns and every table, figure and claim takes.
 * :mod:`~shortcutlab.study.mri`, :mod:`~shortcutlab.study.backmix`, :mod:`~shortcutlab.study.dial`: the
   experiments, one call each.
-* :mod:`~shortcutlab.study.claims`: the directions the papers report, checked; :mod:`~shortcutlab.study.findings`:
-  what each notebook records.
+* :mod:`~shortcutlab.study.registry`: every claim in the form its paper states it, registered before a run (one
+  module per paper and the lesson's), the findings map and the changelog; :mod:`~shortcutlab.study.claims`: each
+  claim read on a run, one verdict each; :mod:`~shortcutlab.study.findings`: what each notebook records.
 * :mod:`~shortcutlab.study.reference`: the papers' numbers.
 """
 from .runs import PretrainRun, Run, RunSet

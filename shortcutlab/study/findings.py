@@ -26,8 +26,8 @@ def _record(values: dict[str, Any], report) -> dict[str, Any]:
 
 
 def _holding(claims: pd.DataFrame) -> str:
-    """``k/n``: how many claims the data support (*holds* or *non-inferior*) of those this data can test and the
-    phantom is built to show (:func:`shortcutlab.study.claims.holding`)."""
+    """``k/n``: how many primary claims the data support of those this data can test
+    (:func:`shortcutlab.study.claims.holding`)."""
     from .claims import holding
 
     return holding(claims)
@@ -45,22 +45,24 @@ def _change(before: tuple[float, float], after: tuple[float, float]) -> str:
 
 
 def _claim_sentence(claims: pd.DataFrame, claim_id: str, up: str, down: str, what: str, unit: str = "") -> str:
-    """``raises o.o.d. accuracy over Baseline (+4.2 points [1.0, 7.1])`` from claim ``claim_id``'s effect, CI and
-    verdict (``holds``: the claimed direction; ``contradicted``: the other; ``equivalent``: no difference beyond
-    the smallest of interest; else no clear change)."""
+    """``raises o.o.d. accuracy over Baseline (+4.2 points [1.0, 7.1])`` from claim ``claim_id``'s row: the same
+    effect and interval the claims table shows, worded by its verdict (*holds*: the claimed direction, *holds,
+    below Δ* saying so; *contradicted*: the other; *not replicated* and *equivalent*: no change of Δ or more;
+    else no clear change)."""
     rows = claims[claims["id"].astype(str) == claim_id]
     if rows.empty:
         return ""
     r = rows.iloc[0]
     ci = f"{r['effect']:+.1f}{unit} [{r['lo']:+.1f}, {r['hi']:+.1f}]"
     want_up = r["test"] != "less"
-    if r["verdict"] == "holds":
-        return f"{up if want_up else down} {what} ({ci})"
-    if r["verdict"] == "contradicted":
+    v = str(r["verdict"])
+    if v in ("holds", "holds, below Δ"):
+        return f"{up if want_up else down} {what} ({ci}" + (f", below Δ = {r['delta']:g})" if v != "holds" else ")")
+    if v == "contradicted":
         return f"{down if want_up else up} {what} ({ci})"
-    if r["verdict"] == "equivalent":
-        return f"no change in {what} beyond ±{r['margin']:g}{unit} ({ci})"
-    return f"no clear change in {what} ({ci}, CI includes 0)"
+    if v in ("not replicated", "equivalent"):
+        return f"no change in {what} of ±{r['delta']:g}{unit} or more ({ci})"
+    return f"no clear change in {what} ({ci}, inconclusive)"
 
 
 def _absent(df, report) -> dict[str, Any] | None:
@@ -103,23 +105,31 @@ def contextual_bias(runs: RunSet, claims: pd.DataFrame, *, report=None) -> dict[
         values["auc_cm_full_decorrelated"] = d
         verb = _change((a_lo, a_hi), (d_lo, d_hi))
         values["finding"] = (f"Full AUC {a:.2f} with the cue as in training {verb} {d:.2f} with it decorrelated; "
-                             f"{_holding(claims)} claims hold")
+                             f"{_holding(claims)} primary claims hold")
     else:  # real data: no decorrelated test set
-        values["finding"] = (f"cm AUC: Full {a:.2f}, Seg {seg:.2f}, BG {bg:.2f}; {_holding(claims)} testable claims "
-                             f"hold (the cue-decorrelated ones need a phantom)")
+        values["finding"] = (f"cm AUC: Full {a:.2f}, Seg {seg:.2f}, BG {bg:.2f}; {_holding(claims)} testable primary "
+                             f"claims hold (the cue-decorrelated ones need a phantom)")
     return _record(values, report)
 
 
-def saliency_generalization(corr: pd.DataFrame, *, report=None) -> dict[str, Any]:
-    """Notebook 02: the correlation of in-domain AKS with AUC, as trained and cue-decorrelated."""
+def saliency_generalization(corr: pd.DataFrame, claims: pd.DataFrame | None = None, *, report=None) -> dict[str, Any]:
+    """Notebook 02: the correlation of in-domain AKS with AUC, as trained and cue-decorrelated, over every model and
+    seed pooled; and claim 6, the same correlation as the mean of each seed's r (the claims table's row)."""
     a = corr.loc[("aks", "auc")]
     if ("aks", "auc_decorrelated") not in corr.index:  # real data: no decorrelated test set
         return _record({"r_aks_vs_auc": a["r"],
-                        "finding": f"AKS vs in-domain AUC: r = {a['r']:.2f} [{a['lo']:.2f}, {a['hi']:.2f}] (the "
-                                   f"decorrelated AUC needs a phantom)"}, report)
+                        "finding": f"AKS vs in-domain AUC, models and seeds pooled: r = {a['r']:.2f} [{a['lo']:.2f}, "
+                                   f"{a['hi']:.2f}] (the decorrelated AUC needs a phantom)"}, report)
     d = corr.loc[("aks", "auc_decorrelated")]
-    return _record({"r_aks_vs_auc": a["r"], "r_aks_vs_auc_decorrelated": d["r"],
-                    "finding": f"AKS vs decorrelated AUC: r = {d['r']:.2f} [{d['lo']:.2f}, {d['hi']:.2f}]"}, report)
+    text = f"AKS vs decorrelated AUC, models and seeds pooled: r = {d['r']:.2f} [{d['lo']:.2f}, {d['hi']:.2f}]"
+    values = {"r_aks_vs_auc": a["r"], "r_aks_vs_auc_decorrelated": d["r"]}
+    row = None if claims is None else claims[claims["id"].astype(str) == "6"]
+    if row is not None and not row.empty and row.iloc[0]["effect"] == row.iloc[0]["effect"]:
+        r = row.iloc[0]
+        values["claim6_r"] = float(r["effect"])
+        text += (f"; claim 6, the mean of each seed's r: {r['effect']:+.2f} [{r['lo']:+.2f}, {r['hi']:+.2f}], "
+                 f"{r['verdict']}")
+    return _record(dict(values, finding=text), report)
 
 
 def contrastive(runs: RunSet, methods: Sequence[str], *, report=None) -> dict[str, Any]:
@@ -133,31 +143,40 @@ def contrastive(runs: RunSet, methods: Sequence[str], *, report=None) -> dict[st
 
 
 def backmix(table: pd.DataFrame, claims: pd.DataFrame, *, report=None) -> dict[str, Any]:
-    """Notebook 04: o.o.d. accuracy and i.d. %E of Baseline and BackMix, and the claims that hold."""
+    """Notebook 04: claim 9c's effect (o.o.d. accuracy, the mean over the o.o.d. sectors under four backgrounds),
+    then the o.o.d. set as drawn and i.d. %E of Baseline and BackMix (Table 1's means over seeds), each named."""
     row = table.set_index(["condition", "split"])
     ob, om = row.loc[("baseline", "ood"), "accuracy"], row.loc[("backmix", "ood"), "accuracy"]
     eb, em = row.loc[("baseline", "id"), "pct_e"], row.loc[("backmix", "id"), "pct_e"]
     gain = _claim_sentence(claims, "9c", "raises", "lowers", "o.o.d. accuracy over Baseline", " points")
+    head = (f"claim 9c, four backgrounds: BackMix {gain}" if gain.startswith(("raises", "lowers"))
+            else f"claim 9c, four backgrounds: {gain}" if gain else "")
     return _record({"ood_acc_baseline": ob, "ood_acc_backmix": om, "id_pct_e_baseline": eb, "id_pct_e_backmix": em,
                     "claims_holding": _holding(claims),
-                    "finding": f"o.o.d. accuracy: baseline {ob:.1f} %, BackMix {om:.1f} %"
-                               + (f": BackMix {gain}" if gain.startswith(("raises", "lowers")) else f"; {gain}" if gain else "")
-                               + f"; %E {eb:.1f} → {em:.1f}"},
+                    "finding": (f"{head}; " if head else "")
+                               + f"o.o.d. set as drawn: baseline {ob:.1f} %, BackMix {om:.1f} %; i.d. %E {eb:.1f} → "
+                                 f"{em:.1f}"},
                    report)
 
 
-def semi_supervised(table: pd.DataFrame, ablation: pd.DataFrame, *, f: float = 0.05, report=None) -> dict[str, Any]:
-    """Notebook 05: BackMix with a fraction ``f`` of masks against the baseline (o.o.d.), and how much the choice
-    of masked images moves accuracy (SD over the ablation's subsets)."""
+def semi_supervised(table: pd.DataFrame, ablation: pd.DataFrame, *, f: float = 0.05,
+                    claims: pd.DataFrame | None = None, report=None) -> dict[str, Any]:
+    """Notebook 05: claim 10a's effect (BackMix with a fraction ``f`` of masks against Baseline, o.o.d. under four
+    backgrounds), then Table 2's means on the o.o.d. set as drawn, and how much the choice of masked images moves
+    accuracy (SD over the ablation's subsets)."""
     base = table[table["method"] == "baseline"].iloc[0]
     sub = table[(table["method"] == "backmix") & (table["f"] == f)].iloc[0]
     sd = float(ablation["accuracy"].std())
     paper_sd = BACKMIX_ABLATION_SD["accuracy"]
+    gain = "" if claims is None else _claim_sentence(claims, "10a", "raises", "lowers",
+                                                     "o.o.d. accuracy over Baseline", " points")
+    head = f"claim 10a, four backgrounds: f = {f} {gain}; " if gain else ""
     return _record({"ood_acc_baseline": base["accuracy"], f"ood_acc_f{f}": sub["accuracy"],
                     "pct_e_baseline": base["pct_e"], f"pct_e_f{f}": sub["pct_e"], "ablation_sd_accuracy": sd,
                     "paper_ablation_sd_accuracy": paper_sd,
-                    "finding": f"f = {f}: o.o.d. accuracy {sub['accuracy']:.1f} % vs baseline {base['accuracy']:.1f} %, "
-                               f"%E {sub['pct_e']:.1f} vs {base['pct_e']:.1f}; SD over masked subsets {sd:.1f} (paper {paper_sd})"},
+                    "finding": f"{head}o.o.d. set as drawn: f = {f} {sub['accuracy']:.1f} % vs baseline "
+                               f"{base['accuracy']:.1f} %, %E {sub['pct_e']:.1f} vs {base['pct_e']:.1f}; SD over "
+                               f"masked subsets {sd:.1f} (paper {paper_sd})"},
                    report)
 
 

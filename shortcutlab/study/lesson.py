@@ -21,7 +21,7 @@ import pandas as pd
 from .._validation import check_number, param_error
 from .runs import Run, RunSet, experiment
 from .study import Study
-from .claims import Claim, _fingerprint, _maps, _run, _same_data, register_claim
+from .claims import Reading, _fingerprint, _maps, _run, _same_data, families
 
 __all__ = ["CONDITIONS", "TRACK", "lesson_runs", "show_cue", "reveal", "dose_response_runs", "dose_response",
            "plot_dose_response", "learning_curves", "verdicts", "flipped_gallery", "crossing",
@@ -31,16 +31,6 @@ CONDITIONS = ("full", "seg", "rand")
 TRACK = ("test_aligned", "test_conflict")  # recorded after every epoch: which one a model learns first
 _LABELS = {"full": "Full (whole image)", "seg": "Seg (heart only)", "rand": "Rand (background swapped)"}
 
-for _c in (
-    Claim("L1", "Full reads the cue: its accuracy falls from cue-agreeing to cue-conflicting patients (points)",
-          "lesson (Waterbirds' cue-conflict group)", "the shortcut's signature"),
-    Claim("L2", "Seg does not: its accuracy is the same on both (points)", "lesson", "equal by construction",
-          "equivalent", "points"),
-    Claim("L3", "Rand recovers most of the gap: its fall is less than half of Full's (Full's fall / 2 - Rand's fall, "
-                "points)", "lesson (MRI 'Rand': swapBG)", "the cure"),
-    Claim("L4", "The maps move onto the heart: Rand's AKS above Full's (paired per image)", "lesson", "the cure, seen"),
-):
-    register_claim(_c)
 
 
 def _check_phantom(study: Study, where: str) -> None:
@@ -242,9 +232,10 @@ def verdicts(study: Study, runs: RunSet, *, n_boot: int | None = None) -> pd.Dat
     pairs = [unit(f, r) for f, r in zip(by["full"], by["rand"])]
     seg = [unit(s, maps=False) for s in by["seg"]]
     _same_data(pairs + seg, full_seeds + by["seg"].seeds, "verdicts")
-    return _run(study, n_boot, [("L1", lambda u: fall(u, 0)), ("L2", lambda u: fall(u, 0), seg),
-                                ("L3", lambda u: fall(u, 0) / 2 - fall(u, 1)),
-                                ("L4", lambda u: float(np.nanmean(u["maps"][1] - u["maps"][0])))], pairs)
+    return families(_run(study, n_boot, [
+        Reading("L1", lambda u: fall(u, 0), ("pairs",)), Reading("L2", lambda u: fall(u, 0), ("pairs",), seg),
+        Reading("L3", lambda u: fall(u, 0) / 2 - fall(u, 1), ("pairs",)),
+        Reading("L4", lambda u: float(np.nanmean(u["maps"][1] - u["maps"][0])), ("maps",))], pairs))
 
 
 def flipped_gallery(study: Study, runs: RunSet, n: int = 4):
@@ -330,13 +321,12 @@ def answers(study: Study, runs: RunSet, dose: pd.DataFrame, masks: pd.DataFrame)
     ])
 
 
-_EXPECTED = {"greater": "holds", "less": "holds", "noninferior": "non-inferior", "equivalent": "equivalent"}
-
-
 def as_expected(verdict_table: pd.DataFrame) -> str:
     """``k/n``: how many of the lesson's verdicts came out as the lesson expects (a direction that holds, Seg's
-    equal accuracies found equivalent)."""
-    ok = sum(_EXPECTED[t] == v for t, v in zip(verdict_table["test"], verdict_table["verdict"]))
+    equal accuracies found equivalent: a verdict in :data:`~shortcutlab.metrics.SUPPORTS`)."""
+    from ..metrics import SUPPORTS
+
+    ok = int(verdict_table["verdict"].isin(SUPPORTS).sum())
     return f"{ok}/{len(verdict_table)}"
 
 
