@@ -320,3 +320,77 @@ def test_the_counterfactuals_run_through_a_folded_copy_only_when_it_is_the_same_
     assert inference_copy(odd, x) is odd
     scripted = torch.jit.script(odd)
     assert inference_copy(scripted, x) is scripted
+
+
+def _two_level_backgrounds(n=40, size=24, seed=0):
+    """Two classes whose only difference is the background's grey level (60 vs 180 of 255); the object, a centred
+    square of random texture, carries no class."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    img = torch.where(y[:, None, None, None] == 1, 180, 60).expand(n, 1, size, size).clone().to(torch.uint8)
+    m = torch.zeros(n, 1, size, size, dtype=torch.bool)
+    m[..., 6:18, 6:18] = True
+    img[m] = torch.randint(0, 256, (int(m.sum()),), generator=g, dtype=torch.uint8)
+    return sl.ImageSet(images=img, labels=y, class_names=["low", "high"], masks=m, name="two-level")
+
+
+class _BackgroundLogit(nn.Module):
+    """One logit, as a BCE-trained binary model gives: z = 20 · (the border's mean grey - 0.47), the border being
+    background in every image. P(high) = sigmoid(z)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, 1)  # a layer for the CAMs; identity
+        with torch.no_grad():
+            self.conv.weight.fill_(1.0)
+            self.conv.bias.zero_()
+
+    def forward(self, x):
+        h = self.conv(x)
+        border = torch.cat([h[..., :4, :].flatten(1), h[..., -4:, :].flatten(1)], 1)
+        return 20 * (border.mean(1, keepdim=True) - 0.47)
+
+
+def test_a_one_logit_sigmoid_model_audits_as_two_classes():
+    """A binary model with one sigmoid logit is read as two classes (its logit the second's: softmax of [-z/2, z/2]
+    is sigmoid(z)), said in the result; it reads the background by construction, and the audit says so."""
+    data = _two_level_backgrounds()
+    res = audit(_BackgroundLogit(), data, n_boot=200, max_cam_images=16, sanity_images=8, target_layer="conv")
+    assert "one sigmoid logit" in res.info["head"] and res.info["classes"] == ["low", "high"]
+    p = res.arrays["probs"]["original"]
+    assert (p.argmax(1) == data.labels.numpy()).all()  # right on every original image
+    assert res.overall.startswith("reads the background") and res.overall_code == "reads-background"
+    rec = res.record()
+    assert rec["overall_code"] == "reads-background" and rec["classes"] == ["low", "high"]
+    assert rec["follows_donor"]["verdict_code"] == "holds"
+    # a one-logit model with three classes is refused, naming both counts
+    three = sl.ImageSet(images=data.images, labels=data.labels % 3, class_names=["a", "b", "c"], masks=data.masks)
+    with pytest.raises(ShortcutlabError, match=r"gives \(1,\) outputs per image but the data .* has 3 classes"):
+        audit(_BackgroundLogit(), three, n_boot=50, cams=False)
+
+
+def test_the_command_exit_code_follows_fail_on(tmp_path, capsys):
+    """Exit codes for CI: 0 when no --fail-on code matches, 1 when one does, 2 on an error; audit.json holds the
+    overall code and the class order, which the command also prints."""
+    import timm
+
+    from shortcutlab.app.cli import main
+    from shortcutlab.auditing import overall_code
+
+    csv_path, d = _png_manifest(tmp_path, n=16)
+    net = timm.create_model("resnet18", pretrained=False, num_classes=d.num_classes, in_chans=3).eval()
+    sd = tmp_path / "resnet18.pt"
+    torch.save(net.state_dict(), sd)
+    args = ["audit", "--model", str(sd), "--arch", "resnet18", "--data", str(csv_path), "--size", "48",
+            "--cam-images", "8", "--n-boot", "50", "--batch-size", "5", "--device", "cpu"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    rec = json.loads((tmp_path / "a" / "audit.json").read_text())["resnet18.pt"]["tests"]
+    code = rec["overall_code"]
+    assert code == overall_code(rec["overall"]) and rec["classes"] == sorted(d.class_names)
+    assert f"classes, in the model's output order: {', '.join(sorted(d.class_names))}" in out
+    fail = code if code != "clean" else "reads-background"
+    rc = main(args + ["--out", str(tmp_path / "b"), "--fail-on", fail])
+    assert rc == (1 if code != "clean" else 0)
+    assert main(args + ["--out", str(tmp_path / "c"), "--fail-on", "sideways"]) == 2
+    assert "'--fail-on' option must be comma-separated codes among reads-background" in capsys.readouterr().err

@@ -129,6 +129,9 @@ def test_evaluate_claims_rows_verdicts_p_and_planning():
     # on a non-superiority claim at +0.02: 0.001 exactly, a zero-width interval below +Δ
     assert r.loc["10a-ni", "verdict"] == "non-inferior" and r.loc["10a-ni", "delta"] == 2.0
     assert r.loc["4n", "verdict"] == "not superior"
+    # a direction whose paper's own effect is no larger than Δ says so in its note (10b: +0.6 points, Δ = 2)
+    assert "no larger than Δ = 2" in evaluate_claims([Reading("10b", _diff)], units, n_boot=20)["note"].iloc[0]
+    assert r.loc["1", "note"] == ""
     assert r.loc["1", "family"] == "mri" and r.loc["1", "role"] == "primary" and r.loc["9d-black", "role"] == "secondary"
     assert r.loc["1", "registry"] == claim_hash(get_claim("1"))
     # the same numbers as the interval itself, and p the one-sided p of the registered test at its Δ

@@ -184,13 +184,34 @@ def _cmd_audit(args) -> int:
         from ..auditing import load_audit_data
 
         site = load_audit_data(args.site, size=args.size, where="audit --site")
+    fail_on = _fail_on(args.fail_on)
     result = audit_file(args.model, args.data, arch=args.arch, size=args.size, classes=classes, preprocess=pre,
                         target_layer=args.target_layer, method=args.method, seed=args.seed, k=args.k,
-                        max_cam_images=args.cam_images, n_boot=args.n_boot, site=site)
+                        max_cam_images=args.cam_images, n_boot=args.n_boot, site=site, batch_size=args.batch_size,
+                        device=args.device)
     path = write_audit_report([result], args.out, title=f"shortcutlab audit · {Path(args.model).name}")
+    print(f"classes, in the model's output order: {', '.join(result.info['classes'])} ({result.info['head']})")
     print(f"{result.name}: {result.overall}. {result.summary}")
     print(f"report: {path}")
+    hit = [c for c in fail_on if c == result.overall_code or (c == "maps-fail-sanity" and not result.sanity_ok)]
+    if hit:
+        print(f"shortcutlab: audit failed: --fail-on {','.join(hit)} matched (overall_code "
+              f"{result.overall_code!r}, sanity_ok {result.sanity_ok})", file=sys.stderr)
+        return 1
     return 0
+
+
+FAIL_ON = ("reads-background", "inconclusive", "one-class", "maps-fail-sanity")
+
+
+def _fail_on(text: str) -> list[str]:
+    """``--fail-on``: comma-separated codes among :data:`FAIL_ON`, checked before the audit runs."""
+    codes = [c.strip() for c in (text or "").split(",") if c.strip()]
+    bad = [c for c in codes if c not in FAIL_ON]
+    if bad:
+        raise ShortcutlabError(f"The '--fail-on' option must be comma-separated codes among {', '.join(FAIL_ON)}. "
+                               f"Got {bad[0]!r} instead.")
+    return codes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,7 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     res.set_defaults(func=_cmd_results)
     a = sub.add_parser("audit", help="does my classifier read the background? an HTML report for any model file",
                        description="Audit a model file on masked test images: counterfactual backgrounds, CAM "
-                                   "localisation against the masks, and a sanity check, each with a verdict.")
+                                   "localisation against the masks, and a sanity check, each with a verdict. "
+                                   "Exit codes: 0 the audit ran and no --fail-on code matched (a clean or an "
+                                   "inconclusive answer); 1 a --fail-on code matched; 2 an error (bad input, "
+                                   "unreadable file). audit.json holds overall_code (reads-background, clean, "
+                                   "inconclusive, one-class), sanity_ok, the class order and each test's "
+                                   "verdict_code.")
     a.add_argument("--model", required=True, help="a state dict (.pt/.pth/.bin/.safetensors, with --arch), a "
                    "TorchScript file, or a torch.export program (.pt2)")
     a.add_argument("--arch", default="", help="the timm architecture of a state dict, e.g. resnet18 (or sl_cnn)")
@@ -262,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--cam-images", type=int, default=200, help="images the CAMs are computed on (seeded subset)")
     a.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates of every interval")
     a.add_argument("--seed", type=int, default=0, help="seed of the donors and the bootstrap")
+    a.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
+    a.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="where the model runs (auto: cuda when available); every input follows the model")
+    a.add_argument("--fail-on", default="", metavar="CODES",
+                   help="exit 1 when the answer matches any of these comma-separated codes: reads-background, "
+                        "inconclusive, one-class, maps-fail-sanity (for CI; default: never)")
     a.add_argument("--out", default="reports/audit", help="report folder (default reports/audit)")
     a.set_defaults(func=_cmd_audit)
     return p

@@ -46,7 +46,8 @@ from ..metrics import (auc, normalized_overlap, overlap_bounds, overlap_metrics,
 from ..saliency.cams import mix_backgrounds
 from .model import Preprocess, Prepared, find_target_layer, inference_copy
 
-__all__ = ["audit", "AuditResult", "draw_donors", "counterfactual_images", "VARIANTS", "TESTS"]
+__all__ = ["audit", "AuditResult", "draw_donors", "counterfactual_images", "VARIANTS", "TESTS", "OVERALL_CODES",
+           "overall_code"]
 
 VARIANTS = ("original", "only_fg", "no_fg", "mixed_same", "mixed_rand", "mixed_next")
 TESTS = ("follows_donor", "bg_gap", "background_alone", "on_object", "sanity_weights", "sanity_target")
@@ -214,12 +215,27 @@ class AuditResult:
             raise param_error("test", "AuditResult.verdict", f"one of {', '.join(map(repr, TESTS))}", test)
         return str(self.tests.loc[test, "verdict"])
 
+    @property
+    def overall_code(self) -> str:
+        """The overall answer as a stable code (:data:`OVERALL_CODES`), for CI: ``reads-background``, ``clean``,
+        ``inconclusive`` or ``one-class``."""
+        return overall_code(self.overall)
+
+    @property
+    def sanity_ok(self) -> bool:
+        """False when the maps fail the sanity check (their overlap is then no evidence)."""
+        return "fail the sanity check" not in self.overall
+
     def record(self) -> dict:
-        """Plain values for a report: the overall answer and each test's effect, CI and verdict."""
-        out: dict[str, Any] = {"overall": self.overall}
+        """Plain values for a report: the overall answer and its code, the class order, and each test's effect, CI,
+        verdict and stable verdict code."""
+        out: dict[str, Any] = {"overall": self.overall, "overall_code": self.overall_code,
+                               "sanity_ok": self.sanity_ok, "classes": list(self.info.get("classes", [])),
+                               "head": self.info.get("head", "")}
         for t, row in self.tests.iterrows():
             out[t] = {k: (float(row[k]) if k in ("effect", "lo", "hi") else str(row[k])) for k in
                       ("effect", "lo", "hi", "verdict")}
+            out[t]["verdict_code"] = str(row["verdict"]).replace(" ", "-")
         return out
 
     def _repr_html_(self) -> str:
@@ -344,10 +360,15 @@ def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[
         raise ShortcutlabError(f"The model refused the input the 'preprocess' parameter of audit builds: shape {shape} "
                                f"({prepared.preprocess.describe()}). Set preprocess size / channels to what it expects "
                                f"({type(e).__name__}: {str(e)[:200]}).") from None
+    if probe.ndim == 2 and probe.shape[1] == 1 and data.num_classes == 2:
+        prepared.sigmoid_head = True  # a one-logit binary model: its logit is the second class's, as BCE trains it
+        with torch.no_grad():
+            probe = prepared(model_input(x[:2], m[:2]))
     if probe.ndim != 2 or probe.shape[1] != data.num_classes:
         raise ShortcutlabError(f"The model gives {tuple(probe.shape[1:])} outputs per image but the data "
                                f"{data.name!r} has {data.num_classes} classes ({', '.join(data.class_names)}): "
-                               f"the class count must match, in the data's class order.")
+                               f"the class count must match, in the data's class order (a one-logit sigmoid model "
+                               f"audits as two classes, its logit the second's).")
     timings: dict[str, float] = {}
 
     # counterfactual backgrounds: forward passes only, through a copy with the batch norms folded (channels-last)
@@ -513,6 +534,8 @@ def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[
         cases = np.zeros(0, dtype=np.int64)
     timings["total_s"] = time.perf_counter() - t0
     info = {"model": name, "data": data.name, "n_images": len(y), "classes": list(data.class_names),
+            "head": "one sigmoid logit, read as two classes (its logit the second's)" if prepared.sigmoid_head
+            else f"{data.num_classes} logits, softmax",
             "frames": int(x.shape[1]), "size": list(x.shape[-2:]), "preprocess": prepared.preprocess.as_dict(),
             "target_layer": layer_name, "method": method, "seed": seed, "k": k, "margin": margin, "ci": ci,
             "n_boot": n_boot, "fill": fill, "cam_images": int(cam_index.size) if cams else 0,
@@ -540,6 +563,20 @@ def _cam_size(model: nn.Module, layer: nn.Module, reshape, x1: torch.Tensor) -> 
         raise ShortcutlabError("The target layer never ran in the model's forward pass (a TorchScript model runs no "
                                "hooks); name a layer the model uses, or pass cams=False.")
     return seen["shape"]
+
+
+OVERALL_CODES = ("reads-background", "clean", "inconclusive", "one-class")
+
+
+def overall_code(overall: str) -> str:
+    """The stable code of an overall answer (its wording may change; the code does not)."""
+    if overall.startswith("reads the background"):
+        return "reads-background"
+    if overall.startswith("does not read the background"):
+        return "clean"
+    if overall.startswith("inconclusive: one class"):
+        return "one-class"
+    return "inconclusive"
 
 
 def _overall(table, n: int, margin: float, one_class: str | None = None) -> tuple[str, str]:

@@ -39,10 +39,21 @@ def load_audit_data(data: str | Path | ImageSet, *, size: int = 128, classes: Se
 
 def audit_file(model: str | Path, data: str | Path | ImageSet, *, arch: str = "", size: int = 128,
                classes: Sequence[str] | None = None, preprocess: Preprocess | Mapping[str, Any] | None = None,
-               name: str = "", **kw) -> AuditResult:
+               name: str = "", device: str = "cpu", **kw) -> AuditResult:
     """Audit the model in the file ``model`` (:func:`~shortcutlab.auditing.load_model`) on ``data``
-    (:func:`load_audit_data`). A TorchScript model runs no hooks, so its CAM tests are skipped and say so."""
+    (:func:`load_audit_data`), on ``device`` (``auto``: cuda when available, else cpu; the inputs follow the model).
+    A TorchScript model runs no hooks, so its CAM tests are skipped and say so."""
+    import torch
+
+    from .._validation import check_choice
     from .model import model_kind
+
+    check_choice(device, ("auto", "cpu", "cuda"), name="device", where="audit_file")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device == "cuda" and not torch.cuda.is_available():
+        raise ShortcutlabError("The 'device' parameter of audit_file is 'cuda', but torch sees no CUDA device here; "
+                               "use 'cpu' or 'auto'.")
 
     model_kind(model)  # a missing or unreadable model file is said before the data are read
     pre = Preprocess.from_spec(preprocess)
@@ -54,6 +65,8 @@ def audit_file(model: str | Path, data: str | Path | ImageSet, *, arch: str = ""
         if wants is not None and wants != ds.num_frames and not hasattr(net, "frames"):
             pre = Preprocess(**{**pre.as_dict(), "channels": wants})  # a grayscale image into an RGB network
     cams = kw.pop("cams", kind != "torchscript")
+    if device != "cpu":
+        net = net.to(device)
     return audit(net, ds, preprocess=pre, name=name or Path(model).name, cams=cams, **kw)
 
 

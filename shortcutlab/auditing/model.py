@@ -121,6 +121,7 @@ class Prepared(nn.Module):
     def __init__(self, model: nn.Module, preprocess: Preprocess, frames: int, masks_needed: bool = False):
         super().__init__()
         self.model, self.preprocess, self.frames = model, preprocess, int(frames)
+        self.sigmoid_head = False  # set by the audit for a one-logit binary model: read as two classes
         c = preprocess.channels
         if c is not None and c != frames and frames != 1:
             raise param_error("preprocess['channels']", "audit", f"None, {frames} (the data's frames as channels), or "
@@ -146,7 +147,11 @@ class Prepared(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(self.prepare(x))
+        dev = next((q.device for q in self.model.parameters()), None)  # the input goes where the model is
+        out = self.model(self.prepare(x if dev is None else x.to(dev)))
+        if self.sigmoid_head:  # one logit z of P(second class) = sigmoid(z): softmax of [-z/2, z/2] is the same
+            out = torch.cat([-out / 2, out / 2], 1)
+        return out
 
 
 def _fold_batchnorm(module: nn.Module) -> int:

@@ -15,7 +15,8 @@ row's favourable reading; :func:`families` adds ``p_holm``, Holm-adjusted over t
 (the lesson is a family of its own), and :func:`headline` counts both. An undecided row says in ``planning`` how
 many seeds (or test images) would give 80 % power at Δ (:func:`~shortcutlab.metrics.planning_seeds`), a
 planning estimate from this run's variance parts. A claim the phantom cannot show by construction carries its
-reason in ``note``, beside its verdict: a note never replaces a verdict.
+reason in ``note``, beside its verdict: a note never replaces a verdict; so does a direction whose paper's own
+effect is no larger than Δ (it cannot read *not replicated*).
 """
 from __future__ import annotations
 
@@ -77,10 +78,21 @@ def _n_test(units: Sequence[dict], sets: Sequence[str]) -> int:
     return max((len(u[k][0]) for k in names[:1] or names), default=0)
 
 
+def _small_paper_effect(c: Claim) -> str:
+    """For a direction whose paper's own effect (in the claimed sign) is no larger than Δ: the row says so, and
+    :func:`~shortcutlab.metrics.verdict` does not read *not replicated* for it."""
+    if c.test not in ("greater", "less") or c.paper_effect is None:
+        return ""
+    e = c.paper_effect if c.test == "greater" else -c.paper_effect
+    return (f"the paper's own effect ({c.paper_effect:+g}) is no larger than Δ = {c.delta:g}, so this row cannot read "
+            f"not replicated" if e <= c.delta else "")
+
+
 def _row_base(c: Claim) -> dict:
+    note = "; ".join(x for x in (c.not_expected, _small_paper_effect(c)) if x)
     return dict(id=c.id, family=c.family, role=c.role, claim=c.reading, source=c.source,
                 paper=c.paper + ("" if c.paper_effect is None else f" (effect {c.paper_effect:+g})"), test=c.test,
-                unit=c.unit, delta=float(c.delta), note=c.not_expected, departure=c.departure, registry=claim_hash(c))
+                unit=c.unit, delta=float(c.delta), note=note, departure=c.departure, registry=claim_hash(c))
 
 
 def evaluate_claims(readings: Sequence[Reading], units: Sequence[dict], *, n_boot: int, seed: int = 0,
