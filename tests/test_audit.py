@@ -394,3 +394,73 @@ def test_the_command_exit_code_follows_fail_on(tmp_path, capsys):
     assert rc == (1 if code != "clean" else 0)
     assert main(args + ["--out", str(tmp_path / "c"), "--fail-on", "sideways"]) == 2
     assert "'--fail-on' option must be comma-separated codes among reads-background" in capsys.readouterr().err
+
+
+def test_a_manifest_may_give_boxes_for_masks(tmp_path):
+    """A 'box' column (x0,y0,x1,y1, exclusive ends, in the image's pixels) is the object region as a rectangle; the
+    audit says the region is a box; a bad box and a row with both are named."""
+    from shortcutlab import DataError
+    from shortcutlab.data.loaders import load_manifest
+
+    d = sl.make_echo(n=8, size=32, seed=3)
+    rows = []
+    for i in range(8):
+        _png(d.images[i, 0].numpy(), tmp_path / f"{i}.png")
+        rows.append({"image": f"{i}.png", "box": "4,8,20,24", "label": d.class_names[int(d.labels[i])]})
+
+    def write(rows, name="m.csv"):
+        with (tmp_path / name).open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        return tmp_path / name
+
+    ds = load_manifest(write(rows), size=32, cache_dir=False)
+    want = torch.zeros(32, 32, dtype=torch.bool)
+    want[8:24, 4:20] = True  # rows y0:y1, columns x0:x1
+    assert all(torch.equal(ds.masks[i, 0], want) for i in range(8)) and bool(ds.has_mask.all())
+    assert ds.meta["object_region"] == ["box"] * 8
+    res = audit(_BackgroundLogit(), sl.ImageSet(images=ds.images, labels=(ds.labels % 2), class_names=["a", "b"],
+                                               masks=ds.masks, meta=ds.meta), n_boot=50, cams=False)
+    assert res.info["object_region"] == "box"
+    from shortcutlab.app.audit_report import write_audit_report
+    assert "the object region is a box" in write_audit_report([res], tmp_path / "report").read_text()
+    bad = [dict(rows[0], box="4,8,40,24")] + rows[1:]
+    with pytest.raises(DataError, match=r"'box' field in row 2 of .* 0 <= x0 < x1 <= 32 .* Got '4,8,40,24'"):
+        load_manifest(write(bad, "bad.csv"), size=32, cache_dir=False)
+    with pytest.raises(DataError, match=r"'box' field in row 2 of .* four integers x0,y0,x1,y1. Got 'a,b'"):
+        load_manifest(write([dict(rows[0], box="a,b")] + rows[1:], "bad2.csv"), size=32, cache_dir=False)
+    both = [dict(r, mask=f"{i}.png") for i, r in enumerate(rows)]
+    with pytest.raises(DataError, match=r"'mask' and 'box' fields in row 2 .* both set"):
+        load_manifest(write(both, "both.csv"), size=32, cache_dir=False)
+
+
+def test_a_lightning_checkpoint_of_a_torchvision_model_and_the_pickle_recipe(tmp_path, capsys):
+    """A torchvision architecture by name, its state dict under a Lightning checkpoint's 'state_dict' with keys
+    prefixed 'model.' (--strip-prefix); a torch.save(model) pickle is refused with the recipe that converts it."""
+    import torchvision
+
+    from shortcutlab.app.cli import main
+
+    csv_path, d = _png_manifest(tmp_path, n=12)
+    net = torchvision.models.resnet18(weights=None, num_classes=d.num_classes).eval()
+    ckpt = tmp_path / "epoch=3.ckpt"
+    torch.save({"state_dict": {f"model.{k}": v for k, v in net.state_dict().items()}, "epoch": 3}, ckpt)
+    base = ["audit", "--data", str(csv_path), "--size", "48", "--cam-images", "6", "--n-boot", "50", "--channels", "3"]
+    assert main(base + ["--model", str(ckpt), "--arch", "torchvision.resnet18", "--strip-prefix", "model.",
+                        "--out", str(tmp_path / "r")]) == 0
+    rec = json.loads((tmp_path / "r" / "audit.json").read_text())["epoch=3.ckpt"]
+    assert rec["info"]["target_layer"] == "layer4.1"
+    model, _ = load_model(ckpt, arch="torchvision.resnet18", strip_prefix="model.")
+    x = torch.rand(2, 3, 48, 48)
+    assert torch.equal(model(x), net(x))  # the same weights, key by key
+    assert main(base + ["--model", str(ckpt), "--arch", "torchvision.resnet18", "--strip-prefix", "net.",
+                        "--out", str(tmp_path / "r2")]) == 2
+    assert "'strip_prefix' parameter of load_model" in capsys.readouterr().err
+    assert main(base + ["--model", str(ckpt), "--arch", "torchvision.resnet81", "--out", str(tmp_path / "r3")]) == 2
+    assert "Did you mean 'torchvision.resnet18'" in capsys.readouterr().err
+    pickled = tmp_path / "whole.pt"
+    torch.save(net, pickled)
+    assert main(base + ["--model", str(pickled), "--arch", "resnet18", "--out", str(tmp_path / "r4")]) == 2
+    err = capsys.readouterr().err
+    assert "torch.save(model) is a pickle, never read" in err and "torch.export.save" in err

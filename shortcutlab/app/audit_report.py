@@ -77,11 +77,14 @@ def _section(result, files: Mapping[str, Any]) -> str:
     info = result.info
     tests = result.tests[["question", "effect", "lo", "hi", "verdict", "reading"]].rename(
         columns={"question": "claim"})
+    box = (" · <b>the object region is a box</b> (the manifest's box column), not a mask: its corners are "
+           "background counted as object" if info.get("object_region") == "box" else "")
     parts = [f"<section><h2>{html.escape(result.name)}: {html.escape(result.overall)}</h2>",
              f"<p>{html.escape(result.summary)}</p>",
              f"<p class='sub'>{info['n_images']} images of {html.escape(str(info['data']))} "
              f"({', '.join(map(html.escape, info['classes']))}; {info['frames']} frame(s) of "
              f"{info['size'][0]} × {info['size'][1]} px) · preprocessing: {html.escape(_describe(info['preprocess']))}"
+             f"{box}"
              f" · CAM: {html.escape(info['method'])} at <code>{html.escape(info['target_layer'] or 'none')}</code> on "
              f"{info['cam_images']} images, sanity on {info['sanity_images']} · seed {info['seed']} · "
              f"{info['total_s']:.1f} s</p>",

@@ -188,7 +188,7 @@ def _cmd_audit(args) -> int:
     result = audit_file(args.model, args.data, arch=args.arch, size=args.size, classes=classes, preprocess=pre,
                         target_layer=args.target_layer, method=args.method, seed=args.seed, k=args.k,
                         max_cam_images=args.cam_images, n_boot=args.n_boot, site=site, batch_size=args.batch_size,
-                        device=args.device)
+                        device=args.device, strip_prefix=args.strip_prefix)
     path = write_audit_report([result], args.out, title=f"shortcutlab audit · {Path(args.model).name}")
     print(f"classes, in the model's output order: {', '.join(result.info['classes'])} ({result.info['head']})")
     print(f"{result.name}: {result.overall}. {result.summary}")
@@ -268,7 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "verdict_code.")
     a.add_argument("--model", required=True, help="a state dict (.pt/.pth/.bin/.safetensors, with --arch), a "
                    "TorchScript file, or a torch.export program (.pt2)")
-    a.add_argument("--arch", default="", help="the timm architecture of a state dict, e.g. resnet18 (or sl_cnn)")
+    a.add_argument("--arch", default="", help="the architecture of a state dict: a timm name (resnet18), "
+                   "torchvision.<name> (torchvision.resnet18) or a study model (sl_cnn)")
+    a.add_argument("--strip-prefix", default="", metavar="PREFIX",
+                   help="remove PREFIX from the state dict's keys first (a Lightning checkpoint's 'model.')")
     a.add_argument("--data", required=True, help="a manifest CSV (image, mask, label columns) or a class folder "
                    "with <name>_mask.<ext> beside each image")
     a.add_argument("--site", default="", help="masked images from another site (a manifest or class folder): each "

@@ -536,6 +536,7 @@ def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[
     info = {"model": name, "data": data.name, "n_images": len(y), "classes": list(data.class_names),
             "head": "one sigmoid logit, read as two classes (its logit the second's)" if prepared.sigmoid_head
             else f"{data.num_classes} logits, softmax",
+            "object_region": "box" if "box" in (data.meta.get("object_region") or []) and masks is None else "mask",
             "frames": int(x.shape[1]), "size": list(x.shape[-2:]), "preprocess": prepared.preprocess.as_dict(),
             "target_layer": layer_name, "method": method, "seed": seed, "k": k, "margin": margin, "ci": ci,
             "n_boot": n_boot, "fill": fill, "cam_images": int(cam_index.size) if cams else 0,

@@ -39,7 +39,7 @@ def load_audit_data(data: str | Path | ImageSet, *, size: int = 128, classes: Se
 
 def audit_file(model: str | Path, data: str | Path | ImageSet, *, arch: str = "", size: int = 128,
                classes: Sequence[str] | None = None, preprocess: Preprocess | Mapping[str, Any] | None = None,
-               name: str = "", device: str = "cpu", **kw) -> AuditResult:
+               name: str = "", device: str = "cpu", strip_prefix: str = "", **kw) -> AuditResult:
     """Audit the model in the file ``model`` (:func:`~shortcutlab.auditing.load_model`) on ``data``
     (:func:`load_audit_data`), on ``device`` (``auto``: cuda when available, else cpu; the inputs follow the model).
     A TorchScript model runs no hooks, so its CAM tests are skipped and say so."""
@@ -58,7 +58,8 @@ def audit_file(model: str | Path, data: str | Path | ImageSet, *, arch: str = ""
     model_kind(model)  # a missing or unreadable model file is said before the data are read
     pre = Preprocess.from_spec(preprocess)
     ds = load_audit_data(data, size=size, classes=classes)
-    net, kind = load_model(model, arch=arch, num_classes=ds.num_classes, in_chans=pre.channels, frames=ds.num_frames)
+    net, kind = load_model(model, arch=arch, num_classes=ds.num_classes, in_chans=pre.channels, frames=ds.num_frames,
+                           strip_prefix=strip_prefix)
     if kind != "torchscript" and arch and pre.channels is None:
         first = next((p for p in net.parameters() if p.ndim == 4), None)
         wants = int(first.shape[1]) if first is not None else None

@@ -227,7 +227,11 @@ def _state_dict(path: Path, kind: str) -> dict:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling refusal is the same message
         raise ShortcutlabError(f"The model file {str(path)!r} could not be read as a state dict with "
-                               f"weights_only=True ({type(e).__name__}: {str(e)[:200]}).") from None
+                               f"weights_only=True ({type(e).__name__}: {str(e)[:200]}). A whole model saved with "
+                               f"torch.save(model) is a pickle, never read: in your own code, where the class is "
+                               f"defined, save torch.save(model.state_dict(), 'weights.pt') and pass --arch, or "
+                               f"torch.export.save(torch.export.export(model.eval(), (example_batch,)), "
+                               f"'model.pt2').") from None
     for key in ("state_dict", "model"):  # common checkpoint wrappers
         if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
             state = state[key]
@@ -237,13 +241,26 @@ def _state_dict(path: Path, kind: str) -> dict:
     return dict(state)
 
 
+def _strip(state: dict, prefix: str, path: Path) -> dict:
+    """The state dict's keys without ``prefix`` (a Lightning checkpoint's ``model.``); keys without it are kept."""
+    if not prefix:
+        return state
+    if not any(k.startswith(prefix) for k in state):
+        raise param_error("strip_prefix", "load_model", f"a prefix of the keys of {str(path)!r} (they begin "
+                          f"{', '.join(map(repr, list(state)[:3]))})", prefix)
+    return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in state.items()}
+
+
 def load_model(path: str | Path, *, arch: str = "", num_classes: int | None = None, in_chans: int | None = None,
-               frames: int = 1) -> tuple[nn.Module, str]:
+               frames: int = 1, strip_prefix: str = "") -> tuple[nn.Module, str]:
     """The model in ``path`` in eval mode, and its kind (:func:`model_kind`).
 
     A state dict needs ``arch``: a timm architecture (``resnet18``, ``densenet121``, ...; built with
-    ``num_classes`` outputs and ``in_chans`` input channels, no download), or, for weights the study saved (keys
-    under ``encoder.``), the study's model of that name over ``frames`` frames. Its keys and shapes must fit the architecture exactly.
+    ``num_classes`` outputs and ``in_chans`` input channels, no download), a torchvision one as
+    ``torchvision.<name>`` (``torchvision.resnet18``; three input channels), or, for weights the study saved (keys
+    under ``encoder.``), the study's model of that name over ``frames`` frames. ``strip_prefix`` removes a prefix
+    from the keys first (a Lightning checkpoint's ``model.``). Its keys and shapes must fit the architecture
+    exactly.
     """
     path = Path(path)
     kind = model_kind(path)
@@ -255,7 +272,7 @@ def load_model(path: str | Path, *, arch: str = "", num_classes: int | None = No
     if not arch:
         raise param_error("arch", "load_model", "the timm architecture of the state dict (e.g. 'resnet18')", arch,
                           hint=f"{str(path)!r} holds weights only")
-    state = _state_dict(path, kind)
+    state = _strip(_state_dict(path, kind), strip_prefix, path)
     if num_classes is None:
         head = [v for k, v in state.items() if v.ndim == 2][-1:]
         num_classes = int(head[0].shape[0]) if head else None
@@ -266,6 +283,19 @@ def load_model(path: str | Path, *, arch: str = "", num_classes: int | None = No
 
     if arch in available_models() and any(k.startswith("encoder.") for k in state):  # a study model's weights
         model = build_model(arch, num_classes or 2, frames)
+    elif arch.startswith("torchvision."):
+        import torchvision
+
+        name = arch.split(".", 1)[1]
+        names = torchvision.models.list_models()
+        if name not in names:
+            near = closest(name, names)
+            raise param_error("arch", "load_model", "torchvision.<a torchvision.models name>", arch,
+                              hint=f"Did you mean 'torchvision.{near[0]}'?" if near else "")
+        if in_chans not in (None, 3):
+            raise param_error("arch", "load_model", "a timm architecture for a state dict whose first convolution "
+                              f"takes {in_chans} channels (torchvision's take 3)", arch)
+        model = torchvision.models.get_model(name, weights=None, num_classes=num_classes or 2)
     else:
         import timm
 

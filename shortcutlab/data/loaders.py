@@ -229,12 +229,27 @@ def load_acdc(root: str | Path, *, size: int = 128, slices: str = "mid", cache_d
 
 
 # --------------------------------------------------------------------------------------------------- manifest
+def _parse_box(text: str, shape: tuple, where: str) -> tuple[int, int, int, int]:
+    """``x0,y0,x1,y1`` (integers, x1 and y1 exclusive) inside an image of ``shape`` (H, W), or a clear error."""
+    try:
+        x0, y0, x1, y1 = (int(v) for v in text.replace(";", ",").split(","))
+    except ValueError:
+        raise DataError(f"The 'box' field in {where} must be four integers x0,y0,x1,y1. Got {text!r} instead.") from None
+    h, w = int(shape[-2]), int(shape[-1])
+    if not (0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h):
+        raise DataError(f"The 'box' field in {where} must satisfy 0 <= x0 < x1 <= {w} and 0 <= y0 < y1 <= {h} (the "
+                        f"image is {w} × {h} px). Got {text!r} instead.")
+    return x0, y0, x1, y1
+
+
 def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[str] | None = None,
                   label_map: dict[str, str] | None = None, cache_dir: str | Path | None = None) -> ImageSet:
     """A manifest CSV -> ImageSet.
 
     Columns: ``image`` (one path, or several frames separated by ``;``), optional ``mask`` (same number of
-    paths, or empty for no mask), ``label`` (class name), optional ``split`` and ``group``. Paths are relative
+    paths, or empty for no mask) or ``box`` (``x0,y0,x1,y1`` in the image's pixels, x1 and y1 exclusive: the object
+    region as a rectangle, for every frame of the row; ``meta['object_region']`` says which a row has), ``label``
+    (class name), optional ``split`` and ``group``. Paths are relative
     to the CSV's folder; ``.npy``, ``.png``, ``.nii.gz``. ``classes`` fixes the class order (default: sorted
     labels); a label outside it is an error. Labels are stripped of surrounding spaces (``'a '`` is ``'a'``);
     an empty label, a truncated or over-long row, and NaN or Inf pixels are errors naming the row or file.
@@ -279,7 +294,7 @@ def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[st
     files = [base / p for r in rows for col in ("image", "mask") for p in (r.get(col) or "").split(";") if p]
 
     def build() -> ImageSet:
-        imgs, masks, has, labels, groups, splits, names = [], [], [], [], [], [], []
+        imgs, masks, has, labels, groups, splits, names, regions = [], [], [], [], [], [], [], []
         n_frames = None
         for i, r in enumerate(rows, start=2):  # line numbers as a spreadsheet shows them
             where = f"row {i} of {str(csv_path)!r}"
@@ -299,7 +314,17 @@ def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[st
                 raise DataError(f"The frames in {where} must share one shape. Got {[f.shape for f in frames]} instead.")
             im = torch.from_numpy(np.stack(frames).astype(np.float32))
             mpaths = [base / p for p in (r.get("mask") or "").split(";") if p]
-            if mpaths:
+            box = (r.get("box") or "").strip()
+            if box and mpaths:
+                raise DataError(f"The 'mask' and 'box' fields in {where} are both set; give the object region once.")
+            if box:
+                x0, y0, x1, y1 = _parse_box(box, frames[0].shape, where)
+                bm = np.zeros(frames[0].shape, dtype=np.float32)
+                bm[y0:y1, x0:x1] = 1.0
+                masks.append(_fit(torch.from_numpy(np.stack([bm] * len(paths))), size, "nearest") > 0.5)
+                has.append(True)
+                regions.append("box")
+            elif mpaths:
                 if len(mpaths) != len(paths):
                     raise DataError(f"The 'mask' field in {where} must list one mask per image frame "
                                     f"({len(paths)}). Got {len(mpaths)} instead.")
@@ -312,9 +337,11 @@ def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[st
                     ms.append(_check_binary(m, p))
                 masks.append(_fit(torch.from_numpy(np.stack(ms)).float(), size, "nearest") > 0.5)
                 has.append(True)
+                regions.append("mask")
             else:
                 masks.append(torch.zeros(len(paths), size, size, dtype=torch.bool))
                 has.append(False)
+                regions.append("")
             imgs.append(_to_u8(_fit(im, size, "bilinear")))
             labels.append(classes.index(r["label"]))
             groups.append(r.get("group") or f"row{i}")
@@ -323,7 +350,8 @@ def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[st
         _, gid = np.unique(np.array(groups), return_inverse=True)
         return ImageSet(images=torch.stack(imgs), labels=torch.tensor(labels), class_names=classes,
                         masks=torch.stack(masks), has_mask=torch.tensor(has), groups=torch.from_numpy(gid),
-                        meta={"split": splits, "group_name": groups, "file": names}, name=csv_path.stem)
+                        meta={"split": splits, "group_name": groups, "file": names, "object_region": regions},
+                        name=csv_path.stem)
 
     return cached_imageset({"loader": "manifest", "csv": str(csv_path.resolve()), "size": size,
                             "classes": list(classes), "label_map": dict(label_map or {})}, build, cache_dir,
