@@ -448,9 +448,16 @@ def test_a_lightning_checkpoint_of_a_torchvision_model_and_the_pickle_recipe(tmp
     torch.save({"state_dict": {f"model.{k}": v for k, v in net.state_dict().items()}, "epoch": 3}, ckpt)
     base = ["audit", "--data", str(csv_path), "--size", "48", "--cam-images", "6", "--n-boot", "50", "--channels", "3"]
     assert main(base + ["--model", str(ckpt), "--arch", "torchvision.resnet18", "--strip-prefix", "model.",
-                        "--out", str(tmp_path / "r")]) == 0
+                        "--read-size", "40", "--out", str(tmp_path / "r")]) == 0
     rec = json.loads((tmp_path / "r" / "audit.json").read_text())["epoch=3.ckpt"]
     assert rec["info"]["target_layer"] == "layer4.1"
+    # --size is the model's input size everywhere; --read-size reads the images at another (resized, and said)
+    assert rec["info"]["size"] == [40, 40] and rec["info"]["preprocess"]["size"] == 48
+    from shortcutlab.auditing import audit_file
+    with pytest.raises(ShortcutlabError, match=r"'size' parameter of audit_file must be the model's input size, as "
+                                               r"preprocess\['size'\] \(64\) says. Got 48"):
+        audit_file(ckpt, csv_path, arch="torchvision.resnet18", strip_prefix="model.", size=48,
+                   preprocess={"size": 64})
     model, _ = load_model(ckpt, arch="torchvision.resnet18", strip_prefix="model.")
     x = torch.rand(2, 3, 48, 48)
     assert torch.equal(model(x), net(x))  # the same weights, key by key

@@ -62,6 +62,12 @@ def test_every_notebook_runs_under_smoke(smoke_report):
     assert not failed, failed
     names = [e["notebook"] for e in summary["notebooks"]]
     assert names == [p.name for p in discover_notebooks()]
+    # what ran is recorded: the arithmetic (auto resolved on this machine) and the claims registry read
+    from shortcutlab.study.registry import VERSION, registry_hash
+    from shortcutlab.train import native_bf16
+    assert summary["precision"] == {"device": "cpu", "train": "bf16" if native_bf16("cpu") else "fp32",
+                                    "contrastive": "bf16" if native_bf16("cpu") else "fp32"}
+    assert summary["registry"]["version"] == VERSION and summary["registry"]["hash"] == registry_hash()
     for e in summary["notebooks"]:
         assert e["results"].get("finding"), f"{e['notebook']} recorded no finding"
         assert e["figures"], f"{e['notebook']} saved no figure"

@@ -34,7 +34,8 @@ _TEST_HELP = {
     "background_alone": "The object blanked. Holds: the background alone classifies above the majority class's "
                         "share.",
     "on_object": "The CAM's AKS (share of the map's mass on the object), normalized: 0 is a uniform map, 1 the "
-                 "best the CAM layer can draw. Holds: the map is on the object.",
+                 "best the CAM layer can draw. Holds: more of the map's mass is on the object than a uniform map puts there (it "
+                 "does not say the map is on the object: a model that reads the background can hold it too).",
     "sanity_weights": "The model's blocks re-initialized from the top down (cascading randomization). Holds: the "
                       "maps change (rank correlation below the threshold), so they explain this model.",
     "sanity_target": "Maps for a shuffled target class. Holds: they differ from the predicted class's maps.",

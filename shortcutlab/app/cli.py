@@ -176,16 +176,17 @@ def _cmd_audit(args) -> int:
     from ..auditing import audit_file
     from .audit_report import write_audit_report
 
-    pre = {"size": args.input_size, "channels": args.channels, "mean": _floats(args.mean, "mean"),
+    pre = {"size": args.size, "channels": args.channels, "mean": _floats(args.mean, "mean"),
            "std": _floats(args.std, "std"), "zscore": args.zscore}
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
     site = None
     if args.site:
         from ..auditing import load_audit_data
 
-        site = load_audit_data(args.site, size=args.size, where="audit --site")
+        site = load_audit_data(args.site, size=args.read_size or args.size, where="audit --site")
     fail_on = _fail_on(args.fail_on)
-    result = audit_file(args.model, args.data, arch=args.arch, size=args.size, classes=classes, preprocess=pre,
+    result = audit_file(args.model, args.data, arch=args.arch, size=args.size, read_size=args.read_size,
+                        classes=classes, preprocess=pre,
                         target_layer=args.target_layer, method=args.method, seed=args.seed, k=args.k,
                         max_cam_images=args.cam_images, n_boot=args.n_boot, site=site, batch_size=args.batch_size,
                         device=args.device, strip_prefix=args.strip_prefix)
@@ -216,11 +217,13 @@ def _fail_on(text: str) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="shortcutlab", description="Shortcut learning study: run the notebooks, "
-                                "list notebooks and presets, benchmark, print a run's results.")
+                                "plan their jobs, list notebooks and presets, benchmark, print a run's results, "
+                                "audit your own model.")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="execute the notebooks with papermill into reports/<preset>/")
-    r.add_argument("--preset", default="default", help="preset name (smoke, default, paper) or YAML path")
-    r.add_argument("--only", default="", help="comma-separated notebook numbers, e.g. 01,03")
+    r.add_argument("--preset", default="default", help="a preset name (smoke, default, paper, lesson, acdc, tmed2: "
+                   "`shortcutlab list` shows them) or a YAML path")
+    r.add_argument("--only", default="", help="comma-separated notebooks by number or name, e.g. 01,03 or lesson")
     r.add_argument("--out", default=None, help="report folder (default reports/<preset>/)")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override, e.g. train.epochs=2 (repeatable)")
     r.add_argument("--fail-fast", action="store_true", help="stop at the first failing notebook")
@@ -277,8 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--site", default="", help="masked images from another site (a manifest or class folder): each "
                    "object is also shown on one of their backgrounds")
     a.add_argument("--classes", default="", help="class order, comma-separated (default: the labels, sorted)")
-    a.add_argument("--size", type=int, default=128, help="pixels the images and masks are read at (default 128)")
-    a.add_argument("--input-size", type=int, default=None, help="the model's input size (default: --size)")
+    a.add_argument("--size", type=int, default=128, help="the model's input size in pixels; the images and masks are "
+                   "read at it (default 128)")
+    a.add_argument("--read-size", type=int, default=None, help="read the images and masks at this size instead; the "
+                   "model still gets --size (a bilinear resize, stated in the report)")
     a.add_argument("--channels", type=int, default=None, help="the model's input channels (default: from the "
                    "state dict's first convolution; a grayscale image is repeated to fill them)")
     a.add_argument("--mean", default="", help="per-channel mean, comma-separated (with --std)")

@@ -130,6 +130,16 @@ def _run_all(nbs: Sequence[Path], one, jobs: int, fail_fast: bool, bar) -> list[
     return sorted(entries, key=lambda e: order.index(e["notebook"]))
 
 
+def _precision(cfg) -> dict:
+    """The arithmetic the run trained in, ``auto`` resolved on this machine's device (bf16 where the CPU or GPU has
+    it natively, fp32 elsewhere): the numbers differ across CPUs partly because of it."""
+    from ..train import resolve_device, resolve_precision
+
+    dev = resolve_device(cfg.train.device)
+    return {"device": dev.type, "train": resolve_precision(cfg.train.precision, dev),
+            "contrastive": resolve_precision(cfg.contrastive.precision, dev)}
+
+
 def _registry() -> dict:
     """The claims registry the run read its claims with: version, hash and how many changes were made to it after
     results were seen (``shortcutlab results`` marks a row whose claim has changed since)."""
@@ -255,7 +265,8 @@ def run_study(preset: str | Path = "default", *, only: Sequence[str] | None = No
                "created": time.strftime("%Y-%m-%d %H:%M:%S"), "ok": not failed_any, "notebooks": entries,
                "cell_timeout_s": execution_timeout, "heartbeat_grace_s": heartbeat_grace, "notebook_jobs": jobs,
                "notebooks_s": wall_s, "ran": [nb.name for nb in nbs],
-               "config": cfg.to_dict(), "machine": machine_info(), "registry": _registry()}
+               "config": cfg.to_dict(), "machine": machine_info(), "registry": _registry(),
+               "precision": _precision(cfg)}
     atomic_json(out / "summary.json", summary)
     from .index import write_index
     write_index(out, summary)

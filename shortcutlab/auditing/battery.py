@@ -55,7 +55,7 @@ _TEST_TEXT = {
     "follows_donor": "predictions follow the donor background (mixed-next)",
     "bg_gap": "BG-gap: accuracy on same-class minus random backgrounds",
     "background_alone": "the background alone classifies (no-FG accuracy above the majority share)",
-    "on_object": "the CAM is on the object (normalized AKS above a uniform map)",
+    "on_object": "more of the CAM's mass on the object than a uniform map puts there (normalized AKS above 0)",
     "sanity_weights": "maps change when the weights are randomized (cascading randomization)",
     "sanity_target": "maps change with the target class (shuffled targets)",
 }
@@ -252,7 +252,8 @@ _PHRASES = {  # each test's reading of its verdict
                "contradicted": "random backgrounds help (unusual)"},
     "background_alone": {"holds": "the background alone is enough", "equivalent": "the background alone is not enough",
                          "contradicted": "the background alone is not enough"},
-    "on_object": {"holds": "the map is on the object", "contradicted": "the map is off the object"},
+    "on_object": {"holds": "more of the map is on the object than a uniform map would put there (not: all of it)",
+                  "contradicted": "less of the map is on the object than a uniform map would put there"},
     "sanity_weights": {"holds": "the maps depend on the model",
                        "contradicted": "the maps barely depend on the model: do not trust them"},
     "sanity_target": {"holds": "the maps depend on the class",
@@ -272,10 +273,12 @@ def _reading(test: str, r: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
                                      f"{pct(r['effect'])} {ci} above the majority class's share"),
         "on_object": lambda: (f"normalized AKS {r['effect']:.2f} [{r['lo']:.2f}, {r['hi']:.2f}] (0: a uniform map, 1: "
                               f"the best this CAM layer can draw)"),
-        "sanity_weights": lambda: (f"rank correlation with the original maps after randomizing every block "
-                                   f"{extra['rho_weights']:.2f}"),
-        "sanity_target": lambda: (f"rank correlation of the maps for a shuffled target with the predicted class's "
-                                  f"{extra['rho_target']:.2f}"),
+        "sanity_weights": lambda: (f"mean rank correlation ρ with the original maps after randomizing every block "
+                                   f"{extra['rho_weights']:.2f} (the test: ρ below {extra['sanity_threshold']:g}; its "
+                                   f"effect is {extra['sanity_threshold']:g} - ρ)"),
+        "sanity_target": lambda: (f"mean rank correlation ρ of the maps for a shuffled target with the predicted "
+                                  f"class's {extra['rho_target']:.2f} (the test: ρ below "
+                                  f"{extra['target_threshold']:g}; its effect is {extra['target_threshold']:g} - ρ)"),
     }[test]()
     return f"{lead}: {_PHRASES[test].get(r['verdict'], 'not decided at this many images')}"
 
@@ -291,7 +294,7 @@ def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[
     Parameters
     ----------
     model : nn.Module
-        Any classifier (from :func:`~shortcutlab.audit.load_model`, timm, torchvision, the study); ``preprocess``
+        Any classifier (from :func:`~shortcutlab.auditing.load_model`, timm, torchvision, the study); ``preprocess``
         turns the data's images into its input.
     data : ImageSet
         Test images with a mask for every image (``masks`` replaces them: bool, the images' shape).
@@ -497,6 +500,7 @@ def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[
         r = _ci(sanity_threshold - rho, n_boot=n_boot, ci=ci, seed=seed)
         r["verdict"] = verdict(r["lo"], r["hi"], test="greater")
         extra["rho_weights"] = float(rho.mean())
+        extra["sanity_threshold"], extra["target_threshold"] = sanity_threshold, target_threshold
         tests["sanity_weights"] = r
         k_cls = data.num_classes
         shuffled = (ts + np.random.default_rng(seed + 3).integers(1, k_cls, ts.size)) % k_cls

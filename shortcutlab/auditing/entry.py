@@ -38,11 +38,14 @@ def load_audit_data(data: str | Path | ImageSet, *, size: int = 128, classes: Se
 
 
 def audit_file(model: str | Path, data: str | Path | ImageSet, *, arch: str = "", size: int = 128,
-               classes: Sequence[str] | None = None, preprocess: Preprocess | Mapping[str, Any] | None = None,
-               name: str = "", device: str = "cpu", strip_prefix: str = "", **kw) -> AuditResult:
+               read_size: int | None = None, classes: Sequence[str] | None = None,
+               preprocess: Preprocess | Mapping[str, Any] | None = None, name: str = "", device: str = "cpu",
+               strip_prefix: str = "", **kw) -> AuditResult:
     """Audit the model in the file ``model`` (:func:`~shortcutlab.auditing.load_model`) on ``data``
     (:func:`load_audit_data`), on ``device`` (``auto``: cuda when available, else cpu; the inputs follow the model).
-    A TorchScript model runs no hooks, so its CAM tests are skipped and say so."""
+    ``size`` is the model's input size, as ``preprocess['size']`` is (given both, they must agree); the images
+    are read at it unless ``read_size`` says otherwise. A TorchScript model runs no hooks, so its CAM tests are
+    skipped and say so."""
     import torch
 
     from .._validation import check_choice
@@ -57,7 +60,11 @@ def audit_file(model: str | Path, data: str | Path | ImageSet, *, arch: str = ""
 
     model_kind(model)  # a missing or unreadable model file is said before the data are read
     pre = Preprocess.from_spec(preprocess)
-    ds = load_audit_data(data, size=size, classes=classes)
+    if pre.size is not None and pre.size != size:
+        raise param_error("size", "audit_file", f"the model's input size, as preprocess['size'] ({pre.size}) says",
+                          size)
+    pre = Preprocess(**{**pre.as_dict(), "size": size})
+    ds = load_audit_data(data, size=read_size or size, classes=classes)
     net, kind = load_model(model, arch=arch, num_classes=ds.num_classes, in_chans=pre.channels, frames=ds.num_frames,
                            strip_prefix=strip_prefix)
     if kind != "torchscript" and arch and pre.channels is None:
