@@ -101,7 +101,7 @@ def test_runs_of_two_data_seeds_are_refused(tmp_path):
     a = Study(load_preset("smoke", overrides={**tiny, "data.seed": 0}), root=tmp_path / "a", progress=False)
     b = Study(load_preset("smoke", overrides={**tiny, "data.seed": 1}), root=tmp_path / "b", progress=False)
     same = a.run_many("cm", conds, seed=0) + a.run_many("cm", conds, seed=1)
-    assert len(contextual_claims(a, same, conditions=conds)) == 4  # one data seed: read
+    assert len(contextual_claims(a, same, conditions=conds)) == 5  # one data seed: read
     across = a.run_many("cm", conds, seed=0) + b.run_many("cm", conds, seed=1)
     with pytest.raises(ShortcutlabError, match=r"'runs' parameter of contextual_claims must be runs whose seeds were "
                                                r"evaluated on the same data.*'seed 0': 'cm:.*'seed 1': 'cm:"):

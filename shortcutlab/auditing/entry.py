@@ -37,14 +37,15 @@ def load_audit_data(data: str | Path | ImageSet, *, size: int = 128, classes: Se
                            f"Got {str(path)!r}, which does not exist.")
 
 
-def audit_file(model: str | Path, data: str | Path | ImageSet, *, arch: str = "", size: int = 128,
+def audit_file(model: str | Path, data: str | Path | ImageSet, *, arch: str = "", size: int | None = None,
                read_size: int | None = None, classes: Sequence[str] | None = None,
                preprocess: Preprocess | Mapping[str, Any] | None = None, name: str = "", device: str = "cpu",
                strip_prefix: str = "", **kw) -> AuditResult:
     """Audit the model in the file ``model`` (:func:`~shortcutlab.auditing.load_model`) on ``data``
     (:func:`load_audit_data`), on ``device`` (``auto``: cuda when available, else cpu; the inputs follow the model).
-    ``size`` is the model's input size, as ``preprocess['size']`` is (given both, they must agree); the images
-    are read at it unless ``read_size`` says otherwise. A TorchScript model runs no hooks, so its CAM tests are
+    ``size`` is the model's input size, as ``preprocess['size']`` is (given both, they must agree; given neither,
+    128 for files and the set's own size for an ImageSet); files are read at it unless ``read_size`` says
+    otherwise. A TorchScript model runs no hooks, so its CAM tests are
     skipped and say so."""
     import torch
 
@@ -60,11 +61,13 @@ def audit_file(model: str | Path, data: str | Path | ImageSet, *, arch: str = ""
 
     model_kind(model)  # a missing or unreadable model file is said before the data are read
     pre = Preprocess.from_spec(preprocess)
-    if pre.size is not None and pre.size != size:
+    if size is not None and pre.size is not None and pre.size != size:
         raise param_error("size", "audit_file", f"the model's input size, as preprocess['size'] ({pre.size}) says",
                           size)
+    size = size if size is not None else pre.size if pre.size is not None else (
+        None if isinstance(data, ImageSet) else 128)
     pre = Preprocess(**{**pre.as_dict(), "size": size})
-    ds = load_audit_data(data, size=read_size or size, classes=classes)
+    ds = load_audit_data(data, size=read_size or size or 128, classes=classes)
     net, kind = load_model(model, arch=arch, num_classes=ds.num_classes, in_chans=pre.channels, frames=ds.num_frames,
                            strip_prefix=strip_prefix)
     if kind != "torchscript" and arch and pre.channels is None:
