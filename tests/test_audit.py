@@ -394,6 +394,9 @@ def test_the_command_exit_code_follows_fail_on(tmp_path, capsys):
     assert rc == (1 if code != "clean" else 0)
     assert main(args + ["--out", str(tmp_path / "c"), "--fail-on", "sideways"]) == 2
     assert "'--fail-on' option must be comma-separated codes among reads-background" in capsys.readouterr().err
+    assert main(args + ["--out", str(tmp_path / "d"), "--batch-size", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "'batch_size' parameter of audit" in err and "Got 0" in err
 
 
 def test_a_manifest_may_give_boxes_for_masks(tmp_path):

@@ -317,6 +317,7 @@ def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[
         if v not in VARIANTS:
             raise param_error("conditions", "audit", f"names among {', '.join(map(repr, VARIANTS))}", v)
     check_int(k, name="k", where="audit", lo=1, hi=100)
+    check_int(batch_size, name="batch_size", where="audit", lo=1)
     check_int(max_cam_images, name="max_cam_images", where="audit", lo=1)
     check_int(sanity_images, name="sanity_images", where="audit", lo=2)
     check_number(margin, name="margin", where="audit", lo=0, hi=1)
