@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from ..._validation import ShortcutlabError, check_choice
+from ...metrics import TESTS  # the tests the one verdict function reads
 
 __all__ = ["Claim", "Finding", "Change", "CLAIMS", "FINDINGS", "CHANGES", "VERSION", "FAMILIES", "UNITS", "DELTAS",
            "register_claim", "get_claim", "claim_hash", "registry_hash", "findings_table", "changes_table",
@@ -31,7 +32,6 @@ __all__ = ["Claim", "Finding", "Change", "CLAIMS", "FINDINGS", "CHANGES", "VERSI
 VERSION = 2
 FAMILIES = ("mri", "backmix", "lesson")
 ROLES = ("primary", "secondary")
-TESTS = ("greater", "less", "noninferior", "nonsuperior", "equivalent")
 UNITS = ("auc", "points", "overlap", "r")
 # the smallest effect of interest of each unit, and the sentence that argues it (never a metric's SD)
 DELTAS: dict[str, tuple[float, str]] = {
