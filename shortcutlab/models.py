@@ -6,7 +6,9 @@
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Callable
 
 import timm
 import torch
@@ -17,7 +19,7 @@ from torch import nn
 from ._io import atomic_torch_save
 from ._validation import ShortcutlabError, closest, param_error
 
-__all__ = ["FrameClassifier", "build_model", "available_models", "target_layer", "load_encoder_weights", "save_weights",
+__all__ = ["FrameClassifier", "build_model", "available_models", "target_layer", "find_target_layer", "load_encoder_weights", "save_weights",
            "load_weights"]
 
 
@@ -140,34 +142,83 @@ def build_model(name: str, num_classes: int, frames: int = 1, *, weights: str = 
     return FrameClassifier(enc, num_classes, frames, name=name)
 
 
-def target_layer(model: FrameClassifier, override: str | None = None) -> nn.Module:
-    """GradCAM target layer: resnet-like ``layer4[-1]``, densenet ``features[-1]``, else the last conv block.
+def target_layer(model: nn.Module, override: str | None = None) -> nn.Module:
+    """The CAM target layer (:func:`find_target_layer`'s module): the study's models and ResNets ``layer4[-1]``,
+    DenseNet ``features``' last, ConvNeXt ``stages[-1]``, else the last convolution. ``override`` is a dotted path
+    inside the encoder (``"layer3"``) or from the top (``"encoder.layer3"``)."""
+    return find_target_layer(model, override or "")[0]
 
-    ``override`` is a dotted path inside the encoder, e.g. ``"layer3"`` or ``"features.denseblock4"``.
-    """
-    enc = model.encoder
-    if override:
-        mod = enc
-        for part in override.split("."):
-            if part.lstrip("-").isdigit():
-                mod = mod[int(part)]
-            elif hasattr(mod, part):
-                mod = getattr(mod, part)
-            else:
-                names = [n for n, _ in enc.named_modules() if n][:8]
-                raise param_error("target_layer", "target_layer", f"a dotted module path of the encoder, e.g. "
-                                  f"{', '.join(names)}", override)
-        return mod
-    if hasattr(enc, "layer4"):
-        return enc.layer4[-1]
-    if hasattr(enc, "features"):
-        return enc.features[-1]
-    if hasattr(enc, "stages"):
-        return enc.stages[-1]
-    convs = [m for m in enc.modules() if isinstance(m, nn.Conv2d)]
+
+def _resolve(model: nn.Module, name: str) -> nn.Module:
+    mod = model
+    for part in name.split("."):
+        if part.lstrip("-").isdigit() and isinstance(mod, (nn.Sequential, nn.ModuleList)):
+            mod = mod[int(part)]
+        elif hasattr(mod, part) and isinstance(getattr(mod, part), nn.Module):
+            mod = getattr(mod, part)
+        else:
+            names = [n for n, _ in model.named_modules() if n]
+            near = closest(name, names)
+            raise param_error("target_layer", "audit", "a dotted module name of the model such as "
+                              f"{', '.join(map(repr, names[-3:]))}", name,
+                              hint=f"Did you mean {near[0]!r}?" if near else "")
+    return mod
+
+
+def _vit_reshape(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    prefix = int(getattr(model, "num_prefix_tokens", 1))
+
+    def reshape(t: torch.Tensor) -> torch.Tensor:
+        tokens = t[:, prefix:, :]
+        side = int(round(math.sqrt(tokens.shape[1])))
+        if side * side != tokens.shape[1]:
+            raise ShortcutlabError(f"The ViT's {tokens.shape[1]} patch tokens do not form a square grid; name a "
+                                   f"convolutional target layer instead.")
+        return tokens.reshape(t.shape[0], side, side, t.shape[2]).permute(0, 3, 1, 2)
+    return reshape
+
+
+def find_target_layer(model: nn.Module, name: str = "") -> tuple[nn.Module, Callable | None, str]:
+    """The CAM layer of ``model`` (a model behind the audit's preprocessing is looked into), grad-cam's reshape transform for
+    transformers (None for CNNs), and the layer's dotted name.
+
+    ``name`` picks it; otherwise: the study's models and ResNets ``layer4[-1]``, DenseNet ``features`` (timm
+    ``features.norm5``), EfficientNet ``conv_head`` (torchvision ``features[-1]``), ConvNeXt ``stages[-1]``, ViT
+    ``blocks[-1].norm1`` (torchvision ``encoder.layers[-1].ln_1``); else the last 2-D convolution (in a
+    ``torch.export`` program, the last module that holds a 4-D weight)."""
+    inner = model.model if hasattr(model, "preprocess") and isinstance(getattr(model, "model", None), nn.Module) \
+        else model  # a model behind the audit's preprocessing is looked into
+    base = inner.encoder if hasattr(inner, "encoder") and hasattr(inner, "head") else inner
+    if name:  # a study model's layers may be named inside its encoder ("layer4") or from the top ("encoder.layer4")
+        inside = base is not inner and not name.startswith("encoder.") and hasattr(base, name.split(".")[0])
+        full = ("encoder." if inside else "") + name
+        transformer = (hasattr(base, "blocks") and not hasattr(base, "conv_head")) or hasattr(
+            getattr(base, "encoder", None), "layers")
+        return _resolve(inner, full), _vit_reshape(base) if transformer else None, full
+    pre = "encoder." if base is not inner else ""
+    candidates = [("layer4", -1), ("features.norm5", None), ("features", None), ("conv_head", None), ("stages", -1)]
+    for attr, idx in candidates:
+        try:
+            mod = _resolve(base, attr)
+        except ShortcutlabError:
+            continue
+        if idx is not None and isinstance(mod, (nn.Sequential, nn.ModuleList)) and len(mod):
+            return mod[idx], None, f"{pre}{attr}.{len(mod) - 1}"
+        if attr == "features" and isinstance(mod, nn.Sequential) and len(mod) and not hasattr(mod, "norm5"):
+            return mod[-1], None, f"{pre}features.{len(mod) - 1}"
+        return mod, None, pre + attr
+    if hasattr(base, "blocks") and len(base.blocks) and hasattr(base.blocks[-1], "norm1"):
+        return base.blocks[-1].norm1, _vit_reshape(base), f"{pre}blocks.{len(base.blocks) - 1}.norm1"
+    if hasattr(base, "encoder") and hasattr(base.encoder, "layers"):
+        layers = base.encoder.layers  # torchvision's ViT: one class token first
+        return layers[-1].ln_1, _vit_reshape(base), f"{pre}encoder.layers.{len(layers) - 1}.ln_1"
+    convs = [(n, m) for n, m in base.named_modules() if isinstance(m, nn.Conv2d)] or [
+        (n, m) for n, m in base.named_modules()  # a torch.export program's modules: those holding a 4-D weight
+        if n and any(p.ndim == 4 for p in m.parameters(recurse=False))]
     if not convs:
-        raise ShortcutlabError(f"No convolutional layer found in {model.name!r}; pass a target layer override.")
-    return convs[-1]
+        raise ShortcutlabError("No CAM layer found in the model (no ResNet / DenseNet / EfficientNet / ConvNeXt / "
+                               "ViT layout and no 2-D convolution); pass target_layer='<dotted module name>'.")
+    return convs[-1][1], None, pre + convs[-1][0]
 
 
 def save_weights(model: nn.Module, path: str | Path) -> Path:

@@ -388,7 +388,8 @@ def test_the_command_exit_code_follows_fail_on(tmp_path, capsys):
     rec = json.loads((tmp_path / "a" / "audit.json").read_text())["resnet18.pt"]["tests"]
     code = rec["overall_code"]
     assert code == overall_code(rec["overall"]) and rec["classes"] == sorted(d.class_names)
-    assert f"classes, in the model's output order: {', '.join(sorted(d.class_names))}" in out
+    order = ", ".join(f"{i}: {c}" for i, c in enumerate(sorted(d.class_names)))
+    assert f"class order {order} (the labels sorted" in out and "read 16 image file(s): 16 × PNG 8-bit grey" in out
     fail = code if code != "clean" else "reads-background"
     rc = main(args + ["--out", str(tmp_path / "b"), "--fail-on", fail])
     assert rc == (1 if code != "clean" else 0)

@@ -70,8 +70,8 @@ PHANTOMS = [
 ]
 
 IMAGESET = [
-    (lambda: ImageSet(images=torch.zeros(2, 1, 4, 4), labels=torch.tensor([0, 0]), class_names=("a",)),
-     r"'images'.*uint8.*float32"),
+    (lambda: ImageSet(images=torch.zeros(2, 1, 4, 4, dtype=torch.float64), labels=torch.tensor([0, 0]), class_names=("a",)),
+     r"'images'.*uint8.*float32.*float64"),
     (lambda: ImageSet(images=_img(), labels=torch.tensor([0, 0]), class_names="normal"), r"'class_names'.*'normal'"),
     (lambda: ImageSet(images=_img(), labels=torch.tensor([0, 5]), class_names=("a", "b")), r"'labels'"),
     (lambda: ImageSet(images=_img(), labels=torch.tensor([0, 1]), class_names=("a", "b")).split(test=1.5),

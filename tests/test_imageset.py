@@ -22,7 +22,7 @@ def test_construction_and_defaults():
 
 
 @pytest.mark.parametrize("kw,match", [
-    (dict(images=torch.zeros(2, 1, 4, 4)), "'images' field.*uint8"),
+    (dict(images=torch.zeros(2, 1, 4, 4, dtype=torch.int32)), "'images' field.*uint8.*int32"),
     (dict(labels=torch.tensor([0, 5])), r"'labels' field.*\[0, 1\].*\[5\]"),
     (dict(labels=torch.tensor([0])), r"'labels' field.*shape \(2,\)"),
     (dict(masks=torch.zeros(2, 1, 4, 5, dtype=torch.bool)), "'masks' field.*shape"),

@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from .._io import atomic_json, atomic_savefig, atomic_write_text, to_jsonable
 from .._validation import ShortcutlabError, param_error
+from ..auditing.tests import AUDIT_TESTS
 from .index import _CSS, _figure_html, _table_html
 
 __all__ = ["write_audit_report", "audit_files", "VERDICT_MEANING"]
@@ -25,21 +26,7 @@ VERDICT_MEANING = {
     "inconclusive": "the interval includes zero and reaches beyond the margin: more images would decide it",
     "not run": "the test was not run, and the row says why",
 }
-_TEST_HELP = {
-    "follows_donor": "Each object is put on the background of an image of the next class. Holds: the prediction "
-                     "moves to the donor's class more often than the original already said it, so the model reads "
-                     "the background.",
-    "bg_gap": "Accuracy on a background of the same class minus a random background. Holds: a background of the "
-              "right class helps, so the background carries the class for this model.",
-    "background_alone": "The object blanked. Holds: the background alone classifies above the majority class's "
-                        "share.",
-    "on_object": "The CAM's AKS (share of the map's mass on the object), normalized: 0 is a uniform map, 1 the "
-                 "best the CAM layer can draw. Holds: more of the map's mass is on the object than a uniform map puts there (it "
-                 "does not say the map is on the object: a model that reads the background can hold it too).",
-    "sanity_weights": "The model's blocks re-initialized from the top down (cascading randomization). Holds: the "
-                      "maps change (rank correlation below the threshold), so they explain this model.",
-    "sanity_target": "Maps for a shuffled target class. Holds: they differ from the predicted class's maps.",
-}
+_TEST_HELP = {t.name: t.help for t in AUDIT_TESTS}
 
 
 def audit_files(result, out: str | Path, *, cases: int = 4) -> dict[str, Any]:
@@ -80,8 +67,10 @@ def _section(result, files: Mapping[str, Any]) -> str:
         columns={"question": "claim"})
     box = (" · <b>the object region is a box</b> (the manifest's box column), not a mask: its corners are "
            "background counted as object" if info.get("object_region") == "box" else "")
+    steps = "".join(f"<li>{html.escape(str(st))}</li>" for st in info.get("pipeline", []))
     parts = [f"<section><h2>{html.escape(result.name)}: {html.escape(result.overall)}</h2>",
              f"<p>{html.escape(result.summary)}</p>",
+             f"<h3>Input pipeline: from the file to the model, in order</h3><ol>{steps}</ol>" if steps else "",
              f"<p class='sub'>{info['n_images']} images of {html.escape(str(info['data']))} "
              f"({', '.join(map(html.escape, info['classes']))}; {info['frames']} frame(s) of "
              f"{info['size'][0]} × {info['size'][1]} px) · preprocessing: {html.escape(_describe(info['preprocess']))}"
@@ -97,10 +86,33 @@ def _section(result, files: Mapping[str, Any]) -> str:
     if len(result.sanity):
         parts += ["<h3>Sanity: cascading randomization (rank correlation with the original maps)</h3>",
                   _table_html(result.sanity)]
+    parts.append(_caveats(result))
     parts += [_figure_html(png, cap) for png, cap in files["figures"]]
     links = " · ".join(f"<a href='{html.escape(p)}'>{html.escape(Path(p).name)}</a>" for p in files["tables"].values())
     parts.append(f"<p>tables: {links}</p></section>")
     return "".join(parts)
+
+
+def _caveats(result) -> str:
+    """What the verdicts cannot say, with this audit's own numbers: how many images an undecided test needs."""
+    margin, need = result.info.get("margin", 0.0), []
+    for t in ("follows_donor", "bg_gap"):
+        if t in result.tests.index and result.tests.loc[t, "verdict"] == "inconclusive" and margin > 0:
+            row = result.tests.loc[t]
+            half, n = (float(row["hi"]) - float(row["lo"])) / 2, int(row["n"])
+            if half > 0 and n > 0:
+                need.append(f"{t}: its interval is ± {100 * half:.1f} points on {n} images; it narrows as 1/√n, so "
+                            f"about {int(n * (half / margin) ** 2) + 1} images would bring it inside ± "
+                            f"{100 * margin:g} points")
+    items = ["A mixed image (an object on another image's background) is out of distribution for any model: a "
+             "model may err on it because the seam is new, not because it reads the background. The follows-donor "
+             "test counts moves toward the donor's class only, which a seam does not explain.",
+             "Context can be legitimate evidence: where the background carries real signs of the class (amyloid "
+             "outside the heart, a pleural effusion around the lung), reading it is not a shortcut. The audit "
+             "measures that the model reads it; whether it should is the reader's call.",
+             "The intervals are over these images only; an undecided test needs more images, not another seed."]
+    items += [f"How many images: {n}." for n in need]
+    return "<h3>Caveats</h3><ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
 
 
 def _describe(pre: Mapping[str, Any]) -> str:

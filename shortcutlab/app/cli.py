@@ -183,15 +183,17 @@ def _cmd_audit(args) -> int:
     if args.site:
         from ..auditing import load_audit_data
 
-        site = load_audit_data(args.site, size=args.read_size or args.size, where="audit --site")
+        site = load_audit_data(args.site, size=args.read_size or args.size, intensity=args.intensity,
+                               resize=args.resize, where="audit --site")
     fail_on = _fail_on(args.fail_on)
     result = audit_file(args.model, args.data, arch=args.arch, size=args.size, read_size=args.read_size,
                         classes=classes, preprocess=pre,
                         target_layer=args.target_layer, method=args.method, seed=args.seed, k=args.k,
                         max_cam_images=args.cam_images, n_boot=args.n_boot, site=site, batch_size=args.batch_size,
-                        device=args.device, strip_prefix=args.strip_prefix)
+                        device=args.device, strip_prefix=args.strip_prefix, intensity=args.intensity,
+                        resize=args.resize)
     path = write_audit_report([result], args.out, title=f"shortcutlab audit · {Path(args.model).name}")
-    print(f"classes, in the model's output order: {', '.join(result.info['classes'])} ({result.info['head']})")
+    print("input pipeline:\n" + "\n".join(f"  {i}. {st}" for i, st in enumerate(result.info["pipeline"], 1)))
     print(f"{result.name}: {result.overall}. {result.summary}")
     print(f"report: {path}")
     hit = [c for c in fail_on if c == result.overall_code or (c == "maps-fail-sanity" and not result.sanity_ok)]
@@ -275,11 +277,20 @@ def build_parser() -> argparse.ArgumentParser:
                    "torchvision.<name> (torchvision.resnet18) or a study model (sl_cnn)")
     a.add_argument("--strip-prefix", default="", metavar="PREFIX",
                    help="remove PREFIX from the state dict's keys first (a Lightning checkpoint's 'model.')")
-    a.add_argument("--data", required=True, help="a manifest CSV (image, mask, label columns) or a class folder "
-                   "with <name>_mask.<ext> beside each image")
+    a.add_argument("--data", required=True, help="a manifest CSV (image, mask or box, label columns) or a class "
+                   "folder with <name>_mask.<ext> beside each image; PNG (8/16-bit), JPEG, TIFF, .npy, NIfTI, read "
+                   "with their channels and bit depth")
     a.add_argument("--site", default="", help="masked images from another site (a manifest or class folder): each "
                    "object is also shown on one of their backgrounds")
-    a.add_argument("--classes", default="", help="class order, comma-separated (default: the labels, sorted)")
+    a.add_argument("--classes", default="", help="the model's class order, index 0 first, comma-separated (default: "
+                   "the labels, sorted; printed and stored in audit.json): a model whose index 0 is 'normal' needs "
+                   "--classes normal,abnormal")
+    a.add_argument("--intensity", default="raw", help="how pixel values become the model's: raw (default: 8-bit "
+                   "/255, 16-bit /65535, floats as stored), percentile (each image's 1st-99th percentile to 0-1), "
+                   "or window:LO,HI (stored values LO..HI to 0-1, e.g. window:-1000,400 for CT)")
+    a.add_argument("--resize", default="squash", choices=["squash", "pad", "crop"],
+                   help="how an image that is not square reaches --size: squash (default; aspect not kept), pad "
+                        "(zeros to a square first) or crop (the centre square)")
     a.add_argument("--size", type=int, default=128, help="the model's input size in pixels; the images and masks are "
                    "read at it (default 128)")
     a.add_argument("--read-size", type=int, default=None, help="read the images and masks at this size instead; the "

@@ -26,9 +26,14 @@ The tests, each with a bootstrap CI over images and a verdict from it (the study
 * **on the object**: the CAM's AKS normalized between its floor (a uniform map) and its ceiling (the mask at the
   CAM's resolution), > 0 means the map is on the object more than a map that knows nothing;
 * **sanity**: after re-drawing the model's blocks at random from the top down (Adebayo et al. 2018's cascading
-  randomization; each parameter from a normal at its own mean and scale) the maps' Spearman correlation with the originals must fall below ``sanity_threshold``; and
-  maps for a shuffled target class must differ from the predicted class's (below ``target_threshold``). A map
-  that is constant counts as unchanged (correlation 1): a map that says nothing cannot pass.
+  randomization; each parameter from a normal at its own mean and scale) the maps' Spearman correlation with the
+  originals must fall below ``sanity_threshold``; and maps for a shuffled target class must differ from the
+  predicted class's (below ``target_threshold``). A constant map carries no information: a constant original
+  cannot pass (counted as unchanged), a constant map after the change shares no ranking with it (ρ = 0);
+  :func:`~shortcutlab.saliency.cams.map_correlation`.
+
+Each test is one record of :data:`~shortcutlab.auditing.tests.AUDIT_TESTS`; the donor draw and the sanity check
+are the study's own (:mod:`shortcutlab.saliency.cams`).
 """
 from __future__ import annotations
 
@@ -42,54 +47,17 @@ from torch import nn
 
 from .._validation import ShortcutlabError, check_int, check_number, param_error
 from ..data.imageset import ImageSet
-from ..metrics import (auc, normalized_overlap, overlap_bounds, overlap_metrics, summarize, verdict)
-from ..saliency.cams import mix_backgrounds
+from ..metrics import auc, normalized_overlap, overlap_bounds, overlap_metrics, summarize, verdict
+from ..saliency.cams import (cascading_randomization, compute_cams, draw_donors, map_correlation,
+                             mix_backgrounds)
 from .model import Preprocess, Prepared, find_target_layer, inference_copy
+from .tests import AUDIT_TESTS, TEST_NAMES, Context
 
 __all__ = ["audit", "AuditResult", "draw_donors", "counterfactual_images", "VARIANTS", "TESTS", "OVERALL_CODES",
            "overall_code"]
 
 VARIANTS = ("original", "only_fg", "no_fg", "mixed_same", "mixed_rand", "mixed_next")
-TESTS = ("follows_donor", "bg_gap", "background_alone", "on_object", "sanity_weights", "sanity_target")
-_TEST_TEXT = {
-    "follows_donor": "predictions follow the donor background (mixed-next)",
-    "bg_gap": "BG-gap: accuracy on same-class minus random backgrounds",
-    "background_alone": "the background alone classifies (no-FG accuracy above the majority share)",
-    "on_object": "more of the CAM's mass on the object than a uniform map puts there (normalized AKS above 0)",
-    "sanity_weights": "maps change when the weights are randomized (cascading randomization)",
-    "sanity_target": "maps change with the target class (shuffled targets)",
-}
-
-
-def draw_donors(labels: np.ndarray, *, seed: int = 0, k: int = 3) -> dict[str, np.ndarray]:
-    """The donor index of every image for each mixed counterfactual, from ``np.random.default_rng(seed)``:
-
-    1. ``mixed_same``: per class in ascending order, members shifted by ``rng.integers(1, m, m)`` (m members; a
-       class of one keeps its own image);
-    2. ``mixed_rand``: ``(i + rng.integers(1, n, n)) % n``;
-    3. ``mixed_next``: per target class in ascending order, ``members[rng.integers(0, m, count)]`` for the images
-       whose next present class it is;
-    4. ``worst``: ``k - 1`` further draws as in 2 (``worst[0]`` is ``mixed_rand``).
-    """
-    y = np.asarray(labels).astype(np.int64)
-    n = y.size
-    rng = np.random.default_rng(seed)
-    same = np.arange(n)
-    present = np.unique(y)
-    for c in present:
-        members = np.flatnonzero(y == c)
-        if members.size > 1:
-            shift = rng.integers(1, members.size, members.size)
-            same[members] = members[(np.arange(members.size) + shift) % members.size]
-    rand = (np.arange(n) + rng.integers(1, n, n)) % n
-    nxt_class = present[(np.searchsorted(present, y) + 1) % present.size]
-    nxt = np.empty(n, dtype=np.int64)
-    for c in present:
-        who = np.flatnonzero(nxt_class == c)
-        members = np.flatnonzero(y == c)
-        nxt[who] = members[rng.integers(0, members.size, who.size)]
-    worst = [rand] + [(np.arange(n) + rng.integers(1, n, n)) % n for _ in range(k - 1)]
-    return {"mixed_same": same, "mixed_rand": rand, "mixed_next": nxt, "worst": np.stack(worst)}
+TESTS = TEST_NAMES
 
 
 def counterfactual_images(x: torch.Tensor, m: torch.Tensor, variant: str, donor: np.ndarray | None = None, *,
@@ -130,42 +98,6 @@ def _verdict(lo: float, hi: float, margin: float) -> str:
     if v != "inconclusive" or margin <= 0:
         return v
     return verdict(lo, hi, test="equivalent", delta=margin)
-
-
-def _spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-row Spearman correlation of two ``[N, P]`` arrays; a constant row in ``a`` or ``b`` gives 1."""
-    from scipy.stats import rankdata
-
-    ra, rb = rankdata(a, axis=1), rankdata(b, axis=1)
-    ra -= ra.mean(1, keepdims=True)
-    rb -= rb.mean(1, keepdims=True)
-    den = np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = (ra * rb).sum(1) / den
-    return np.where(den > 0, rho, 1.0)
-
-
-def _blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Top-down blocks for cascading randomization: the model's top-level children that hold parameters (a study
-    model: its head, then its encoder's children), in reverse order."""
-    inner = model.model if isinstance(model, Prepared) else model
-    if hasattr(inner, "encoder") and hasattr(inner, "head"):
-        kids = [("head", inner.head)] + [(f"encoder.{n}", c) for n, c in inner.encoder.named_children()][::-1]
-    else:
-        kids = [(n, c) for n, c in inner.named_children()][::-1]
-    return [(n, c) for n, c in kids if any(True for _ in c.parameters())]
-
-
-@torch.no_grad()
-def _randomize(block: nn.Module, gen: torch.Generator) -> None:
-    """Re-draw every parameter of ``block`` at random, each at its own scale: N(mean, sd) of its current values
-    (sd 0.02 where they are constant, e.g. a fresh normalization's weights). Works for any module, a
-    ``torch.export`` program's included; the draws come from ``gen`` in ``named_parameters`` order."""
-    for _, p in block.named_parameters():
-        flat = p.detach().float().flatten()
-        sd = float(flat.std()) if flat.numel() > 1 else 0.0
-        noise = torch.randn(p.shape, generator=gen)
-        p.copy_((noise * (sd if sd > 0 else 0.02) + float(flat.mean())).to(p.dtype))
 
 
 @dataclass
@@ -245,59 +177,24 @@ class AuditResult:
                 + self.tests[["test", "effect", "lo", "hi", "verdict", "reading"]].to_html(float_format="%.3f"))
 
 
-_PHRASES = {  # each test's reading of its verdict
-    "follows_donor": {"holds": "the model reads the background", "equivalent": "the background does not move it",
-                      "contradicted": "the background does not move it"},
-    "bg_gap": {"holds": "the background carries the class for this model", "equivalent": "no gap",
-               "contradicted": "random backgrounds help (unusual)"},
-    "background_alone": {"holds": "the background alone is enough", "equivalent": "the background alone is not enough",
-                         "contradicted": "the background alone is not enough"},
-    "on_object": {"holds": "more of the map is on the object than a uniform map would put there (not: all of it)",
-                  "contradicted": "less of the map is on the object than a uniform map would put there"},
-    "sanity_weights": {"holds": "the maps depend on the model",
-                       "contradicted": "the maps barely depend on the model: do not trust them"},
-    "sanity_target": {"holds": "the maps depend on the class",
-                      "contradicted": "the maps are the same whatever the class: do not trust them"},
-}
-
-
-def _reading(test: str, r: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
-    pct = lambda v: f"{100 * v:.0f} %" if v == v else "n/a"  # noqa: E731
-    ci = f"[{pct(r['lo'])}, {pct(r['hi'])}]" if r["lo"] == r["lo"] else "[no CI]"
-    lead = {
-        "follows_donor": lambda: (f"predictions follow the donor background in {pct(extra['donor_rate'])} of swaps "
-                                  f"({pct(extra['base_rate'])} of the originals already said that class; difference "
-                                  f"{pct(r['effect'])} {ci})"),
-        "bg_gap": lambda: f"accuracy on same-class backgrounds minus random backgrounds is {pct(r['effect'])} {ci}",
-        "background_alone": lambda: (f"with the object blanked it is right {pct(extra['no_fg_accuracy'])} of the time, "
-                                     f"{pct(r['effect'])} {ci} above the majority class's share"),
-        "on_object": lambda: (f"normalized AKS {r['effect']:.2f} [{r['lo']:.2f}, {r['hi']:.2f}] (0: a uniform map, 1: "
-                              f"the best this CAM layer can draw)"),
-        "sanity_weights": lambda: (f"mean rank correlation ρ with the original maps after randomizing every block "
-                                   f"{extra['rho_weights']:.2f} (the test: ρ below {extra['sanity_threshold']:g}; its "
-                                   f"effect is {extra['sanity_threshold']:g} - ρ)"),
-        "sanity_target": lambda: (f"mean rank correlation ρ of the maps for a shuffled target with the predicted "
-                                  f"class's {extra['rho_target']:.2f} (the test: ρ below "
-                                  f"{extra['target_threshold']:g}; its effect is {extra['target_threshold']:g} - ρ)"),
-    }[test]()
-    return f"{lead}: {_PHRASES[test].get(r['verdict'], 'not decided at this many images')}"
-
-
 def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[str, Any] | None = None,
           target_layer: str = "", conditions: Sequence[str] = VARIANTS, masks: torch.Tensor | None = None,
           site: ImageSet | None = None, k: int = 3, method: str = "gradcam", max_cam_images: int = 200,
           sanity_images: int = 32, sanity_threshold: float = 0.5, target_threshold: float = 0.9,
           margin: float = 0.02, fill: float = 0.0, n_boot: int = 1000, ci: float = 0.95, seed: int = 0,
-          batch_size: int = 256, name: str = "model", cams: bool = True) -> AuditResult:
-    """Audit ``model`` on the masked test set ``data``: does it read the background? (See the module docstring.)
+          batch_size: int = 256, name: str = "model", cams: bool = True,
+          reading: Sequence[str] | None = None) -> AuditResult:
+    """Audit ``model`` on the masked test set ``data``: does it read the background? (See the module docstring;
+    the tests are the records of :data:`~shortcutlab.auditing.tests.AUDIT_TESTS`.)
 
     Parameters
     ----------
     model : nn.Module
         Any classifier (from :func:`~shortcutlab.auditing.load_model`, timm, torchvision, the study); ``preprocess``
-        turns the data's images into its input.
+        turns the data's images into its input. Every tensor goes to the model's device.
     data : ImageSet
-        Test images with a mask for every image (``masks`` replaces them: bool, the images' shape).
+        Test images with a mask for every image (``masks`` replaces them: bool, the images' shape). Its class order
+        is the model's output order (index 0 first); the audit checks the count.
     target_layer : str
         The CAM layer's dotted name; empty: found for the common families (:func:`find_target_layer`).
     conditions : sequence of str
@@ -308,6 +205,9 @@ def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[
         Backgrounds per image for the worst-background accuracy.
     cams : bool
         False skips the CAM tests (a TorchScript model runs no hooks; then they say so).
+    reading : sequence of str
+        How the images were read, in words (:func:`~shortcutlab.auditing.entry.input_steps`; default: the set as
+        given); the model's preprocessing and head are added, and the whole is ``info['pipeline']``.
     """
     import pandas as pd
 
@@ -354,28 +254,11 @@ def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[
         """What the model is shown of images ``xi`` (their object masks ``mi``): its test-time input."""
         return apply_test_condition(prepared.preprocess.test_input, xi, mi, fill)
 
-    try:  # the model's answer to one image: its input shape and its class count, checked up front
-        with torch.no_grad():
-            probe = prepared(model_input(x[:2], m[:2]))
-    except ShortcutlabError:
-        raise
-    except Exception as e:  # noqa: BLE001 - whatever the model raises, the message names the input it was given
-        shape = tuple(prepared.prepare(x[:2]).shape)
-        raise ShortcutlabError(f"The model refused the input the 'preprocess' parameter of audit builds: shape {shape} "
-                               f"({prepared.preprocess.describe()}). Set preprocess size / channels to what it expects "
-                               f"({type(e).__name__}: {str(e)[:200]}).") from None
-    if probe.ndim == 2 and probe.shape[1] == 1 and data.num_classes == 2:
-        prepared.sigmoid_head = True  # a one-logit binary model: its logit is the second class's, as BCE trains it
-        with torch.no_grad():
-            probe = prepared(model_input(x[:2], m[:2]))
-    if probe.ndim != 2 or probe.shape[1] != data.num_classes:
-        raise ShortcutlabError(f"The model gives {tuple(probe.shape[1:])} outputs per image but the data "
-                               f"{data.name!r} has {data.num_classes} classes ({', '.join(data.class_names)}): "
-                               f"the class count must match, in the data's class order (a one-logit sigmoid model "
-                               f"audits as two classes, its logit the second's).")
+    _probe(prepared, model_input(x[:2], m[:2]), data)
     timings: dict[str, float] = {}
 
-    # counterfactual backgrounds: forward passes only, through a copy with the batch norms folded (channels-last)
+    # the ingredients, each computed once: counterfactual predictions (forward passes only, through a copy with
+    # the batch norms folded), then the maps and the sanity maps when a test needs them
     t = time.perf_counter()
     fast = inference_copy(prepared, model_input(x[:8], m[:8]))
     donors = draw_donors(y, seed=seed, k=k)
@@ -384,8 +267,7 @@ def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[
     for v in wanted:
         xi = counterfactual_images(x, m, v, donors.get(v), fill=fill)
         probs[v] = _predict(fast, model_input(xi, m), batch_size)
-    worst_right = probs["original"].argmax(1) == y
-    worst_right = (probs["mixed_rand"].argmax(1) == y) if "mixed_rand" in probs else np.ones_like(worst_right)
+    worst_right = (probs["mixed_rand"].argmax(1) == y) if "mixed_rand" in probs else np.ones(len(y), bool)
     for j in range(1 if "mixed_rand" in probs else 0, k):
         xi = counterfactual_images(x, m, "mixed_rand", donors["worst"][j], fill=fill)
         worst_right &= _predict(fast, model_input(xi, m), batch_size).argmax(1) == y
@@ -400,132 +282,53 @@ def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[
     timings["counterfactuals_s"] = time.perf_counter() - t
     del fast
     pred = {v: p.argmax(1) for v, p in probs.items()}
-    right = {v: (p == y).astype(float) for v, p in pred.items()}
-    rows = []
-    for v in probs:
-        s = _ci(right[v], n_boot=n_boot, ci=ci, seed=seed)
-        try:
-            a = auc(y, probs[v], "micro")
-        except ShortcutlabError:
-            a = float("nan")
-        rows.append({"background": v, "accuracy": s["effect"], "lo": s["lo"], "hi": s["hi"], "auc_micro": a,
-                     "changed": float((pred[v] != pred["original"]).mean()), "n": len(y)})
-    s = _ci(worst_right.astype(float), n_boot=n_boot, ci=ci, seed=seed)
-    rows.append({"background": f"worst of {k}", "accuracy": s["effect"], "lo": s["lo"], "hi": s["hi"],
-                 "auc_micro": float("nan"), "changed": float("nan"), "n": len(y)})
-    counterfactuals = pd.DataFrame(rows).set_index("background")
+    counterfactuals = _accuracy_table(probs, pred, y, worst_right, k, n_boot=n_boot, ci=ci, seed=seed)
 
-    tests: dict[str, dict] = {}
-    extra: dict[str, Any] = {}
-    if "mixed_next" in pred:
-        dc = y[donors["mixed_next"]]
-        values = (pred["mixed_next"] == dc).astype(float) - (pred["original"] == dc).astype(float)
-        r = _ci(values, n_boot=n_boot, ci=ci, seed=seed)
-        r["verdict"] = _verdict(r["lo"], r["hi"], margin)
-        extra["donor_rate"] = float((pred["mixed_next"] == dc).mean())
-        extra["base_rate"] = float((pred["original"] == dc).mean())
-        tests["follows_donor"] = r
-    if "mixed_same" in pred and "mixed_rand" in pred:
-        values = right["mixed_same"] - right["mixed_rand"]
-        r = _ci(values, n_boot=n_boot, ci=ci, seed=seed)
-        r["verdict"] = _verdict(r["lo"], r["hi"], margin)
-        tests["bg_gap"] = r
-    if "no_fg" in pred:
-        majority = float(np.bincount(y).max() / y.size)
-        values = right["no_fg"] - majority
-        r = _ci(values, n_boot=n_boot, ci=ci, seed=seed)
-        r["verdict"] = _verdict(r["lo"], r["hi"], margin)
-        extra["no_fg_accuracy"] = float(right["no_fg"].mean())
-        tests["background_alone"] = r
-
-    # localisation and sanity, on a seeded subset
-    localisation = pd.DataFrame()
-    sanity = pd.DataFrame()
-    cam_maps = None
+    ctx = Context(y=y, probs=probs, donors=donors,
+                  settings={"sanity_threshold": sanity_threshold, "target_threshold": target_threshold})
+    localisation, sanity, cam_maps, layer_name = pd.DataFrame(), pd.DataFrame(), None, ""
     cam_index = np.sort(np.random.default_rng(seed + 2).permutation(len(y))[:max_cam_images])
-    layer_name = ""
-    if cams:
-        from ..saliency import compute_cams
-
+    if cams and any(set(tt.needs) & {"cams", "sanity"} for tt in AUDIT_TESTS):
         t = time.perf_counter()
         layer, reshape, layer_name = find_target_layer(prepared, target_layer)
-        xc, mc = model_input(x[cam_index], m[cam_index]), m[cam_index]
-        tc = pred["original"][cam_index]
-        cam_maps = compute_cams(prepared, xc, targets=tc, method=method, layer=layer, batch_size=64,
-                                reshape_transform=reshape)
-        mk = mc if cam_maps.shape[1] == mc.shape[1] else mc.any(1, keepdim=True)
-        h, w = _cam_size(prepared, layer, reshape, x[:1])
-        per = {k2: v2.float().nanmean(1).numpy() for k2, v2 in overlap_metrics(cam_maps, mk).items()}
-        bounds = overlap_bounds(mk, (min(h, mk.shape[-2]), min(w, mk.shape[-1])))
-        floor = {k2: v2.float().nanmean(1).numpy() for k2, v2 in bounds["floor"].items()}
-        ceil = {k2: v2.float().nanmean(1).numpy() for k2, v2 in bounds["ceiling"].items()}
+        cam_maps, localisation, ctx.maps["norm_aks"] = _maps(prepared, model_input(x[cam_index], m[cam_index]),
+                                                             m[cam_index], pred["original"][cam_index], y[cam_index],
+                                                             data.class_names, layer, reshape, method, x[:1],
+                                                             n_boot=n_boot, ci=ci, seed=seed)
         timings["cams_s"] = time.perf_counter() - t
-        lrows = []
-        yc = y[cam_index]
-        for cls_i, cls_name in [(-1, "all")] + list(enumerate(data.class_names)):
-            sel = np.ones_like(yc, bool) if cls_i < 0 else yc == cls_i
-            if not sel.any():
-                continue
-            for metric in ("aks", "dsc", "pct_e", "pct_f"):
-                s = _ci(per[metric][sel], n_boot=n_boot, ci=ci, seed=seed)
-                norm = normalized_overlap(per[metric][sel], floor[metric][sel], ceil[metric][sel]).numpy()
-                sn = _ci(norm, n_boot=n_boot, ci=ci, seed=seed)
-                lrows.append({"class": cls_name, "metric": metric, "value": s["effect"], "lo": s["lo"], "hi": s["hi"],
-                              "floor": float(np.nanmean(floor[metric][sel])),
-                              "ceiling": float(np.nanmean(ceil[metric][sel])), "normalized": sn["effect"],
-                              "normalized_lo": sn["lo"], "normalized_hi": sn["hi"], "n": int(sel.sum())})
-        localisation = pd.DataFrame(lrows)
-        norm_all = normalized_overlap(per["aks"], floor["aks"], ceil["aks"]).numpy()
-        r = _ci(norm_all, n_boot=n_boot, ci=ci, seed=seed)
-        r["verdict"] = verdict(r["lo"], r["hi"], test="greater")
-        tests["on_object"] = r
-
         t = time.perf_counter()
         si = cam_index[:sanity_images]
         xs, ts = model_input(x[si], m[si]), pred["original"][si]
-        base = cam_maps[:len(si)].flatten(1).numpy()
-        srows = [{"step": 0, "randomized_up_to": "none", "spearman_mean": 1.0}]
-        rho = np.ones(len(si))
-        kept = {k: v.detach().clone() for k, v in prepared.state_dict().items()}
-        gen = torch.Generator().manual_seed(seed)
-        try:  # in place and restored after (a torch.export program cannot be deep-copied)
-            for step, (bname, block) in enumerate(_blocks(prepared), start=1):
-                _randomize(block, gen)
-                maps = compute_cams(prepared, xs, targets=ts, method=method, layer=layer, batch_size=64,
-                                    reshape_transform=reshape)
-                rho = _spearman_rows(base, maps.flatten(1).numpy())
-                srows.append({"step": step, "randomized_up_to": bname, "spearman_mean": float(rho.mean())})
-        finally:
-            prepared.load_state_dict(kept)
+        base = cam_maps[:len(si)]
+        srows, rho, counts = cascading_randomization(prepared, xs, ts, base=base, method=method, layer=layer,
+                                                     reshape_transform=reshape, seed=seed)
         sanity = pd.DataFrame(srows).set_index("step")
-        r = _ci(sanity_threshold - rho, n_boot=n_boot, ci=ci, seed=seed)
-        r["verdict"] = verdict(r["lo"], r["hi"], test="greater")
-        extra["rho_weights"] = float(rho.mean())
-        extra["sanity_threshold"], extra["target_threshold"] = sanity_threshold, target_threshold
-        tests["sanity_weights"] = r
+        ctx.maps.update(rho_weights=rho, rho_weights_constant_base=counts["constant_base"],
+                        rho_weights_constant_other=counts["constant_other"])
         k_cls = data.num_classes
         shuffled = (ts + np.random.default_rng(seed + 3).integers(1, k_cls, ts.size)) % k_cls
         other = compute_cams(prepared, xs, targets=shuffled, method=method, layer=layer, batch_size=64,
                              reshape_transform=reshape)
-        rho_t = _spearman_rows(base, other.flatten(1).numpy())
-        r = _ci(target_threshold - rho_t, n_boot=n_boot, ci=ci, seed=seed)
-        r["verdict"] = verdict(r["lo"], r["hi"], test="greater")
-        extra["rho_target"] = float(rho_t.mean())
-        tests["sanity_target"] = r
+        rho_t, cb, co = map_correlation(base.flatten(1).numpy(), other.flatten(1).numpy())
+        ctx.maps.update(rho_target=rho_t, rho_target_constant_base=int(cb.sum()),
+                        rho_target_constant_other=int(co.sum()))
         timings["sanity_s"] = time.perf_counter() - t
 
     trows = []
-    for tname in TESTS:
-        if tname in tests:
-            r = tests[tname]
-            trows.append({"test": tname, "question": _TEST_TEXT[tname], "effect": r["effect"], "lo": r["lo"],
-                          "hi": r["hi"], "verdict": r["verdict"], "n": r["n"], "reading": _reading(tname, r, extra)})
+    for tt in AUDIT_TESTS:
+        have = all((need in probs) if need in VARIANTS else (cam_maps is not None) for need in tt.needs)
+        if have:
+            values, extra = tt.values(ctx)
+            r = _ci(values, n_boot=n_boot, ci=ci, seed=seed)
+            r["verdict"] = _verdict(r["lo"], r["hi"], margin if tt.equivalence else 0.0)
+            text = tt.reading(r, extra, ctx.settings)
         else:
-            why = ("CAMs were not computed: " + ("a TorchScript model runs no forward hooks; export it with "
-                                                  "torch.export (.pt2) for its maps" if not cams else "")) \
-                if tname in ("on_object", "sanity_weights", "sanity_target") else "its counterfactual was not run"
-            trows.append({"test": tname, "question": _TEST_TEXT[tname], "effect": float("nan"), "lo": float("nan"),
-                          "hi": float("nan"), "verdict": "not run", "n": 0, "reading": why})
+            r = {"effect": float("nan"), "lo": float("nan"), "hi": float("nan"), "verdict": "not run", "n": 0}
+            text = (("CAMs were not computed: a TorchScript model runs no forward hooks; export it with torch.export "
+                     "(.pt2) for its maps") if not cams else "CAMs were not computed") \
+                if set(tt.needs) & {"cams", "sanity"} else "its counterfactual was not run"
+        trows.append({"test": tt.name, "question": tt.question, "effect": r["effect"], "lo": r["lo"], "hi": r["hi"],
+                      "verdict": r["verdict"], "n": r["n"], "reading": text})
     table = pd.DataFrame(trows).set_index("test", drop=False)
     only = np.unique(pred["original"])
     overall, summary = _overall(table, len(y), margin,
@@ -538,18 +341,100 @@ def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[
     else:
         cases = np.zeros(0, dtype=np.int64)
     timings["total_s"] = time.perf_counter() - t0
-    info = {"model": name, "data": data.name, "n_images": len(y), "classes": list(data.class_names),
-            "head": "one sigmoid logit, read as two classes (its logit the second's)" if prepared.sigmoid_head
-            else f"{data.num_classes} logits, softmax",
+    head = ("one sigmoid logit, read as two classes (softmax of [-z/2, z/2]: its logit the second's)"
+            if prepared.sigmoid_head else f"{data.num_classes} logits, softmax")
+    dev = next((p.device for p in prepared.parameters()), torch.device("cpu"))
+    from .entry import input_steps
+
+    pipeline = list(reading) if reading else input_steps(data)
+    pipeline += [f"the model's preprocessing: {prepared.preprocess.describe()}", f"head: {head}",
+                 f"run on {dev.type}, batches of {batch_size}"]
+    info = {"model": name, "data": data.name, "n_images": len(y), "classes": list(data.class_names), "head": head,
             "object_region": "box" if "box" in (data.meta.get("object_region") or []) and masks is None else "mask",
             "frames": int(x.shape[1]), "size": list(x.shape[-2:]), "preprocess": prepared.preprocess.as_dict(),
+            "pipeline": pipeline, "device": dev.type, "batch_size": batch_size,
             "target_layer": layer_name, "method": method, "seed": seed, "k": k, "margin": margin, "ci": ci,
-            "n_boot": n_boot, "fill": fill, "cam_images": int(cam_index.size) if cams else 0,
-            "sanity_images": int(min(sanity_images, cam_index.size)) if cams else 0, **timings}
+            "n_boot": n_boot, "fill": fill, "cam_images": int(cam_index.size) if cam_maps is not None else 0,
+            "sanity_images": int(min(sanity_images, cam_index.size)) if cam_maps is not None else 0, **timings}
     arrays = {"labels": y, "masks": m, "donors": donors, "probs": probs, "cam_index": cam_index,
               "cams": None if cam_maps is None else cam_maps.numpy()}
     return AuditResult(name=name, summary=summary, overall=overall, tests=table, counterfactuals=counterfactuals,
                        localisation=localisation, sanity=sanity, cases=cases, info=info, arrays=arrays, data=data)
+
+
+def _probe(prepared: Prepared, x2: torch.Tensor, data: ImageSet) -> torch.Tensor:
+    """The model's answer to two images, checked up front: it takes the input, and its output count matches the
+    data's classes (a one-logit model of a two-class set is read as a sigmoid head)."""
+    try:
+        with torch.no_grad():
+            probe = prepared(x2)
+    except ShortcutlabError:
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever the model raises, the message names the input it was given
+        shape = tuple(prepared.prepare(x2).shape)
+        raise ShortcutlabError(f"The model refused the input the 'preprocess' parameter of audit builds: shape {shape} "
+                               f"({prepared.preprocess.describe()}). Set preprocess size / channels to what it expects "
+                               f"({type(e).__name__}: {str(e)[:200]}).") from None
+    if probe.ndim == 2 and probe.shape[1] == 1 and data.num_classes == 2:
+        prepared.sigmoid_head = True  # a one-logit binary model: its logit is the second class's, as BCE trains it
+        with torch.no_grad():
+            probe = prepared(x2)
+    if probe.ndim != 2 or probe.shape[1] != data.num_classes:
+        raise ShortcutlabError(f"The model gives {tuple(probe.shape[1:])} outputs per image but the data "
+                               f"{data.name!r} has {data.num_classes} classes ({', '.join(data.class_names)}): "
+                               f"the class count must match, in the data's class order (a one-logit sigmoid model "
+                               f"audits as two classes, its logit the second's).")
+    return probe
+
+
+def _accuracy_table(probs, pred, y, worst_right, k: int, *, n_boot: int, ci: float, seed: int):
+    """Accuracy (with its CI), micro AUC and the share of changed predictions under each background."""
+    import pandas as pd
+
+    rows = []
+    for v in probs:
+        s = _ci((pred[v] == y).astype(float), n_boot=n_boot, ci=ci, seed=seed)
+        try:
+            a = auc(y, probs[v], "micro")
+        except ShortcutlabError:
+            a = float("nan")
+        rows.append({"background": v, "accuracy": s["effect"], "lo": s["lo"], "hi": s["hi"], "auc_micro": a,
+                     "changed": float((pred[v] != pred["original"]).mean()), "n": len(y)})
+    s = _ci(worst_right.astype(float), n_boot=n_boot, ci=ci, seed=seed)
+    rows.append({"background": f"worst of {k}", "accuracy": s["effect"], "lo": s["lo"], "hi": s["hi"],
+                 "auc_micro": float("nan"), "changed": float("nan"), "n": len(y)})
+    return pd.DataFrame(rows).set_index("background")
+
+
+def _maps(prepared, xc, mc, tc, yc, class_names, layer, reshape, method, x1, *, n_boot, ci, seed):
+    """The CAMs of the mapped images, the localisation table per class (each metric beside its floor and
+    ceiling) and the per-image normalized AKS the ``on_object`` test reads."""
+    import pandas as pd
+    from ..saliency import compute_cams
+
+    cam_maps = compute_cams(prepared, xc, targets=tc, method=method, layer=layer, batch_size=64,
+                            reshape_transform=reshape)
+    mk = mc if cam_maps.shape[1] == mc.shape[1] else mc.any(1, keepdim=True)
+    h, w = _cam_size(prepared, layer, reshape, x1)
+    per = {k2: v2.float().nanmean(1).numpy() for k2, v2 in overlap_metrics(cam_maps, mk).items()}
+    bounds = overlap_bounds(mk, (min(h, mk.shape[-2]), min(w, mk.shape[-1])))
+    floor = {k2: v2.float().nanmean(1).numpy() for k2, v2 in bounds["floor"].items()}
+    ceil = {k2: v2.float().nanmean(1).numpy() for k2, v2 in bounds["ceiling"].items()}
+    lrows = []
+    for cls_i, cls_name in [(-1, "all")] + list(enumerate(class_names)):
+        sel = np.ones_like(yc, bool) if cls_i < 0 else yc == cls_i
+        if not sel.any():
+            continue
+        for metric in ("aks", "dsc", "pct_e", "pct_f"):
+            s = _ci(per[metric][sel], n_boot=n_boot, ci=ci, seed=seed)
+            norm = normalized_overlap(per[metric][sel], floor[metric][sel], ceil[metric][sel]).numpy()
+            sn = _ci(norm, n_boot=n_boot, ci=ci, seed=seed)
+            lrows.append({"class": cls_name, "metric": metric, "value": s["effect"], "lo": s["lo"], "hi": s["hi"],
+                          "floor": float(np.nanmean(floor[metric][sel])),
+                          "ceiling": float(np.nanmean(ceil[metric][sel])), "normalized": sn["effect"],
+                          "normalized_lo": sn["lo"], "normalized_hi": sn["hi"], "n": int(sel.sum())})
+    norm_all = normalized_overlap(per["aks"], floor["aks"], ceil["aks"]).numpy()
+    return cam_maps, pd.DataFrame(lrows), norm_all
 
 
 def _cam_size(model: nn.Module, layer: nn.Module, reshape, x1: torch.Tensor) -> tuple[int, int]:

@@ -15,24 +15,28 @@ from .battery import AuditResult, audit
 from .model import Preprocess, load_model
 
 __all__ = ["audit_file", "audit_models", "audit_runs", "load_audit_data", "answers", "tests_table", "backgrounds_table",
-           "localisation_table"]
+           "localisation_table", "input_steps"]
 
 
 def load_audit_data(data: str | Path | ImageSet, *, size: int = 128, classes: Sequence[str] | None = None,
-                    where: str = "audit") -> ImageSet:
-    """An ImageSet from a manifest CSV (``image``, ``mask``, ``label`` columns) or a class folder (masks beside the
-    images as ``<name>_mask.<ext>``), at ``size`` pixels; an ImageSet is returned as it is."""
+                    intensity: str = "raw", resize: str = "squash", where: str = "audit") -> ImageSet:
+    """An ImageSet from a manifest CSV (``image``, ``mask`` or ``box``, ``label`` columns) or a class folder (masks
+    beside the images as ``<name>_mask.<ext>``), read as the model saw the files (:class:`~shortcutlab.data.pixels.
+    Pixels`: channels and bit depth kept, ``intensity`` and ``resize`` as stated) at ``size`` pixels; an ImageSet
+    is returned as it is."""
     from ..data.loaders import load_folder, load_manifest
+    from ..data.pixels import Pixels
 
     if isinstance(data, ImageSet):
         return data
+    pixels = Pixels.parse(intensity, resize, where=where)
     if not isinstance(data, (str, Path)) or not str(data).strip():
         raise param_error("data", where, "a manifest CSV, a class folder or an ImageSet", data)
     path = Path(data).expanduser()
     if path.is_dir():
-        return load_folder(path, size=size, classes=classes)
+        return load_folder(path, size=size, classes=classes, pixels=pixels)
     if path.is_file():
-        return load_manifest(path, size=size, classes=classes)
+        return load_manifest(path, size=size, classes=classes, pixels=pixels)
     raise ShortcutlabError(f"The 'data' parameter of {where} must be a manifest CSV or a class folder. "
                            f"Got {str(path)!r}, which does not exist.")
 
@@ -40,18 +44,22 @@ def load_audit_data(data: str | Path | ImageSet, *, size: int = 128, classes: Se
 def audit_file(model: str | Path, data: str | Path | ImageSet, *, arch: str = "", size: int | None = None,
                read_size: int | None = None, classes: Sequence[str] | None = None,
                preprocess: Preprocess | Mapping[str, Any] | None = None, name: str = "", device: str = "cpu",
-               strip_prefix: str = "", **kw) -> AuditResult:
+               strip_prefix: str = "", intensity: str = "raw", resize: str = "squash", **kw) -> AuditResult:
     """Audit the model in the file ``model`` (:func:`~shortcutlab.auditing.load_model`) on ``data``
-    (:func:`load_audit_data`), on ``device`` (``auto``: cuda when available, else cpu; the inputs follow the model).
+    (:func:`load_audit_data`: files read with their channels and bit depth, ``intensity`` ``raw`` by default,
+    ``resize`` ``squash``), on ``device`` (``auto``: cuda when available, else cpu; the inputs follow the model).
     ``size`` is the model's input size, as ``preprocess['size']`` is (given both, they must agree; given neither,
     128 for files and the set's own size for an ImageSet); files are read at it unless ``read_size`` says
-    otherwise. A TorchScript model runs no hooks, so its CAM tests are
-    skipped and say so."""
+    otherwise. ``classes`` is the model's class order (index 0 first; default: the labels sorted, stated in the
+    report). The input pipeline, every step from the file to the model, is in ``info['pipeline']``. A TorchScript
+    model runs no hooks, so its CAM tests are skipped and say so."""
     import torch
 
     from .._validation import check_choice
+    from ..data.pixels import Pixels
     from .model import model_kind
 
+    pixels = Pixels.parse(intensity, resize, where="audit_file")
     check_choice(device, ("auto", "cpu", "cuda"), name="device", where="audit_file")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -67,7 +75,7 @@ def audit_file(model: str | Path, data: str | Path | ImageSet, *, arch: str = ""
     size = size if size is not None else pre.size if pre.size is not None else (
         None if isinstance(data, ImageSet) else 128)
     pre = Preprocess(**{**pre.as_dict(), "size": size})
-    ds = load_audit_data(data, size=read_size or size or 128, classes=classes)
+    ds = load_audit_data(data, size=read_size or size or 128, classes=classes, intensity=intensity, resize=resize)
     net, kind = load_model(model, arch=arch, num_classes=ds.num_classes, in_chans=pre.channels, frames=ds.num_frames,
                            strip_prefix=strip_prefix)
     if kind != "torchscript" and arch and pre.channels is None:
@@ -78,7 +86,32 @@ def audit_file(model: str | Path, data: str | Path | ImageSet, *, arch: str = ""
     cams = kw.pop("cams", kind != "torchscript")
     if device != "cpu":
         net = net.to(device)
-    return audit(net, ds, preprocess=pre, name=name or Path(model).name, cams=cams, **kw)
+    steps = input_steps(ds, None if isinstance(data, ImageSet) else pixels, classes_given=classes is not None)
+    return audit(net, ds, preprocess=pre, name=name or Path(model).name, cams=cams, reading=steps, **kw)
+
+
+def input_steps(data: ImageSet, pixels=None, *, classes_given: bool = False) -> list[str]:
+    """How the audit's images came to be, from the file to the audit's float images, in words: the files' formats
+    (counted), the intensity and resize policy, and the class order (the model's preprocessing and head are added
+    by :func:`~shortcutlab.auditing.audit`)."""
+    from collections import Counter
+
+    steps = []
+    if pixels is not None:
+        formats = Counter(data.meta.get("format") or [])
+        said = "; ".join(f"{n} × {f}" for f, n in formats.most_common())
+        shapes = sorted(set(data.meta.get("shape") or []))
+        steps.append(f"read {len(data)} image file(s): {said}" + (
+            f"; stored sizes (H×W) {', '.join(shapes[:4])}{' …' if len(shapes) > 4 else ''}" if shapes else ""))
+        steps.append(pixels.describe(data.size[0]))
+    else:
+        kind = ("uint8 images divided by 255" if data.images.dtype.is_floating_point is False
+                else "float images as they are")
+        steps.append(f"an ImageSet given as it is ({data.name!r}, {data.num_frames} frame(s) of "
+                     f"{data.size[0]} × {data.size[1]} px): {kind}")
+    order = ", ".join(f"{i}: {c}" for i, c in enumerate(data.class_names))
+    steps.append(f"class order {order} ({'as --classes / classes gives it' if classes_given else 'the labels sorted; pass classes to match the model'})")
+    return steps
 
 
 def audit_runs(study, models: Sequence[str], *, where: str = "the notebook's parameters") -> dict[str, Any]:

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import math
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 import torch.nn.functional as tF
 from torch import nn
 
 from .._validation import ShortcutlabError, closest, param_error
+from ..models import find_target_layer
 
 __all__ = ["Preprocess", "Prepared", "load_model", "find_target_layer", "model_kind", "inference_copy"]
 
@@ -308,69 +309,3 @@ def load_model(path: str | Path, *, arch: str = "", num_classes: int | None = No
     return model.eval(), kind
 
 
-def _resolve(model: nn.Module, name: str) -> nn.Module:
-    mod = model
-    for part in name.split("."):
-        if part.lstrip("-").isdigit() and isinstance(mod, (nn.Sequential, nn.ModuleList)):
-            mod = mod[int(part)]
-        elif hasattr(mod, part) and isinstance(getattr(mod, part), nn.Module):
-            mod = getattr(mod, part)
-        else:
-            names = [n for n, _ in model.named_modules() if n]
-            near = closest(name, names)
-            raise param_error("target_layer", "audit", "a dotted module name of the model such as "
-                              f"{', '.join(map(repr, names[-3:]))}", name,
-                              hint=f"Did you mean {near[0]!r}?" if near else "")
-    return mod
-
-
-def _vit_reshape(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-    prefix = int(getattr(model, "num_prefix_tokens", 1))
-
-    def reshape(t: torch.Tensor) -> torch.Tensor:
-        tokens = t[:, prefix:, :]
-        side = int(round(math.sqrt(tokens.shape[1])))
-        if side * side != tokens.shape[1]:
-            raise ShortcutlabError(f"The ViT's {tokens.shape[1]} patch tokens do not form a square grid; name a "
-                                   f"convolutional target layer instead.")
-        return tokens.reshape(t.shape[0], side, side, t.shape[2]).permute(0, 3, 1, 2)
-    return reshape
-
-
-def find_target_layer(model: nn.Module, name: str = "") -> tuple[nn.Module, Callable | None, str]:
-    """The CAM layer of ``model`` (a :class:`Prepared` is looked into), grad-cam's reshape transform for
-    transformers (None for CNNs), and the layer's dotted name.
-
-    ``name`` picks it; otherwise: the study's models and ResNets ``layer4[-1]``, DenseNet ``features`` (timm
-    ``features.norm5``), EfficientNet ``conv_head`` (torchvision ``features[-1]``), ConvNeXt ``stages[-1]``, ViT
-    ``blocks[-1].norm1`` (torchvision ``encoder.layers[-1].ln_1``); else the last 2-D convolution."""
-    inner = model.model if isinstance(model, Prepared) else model
-    base = inner.encoder if hasattr(inner, "encoder") and hasattr(inner, "head") else inner
-    if name:  # a study model's layers may be named inside its encoder ("layer4") or from the top ("encoder.layer4")
-        inside = base is not inner and not name.startswith("encoder.") and hasattr(base, name.split(".")[0])
-        full = ("encoder." if inside else "") + name
-        transformer = (hasattr(base, "blocks") and not hasattr(base, "conv_head")) or hasattr(
-            getattr(base, "encoder", None), "layers")
-        return _resolve(inner, full), _vit_reshape(base) if transformer else None, full
-    pre = "encoder." if base is not inner else ""
-    candidates = [("layer4", -1), ("features.norm5", None), ("features", None), ("conv_head", None), ("stages", -1)]
-    for attr, idx in candidates:
-        try:
-            mod = _resolve(base, attr)
-        except ShortcutlabError:
-            continue
-        if idx is not None and isinstance(mod, (nn.Sequential, nn.ModuleList)) and len(mod):
-            return mod[idx], None, f"{pre}{attr}.{len(mod) - 1}"
-        if attr == "features" and isinstance(mod, nn.Sequential) and len(mod) and not hasattr(mod, "norm5"):
-            return mod[-1], None, f"{pre}features.{len(mod) - 1}"
-        return mod, None, pre + attr
-    if hasattr(base, "blocks") and len(base.blocks):
-        return base.blocks[-1].norm1, _vit_reshape(base), f"{pre}blocks.{len(base.blocks) - 1}.norm1"
-    if hasattr(base, "encoder") and hasattr(base.encoder, "layers"):
-        layers = base.encoder.layers  # torchvision's ViT: one class token first
-        return layers[-1].ln_1, _vit_reshape(base), f"{pre}encoder.layers.{len(layers) - 1}.ln_1"
-    convs = [(n, m) for n, m in base.named_modules() if isinstance(m, nn.Conv2d)]
-    if not convs:
-        raise ShortcutlabError("No CAM layer found in the model (no ResNet / DenseNet / EfficientNet / ConvNeXt / "
-                               "ViT layout and no 2-D convolution); pass target_layer='<dotted module name>'.")
-    return convs[-1][1], None, pre + convs[-1][0]

@@ -1,7 +1,8 @@
 """`ImageSet`: the one container every loader returns and every step consumes.
 
 Images stay ``uint8`` ``[N, F, H, W]`` in memory (F = 2 for cine MRI: ED and ES; F = 1 for echo); conversion to
-float happens per batch on the training device. Masks are ``bool`` of the same shape, or ``None``;
+float happens per batch on the training device. An audit of a user's files keeps their values instead: ``float32``
+images as the model sees them (:mod:`~shortcutlab.data.pixels`; F = 3 for colour). Masks are ``bool`` of the same shape, or ``None``;
 ``has_mask[N]`` says which samples carry one (semi-supervised BackMix).
 """
 from __future__ import annotations
@@ -43,7 +44,7 @@ class ImageSet:
 
     Parameters
     ----------
-    images : uint8 tensor [N, F, H, W]
+    images : uint8 tensor [N, F, H, W] (float32 for an audit of files read as the model saw them)
     labels : int64 tensor [N], values in ``range(len(class_names))``
     class_names : sequence of str
     masks : bool tensor [N, F, H, W] or None
@@ -69,9 +70,13 @@ class ImageSet:
 
     def __post_init__(self):
         im = self.images
-        if not torch.is_tensor(im) or im.dtype != torch.uint8 or im.dim() != 4:
+        if not torch.is_tensor(im) or im.dtype not in (torch.uint8, torch.float32) or im.dim() != 4:
             got = f"{type(im).__name__} {getattr(im, 'dtype', '')} with shape {tuple(getattr(im, 'shape', ()))}"
-            raise DataError(f"The 'images' field of ImageSet must be a uint8 tensor [N, F, H, W]. Got {got} instead.")
+            raise DataError(f"The 'images' field of ImageSet must be a uint8 (or float32) tensor [N, F, H, W]. Got "
+                            f"{got} instead.")
+        if im.dtype == torch.float32 and not bool(torch.isfinite(im).all()):
+            bad = int((~torch.isfinite(im)).sum())
+            raise DataError(f"The 'images' field of ImageSet must be finite. Got {bad} NaN or Inf value(s) instead.")
         n, f, h, w = im.shape
         if isinstance(self.class_names, (str, bytes)) or not isinstance(self.class_names, Sequence):
             raise DataError(f"The 'class_names' field of ImageSet must be a sequence of class names, e.g. "
@@ -271,9 +276,10 @@ class ImageSet:
 
     # ----------------------------------------------------------------------------------------- tensors
     def float_images(self, index: torch.Tensor | None = None) -> torch.Tensor:
-        """Float images in [0, 1] (optionally of ``index``), on the set's device."""
+        """Float images (optionally of ``index``), on the set's device: uint8 images divided by 255, float32
+        images (an audit's, as the model sees them) as they are."""
         im = self.images if index is None else self.images[index]
-        return im.float().div_(255.0)
+        return im.clone() if im.dtype == torch.float32 else im.float().div_(255.0)
 
     # ----------------------------------------------------------------------------------------- files
     def save(self, path: str | Path) -> Path:
@@ -357,7 +363,8 @@ class ImageSet:
             r, c0 = divmod(j, max(1, n_per_class))
             for fi, f in enumerate(frames):
                 ax = axes[r, c0 * len(frames) + fi]
-                ax.imshow(self.images[i, f].cpu().numpy(), cmap="gray", vmin=0, vmax=255)
+                ax.imshow(self.images[i, f].cpu().numpy(), cmap="gray",
+                          **({"vmin": 0, "vmax": 255} if self.images.dtype == torch.uint8 else {}))
                 if contour and self.masks is not None and bool(self.has_mask[i]):
                     ax.contour(self.masks[i, f].cpu().numpy().astype(float), levels=[0.5], colors="lime",
                                linewidths=0.6)

@@ -18,6 +18,7 @@ import torch.nn.functional as tF
 from .._validation import DataError, check_int
 from .cache import cached_imageset
 from .imageset import ImageSet
+from .pixels import PIXEL_EXTS, Pixels
 
 __all__ = ["load_acdc", "load_manifest", "load_tmed2", "load_folder", "ACDC_CLASSES", "TMED2_VIEWS", "read_image_file",
            "SPLIT_NAMES"]
@@ -243,7 +244,8 @@ def _parse_box(text: str, shape: tuple, where: str) -> tuple[int, int, int, int]
 
 
 def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[str] | None = None,
-                  label_map: dict[str, str] | None = None, cache_dir: str | Path | None = None) -> ImageSet:
+                  label_map: dict[str, str] | None = None, cache_dir: str | Path | None = None,
+                  pixels: "Pixels | None" = None) -> ImageSet:
     """A manifest CSV -> ImageSet.
 
     Columns: ``image`` (one path, or several frames separated by ``;``), optional ``mask`` (same number of
@@ -255,6 +257,11 @@ def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[st
     an empty label, a truncated or over-long row, and NaN or Inf pixels are errors naming the row or file.
     ``label_map`` renames labels first (``{"0": "normal", "1": "disease"}``); a label it does not name is kept.
     Split names are kept in ``meta['split']``, file paths in ``meta['file']``.
+
+    ``pixels`` None: the study's normalisation (grey, the centre square, each image stretched to its 1st–99th
+    percentile, uint8). A :class:`~shortcutlab.data.pixels.Pixels` policy instead reads the files as a model saw
+    them (float32, channels and bit depth kept, the policy's intensity and resize; JPEG and TIFF too), one colour
+    frame per row; ``meta['format']`` and ``meta['shape']`` record each file's format and stored size.
     """
     csv_path = Path(csv_path)
     check_int(size, name="size", where="load_manifest", lo=4, hi=1024)
@@ -295,7 +302,8 @@ def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[st
 
     def build() -> ImageSet:
         imgs, masks, has, labels, groups, splits, names, regions = [], [], [], [], [], [], [], []
-        n_frames = None
+        formats, shapes = [], []
+        n_frames = n_chan = None
         for i, r in enumerate(rows, start=2):  # line numbers as a spreadsheet shows them
             where = f"row {i} of {str(csv_path)!r}"
             if r["label"] not in classes:
@@ -309,19 +317,32 @@ def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[st
             elif len(paths) != n_frames:
                 raise DataError(f"The 'image' field in {where} must list {n_frames} frame(s) like the first row. "
                                 f"Got {len(paths)} instead.")
-            frames = [read_image_file(p) for p in paths]
+            if pixels is None:
+                frames = [read_image_file(p) for p in paths]
+            else:
+                frames, fmt = _read_as_trained(paths, pixels, where)
+                if n_chan is None:
+                    n_chan = (frames.shape[0], fmt)
+                elif frames.shape[0] != n_chan[0]:
+                    raise DataError(f"The 'image' field in {where} must have {n_chan[0]} channel(s) like the first "
+                                    f"row ({n_chan[1]}). Got {frames.shape[0]} ({fmt}) instead; convert the files "
+                                    f"to one colour mode.")
+                formats.append(fmt)
+                shapes.append("x".join(map(str, frames.shape[-2:])))
             if any(f.shape != frames[0].shape for f in frames):
                 raise DataError(f"The frames in {where} must share one shape. Got {[f.shape for f in frames]} instead.")
-            im = torch.from_numpy(np.stack(frames).astype(np.float32))
+            im = frames if pixels is not None else torch.from_numpy(np.stack(frames).astype(np.float32))
+            fit = (lambda t, mask=False: _fit(t, size, "nearest" if mask else "bilinear")) if pixels is None else (
+                lambda t, mask=False: pixels.fit(t, size, mask=mask))
             mpaths = [base / p for p in (r.get("mask") or "").split(";") if p]
             box = (r.get("box") or "").strip()
             if box and mpaths:
                 raise DataError(f"The 'mask' and 'box' fields in {where} are both set; give the object region once.")
             if box:
                 x0, y0, x1, y1 = _parse_box(box, frames[0].shape, where)
-                bm = np.zeros(frames[0].shape, dtype=np.float32)
+                bm = np.zeros(frames[0].shape[-2:], dtype=np.float32)
                 bm[y0:y1, x0:x1] = 1.0
-                masks.append(_fit(torch.from_numpy(np.stack([bm] * len(paths))), size, "nearest") > 0.5)
+                masks.append(fit(torch.from_numpy(np.stack([bm] * im.shape[0])), mask=True) > 0.5)
                 has.append(True)
                 regions.append("box")
             elif mpaths:
@@ -331,30 +352,36 @@ def load_manifest(csv_path: str | Path, *, size: int = 128, classes: Sequence[st
                 ms = []
                 for p, f in zip(mpaths, frames):
                     m = read_image_file(p)
-                    if m.shape != f.shape:
-                        raise DataError(f"The mask {str(p)!r} must have its image's shape {f.shape}. "
+                    if m.shape != f.shape[-2:]:
+                        raise DataError(f"The mask {str(p)!r} must have its image's shape {tuple(f.shape[-2:])}. "
                                         f"Got {m.shape} instead.")
                     ms.append(_check_binary(m, p))
-                masks.append(_fit(torch.from_numpy(np.stack(ms)).float(), size, "nearest") > 0.5)
+                if len(ms) != im.shape[0]:  # one mask for a colour image's channels
+                    ms = ms * im.shape[0]
+                masks.append(fit(torch.from_numpy(np.stack(ms)).float(), mask=True) > 0.5)
                 has.append(True)
                 regions.append("mask")
             else:
-                masks.append(torch.zeros(len(paths), size, size, dtype=torch.bool))
+                masks.append(torch.zeros(im.shape[0], size, size, dtype=torch.bool))
                 has.append(False)
                 regions.append("")
-            imgs.append(_to_u8(_fit(im, size, "bilinear")))
+            imgs.append(_to_u8(fit(im)) if pixels is None else fit(im))
             labels.append(classes.index(r["label"]))
             groups.append(r.get("group") or f"row{i}")
             splits.append((r.get("split") or "").strip())
             names.append(r["image"])
         _, gid = np.unique(np.array(groups), return_inverse=True)
+        meta = {"split": splits, "group_name": groups, "file": names, "object_region": regions}
+        if pixels is not None:
+            meta.update(format=formats, shape=shapes)
         return ImageSet(images=torch.stack(imgs), labels=torch.tensor(labels), class_names=classes,
                         masks=torch.stack(masks), has_mask=torch.tensor(has), groups=torch.from_numpy(gid),
-                        meta={"split": splits, "group_name": groups, "file": names, "object_region": regions},
-                        name=csv_path.stem)
+                        meta=meta, name=csv_path.stem,
+                        frame_names=("R", "G", "B") if pixels is not None and n_chan[0] == 3 else None)
 
     return cached_imageset({"loader": "manifest", "csv": str(csv_path.resolve()), "size": size,
-                            "classes": list(classes), "label_map": dict(label_map or {})}, build, cache_dir,
+                            "classes": list(classes), "label_map": dict(label_map or {}),
+                            **({"pixels": pixels.key()} if pixels is not None else {})}, build, cache_dir,
                            [csv_path, *files])
 
 
@@ -464,26 +491,54 @@ def _tmed2_release(root: Path, table: Path, size: int, views: tuple, split_colum
     return out
 
 
-def _single_frame(f: Path, size: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """One image file as a uint8 frame [1, size, size], its mask from ``<name>_mask<ext>`` beside it (or all
-    false), and whether it had one."""
-    arr = read_image_file(f)
-    img = _to_u8(_fit(torch.from_numpy(arr.astype(np.float32))[None], size, "bilinear"))
+def _read_as_trained(paths: Sequence[Path], pixels: "Pixels", where: str) -> tuple[torch.Tensor, str]:
+    """Files read by the audit's policy: float32 ``[F, H, W]`` (one grey frame per file, or the channels of one
+    colour file) and the format said in words."""
+    from .pixels import read_pixels
+
+    read = [read_pixels(p) for p in paths]
+    if len(read) > 1 and any(a.shape[0] != 1 for a, _, _ in read):
+        raise DataError(f"The 'image' field in {where} lists {len(read)} frames, and frames must be grey; a colour "
+                        f"image is one file per row. Got {', '.join(f for _, _, f in read)} instead.")
+    if any(a.shape[1:] != read[0][0].shape[1:] for a, _, _ in read):
+        raise DataError(f"The frames in {where} must share one shape. Got {[a.shape[1:] for a, _, _ in read]} instead.")
+    arr = np.concatenate([pixels.scale(a, full) for a, full, _ in read])
+    return torch.from_numpy(arr), "; ".join(sorted({f for _, _, f in read}))
+
+
+def _single_frame(f: Path, size: int, pixels: "Pixels | None" = None) -> tuple[torch.Tensor, torch.Tensor, bool, str]:
+    """One image file as a frame [C, size, size] (uint8 grey by the study's normalisation, or float32 by the
+    audit's ``pixels`` policy), its mask from ``<name>_mask<ext>`` beside it (or all false), whether it had one,
+    and its format."""
+    if pixels is None:
+        arr = read_image_file(f)
+        img, fmt = _to_u8(_fit(torch.from_numpy(arr.astype(np.float32))[None], size, "bilinear")), ""
+        fit = lambda t: _fit(t, size, "nearest") > 0.5  # noqa: E731
+    else:
+        img, fmt = _read_as_trained([f], pixels, repr(str(f)))
+        arr = img[0]
+        img = pixels.fit(img, size)
+        fit = lambda t: pixels.fit(t, size, mask=True)  # noqa: E731
     mf = _mask_of(f)
     if not mf.exists():
-        return img, torch.zeros(1, size, size, dtype=torch.bool), False
+        return img, torch.zeros(img.shape[0], size, size, dtype=torch.bool), False, fmt
     mk = read_image_file(mf)
-    if mk.shape != arr.shape:
-        raise DataError(f"The mask {str(mf)!r} must have its image's shape {arr.shape}. Got {mk.shape} instead.")
-    return img, _fit(torch.from_numpy(_check_binary(mk, mf)).float()[None], size, "nearest") > 0.5, True
+    if mk.shape != tuple(arr.shape):
+        raise DataError(f"The mask {str(mf)!r} must have its image's shape {tuple(arr.shape)}. Got {mk.shape} instead.")
+    m = torch.from_numpy(_check_binary(mk, mf)).float()[None].expand(img.shape[0], -1, -1)
+    return img, fit(m), True, fmt
 
 
-def _frames_set(rows, size: int, class_names: tuple, name: str) -> ImageSet:
+def _frames_set(rows, size: int, class_names: tuple, name: str, pixels: "Pixels | None" = None) -> ImageSet:
     """``(image file, class, patient, shown name)`` rows -> a one-frame ImageSet; a ``<name>_mask<ext>`` beside an
-    image is its mask (TMED2 and class folders)."""
-    imgs, masks, has, labels, groups, files = [], [], [], [], [], []
+    image is its mask (TMED2 and class folders). With ``pixels``, the audit's reading (colour kept)."""
+    imgs, masks, has, labels, groups, files, formats = [], [], [], [], [], [], []
     for f, cls, pid, shown in rows:
-        im, mk, h = _single_frame(f, size)
+        im, mk, h, fmt = _single_frame(f, size, pixels)
+        if imgs and im.shape[0] != imgs[0].shape[0]:
+            raise DataError(f"The file {str(f)!r} must have {imgs[0].shape[0]} channel(s) like the first image "
+                            f"({formats[0]}). Got {im.shape[0]} ({fmt}) instead; convert the files to one colour mode.")
+        formats.append(fmt)
         imgs.append(im)
         masks.append(mk)
         has.append(h)
@@ -491,9 +546,12 @@ def _frames_set(rows, size: int, class_names: tuple, name: str) -> ImageSet:
         groups.append(pid)
         files.append(shown)
     _, gid = np.unique(np.array(groups), return_inverse=True)
+    meta = {"patient": groups, "file": files}
+    if pixels is not None:
+        meta["format"] = formats
     return ImageSet(images=torch.stack(imgs), labels=torch.tensor(labels), class_names=class_names,
                     masks=torch.stack(masks), has_mask=torch.tensor(has), groups=torch.from_numpy(gid),
-                    meta={"patient": groups, "file": files}, frame_names=("frame",), name=name)
+                    meta=meta, frame_names=("R", "G", "B") if imgs[0].shape[0] == 3 else ("frame",), name=name)
 
 
 def _tmed2_set(items, size: int, views: tuple, name: str) -> ImageSet:
@@ -542,13 +600,16 @@ def _tmed2_npy(root: Path, size: int, views: tuple, cache_dir) -> dict[str, Imag
 
 # --------------------------------------------------------------------------------------------------- folders
 def load_folder(root: str | Path, *, size: int = 128, classes: Sequence[str] | None = None,
-                group_regex: str | None = None, cache_dir: str | Path | None = None) -> ImageSet:
+                group_regex: str | None = None, cache_dir: str | Path | None = None,
+                pixels: "Pixels | None" = None) -> ImageSet:
     """One folder per class -> ImageSet (one frame per image).
 
     ``root/<class>/<name>.png`` (or ``.npy``, ``.nii.gz``); a mask sits beside its image as
     ``<name>_mask.<ext>``. The class names are the folder names (sorted), or ``classes`` (its order; a folder
     outside it is an error, a class without a folder too). Each file is its own patient unless ``group_regex``
-    captures the patient id from the file name (its first group), e.g. ``'^(\\w+?)_'``.
+    captures the patient id from the file name (its first group), e.g. ``'^(\\w+?)_'``. ``pixels``: as in
+    :func:`load_manifest` (None: the study's normalisation; a policy: the files as a model saw them, JPEG and
+    TIFF included).
     """
     root = Path(root)
     check_int(size, name="size", where="load_folder", lo=4, hi=1024)
@@ -574,10 +635,11 @@ def load_folder(root: str | Path, *, size: int = 128, classes: Sequence[str] | N
     items = []
     for c in classes:
         d = root / c
-        files = sorted(f for f in d.iterdir() if f.is_file() and f.name.lower().endswith(_EXTS)
+        exts = _EXTS if pixels is None else PIXEL_EXTS
+        files = sorted(f for f in d.iterdir() if f.is_file() and f.name.lower().endswith(exts)
                        and not re.search(r"_mask(\.nii)?\.[a-z]+$", f.name.lower()))
         if not files:
-            raise DataError(f"The class folder {str(d)!r} has no images ({', '.join(_EXTS)}).")
+            raise DataError(f"The class folder {str(d)!r} has no images ({', '.join(exts)}).")
         for f in files:
             stem = f.name[:-7] if f.name.lower().endswith(".nii.gz") else f.stem
             gid = stem
@@ -592,8 +654,9 @@ def load_folder(root: str | Path, *, size: int = 128, classes: Sequence[str] | N
 
     def build() -> ImageSet:
         return _frames_set([(f, c, f"{c}/{gid}" if pattern is None else gid, str(f.relative_to(root)))
-                            for f, c, gid in items], size, classes, root.name)
+                            for f, c, gid in items], size, classes, root.name, pixels)
 
     masks_present = [_mask_of(f) for f in files if _mask_of(f).exists()]
     return cached_imageset({"loader": "folder", "root": str(root.resolve()), "size": size, "classes": list(classes),
-                            "group_regex": group_regex or ""}, build, cache_dir, [*files, *masks_present])
+                            "group_regex": group_regex or "", **({"pixels": pixels.key()} if pixels else {})},
+                           build, cache_dir, [*files, *masks_present])

@@ -7,13 +7,15 @@
 * :func:`counterfactual_background` — Xiao et al. 2020's mixed-same / mixed-rand test: keep each test image's
   object and give it the background of another test image of the same class or of any class; the BG-gap is
   the accuracy difference, the flip rate the share of predictions that change.
-* :func:`sanity_check` — Adebayo et al. 2018's cascading randomization: re-initialize layers from the top
-  down and report the Spearman rank correlation of the maps with the original ones.
+* :func:`sanity_check` — Adebayo et al. 2018's cascading randomization: re-draw the blocks from the top
+  down and report the Spearman rank correlation of the maps with the original ones
+  (:func:`cascading_randomization`, the audit's check too; :func:`draw_donors` is the one donor draw of both).
 Drawing lives in :mod:`shortcutlab.saliency.draw`; the cached maps of a study run are ``run.cams(eval_set)``.
 """
 from __future__ import annotations
 
 import copy
+
 from typing import Sequence
 
 import numpy as np
@@ -27,8 +29,9 @@ from ..data.imageset import ImageSet
 from ..metrics import auc, classification_metrics
 from ..models import target_layer as default_target_layer
 
-__all__ = ["CAM_METHODS", "compute_cams", "counterfactual_background", "mix_backgrounds", "sanity_check", "predict_tensor", "cam_class",
-           "cam_resolution"]
+__all__ = ["CAM_METHODS", "compute_cams", "counterfactual_background", "mix_backgrounds", "sanity_check", "predict_tensor",
+           "cam_class", "cam_resolution", "draw_donors", "cascade_blocks", "randomize_block", "map_correlation",
+           "cascading_randomization"]
 
 
 def cam_class(method: str):
@@ -210,7 +213,8 @@ def counterfactual_background(model: nn.Module, data: ImageSet, *, condition: st
     """Xiao et al. (2020) background test on a test set with masks.
 
     ``original``: the test images; ``mixed_same``: each object on the background of another image of the same
-    class; ``mixed_rand``: on the background of a random other image. Each is then given the model's
+    class; ``mixed_rand``: on the background of a random other image (donors from :func:`draw_donors`, the
+    audit's draw). Each is then given the model's
     test-time input (``seg`` models see only the object, so their gap is 0). Returns accuracy and micro AUC per
     variant, ``bg_gap`` = acc(mixed_same) - acc(mixed_rand), and ``flip_rate`` = share of predictions that
     change from original to mixed_rand.
@@ -220,19 +224,9 @@ def counterfactual_background(model: nn.Module, data: ImageSet, *, condition: st
                                f"{data.name!r} has {int(data.has_mask.sum())} of {len(data)}.")
     if len(data) < 2:
         raise ShortcutlabError(f"The data of counterfactual_background must hold at least 2 images. Got {len(data)}.")
-    rng = np.random.default_rng(seed)
     y = data.labels.numpy()
-    n = len(y)
-    same = np.empty(n, dtype=np.int64)
-    for c in np.unique(y):  # one shuffle per class, not per sample
-        members = np.flatnonzero(y == c)
-        if members.size == 1:
-            same[members] = members
-            continue
-        shift = rng.integers(1, members.size, members.size)
-        same[members] = members[(np.arange(members.size) + shift) % members.size]
-    r = rng.integers(1, n, n)
-    rand = (np.arange(n) + r) % n
+    donors = draw_donors(y, seed=seed, k=1)  # the audit's draw: the same donors for the same labels and seed
+    same, rand = donors["mixed_same"], donors["mixed_rand"]
     x, m = data.float_images(), data.masks
     variants = {"original": x, "mixed_same": _mix_backgrounds(x, m, same, fill),
                 "mixed_rand": _mix_backgrounds(x, m, rand, fill)}
@@ -252,44 +246,124 @@ def counterfactual_background(model: nn.Module, data: ImageSet, *, condition: st
     return out
 
 
-def _blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Top-down list of blocks for cascading randomization: the head, then encoder children in reverse."""
-    blocks = [("head", model.head)] if hasattr(model, "head") else []
-    enc = getattr(model, "encoder", model)
-    kids = [(f"encoder.{n}", c) for n, c in enc.named_children() if any(True for _ in c.parameters())]
-    return blocks + kids[::-1]
+def draw_donors(labels: np.ndarray, *, seed: int = 0, k: int = 3) -> dict[str, np.ndarray]:
+    """The donor index of every image for each mixed counterfactual, from ``np.random.default_rng(seed)``:
+
+    1. ``mixed_same``: per class in ascending order, members shifted by ``rng.integers(1, m, m)`` (m members; a
+       class of one keeps its own image);
+    2. ``mixed_rand``: ``(i + rng.integers(1, n, n)) % n``;
+    3. ``mixed_next``: per target class in ascending order, ``members[rng.integers(0, m, count)]`` for the images
+       whose next present class it is;
+    4. ``worst``: ``k - 1`` further draws as in 2 (``worst[0]`` is ``mixed_rand``).
+    """
+    y = np.asarray(labels).astype(np.int64)
+    n = y.size
+    rng = np.random.default_rng(seed)
+    same = np.arange(n)
+    present = np.unique(y)
+    for c in present:
+        members = np.flatnonzero(y == c)
+        if members.size > 1:
+            shift = rng.integers(1, members.size, members.size)
+            same[members] = members[(np.arange(members.size) + shift) % members.size]
+    rand = (np.arange(n) + rng.integers(1, n, n)) % n
+    nxt_class = present[(np.searchsorted(present, y) + 1) % present.size]
+    nxt = np.empty(n, dtype=np.int64)
+    for c in present:
+        who = np.flatnonzero(nxt_class == c)
+        members = np.flatnonzero(y == c)
+        nxt[who] = members[rng.integers(0, members.size, who.size)]
+    worst = [rand] + [(np.arange(n) + rng.integers(1, n, n)) % n for _ in range(k - 1)]
+    return {"mixed_same": same, "mixed_rand": rand, "mixed_next": nxt, "worst": np.stack(worst)}
+
+
+def cascade_blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Top-down blocks for cascading randomization: a study model's head, then its encoder's children in reverse;
+    any other model's top-level children in reverse (a model behind the audit's preprocessing is looked into).
+    Blocks without parameters are skipped."""
+    inner = model.model if hasattr(model, "preprocess") and isinstance(getattr(model, "model", None), nn.Module) \
+        else model
+    if hasattr(inner, "encoder") and hasattr(inner, "head"):
+        kids = [("head", inner.head)] + [(f"encoder.{n}", c) for n, c in inner.encoder.named_children()][::-1]
+    else:
+        kids = [(n, c) for n, c in inner.named_children()][::-1]
+    return [(n, c) for n, c in kids if any(True for _ in c.parameters())]
+
+
+@torch.no_grad()
+def randomize_block(block: nn.Module, gen: torch.Generator) -> None:
+    """Re-draw every parameter of ``block`` at random, each at its own scale: N(mean, sd) of its current values
+    (sd 0.02 where they are constant, e.g. a fresh normalization's weights). Works for any module, a
+    ``torch.export`` program's included; the draws come from ``gen`` in ``named_parameters`` order."""
+    for _, p in block.named_parameters():
+        flat = p.detach().float().flatten()
+        sd = float(flat.std()) if flat.numel() > 1 else 0.0
+        noise = torch.randn(p.shape, generator=gen)
+        p.copy_((noise * (sd if sd > 0 else 0.02) + float(flat.mean())).to(p.dtype))
+
+
+def map_correlation(base: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-row Spearman correlation ρ of two ``[N, P]`` arrays of maps, with what a constant map means: ``(rho,
+    constant_base, constant_other)``. A constant map carries no information. Where the original (``base``) is
+    constant, ρ is 1: a map that says nothing cannot pass a test that asks it to change. Where only ``other`` is
+    constant, ρ is 0: it shares no ranking with an informative original."""
+    from scipy.stats import rankdata
+
+    ra, rb = rankdata(base, axis=1), rankdata(other, axis=1)
+    ra -= ra.mean(1, keepdims=True)
+    rb -= rb.mean(1, keepdims=True)
+    sa, sb = (ra ** 2).sum(1), (rb ** 2).sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = (ra * rb).sum(1) / np.sqrt(sa * sb)
+    const_base, const_other = sa == 0, (sb == 0) & (sa > 0)
+    return np.where(const_base, 1.0, np.where(const_other, 0.0, rho)), const_base, const_other
+
+
+def cascading_randomization(model: nn.Module, images: torch.Tensor, targets, *, base: torch.Tensor | None = None,
+                            method: str = "gradcam", layer: nn.Module | str | None = None, reshape_transform=None,
+                            seed: int = 0, batch_size: int = 64) -> tuple[list[dict], np.ndarray, dict]:
+    """Adebayo et al. 2018's cascading randomization: the blocks of :func:`cascade_blocks` re-drawn one after
+    another from the top down (:func:`randomize_block`, ``torch.Generator().manual_seed(seed)``), the maps
+    recomputed after each, their rank correlation with the originals (:func:`map_correlation`) recorded. The
+    model is changed in place and restored after (a ``torch.export`` program cannot be deep-copied).
+
+    Returns one row per step (``randomized_up_to``, ``spearman_mean``, ``spearman_sd``, ``n_constant_maps``), the
+    last step's per-image ρ, and its constant-map counts."""
+    if base is None:
+        base = compute_cams(model, images, targets=targets, method=method, layer=layer, batch_size=batch_size,
+                            reshape_transform=reshape_transform)
+    flat0 = base.flatten(1).numpy()
+    rows = [{"step": 0, "randomized_up_to": "none", "spearman_mean": 1.0, "spearman_sd": 0.0, "n_constant_maps": 0}]
+    rho = np.ones(len(flat0))
+    counts = {"constant_base": int((flat0.std(1) == 0).sum()), "constant_other": 0}
+    kept = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    gen = torch.Generator().manual_seed(seed)
+    try:
+        for step, (name, block) in enumerate(cascade_blocks(model), start=1):
+            randomize_block(block, gen)
+            maps = compute_cams(model, images, targets=targets, method=method, layer=layer, batch_size=batch_size,
+                                reshape_transform=reshape_transform)
+            rho, cb, co = map_correlation(flat0, maps.flatten(1).numpy())
+            counts = {"constant_base": int(cb.sum()), "constant_other": int(co.sum())}
+            rows.append({"step": step, "randomized_up_to": name, "spearman_mean": float(rho.mean()),
+                         "spearman_sd": float(rho.std()), "n_constant_maps": int(cb.sum() + co.sum())})
+    finally:
+        model.load_state_dict(kept)
+    return rows, rho, counts
 
 
 def sanity_check(model: nn.Module, images: torch.Tensor, *, method: str = "gradcam", targets=None, seed: int = 0,
                  batch_size: int = 64) -> "object":
-    """Cascading randomization (Adebayo et al. 2018): Spearman correlation of maps after re-initializing the
-    model's blocks from the top down. A method whose maps barely change is not explaining the model.
+    """Cascading randomization (:func:`cascading_randomization`, the audit's sanity check): the Spearman
+    correlation of the maps with the originals after re-drawing the model's blocks from the top down. A method
+    whose maps barely change is not explaining the model.
 
-    Returns a pandas DataFrame with one row per step (``randomized_up_to``, ``spearman_mean``, ``spearman_sd``).
+    Returns a pandas DataFrame with one row per step (``randomized_up_to``, ``spearman_mean``, ``spearman_sd``,
+    ``n_constant_maps``); the model is restored after.
     """
     import pandas as pd
-    from scipy.stats import spearmanr
 
     if targets is None:
         targets = predict_tensor(model, images).argmax(1)
-    base = compute_cams(model, images, targets=targets, method=method, batch_size=batch_size)
-    m = copy.deepcopy(model)
-    torch.manual_seed(seed)
-    rows = [{"step": 0, "randomized_up_to": "none", "spearman_mean": 1.0, "spearman_sd": 0.0}]
-    flat0 = base.flatten(1).numpy()
-    for step, (name, block) in enumerate(_blocks(m), start=1):
-        for mod in block.modules():
-            if hasattr(mod, "reset_parameters"):
-                mod.reset_parameters()
-        maps = compute_cams(m, images, targets=targets, method=method, batch_size=batch_size).flatten(1).numpy()
-        rho = []
-        for a, b in zip(flat0, maps):
-            if a.std() == 0 or b.std() == 0:
-                rho.append(np.nan)
-            else:
-                rho.append(spearmanr(a, b).statistic)
-        rho = np.asarray(rho, dtype=float)
-        rows.append({"step": step, "randomized_up_to": name, "spearman_mean": float(np.nanmean(rho)) if np.isfinite(rho).any() else np.nan,
-                     "spearman_sd": float(np.nanstd(rho)) if np.isfinite(rho).any() else np.nan,
-                     "n_constant_maps": int(np.isnan(rho).sum())})
+    rows, _, _ = cascading_randomization(model, images, targets, method=method, seed=seed, batch_size=batch_size)
     return pd.DataFrame(rows).set_index("step")
