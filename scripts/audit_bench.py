@@ -1,11 +1,11 @@
-"""The audit's cost, as ``shortcutlab bench`` measures it (its ``audit_vs_gradcam`` figure), stored and put in the README.
+"""The audit's cost, as ``shortcutlab bench`` measures it (its ``audit_vs_gradcam`` figure), stored and put in docs/audit.md.
 
 One audit with its defaults (every counterfactual, CAMs on 200 images, sanity on 32, 1,000 bootstrap replicates)
 of 500 cm test images at 64 px against a plain grad-cam GradCAM pass over the same 500 images, alternated; and
 audit images/s at 112 and 224 px.
 
     .venv/bin/python scripts/audit_bench.py --out benchmarks/audit/<run>/audit.json [--repeats 5]
-    .venv/bin/python scripts/audit_bench.py --table benchmarks/audit/<run>/audit.json --readme README.md
+    .venv/bin/python scripts/audit_bench.py --table benchmarks/audit/<run>/audit.json --readme docs/audit.md
 
 A measurement, not a test: run it alone on an idle machine.
 """

@@ -1,9 +1,9 @@
-"""The README's CPU bench table, generated from stored runs of ``shortcutlab bench`` (no figure typed by hand).
+"""The CPU bench table of docs/performance.md, generated from stored runs of ``shortcutlab bench`` (no figure typed by hand).
 
-    python scripts/bench_report.py benchmarks/cpu/2026-11-29-epyc --readme README.md
+    python scripts/bench_report.py benchmarks/cpu/2026-11-29-epyc --readme docs/performance.md
 
 Reads ``run*.json`` in the folder (each the ``--out`` of one ``shortcutlab bench --preset smoke``, run back to back),
-and writes, between the README's markers, one row per figure: each run's median [interval], the target and
+and writes, between the page's markers, one row per figure: each run's median [interval], the target and
 whether the verdicts agree across the runs.
 """
 from __future__ import annotations

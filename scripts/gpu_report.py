@@ -1,7 +1,7 @@
-"""The README's GPU section, generated from a GPU run's files (never typed by hand).
+"""The GPU page's block (docs/gpu.md), generated from a GPU run's files (never typed by hand).
 
   python scripts/gpu_report.py bootstrap benchmarks/gpu/<run>/     # time the bootstrap on this CPU (stored)
-  python scripts/gpu_report.py readme benchmarks/gpu/<run>/ [--readme README.md]
+  python scripts/gpu_report.py readme benchmarks/gpu/<run>/ [--readme docs/gpu.md]
 
 Reads ``bench_cuda.json`` (``shortcutlab bench --device cuda``), ``pack.json`` (scripts/gpu_pack.py),
 ``versions.txt``, ``after-pinned/`` (the recheck after a change, if any), ``default_study_jobs.json`` (the jobs
@@ -122,7 +122,7 @@ def readme_block(folder: Path) -> str:
     lines = [BEGIN, "",
              f"Measured on one **{card}** ({bench['machine']['cores']} cores of an {bench['machine']['cpu']}) from "
              f"`{folder.as_posix()}/` ({versions[1] if len(versions) > 1 else ''}); regenerate this block with "
-             f"`python scripts/gpu_report.py readme {folder.as_posix()} --readme README.md`.", "",
+             f"`python scripts/gpu_report.py readme {folder.as_posix()} --readme docs/gpu.md`.", "",
              "**The papers' models, batch 64** (samples/s; an MRI sample is 2 frames; medians of 5 repeats, the "
              "ratios with their distribution-free 96 % interval; (c) is a steady epoch of `fit`):", "",
              "| model | (a) pure model step | (b) pipeline alone | (c) `fit` epoch | (c)/(a), target <= 1.15 | (b)/(c), target <= 10 % | evaluation | GradCAM |",

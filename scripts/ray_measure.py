@@ -1,7 +1,7 @@
 """The default study's training phase, in-process vs on a local Ray, and what more cores would take.
 
   python scripts/ray_measure.py measure --out benchmarks/ray/<run>/measure.json [--preset default]
-  python scripts/ray_measure.py readme benchmarks/ray/<run>/measure.json [--readme README.md]
+  python scripts/ray_measure.py readme benchmarks/ray/<run>/measure.json [--readme docs/cluster.md]
 
 ``measure`` plans every job of the preset's notebooks into two fresh caches (the phantoms copied from
 ``runs/data`` when there, so that neither side pays for them) and trains them: first in-process, one after
@@ -96,7 +96,7 @@ def readme_block(path: Path) -> str:
     serial = sum(secs.values())
     lines = [BEGIN, "", f"Measured from `{path.as_posix()}` on {res['machine']['cpu']}, {res['cores']} cores "
              f"({res['preset']} preset, {len(jobs)} jobs, phantoms already made); regenerate with "
-             f"`python scripts/ray_measure.py readme {path.as_posix()} --readme README.md`:", "",
+             f"`python scripts/ray_measure.py readme {path.as_posix()} --readme docs/cluster.md`:", "",
              "| how | wall time of the training phase |", "|---|---:|",
              f"| in-process (the notebooks' way): one job at a time, {ip['threads']} threads | {ip['wall_s'] / 60:.1f} min |",
              f"| Ray, local: {ray['jobs_at_once']} jobs at a time, 1 thread each (Ray's start included) | "

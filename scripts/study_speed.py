@@ -2,9 +2,9 @@
 
 Each cold ``make study`` on Ray writes ``reports/<preset>/engine.json`` (every job's seconds, the Ray phase's wall
 time). This compares two of them by job kind (MRI supervised, echo supervised, pretraining) and writes the
-README's block between its markers.
+performance page's block (docs/performance.md) between its markers.
 
-    .venv/bin/python scripts/study_speed.py BEFORE.json AFTER.json [--readme README.md]
+    .venv/bin/python scripts/study_speed.py BEFORE.json AFTER.json [--readme docs/performance.md]
 """
 from __future__ import annotations
 

@@ -81,7 +81,7 @@ def test_paper_models_section_ratios_from_their_timings():
 
 
 def test_readme_gpu_block_is_generated_from_the_stored_run(monkeypatch):
-    """The README's GPU figures are the ones scripts/gpu_report.py makes from benchmarks/gpu/<run>/: no drift."""
+    """The GPU page's figures are the ones scripts/gpu_report.py makes from benchmarks/gpu/<run>/: no drift."""
     import importlib.util
     from pathlib import Path
 
@@ -92,7 +92,7 @@ def test_readme_gpu_block_is_generated_from_the_stored_run(monkeypatch):
     spec.loader.exec_module(mod)
     runs = sorted((root / "benchmarks" / "gpu").iterdir())
     assert runs, "no stored GPU run"
-    readme = (root / "README.md").read_text()
+    readme = (root / "docs" / "gpu.md").read_text()
     block = readme[readme.index(mod.BEGIN):readme.index(mod.END) + len(mod.END)]
     assert block == mod.readme_block(runs[-1].relative_to(root))
     est = mod.estimate(json.loads((runs[-1] / "bench_cuda.json").read_text()),
@@ -102,7 +102,7 @@ def test_readme_gpu_block_is_generated_from_the_stored_run(monkeypatch):
 
 
 def test_readme_cpu_bench_block_is_generated_from_the_stored_runs(monkeypatch):
-    """The README's CPU bench table is what scripts/bench_report.py makes from benchmarks/cpu/<runs>/: no drift,
+    """The performance page's CPU bench table is what scripts/bench_report.py makes from benchmarks/cpu/<runs>/: no drift,
     and its 'verdicts' column says what the stored runs say."""
     import importlib.util
     from pathlib import Path
@@ -113,7 +113,7 @@ def test_readme_cpu_bench_block_is_generated_from_the_stored_runs(monkeypatch):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     folder = sorted((root / "benchmarks" / "cpu").iterdir())[-1].relative_to(root)
-    readme = (root / "README.md").read_text()
+    readme = (root / "docs" / "performance.md").read_text()
     block = readme[readme.index(mod.BEGIN):readme.index(mod.END) + len(mod.END)]
     assert block == mod.readme_block(folder)
     runs = [json.loads(p.read_text()) for p in sorted((root / folder).glob("run*.json"))]

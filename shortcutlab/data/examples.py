@@ -7,7 +7,8 @@ loaders, the presets and the notebooks can be exercised end to end on formats ra
   varied in-plane sizes, voxel spacings, slice counts and frame numbers;
 * :func:`write_tmed2_like`: the TMED2 release (labelled PNGs and the labels CSV with its split columns);
 * :func:`write_manifest_like`: a binary task as a CSV of two frames (ED as PNG, ES as NIfTI) and masks;
-* :func:`write_folder_like`: one folder per class of PNGs, no masks (a second echo site).
+* :func:`write_folder_like`: one folder per class of PNGs, no masks (a second echo site);
+* :func:`write_audit_example`: what the audit's documentation runs (RGB JPEGs, boxes, a class folder, a state dict).
 
 >>> write_acdc_like("/tmp/acdc", n_patients=20)   # then: --set data.acdc.source=acdc --set data.acdc.path=/tmp/acdc
 """
@@ -23,7 +24,7 @@ import torch.nn.functional as tF
 from .._validation import check_int
 from .phantoms import make_cmr, make_echo
 
-__all__ = ["write_acdc_like", "write_tmed2_like", "write_manifest_like", "write_folder_like"]
+__all__ = ["write_acdc_like", "write_tmed2_like", "write_manifest_like", "write_folder_like", "write_audit_example"]
 
 
 def _resize(x: torch.Tensor, h: int, w: int, nearest: bool = False) -> torch.Tensor:
@@ -142,4 +143,42 @@ def write_folder_like(root: str | Path, n: int = 48, *, size: int = 112, seed: i
     e = make_echo(site, n, size, seed=seed)
     for i in range(n):
         _png(e.images[i, 0].numpy(), root / e.class_names[int(e.labels[i])] / f"s{i // 4:03d}_{i % 4}.png")
+    return root
+
+
+def write_audit_example(root: str | Path, n: int = 48, *, size: int = 96, seed: int = 0) -> Path:
+    """Everything the audit's documentation runs, from the echo phantom (so each example can be tried, and is
+    tested, without a download): ``manifest.csv`` of RGB JPEGs (the phantom tinted, so the three channels differ)
+    with PNG masks; ``boxes.csv``, the same images with each sector's bounding box instead; ``folder/<view>/`` of
+    8-bit grey PNGs with ``<name>_mask.png`` beside each; and ``resnet18.pth``, an untrained torchvision ResNet-18's
+    state dict for the four views (its answer is not interesting; the mechanics are)."""
+    check_int(n, name="n", where="write_audit_example", lo=8)
+    import torchvision
+    from PIL import Image
+
+    root = Path(root)
+    e = make_echo("id", n, size, seed=seed)
+    tint = np.array([1.0, 0.85, 0.7])
+    rows, boxes = [], []
+    for i in range(n):
+        grey, mask = e.images[i, 0].numpy(), e.masks[i, 0].numpy()
+        label = e.class_names[int(e.labels[i])]
+        (root / "images").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.clip(grey[..., None] * tint, 0, 255).astype(np.uint8)).save(
+            root / "images" / f"{i:03d}.jpg", quality=95)
+        _png(mask.astype(np.uint8) * 255, root / "masks" / f"{i:03d}.png")
+        rows.append({"image": f"images/{i:03d}.jpg", "mask": f"masks/{i:03d}.png", "label": label})
+        ys, xs = np.nonzero(mask)
+        boxes.append({"image": f"images/{i:03d}.jpg", "box": f"{xs.min()},{ys.min()},{xs.max() + 1},{ys.max() + 1}",
+                      "label": label})
+        _png(grey, root / "folder" / label / f"s{i:03d}.png")
+        _png(mask.astype(np.uint8) * 255, root / "folder" / label / f"s{i:03d}_mask.png")
+    for name, table in (("manifest.csv", rows), ("boxes.csv", boxes)):
+        with (root / name).open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(table[0]))
+            w.writeheader()
+            w.writerows(table)
+    torch.manual_seed(seed)
+    net = torchvision.models.resnet18(weights=None, num_classes=len(e.class_names))
+    torch.save(net.state_dict(), root / "resnet18.pth")
     return root

@@ -1,0 +1,56 @@
+"""Every example of the audit's documentation runs, in order, as written (in a fresh folder): the setup line, each
+`shortcutlab audit` command (with fewer CAM images and bootstrap replicates, which change no mechanics) and each
+Python block. A command with --fail-on may exit 0 or 1, and its code must agree with the answer it wrote."""
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+from shortcutlab.app.cli import main
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "audit.md"
+FAST = ["--cam-images", "8", "--n-boot", "50"]
+
+
+def _blocks(text: str):
+    for lang, body in re.findall(r"```(\w+)\n(.*?)```", text, flags=re.S):
+        yield lang, body
+
+
+def test_every_example_of_the_audit_docs_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    ran = {"bash": 0, "python": 0}
+    namespace: dict = {}
+    for lang, body in _blocks(DOC.read_text()):
+        if lang == "python":
+            exec(compile(body, f"{DOC.name} python block", "exec"), namespace)  # noqa: S102 - the docs' own code
+            ran["python"] += 1
+            continue
+        assert lang == "bash", f"an example in {DOC.name} is neither bash nor python: {lang}"
+        for line in body.replace("\\\n", " ").splitlines():
+            if not line.strip():
+                continue
+            argv = shlex.split(line)
+            if argv[:2] == ["python", "-c"]:
+                exec(argv[2], {})  # noqa: S102
+            else:
+                assert argv[:2] == ["shortcutlab", "audit"], f"an unknown command in {DOC.name}: {line}"
+                rc = main(argv[1:] + FAST)
+                out = Path(argv[argv.index("--out") + 1])
+                record = json.loads((out / "audit.json").read_text())
+                codes = {r["tests"]["overall_code"] for r in record.values()}
+                if "--fail-on" in argv:
+                    wanted = argv[argv.index("--fail-on") + 1].split(",")
+                    sane = all(r["tests"]["sanity_ok"] for r in record.values())
+                    hit = bool(codes & set(wanted)) or ("maps-fail-sanity" in wanted and not sane)
+                    assert rc == (1 if hit else 0), (line, rc, codes)
+                else:
+                    assert rc == 0, line
+                assert (out / "index.html").exists()
+            ran["bash"] += 1
+    out = capsys.readouterr().out
+    assert "input pipeline:" in out and "JPEG 8-bit RGB" in out and "class order 0: PLAX, 1: PSAX" in out
+    assert ran["python"] >= 3 and ran["bash"] >= 5
+    assert namespace["result"].info["classes"] == sorted(["PLAX", "PSAX", "A2C", "A4C"])
