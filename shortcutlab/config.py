@@ -187,6 +187,11 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "study": {
         "root": F("runs", "str"),
     },
+    "lesson": {
+        "cure": F("balanced", "choice", choices=("balanced", "seg", "rand", "backmix"),
+                  doc="the lesson's cure, chosen on its pilot before its run (params/lesson.yaml): balanced, the "
+                      "marker drawn at random in training (Full at cue strength 0); seg, rand or backmix"),
+    },
     "run": {
         "cell_timeout": F(3600, "int", 1, 7 * 86400,
                           doc="seconds one notebook cell may run before `shortcutlab run` fails its notebook"),

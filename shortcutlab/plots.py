@@ -299,18 +299,22 @@ def plot_semi(table: pd.DataFrame):
 
 
 def dial_bars(rows: Sequence[Mapping]):
-    """The dial slider's panel: each model's AUC with the cue as in training and decorrelated, side by side."""
+    """The dial slider's panel: each model's AUC with the cue as in training and decorrelated, side by side (or,
+    for rows with ``accuracy_agreeing``, its accuracy with the marker agreeing and lying, in percent)."""
     import matplotlib.pyplot as plt
 
     names = [r["condition"] for r in rows]
     x = np.arange(len(names))
+    acc = bool(rows) and "accuracy_agreeing" in rows[0]
+    keys = (("accuracy_agreeing", "marker agrees"), ("accuracy_lying", "marker lies")) if acc else (
+        ("auc", "cue as in training"), ("auc_decorrelated", "cue decorrelated"))
     fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(names), 2.6))
-    ax.bar(x - 0.2, [r["auc"] for r in rows], 0.4, label="cue as in training")
-    ax.bar(x + 0.2, [r["auc_decorrelated"] for r in rows], 0.4, label="cue decorrelated")
-    ax.axhline(0.5, color="grey", lw=0.6, ls=":")
+    ax.bar(x - 0.2, [r[keys[0][0]] for r in rows], 0.4, label=keys[0][1])
+    ax.bar(x + 0.2, [r[keys[1][0]] for r in rows], 0.4, label=keys[1][1])
+    ax.axhline(25 if acc else 0.5, color="grey", lw=0.6, ls=":")
     ax.set_xticks(x, names)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("micro AUC")
+    ax.set_ylim(0, 100 if acc else 1)
+    ax.set_ylabel("accuracy %" if acc else "micro AUC")
     ax.set_title(f"strength {rows[0]['strength']:g}" if rows else "", fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()

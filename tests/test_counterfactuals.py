@@ -92,6 +92,7 @@ def test_rand_is_swapbg_replayed():
 def test_new_parameters_name_themselves(tmp_path):
     """Bad values of the lesson's and the counterfactuals' parameters: the parameter, the bad value, what is allowed."""
     from shortcutlab import setup
+    from shortcutlab.app.widgets import DialSlider
     from shortcutlab.study import Study, lesson
 
     cfg = load_preset("smoke", overrides={"study.root": str(tmp_path)})
@@ -102,26 +103,63 @@ def test_new_parameters_name_themselves(tmp_path):
         st.run("cm", "full", track="test")
     with pytest.raises(ShortcutlabError, match=r"'FEW_MASKS'.*Got 0"):
         setup("smoke", {}, str(tmp_path / "r"), notebook="lesson", FEW_MASKS=0)
-    with pytest.raises(ShortcutlabError, match=r"'ANSWER_1'.*Got 1.5"):
+    with pytest.raises(ShortcutlabError, match=r"'ANSWER_1'.*'yes', 'no', \"can't tell\".*Got 1.5"):
         setup("smoke", {}, str(tmp_path / "r"), notebook="lesson", ANSWER_1=1.5)
+    with pytest.raises(ShortcutlabError, match=r"'ANSWER_2' parameter of the notebook's parameters.*'sometimes'"):
+        setup("smoke", {}, str(tmp_path / "r"), notebook="lesson", ANSWER_2="sometimes")
     with pytest.raises(ShortcutlabError, match=r"'strengths' parameter of dose_response_runs.*non-empty list.*Got \[\]"):
         lesson.dose_response_runs(st, [])
+    with pytest.raises(ShortcutlabError, match=r"'measure' parameter of DialSlider.*'auc', 'accuracy'.*'auroc'"):
+        DialSlider(st, None, measure="auroc")
+
+
+def test_the_exercises_are_answered_from_intervals():
+    """compare() against Welch's and the paired t-interval written out; "can't tell" is the answer where the
+    interval holds 0, and the checker says right or not and why."""
+    from scipy import stats
+
+    from shortcutlab.study import lesson
+
+    a, b = [50.0, 54.0, 47.0, 58.0], [60.0, 61.0]
+    r = lesson.compare(a, b)
+    va, vb = np.var(a, ddof=1) / 4, np.var(b, ddof=1) / 2
+    df = (va + vb) ** 2 / (va ** 2 / 3 + vb ** 2 / 1)
+    half = stats.t.ppf(0.975, df) * np.sqrt(va + vb)
+    assert r["difference"] == pytest.approx(np.mean(a) - np.mean(b))
+    assert (r["lo"], r["hi"]) == pytest.approx((r["difference"] - half, r["difference"] + half))
+    assert r["answer"] == ("yes" if r["hi"] < 0 else "can't tell")
+    p = lesson.compare([10.0, 12.0, 11.0], [20.0, 21.0, 23.0], paired=True)
+    d = np.array([-10.0, -9.0, -12.0])
+    assert p["hi"] == pytest.approx(d.mean() + stats.t.ppf(0.975, 2) * d.std(ddof=1) / np.sqrt(3)) and p["answer"] == "yes"
+    assert lesson.compare([1.0, 9.0], [5.0, 5.5])["answer"] == "can't tell"
+    assert lesson.check_answer("Can't tell") == "can't tell" and lesson.check_answer(None) is None
+    with pytest.raises(ShortcutlabError, match=r"'answer' parameter of the exercise.*'maybe'"):
+        lesson.check_answer("maybe")
+    assert lesson.truth_share(0.0) == 0.25 and lesson.truth_share(0.5) == 0.625 and lesson.truth_share(0.9) == 0.925
+
+
+def test_an_intersection_union_row_holds_only_when_every_part_does():
+    """The cure's row (L3): holds when both parts hold, contradicted when one is, else inconclusive; its p is the
+    larger part's and its interval the weaker part's; it is primary, the parts secondary."""
     import pandas as pd
-    dose = pd.DataFrame([dict(strength=s, model=m, group="cue conflicts", accuracy=a)
-                         for s, m, a in ((0.0, "full", 60), (1.0, "full", 40), (0.0, "seg", 50), (1.0, "seg", 50))])
-    assert lesson.crossing(dose) == 1.0 and lesson.check_crossing(dose, 1.0).startswith("Right")
-    near_zero = lesson.check_crossing(dose, 0.2)
-    assert near_zero.startswith("Not quite") and "at strength 1 " in near_zero
-    assert lesson.check_crossing(dose, "never").startswith("Not quite")
-    never = dose.assign(accuracy=[60, 55, 50, 50])  # Full above Seg at every strength: "never" is the answer
-    assert lesson.crossing(never) is None and lesson.check_crossing(never, "never").startswith("Right: Full never")
-    assert lesson.check_crossing(never, 1.0).startswith("Not quite")
-    assert "ANSWER_1" in lesson.check_crossing(dose, None)
-    with pytest.raises(ShortcutlabError, match=r"'answer' parameter of check_crossing.*Got 2"):
-        lesson.check_crossing(dose, 2)
-    with pytest.raises(ShortcutlabError, match=r"'ANSWER_1' parameter of the notebook's parameters.*\"never\".*"
-                                               r"'sometimes'"):
-        setup("smoke", {}, str(tmp_path / "r"), notebook="lesson", ANSWER_1="sometimes")
+
+    from shortcutlab.study.claims import CLAIM_COLUMNS, intersection_union
+
+    def table(va, vb, pa, pb):
+        rows = []
+        for i, v, p, lo in (("L3a", va, pa, 1.0), ("L3b", vb, pb, 0.5)):
+            rows.append({c: "" for c in CLAIM_COLUMNS} | dict(id=i, role="secondary", verdict=v, p=p, lo=lo, hi=9.0,
+                                                            effect=5.0, n_seeds=11, df=10.0, planning="≈20 seeds"))
+        return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+    both = intersection_union(table("holds", "holds", 0.001, 0.01), "L3", ("L3a", "L3b")).set_index("id")
+    assert list(both.index) == ["L3", "L3a", "L3b"] and both.loc["L3", "verdict"] == "holds"
+    assert both.loc["L3", "p"] == 0.01 and both.loc["L3", "lo"] == 0.5 and both.loc["L3", "role"] == "primary"
+    assert "the weaker part is L3b" in both.loc["L3", "note"]
+    one = intersection_union(table("holds", "inconclusive", 0.001, 0.2), "L3", ("L3a", "L3b")).set_index("id")
+    assert one.loc["L3", "verdict"] == "inconclusive" and one.loc["L3", "planning"] == "≈20 seeds"
+    bad = intersection_union(table("contradicted", "holds", 0.99, 0.001), "L3", ("L3a", "L3b")).set_index("id")
+    assert bad.loc["L3", "verdict"] == "contradicted"
 
 
 def test_saliency_browser_cases_is_checked(tmp_path):
@@ -175,12 +213,13 @@ def test_the_lessons_tables_against_their_definitions():
     for st in (0.0, 1.0):
         assert tuple(d.loc[(st, "rand", "cue agrees"), ["accuracy", "lowest", "highest", "n_seeds"]]) == pytest.approx(
             (50, 45, 55, 3))
-    assert lesson.crossing(d.reset_index()) == 1.0  # Full conflicting: 70 % at 0, 60 % at 1; Seg 65 %
-    # the verdicts need Full and Rand at the same seeds, and all three conditions: else an error naming runs
-    with pytest.raises(ShortcutlabError, match=r"'runs' parameter of verdicts.*Full, Seg and Rand.*Got 'seg'"):
-        lesson.verdicts(None, runs.where(condition=("full", "rand")))
+    assert set(d["marker_true"]) == {25.0, 100.0}  # strengths 0 and 1: a quarter by chance, and always
+    # the verdicts need Full and the cure at the same seeds, and Seg: else an error naming runs
+    cure_study = SimpleNamespace(cfg=SimpleNamespace(lesson=SimpleNamespace(cure="rand")))
+    with pytest.raises(ShortcutlabError, match=r"'runs' parameter of verdicts.*Full, Seg and the cure 'rand'.*Got 'seg'"):
+        lesson.verdicts(cure_study, runs.where(condition=("full", "rand")))
     with pytest.raises(ShortcutlabError, match=r"'runs' parameter of verdicts.*same seeds.*'rand': \[0, 1\]"):
-        lesson.verdicts(None, runs.where(condition="full") + runs.where(condition="seg")
+        lesson.verdicts(cure_study, runs.where(condition="full") + runs.where(condition="seg")
                         + runs.where(condition="rand", seed=(0, 1)))
     masks = RunSet()
     for cond, f, ks in (("full", 1.0, [10, 14]), ("rand", 1.0, [9, 10]), ("rand", 0.05, [12, 13])):

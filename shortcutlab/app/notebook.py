@@ -76,6 +76,7 @@ NOTEBOOK_PARAMETERS = {
     "FEW_MASKS": lambda v: check_number(v, name="FEW_MASKS", where="the notebook's parameters", lo=0, hi=1,
                                         lo_open=True),
     "ANSWER_1": lambda v: _lesson_answer(v, name="ANSWER_1", where="the notebook's parameters"),
+    "ANSWER_2": lambda v: _lesson_answer(v, name="ANSWER_2", where="the notebook's parameters"),
     "MODELS": _models,
     "ARCH": lambda v: _text("ARCH", v),
     "DATA": lambda v: _text("DATA", v) if v else _no_data("DATA", v),

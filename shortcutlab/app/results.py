@@ -151,14 +151,15 @@ def _claims_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:
         if cell("note"):
             verdict += f"; note: {cell('note')}"
         p = r.get("p_holm")
-        ph = f"{p:.3f}" if p == p else "secondary" if cell("role") == "secondary" else ""
+        ph = f"{p:.3f}" if p == p else cell("role") if cell("role") in ("secondary", "control") else ""
         dep = "†" if cell("departure") else ""
         rows.append(f"| {cell('id')}{dep} | {cell('claim')} | {cell('paper')} ({cell('source')}) | "
                     f"{r['effect']:+.3f} {ci} | {verdict} | {ph} | {int(r['n_seeds'])} |")
     counts = [f"* {h}" for h in headline(df)]
     if lesson_only(df["notebook"]):
         head = (f"The lesson's verdicts ({stamp}{now}; paired effects, 95 % CI: {how}; each bound a one-sided test at "
-                f"0.025, whether the verdict is favourable or not; Holm over the lesson's rows):")
+                f"0.025, whether the verdict is favourable or not; Holm over the lesson's primary rows; a control is "
+                f"true by construction, checks the instrument and is not counted):")
         expected = "expected (source)"
     else:
         head = (f"Claims as the papers state them ({stamp}{now}; {len(CHANGES)} changes after results were seen, "

@@ -164,9 +164,14 @@ class DialSlider:
     are the slider's); a strength or condition not in it is trained once (or loaded from the study's cache). ``dial.bar_figure`` and ``dial.case_figure`` are what is shown (live mode)."""
 
     def __init__(self, study, runs: Any = None, *, strengths: Sequence[float] | None = None,
-                 conditions: Sequence[str] = ("full", "seg"), epochs: int | None = None, live: bool | None = None):
+                 conditions: Sequence[str] = ("full", "seg"), epochs: int | None = None, live: bool | None = None,
+                 measure: str = "auc"):
         import ipywidgets as w
 
+        from .._validation import check_choice
+
+        check_choice(measure, ("auc", "accuracy"), name="measure", where="DialSlider")
+        self.measure = measure  # auc: with the cue as in training and decorrelated; accuracy: agreeing and lying
         self.live = _resolve_live(live, "DialSlider")
         self.study, self.conditions, self.epochs = study, tuple(conditions), epochs
         self.made = runs  # the dial's RunSet (dial.dial_runs): its models are shown; another strength is trained
@@ -203,6 +208,12 @@ class DialSlider:
         for c in self.conditions:
             made = self.made.where(condition=c, strength=st) if self.made is not None and not kw else None
             r = self.runs[c] = made.records[0].run if made else self.study.run("cm", c, strength=st, **kw)
+            if self.measure == "accuracy":  # the lesson's measure: percent right, the marker agreeing and lying
+                acc = {k: 100 * float((r.probs[k].argmax(1) == r.labels[k]).mean())
+                       for k in ("test_aligned", "test_conflict")}
+                self.rows.append(dict(condition=c, strength=st, accuracy_agreeing=acc["test_aligned"],
+                                      accuracy_lying=acc["test_conflict"], aks=r.overlap()["aks"]["mean"]))
+                continue
             self.rows.append(dict(condition=c, strength=st, auc=r.metrics["test"]["auc_micro"],
                                   auc_decorrelated=r.metrics["test_decorrelated"]["auc_micro"],
                                   aks=r.overlap()["aks"]["mean"]))

@@ -135,9 +135,34 @@ def evaluate_claims(readings: Sequence[Reading], units: Sequence[dict], *, n_boo
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
+def intersection_union(table: pd.DataFrame, claim: str, parts: Sequence[str]) -> pd.DataFrame:
+    """``table`` with the row of ``claim`` added: an intersection-union test of its ``parts`` (rows of ``table``,
+    each read at its own one-sided 0.025). It holds only when every part supports its direction; it is
+    contradicted when any part is; else inconclusive. Its p is the largest part's (the test's p), and its effect,
+    interval and planning are those of the weaker part (the largest p), so the row is counted once."""
+    rows = table.set_index("id").loc[list(parts)]
+    weak = rows["p"].astype(float).idxmax() if rows["p"].notna().all() else rows["lo"].astype(float).idxmin()
+    verdicts = rows["verdict"].astype(str).tolist()
+    if all(v in SUPPORTS for v in verdicts):
+        v = "holds, below Δ" if "holds, below Δ" in verdicts else "holds"
+    elif "contradicted" in verdicts:
+        v = "contradicted"
+    else:
+        v = "inconclusive"
+    w = rows.loc[weak]
+    row = dict(_row_base(get_claim(claim)), effect=w["effect"], lo=w["lo"], hi=w["hi"], verdict=v,
+               p=float(rows["p"].astype(float).max()), p_holm=float("nan"), n_seeds=w["n_seeds"], df=w["df"],
+               per_seed=w["per_seed"], planning=w["planning"] if v == "inconclusive" else "", method=w["method"])
+    row["note"] = "; ".join(x for x in (row["note"], f"the weaker part is {weak}") if x)
+    head = table[table["id"].isin(parts)].index.min()
+    out = pd.concat([table.loc[:head - 1], pd.DataFrame([row], columns=CLAIM_COLUMNS), table.loc[head:]],
+                    ignore_index=True)
+    return out[CLAIM_COLUMNS]
+
+
 def families(tables: Sequence[pd.DataFrame] | pd.DataFrame) -> pd.DataFrame:
     """The claims tables of a run as one table, with ``p_holm``: Holm's adjustment of the one-sided ``p`` over the
-    primary rows of each family (a paper; the lesson), NaN for a secondary row. A row survives Holm when its
+    primary rows of each family (a paper; the lesson), NaN for a secondary row or a control. A row survives Holm when its
     ``p_holm`` < 0.025."""
     df = pd.concat(list(tables), ignore_index=True) if isinstance(tables, (list, tuple)) else tables.copy()
     df["p_holm"] = float("nan")
@@ -207,18 +232,23 @@ def _run(study: Study, n_boot: int | None, readings: Sequence[Reading], units) -
     return evaluate_claims(readings, units, n_boot=n_boot or m.n_bootstrap, seed=m.seed, method=m.claim_ci)
 
 
-def _fingerprint(runs: Sequence[Run], where: str) -> str:
+def _fingerprint(runs: Sequence[Run], where: str, sets: Sequence[str] | None = None) -> str:
     """What the runs of one seed were evaluated on, from the runs themselves: each cohort's data spec (source,
     size, data seed, cue strength, its fingerprint for real data) and the labels of every evaluation set. Runs of
-    one cohort that disagree on it are refused (they were not evaluated on the same images)."""
+    one cohort that disagree on it are refused (they were not evaluated on the same images). With ``sets`` (the
+    phantom's paired renders, drawn at cue strength 0 whatever the training strength), only those sets' labels
+    count and the training cue's strength is left out, so runs trained at two strengths pair on them."""
     import hashlib
     import json
 
     by_cohort: dict[str, tuple[str, str]] = {}
     for r in runs:
-        spec = json.dumps(r.spec.get("data"), sort_keys=True, default=str)
+        data = dict(r.spec.get("data") or {})
+        if sets is not None:
+            data = {k: v for k, v in data.items() if "strength" not in k}
+        spec = json.dumps(data, sort_keys=True, default=str)
         h = hashlib.sha256(spec.encode())
-        for k in sorted(r.labels):
+        for k in sorted(r.labels if sets is None else sets):
             h.update(k.encode())
             h.update(np.ascontiguousarray(r.labels[k]).tobytes())
         got = (h.hexdigest()[:16], r.name)

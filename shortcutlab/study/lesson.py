@@ -1,15 +1,18 @@
-"""A five-minute lesson: watch a model turn into a cheat and be cured, on one phantom cohort.
+"""A lesson on shortcuts: watch a model turn into a cheat, and test a cure where it matters, on one phantom cohort.
 
 The design is Waterbirds': the spurious cue (a scanner marker in the background whose glyph names a class) agrees
 with the label in the training split only (``data.cmr_spurious_strength``); the test patients are rendered twice,
 identical but for the cue: once agreeing with the label, once pointing to another class (the cue-conflict group,
 the worst group). A model that reads the heart scores the same on both; a model that reads the marker falls on the
 conflicting ones. Full (the whole image) learns the cue, and learns it first (Geirhos et al. 2020: a shortcut is
-the cue that is easier); Seg (the heart only) cannot see it; Rand (the background swapped for another patient's,
-the MRI code's ``swapBG``) breaks the correlation and is the cure.
+the cue that is easier); Seg (the heart only) cannot see it, and is the lesson's control; the cure
+(``lesson.cure`` of the preset, chosen on a pilot before the lesson's run: ``params/lesson.yaml``) is read
+against Full where the marker lies. Rand (the background swapped for another patient's, the MRI code's
+``swapBG``) is shown beside them: on this phantom it removes the fall but is right less often than Full.
 
 Every function is one notebook cell of ``notebooks/lesson.ipynb`` (``make lesson``); the verdicts are claims of
-the registry (``L1`` … ``L4``) read over the preset's seeds like the papers' claims.
+the registry (``L1`` … ``L4``) read over the preset's seeds like the papers' claims; the teacher's answers go to
+a file of their own (:func:`write_answers`), not into the students' notebook.
 """
 from __future__ import annotations
 
@@ -23,13 +26,37 @@ from .runs import Run, RunSet, experiment
 from .study import Study
 from .claims import Reading, _fingerprint, _maps, _run, _same_data, families
 
-__all__ = ["CONDITIONS", "TRACK", "lesson_runs", "show_cue", "reveal", "dose_response_runs", "dose_response",
-           "plot_dose_response", "learning_curves", "verdicts", "flipped_gallery", "crossing",
-           "check_answer", "check_crossing", "few_masks_runs", "few_masks", "answers", "as_expected", "record"]
+__all__ = ["CURES", "TRACK", "cure_of", "truth_share", "lesson_runs", "show_cue", "reveal", "dose_response_runs",
+           "dose_response", "plot_dose_response", "learning_curves", "verdicts", "flipped_gallery", "compare",
+           "check_answer", "check_exercise_1", "check_exercise_2", "few_masks_runs", "few_masks", "answers",
+           "write_answers", "as_expected", "record"]
 
-CONDITIONS = ("full", "seg", "rand")
+CURES = ("balanced", "seg", "rand", "backmix")
 TRACK = ("test_aligned", "test_conflict")  # recorded after every epoch: which one a model learns first
-_LABELS = {"full": "Full (whole image)", "seg": "Seg (heart only)", "rand": "Rand (background swapped)"}
+_LABELS = {"full": "Full (whole image)", "seg": "Seg (heart only)", "rand": "Rand (background swapped)",
+           "backmix": "BackMix (background swapped, donor heart blanked)",
+           "balanced": "Balanced (the marker random in training)"}
+ANSWERS = ("yes", "no", "can't tell")
+
+
+def cure_of(study: Study) -> str:
+    """The lesson's cure: the preset's ``lesson.cure``, chosen on the pilot before the lesson's run."""
+    return str(study.cfg.lesson.cure)
+
+
+def truth_share(strength: float, k: int = 4) -> float:
+    """How often the marker names the true class at cue ``strength`` among ``k`` classes: it agrees with the label
+    with probability ``strength`` and is otherwise drawn uniformly over the ``k`` classes (the true one included),
+    so ``strength + (1 - strength) / k`` (0 → 25 %, 0.5 → 62.5 %, 0.9 → 92.5 %, 1 → 100 % for four classes)."""
+    strength = check_number(strength, name="strength", where="truth_share", lo=0, hi=1)
+    return strength + (1 - strength) / k
+
+
+def _model_run(study: Study, cond: str, seed: int, **kw) -> Run:
+    """One of the lesson's models: ``balanced`` is Full trained with the marker drawn at random (cue strength 0)."""
+    if cond == "balanced":
+        return study.run("cm", "full", seed=seed, strength=0.0, track=TRACK, **kw)
+    return study.run("cm", cond, seed=seed, track=TRACK, **kw)
 
 
 
@@ -41,15 +68,17 @@ def _check_phantom(study: Study, where: str) -> None:
 
 @experiment
 def lesson_runs(study: Study, *, seeds: Sequence[int] | None = None) -> RunSet:
-    """Full, Seg and Rand on the cm phantom, each recording its accuracy on the cue-agreeing and cue-conflicting
-    patients after every epoch: Full and Rand for each seed, Seg for the preset's first ``train.descriptive_seeds``
-    of them. Seg's verdict (L2) is decided by construction: its input is the heart alone, identical in the two
-    renderings of a patient, so its fall is exactly zero in every run, and more runs would decide nothing."""
+    """Full, the cure (:func:`cure_of`), Seg and Rand on the cm phantom, each recording its accuracy on the
+    cue-agreeing and cue-conflicting patients after every epoch: Full and the cure for each seed (the verdicts read
+    them), Seg and Rand for the preset's first ``train.descriptive_seeds`` (shown, not read; Seg's verdict L2 is a
+    control, decided by construction: its input is the heart alone, identical in the two renderings of a patient,
+    so its fall is exactly zero in every run)."""
     _check_phantom(study, "lesson_runs")
+    cure = cure_of(study)
     runs = RunSet()
-    for c in CONDITIONS:
-        for s in study.seed_list(seeds, where="lesson_runs", descriptive=c == "seg"):
-            runs.add(study.run("cm", c, seed=s, track=TRACK), "cm", c, s)
+    for c in ("full", cure) + tuple(x for x in ("seg", "rand") if x != cure):
+        for s in study.seed_list(seeds, where="lesson_runs", descriptive=c not in ("full", cure)):
+            runs.add(_model_run(study, c, s), "cm", c, s)
     return runs
 
 
@@ -130,10 +159,11 @@ def dose_response_runs(study: Study, strengths: Sequence[float], *, seeds: Seque
 
 
 def dose_response(runs: RunSet, reference: RunSet) -> pd.DataFrame:
-    """Accuracy on the cue-agreeing and cue-conflicting patients against the cue's strength in training: Full at
-    each strength (``runs``, :func:`dose_response_runs`), Seg and Rand of the lesson (``reference``,
-    :func:`lesson_runs`; the same at every strength, see :func:`dose_response_runs`): the mean over the seeds, and
-    the lowest and highest of them."""
+    """Accuracy on the cue-agreeing and cue-conflicting patients against the cue's strength in training (and the
+    share of training images whose marker names the true class, :func:`truth_share`): Full at each strength
+    (``runs``, :func:`dose_response_runs`), Seg and Rand of the lesson (``reference``, :func:`lesson_runs`; the
+    same at every strength, see :func:`dose_response_runs`): the mean over the seeds, and the lowest and highest of
+    them."""
     by = runs.by("strength")
     ref = reference.by("condition")
     rows = []
@@ -141,8 +171,8 @@ def dose_response(runs: RunSet, reference: RunSet) -> pd.DataFrame:
         for c, rs in (("full", list(by[st])), ("seg", list(ref["seg"])), ("rand", list(ref["rand"]))):
             for split, label in (("test_conflict", "cue conflicts"), ("test_aligned", "cue agrees")):
                 m, lo, hi = _spread([_acc(r, split) for r in rs])
-                rows.append(dict(strength=st, model=c, group=label, accuracy=m, lowest=lo, highest=hi,
-                                 n_seeds=len(rs)))
+                rows.append(dict(strength=st, marker_true=100 * truth_share(st), model=c, group=label, accuracy=m,
+                                 lowest=lo, highest=hi, n_seeds=len(rs)))
     return pd.DataFrame(rows)
 
 
@@ -165,7 +195,9 @@ def plot_dose_response(df: pd.DataFrame):
         ax.plot(xs, [d["accuracy"]] * 2, color=color, lw=1.2, label=f"{_LABELS[c]}, cue conflicts")
         ax.fill_between(xs, d["lowest"], d["highest"], color=color, alpha=0.12)
     ax.axhline(25, color="grey", ls=":", lw=1)
-    ax.set_xlabel("cue strength in training (how often the marker tells the truth)")
+    steps = sorted(df["strength"].unique())
+    ax.set_xticks(steps, [f"{s:g}\n({100 * truth_share(s):g} % true)" for s in steps], fontsize=7)
+    ax.set_xlabel("cue strength in training (the share of training images whose marker names the true class)")
     ax.set_ylabel("accuracy %")
     ax.set_ylim(0, 100)
     ax.legend(fontsize=6, loc="lower left")
@@ -177,13 +209,15 @@ def plot_dose_response(df: pd.DataFrame):
 
 
 def learning_curves(runs: RunSet):
-    """Accuracy per epoch on the cue-agreeing (dashed) and cue-conflicting (solid) patients, mean over the seeds:
-    Full separates them in the first epochs (the cue is learned first), Rand does not."""
+    """Accuracy per epoch on the cue-agreeing (dashed) and cue-conflicting (solid) patients, mean over the seeds, for
+    each model of ``runs``: a model that reads the cue separates them, and how early says what it learned first."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.6, 3.4))
     by = runs.by("condition")
-    for c, color in (("full", "tab:red"), ("rand", "tab:green"), ("seg", "tab:blue")):
+    colors = {"full": "tab:red", "balanced": "tab:purple", "backmix": "tab:orange", "rand": "tab:green",
+              "seg": "tab:blue"}
+    for c, color in colors.items():
         if c not in by:
             continue
         for split, ls, label in (("test_conflict", "-", "cue conflicts"), ("test_aligned", "--", "cue agrees")):
@@ -205,18 +239,23 @@ def learning_curves(runs: RunSet):
 
 
 def verdicts(study: Study, runs: RunSet, *, n_boot: int | None = None) -> pd.DataFrame:
-    """The lesson's four verdicts (claims ``L1`` … ``L4``) over the seeds, read like the papers' claims: L1, L3 and
-    L4 on each seed's Full and Rand, L2 on Seg's own seeds (:func:`lesson_runs`)."""
+    """The lesson's verdicts (claims ``L1`` … ``L4``) over the seeds, read like the papers' claims: L1 on Full, L2
+    (the control) on Seg's own seeds, L3 on each seed's Full and cure as one intersection-union row of its parts L3a
+    (accuracy where the marker lies) and L3b (the fall), L4 on their maps (:func:`lesson_runs`)."""
+    from .claims import intersection_union
+
+    cure = cure_of(study)
     by = runs.by("condition")
-    for c in CONDITIONS:
+    for c in ("full", "seg", cure):
         if c not in by:
-            raise param_error("runs", "verdicts", "the lesson's runs (lesson_runs): Full, Seg and Rand", c)
-    full_seeds, rand_seeds = by["full"].seeds, by["rand"].seeds
-    if full_seeds != rand_seeds:
-        raise param_error("runs", "verdicts", "Full and Rand at the same seeds (lesson_runs)",
-                          {"full": full_seeds, "rand": rand_seeds})
+            raise param_error("runs", "verdicts", f"the lesson's runs (lesson_runs): Full, Seg and the cure {cure!r}", c)
+    full_seeds, cure_seeds = by["full"].seeds, by[cure].seeds
+    if full_seeds != cure_seeds:
+        raise param_error("runs", "verdicts", "Full and the cure at the same seeds (lesson_runs)",
+                          {"full": full_seeds, cure: cure_seeds})
+
     def unit(*models: Run, maps: bool = True) -> dict:
-        u = {"fingerprint": _fingerprint(list(models), "verdicts"), "pairs": (models[0].labels["test_aligned"],
+        u = {"fingerprint": _fingerprint(list(models), "verdicts", TRACK), "pairs": (models[0].labels["test_aligned"],
                                           *(x.probs[k] for k in TRACK for x in models))}
         if maps:
             u["maps"] = tuple(_maps(x, "aks") for x in models)
@@ -229,13 +268,15 @@ def verdicts(study: Study, runs: RunSet, *, n_boot: int | None = None) -> pd.Dat
     def fall(u, j):
         return acc(u, "test_aligned", j) - acc(u, "test_conflict", j)
 
-    pairs = [unit(f, r) for f, r in zip(by["full"], by["rand"])]
+    pairs = [unit(f, r) for f, r in zip(by["full"], by[cure])]
     seg = [unit(s, maps=False) for s in by["seg"]]
     _same_data(pairs + seg, full_seeds + by["seg"].seeds, "verdicts")
-    return families(_run(study, n_boot, [
+    table = _run(study, n_boot, [
         Reading("L1", lambda u: fall(u, 0), ("pairs",)), Reading("L2", lambda u: fall(u, 0), ("pairs",), seg),
-        Reading("L3", lambda u: fall(u, 0) / 2 - fall(u, 1), ("pairs",)),
-        Reading("L4", lambda u: float(np.nanmean(u["maps"][1] - u["maps"][0])), ("maps",))], pairs))
+        Reading("L3a", lambda u: acc(u, "test_conflict", 1) - acc(u, "test_conflict", 0), ("pairs",)),
+        Reading("L3b", lambda u: fall(u, 0) - fall(u, 1), ("pairs",)),
+        Reading("L4", lambda u: float(np.nanmean(u["maps"][1] - u["maps"][0])), ("maps",))], pairs)
+    return families(intersection_union(table, "L3", ("L3a", "L3b")))
 
 
 def flipped_gallery(study: Study, runs: RunSet, n: int = 4):
@@ -245,39 +286,69 @@ def flipped_gallery(study: Study, runs: RunSet, n: int = 4):
     return gallery(study, runs.at_seed(0).named(), "test_conflict", n=n)
 
 
-def crossing(df: pd.DataFrame) -> float | None:
-    """The smallest strength at which Full's accuracy on the cue-conflicting patients is below Seg's (None if
-    never): where the cue starts to cost more than it gives."""
-    full = df[(df["model"] == "full") & (df["group"] == "cue conflicts")].set_index("strength")["accuracy"]
-    seg = float(df[(df["model"] == "seg") & (df["group"] == "cue conflicts")]["accuracy"].iloc[0])
-    below = [st for st in full.index if full[st] < seg]
-    return float(min(below)) if below else None
+def compare(a: Sequence[float], b: Sequence[float], *, paired: bool = False) -> dict:
+    """The difference of the mean of ``a`` and of ``b`` (per-seed accuracies, points) with its 95 % interval: a
+    t-interval of the per-seed differences when ``paired`` (the same seeds), else Welch's for two samples; and the
+    answer it supports: ``yes`` (the interval lies below 0: a is lower), ``no`` (above 0), or ``can't tell``."""
+    from scipy import stats
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if paired:
+        d = a - b
+        est, se, df = float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size)), d.size - 1
+    else:
+        va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+        est, se = float(a.mean() - b.mean()), float(np.sqrt(va + vb))
+        df = (va + vb) ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1)) if va + vb > 0 else np.inf
+    q = float(stats.t.ppf(0.975, df)) if np.isfinite(df) and df > 0 else 0.0
+    lo, hi = est - q * se, est + q * se
+    answer = "yes" if hi < 0 else "no" if lo > 0 else "can't tell"
+    return {"difference": est, "lo": lo, "hi": hi, "answer": answer, "n_a": int(a.size), "n_b": int(b.size)}
 
 
-def check_answer(value: Any, *, name: str = "answer", where: str = "check_crossing") -> float | str | None:
-    """Exercise 1's answer as given: None (not answered yet), a cue strength in [0, 1], or ``"never"``."""
-    if value is None or value == "never":
-        return value
-    if isinstance(value, str):
-        raise param_error(name, where, 'a cue strength between 0 and 1, or "never"', value)
-    return check_number(value, name=name, where=where, lo=0, hi=1)
+def check_answer(value: Any, *, name: str = "answer", where: str = "the exercise") -> str | None:
+    """An exercise's answer as given: None (not answered yet), or one of ``yes``, ``no``, ``can't tell``."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.strip().lower() not in ANSWERS:
+        raise param_error(name, where, f"one of {', '.join(map(repr, ANSWERS))}", value)
+    return value.strip().lower()
 
 
-def check_crossing(df: pd.DataFrame, answer: float | str | None = None) -> str:
-    """Exercise 1: the student's strength, or ``"never"``, against :func:`crossing` (a strength counts when it is
-    nearer that step of the dial than any other)."""
-    answer = check_answer(answer)
+def _verdict_text(answer: str | None, r: dict, question: str, why: str) -> str:
     if answer is None:
-        return 'Write your answer in ANSWER_1 (a strength between 0 and 1, or "never") and run this cell again.'
-    truth = crossing(df)
-    steps = [float(s) for s in sorted(df["strength"].unique())]
-    if truth is None:
-        return ("Right" if answer == "never" else "Not quite") + f": Full never falls below Seg on these strengths " \
-                                                                 f"({steps}): on the patients whose marker lies it " \
-                                                                 f"still does at least as well as Seg."
-    right = answer != "never" and min(steps, key=lambda s: abs(s - answer)) == truth
-    return ("Right" if right else "Not quite") + f": at strength {truth:g} Full's cue-conflict accuracy first drops " \
-                                                 f"below Seg's (dial steps: {steps})."
+        return f"Write your answer ({', '.join(map(repr, ANSWERS))}) in the first code cell and run this cell again."
+    right = answer == r["answer"]
+    tell = {"yes": "yes", "no": "no", "can't tell": "can't tell from these runs"}[r["answer"]]
+    return (f"{'Right' if right else 'Not quite'}: {question} The difference is {r['difference']:+.1f} points, 95 % "
+            f"interval [{r['lo']:+.1f}, {r['hi']:+.1f}] over {r['n_a']} and {r['n_b']} training runs, so the "
+            f"answer is: {tell}. {why}")
+
+
+def check_exercise_1(runs: RunSet, answer: Any = None) -> str:
+    """Exercise 1: is Full right *less* often than Seg on the patients whose marker lies? Answered from the interval
+    of the difference of their per-seed accuracies (Welch: Full's and Seg's runs are not paired)."""
+    answer = check_answer(answer, name="ANSWER_1", where="exercise 1")
+    by = runs.by("condition")
+    r = compare([_acc(x, "test_conflict") for x in by["full"]], [_acc(x, "test_conflict") for x in by["seg"]])
+    why = ("An interval that includes 0 cannot say which is lower, however the two means look: more runs, above all "
+           "of Seg, would decide it." if r["answer"] == "can't tell" else
+           "The whole interval lies on one side of 0, so these runs decide it.")
+    return _verdict_text(answer, r, "Full minus Seg, on the patients whose marker lies.", why)
+
+
+def check_exercise_2(masks_runs: RunSet, answer: Any = None) -> str:
+    """Exercise 2: does Rand with masks on only a fraction of the images still fall *less* than Full when the marker
+    lies? Answered from the interval of Full's fall minus that Rand's, paired by seed (:func:`few_masks_runs`)."""
+    answer = check_answer(answer, name="ANSWER_2", where="exercise 2")
+    by = masks_runs.by("condition", "f")
+    full = [x for (c, f), rs in by.items() if c == "full" for x in rs]
+    few = [x for (c, f), rs in by.items() if c == "rand" and f != 1.0 for x in rs]
+    fall = lambda x: _acc(x, "test_aligned") - _acc(x, "test_conflict")  # noqa: E731
+    r = compare([fall(x) for x in few], [fall(x) for x in full], paired=True)
+    why = ("With two runs a paired interval has one degree of freedom and is wide: it says little." if r["answer"] ==
+           "can't tell" else "The interval lies on one side of 0.")
+    return _verdict_text(answer, r, "Rand with few masks, its fall minus Full's ('yes': it falls less).", why)
 
 
 @experiment
@@ -306,38 +377,72 @@ def few_masks(runs: RunSet) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model")
 
 
-def answers(study: Study, runs: RunSet, dose: pd.DataFrame, masks: pd.DataFrame) -> str:
-    """The teacher's answers, computed from this run."""
-    c = crossing(dose)
-    full_fall = reveal(study, runs).loc[_LABELS["full"], "fall"]
-    r = masks["cue conflicts"]
-    return "\n".join([
-        (f"1. Full first drops below Seg on cue-conflicting patients at strength {c:g}." if c is not None else
-         "1. Never, on these strengths: Full stays at least as accurate as Seg even when the marker lies (it reads "
-         "more than the marker: the heart too, and what lies outside it, which Seg never sees)."),
-        f"2. With {masks.index[2].split(', ')[1]}, Rand reaches {r.iloc[2]:.1f} % on cue-conflicting patients "
-        f"(every mask: {r.iloc[1]:.1f} %, Full: {r.iloc[0]:.1f} %).",
-        f"3. Full loses {full_fall:.1f} points when the marker lies; Seg cannot lose any: it never sees the marker.",
-    ])
+def answers(study: Study, runs: RunSet, masks_runs: RunSet, verdict_table: pd.DataFrame) -> str:
+    """The teacher's answers, computed from this run (markdown): the exercises with their intervals, and what each
+    verdict says."""
+    by = runs.by("condition")
+    e1 = compare([_acc(x, "test_conflict") for x in by["full"]], [_acc(x, "test_conflict") for x in by["seg"]])
+    bym = masks_runs.by("condition", "f")
+    full = [x for (c, f), rs in bym.items() if c == "full" for x in rs]
+    few = [x for (c, f), rs in bym.items() if c == "rand" and f != 1.0 for x in rs]
+    fall = lambda x: _acc(x, "test_aligned") - _acc(x, "test_conflict")  # noqa: E731
+    e2 = compare([fall(x) for x in few], [fall(x) for x in full], paired=True)
+    v = verdict_table.set_index("id")
+    lines = ["# The lesson's answers (teacher's copy)", "",
+             f"Computed from the run in this folder: the preset's cure is `{cure_of(study)}`.", "",
+             f"1. Full minus Seg where the marker lies: {e1['difference']:+.1f} points [{e1['lo']:+.1f}, "
+             f"{e1['hi']:+.1f}] over {e1['n_a']} and {e1['n_b']} runs: **{e1['answer']}**.",
+             f"2. Rand with few masks, its fall minus Full's: {e2['difference']:+.1f} points [{e2['lo']:+.1f}, "
+             f"{e2['hi']:+.1f}] over {e2['n_a']} paired runs: **{e2['answer']}**.",
+             "3. Seg's input is the heart alone, and the two renderings of a patient differ only outside the heart, "
+             "so Seg sees identical images and must answer identically: L2 is a control, true by construction. On a "
+             "real scanner Seg would also lose legitimate signal outside the heart: the MRI paper's amyloidosis "
+             "shows in the pericardium and the pleura.", "", "What the verdicts say:", ""]
+    for i in v.index:
+        lines.append(f"* {i} ({v.loc[i, 'role']}): {v.loc[i, 'claim']}: {v.loc[i, 'effect']:+.2f} "
+                     f"[{v.loc[i, 'lo']:+.2f}, {v.loc[i, 'hi']:+.2f}], **{v.loc[i, 'verdict']}**")
+    return "\n".join(lines) + "\n"
+
+
+def write_answers(text: str, report=None) -> str:
+    """Write the teacher's answers (:func:`answers`) to ``answers.md`` in the report's folder, not into the students'
+    notebook; returns where they went."""
+    from .._io import atomic_write_text
+
+    folder = getattr(report, "dir", None) or getattr(report, "root", None)
+    if folder is None:
+        return "no report folder: the answers were not written"
+    from pathlib import Path
+
+    path = Path(folder) / "answers.md"
+    atomic_write_text(path, text)
+    return f"The teacher's answers are in {path} (not in this notebook)."
 
 
 def as_expected(verdict_table: pd.DataFrame) -> str:
-    """``k/n``: how many of the lesson's verdicts came out as the lesson expects (a direction that holds, Seg's
-    equal accuracies found equivalent: a verdict in :data:`~shortcutlab.metrics.SUPPORTS`)."""
+    """``k/n``: how many of the lesson's primary verdicts came out as the lesson expects (a verdict in
+    :data:`~shortcutlab.metrics.SUPPORTS`); the control and the secondary rows are not counted."""
     from ..metrics import SUPPORTS
 
-    ok = int(verdict_table["verdict"].isin(SUPPORTS).sum())
-    return f"{ok}/{len(verdict_table)}"
+    t = verdict_table[verdict_table["role"] == "primary"]
+    return f"{int(t['verdict'].isin(SUPPORTS).sum())}/{len(t)}"
 
 
-def record(table: pd.DataFrame, verdict_table: pd.DataFrame, *, report=None) -> dict[str, Any]:
-    """What the lesson records: each model's accuracy on the cue-conflicting patients and the verdicts held."""
+def record(study: Study, table: pd.DataFrame, verdict_table: pd.DataFrame, *, report=None) -> dict[str, Any]:
+    """What the lesson records: each model's accuracy on the cue-conflicting patients, the cure's verdict (L3), the
+    control's (L2), and how many primary verdicts came out as the lesson expects."""
     from .findings import _record
 
-    full, rand = table.loc[_LABELS["full"]], table.loc[_LABELS["rand"]]
+    v = verdict_table.set_index("id")
+    cure = cure_of(study)
+    full, cured = table.loc[_LABELS["full"]], table.loc[_LABELS[cure]]
     return _record({"full_conflict_acc": full["cue conflicts"], "full_aligned_acc": full["cue agrees"],
-                    "rand_conflict_acc": rand["cue conflicts"], "seg_conflict_acc": table.loc[_LABELS["seg"], "cue conflicts"],
+                    "cure_conflict_acc": cured["cue conflicts"],
+                    "seg_conflict_acc": table.loc[_LABELS["seg"], "cue conflicts"],
+                    "rand_conflict_acc": table.loc[_LABELS["rand"], "cue conflicts"],
+                    "cure_verdict": str(v.loc["L3", "verdict"]), "control_verdict": str(v.loc["L2", "verdict"]),
                     "verdicts_holding": as_expected(verdict_table),
-                    "finding": f"Full {full['cue agrees']:.0f} % with the cue agreeing, {full['cue conflicts']:.0f} % "
-                               f"with it conflicting; Rand {rand['cue conflicts']:.0f} % conflicting; "
-                               f"{as_expected(verdict_table)} verdicts as the lesson expects"}, report)
+                    "finding": f"Full {full['cue agrees']:.0f} % with the marker agreeing, {full['cue conflicts']:.0f} % "
+                               f"where it lies; the cure ({cure}) {cured['cue conflicts']:.0f} % where it lies, "
+                               f"L3 {v.loc['L3', 'verdict']}; {as_expected(verdict_table)} primary verdicts as the "
+                               f"lesson expects; control L2 {v.loc['L2', 'verdict']}"}, report)

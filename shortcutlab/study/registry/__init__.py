@@ -3,8 +3,9 @@
 A claim (:class:`Claim`) quotes the sentence of its paper it tests, stores the paper's own effect, and fixes
 how a run reads it: the effect measured (``reading``), the test (a direction, non-inferiority, non-superiority or
 equivalence), the unit and the smallest effect of interest Δ with the one sentence that argues it, whether it is a
-*primary* row (one per finding sentence; the paper's family, Holm-adjusted) or a *secondary* one (per method, or
-a named departure), and any departure from the paper (another test set, another reading) in its own field.
+*primary* row (one per finding sentence; the paper's family, Holm-adjusted), a *secondary* one (per method, or
+a named departure) or a *control* (a statement true by construction that checks the instrument, never counted as a
+finding), and any departure from the paper (another test set, another reading) in its own field.
 
 The registry lives here, beside the claims, never in a preset: one module per paper (:mod:`.mri`,
 :mod:`.backmix`) and the lesson's (:mod:`.lesson`). :data:`VERSION` counts its revisions and
@@ -29,9 +30,9 @@ __all__ = ["Claim", "Finding", "Change", "CLAIMS", "FINDINGS", "CHANGES", "VERSI
            "register_claim", "get_claim", "claim_hash", "registry_hash", "findings_table", "changes_table",
            "registry_table", "registry_markdown"]
 
-VERSION = 2
+VERSION = 3
 FAMILIES = ("mri", "backmix", "lesson")
-ROLES = ("primary", "secondary")
+ROLES = ("primary", "secondary", "control")
 UNITS = ("auc", "points", "overlap", "r")
 # the smallest effect of interest of each unit, and the sentence that argues it (never a metric's SD)
 DELTAS: dict[str, tuple[float, str]] = {
@@ -50,7 +51,8 @@ class Claim:
     """One statement of a paper (or of the lesson), as the study reads it.
 
     ``id`` is short and stable (``"9c"``); ``family`` the paper (``mri``, ``backmix``) or ``lesson``; ``role``
-    ``primary`` (one per finding sentence) or ``secondary``; ``reading`` what is measured (the row's claim);
+    ``primary`` (one per finding sentence), ``secondary`` or ``control`` (true by construction: it checks the
+    instrument and is never counted); ``reading`` what is measured (the row's claim);
     ``finding`` the sentence as the paper prints it; ``source`` where (section, table); ``paper`` its numbers as
     printed; ``paper_effect`` its effect in the claim's unit and sign (None: the paper prints none of this form);
     ``test`` one of greater, less, noninferior, nonsuperior, equivalent; ``unit`` one of auc, points, overlap, r;
