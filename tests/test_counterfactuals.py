@@ -101,8 +101,6 @@ def test_new_parameters_name_themselves(tmp_path):
         st.run("cm", "full", track=["test_nope"])
     with pytest.raises(ShortcutlabError, match=r"'track' parameter of Study.run.*list of evaluation set names.*'test'"):
         st.run("cm", "full", track="test")
-    with pytest.raises(ShortcutlabError, match=r"'FEW_MASKS'.*Got 0"):
-        setup("smoke", {}, str(tmp_path / "r"), notebook="lesson", FEW_MASKS=0)
     with pytest.raises(ShortcutlabError, match=r"'ANSWER_1'.*'yes', 'no', \"can't tell\".*Got 1.5"):
         setup("smoke", {}, str(tmp_path / "r"), notebook="lesson", ANSWER_1=1.5)
     with pytest.raises(ShortcutlabError, match=r"'ANSWER_2' parameter of the notebook's parameters.*'sometimes'"):
@@ -172,9 +170,9 @@ def test_saliency_browser_cases_is_checked(tmp_path):
 
 
 def test_the_lessons_tables_against_their_definitions():
-    """reveal, dose_response and few_masks on stand-in runs whose predictions are known: accuracy in percent per
-    run, then the mean, lowest and highest over the runs; the fall is agreeing minus conflicting; Seg and Rand of
-    the lesson's runs are the dial's reference at every strength."""
+    """reveal and dose_response on stand-in runs whose predictions are known: accuracy in percent per run, then the
+    mean, lowest and highest over the runs; the fall is agreeing minus conflicting; the lesson's other models are
+    the dial's reference at every strength."""
     from types import SimpleNamespace
 
     from shortcutlab.study import lesson
@@ -221,10 +219,3 @@ def test_the_lessons_tables_against_their_definitions():
     with pytest.raises(ShortcutlabError, match=r"'runs' parameter of verdicts.*same seeds.*'rand': \[0, 1\]"):
         lesson.verdicts(cure_study, runs.where(condition="full") + runs.where(condition="seg")
                         + runs.where(condition="rand", seed=(0, 1)))
-    masks = RunSet()
-    for cond, f, ks in (("full", 1.0, [10, 14]), ("rand", 1.0, [9, 10]), ("rand", 0.05, [12, 13])):
-        for s, c in enumerate(ks):
-            masks.add(run(20, c), "cm", cond, s, f=f)
-    m = lesson.few_masks(masks)
-    assert list(m.index) == ["Full", "Rand, every mask", "Rand, 5% of masks"]
-    assert tuple(m.loc["Rand, 5% of masks"]) == pytest.approx((62.5, 60, 65, 2))

@@ -263,7 +263,7 @@ def test_the_lesson_runs_and_records_its_verdicts(lesson_report):
     assert not (out / "engine.json").exists() and "jobs on Ray" not in index
     assert "Each statement of the lesson" in index and "statement of the papers" not in index  # its own claims
     res = summary["notebooks"][0]["results"]
-    for key in ("full_conflict_acc", "full_aligned_acc", "cure_conflict_acc", "rand_conflict_acc", "seg_conflict_acc"):
+    for key in ("full_conflict_acc", "full_aligned_acc", "cure_conflict_acc", "seg_conflict_acc"):
         assert 0 <= res[key] <= 100, (key, res[key])
     assert res["verdicts_holding"].endswith("/2") and "primary verdicts as the lesson expects" in res["finding"]
     verdicts = pd.read_csv(out / "lesson" / "tables" / "claims.csv", index_col=0)  # the report lists it with the claims
@@ -279,7 +279,7 @@ def test_the_lesson_runs_and_records_its_verdicts(lesson_report):
     assert "Balanced (the marker random in training)" in reveal.index
     assert reveal["your guess (Full, cue conflicts)"].isna().all()  # a batch run records no guess
     dose = pd.read_csv(out / "lesson" / "tables" / "dose_response.csv", index_col=0)
-    assert sorted(dose["strength"].unique()) == [0.0, 0.5, 0.9, 1.0] and set(dose["model"]) == {"full", "rand", "seg"}
+    assert sorted(dose["strength"].unique()) == [0.0, 0.5, 0.9, 1.0] and set(dose["model"]) == {"full", "balanced", "seg"}
     assert sorted(dose["marker_true"].unique()) == [25.0, 62.5, 92.5, 100.0]  # the dial's truth shares, as the text says
     figs = {p.stem for p in (out / "lesson" / "figures").glob("*.png")}
     assert figs >= {"the_cue", "dose_response", "learned_first", "flipped_cases"}
@@ -288,5 +288,3 @@ def test_the_lesson_runs_and_records_its_verdicts(lesson_report):
     assert "25 %, 62.5 %, 92.5 % and 100 %" in text
     answers = (out / "lesson" / "answers.md").read_text()  # the teacher's key: a file of its own, not the notebook
     assert "teacher's copy" in answers and "L3" in answers and "teacher's copy" not in text
-    masks = pd.read_csv(out / "lesson" / "tables" / "few_masks.csv", index_col=0)
-    assert list(masks.index) == ["Full", "Rand, every mask", "Rand, 5% of masks"]

@@ -73,8 +73,6 @@ NOTEBOOK_PARAMETERS = {
     "N_SUBSETS": lambda v: check_int(v, name="N_SUBSETS", where="the notebook's parameters", lo=1),
     "STRENGTHS": lambda v: _numbers("STRENGTHS", v, 0, 1, False),
     "METHOD": _method,
-    "FEW_MASKS": lambda v: check_number(v, name="FEW_MASKS", where="the notebook's parameters", lo=0, hi=1,
-                                        lo_open=True),
     "ANSWER_1": lambda v: _lesson_answer(v, name="ANSWER_1", where="the notebook's parameters"),
     "ANSWER_2": lambda v: _lesson_answer(v, name="ANSWER_2", where="the notebook's parameters"),
     "MODELS": _models,

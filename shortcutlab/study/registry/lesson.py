@@ -24,7 +24,8 @@ for _c in (
           unit="points"),
     Claim("L3b", "lesson", "secondary", "Full's fall minus the cure's (cue agreeing - cue conflicting, points)",
           "The cure falls less than Full where the marker lies.", "lesson", "part of L3", None, unit="points"),
-    Claim("L4", "lesson", "secondary", "The cure's maps: its AKS above Full's (paired per image)",
+    Claim("L4", "lesson", "secondary", "The cure's maps where the marker lies: its AKS above Full's (the same "
+                                       "cue-conflicting images, paired per image)",
           "Where the cure looks: more of its map on the heart.", "lesson", "the cure, seen", None, unit="overlap"),
 ):
     register_claim(_c)
