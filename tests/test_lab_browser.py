@@ -1,5 +1,5 @@
 """The lesson's live widgets in a real browser: JupyterLab served from this environment, headless Chromium driven by
-Playwright. A notebook builds the predict-first widget and the dial slider as the lesson and notebook 07 do; the
+Playwright. A notebook builds the predict-first widget and the dial slider as the lesson does (accuracy); the
 test moves the sliders with the keyboard and clicks the button as a student would, and reads what the kernel drew
 back into the page."""
 import json
@@ -53,7 +53,7 @@ def lab(tmp_path_factory):
               f"study = Study(sl.load_preset('smoke', overrides={OVERRIDES!r}), root={str(root / 'runs')!r}, "
               "progress=False)"),
         _cell(f"guess = sl.PredictFirst({QUESTION!r}, unit='%')\nguess"),
-        _cell(f"dial = sl.DialSlider(study, strengths={STRENGTHS!r}, conditions=('full',))\ndial"),
+        _cell(f"dial = sl.DialSlider(study, strengths={STRENGTHS!r}, conditions=('full',), measure='accuracy')\ndial"),
     ]}
     (root / "widgets.ipynb").write_text(json.dumps(nb))
     port, token = _free_port(), "shortcutlab-browser-test"
@@ -153,4 +153,4 @@ def test_the_dial_redraws_when_moved(page):
     after = _dial_row(page)
     assert after != before and "0.0" in after.split()  # the kernel's row for the model at strength 0
     redrawn = _images(page)
-    assert len(redrawn) == 2 and redrawn[0] != drawn[0]  # the AUC bars of another model
+    assert len(redrawn) == 2 and redrawn[0] != drawn[0]  # the accuracy bars of another model
