@@ -60,6 +60,17 @@ def native_bf16(device: torch.device | str) -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
 
 
+def bf16_reason(device: torch.device | str) -> str:
+    """Why ``auto`` resolves as it does on ``device``, in words: the feature that makes bf16 native there
+    (``AVX-512 BF16``, ``AMX``, ``a CUDA GPU with bf16``) or ``no native bf16`` (so fp32)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return "a CUDA GPU with bf16" if native_bf16(device) else "a CUDA GPU without bf16"
+    flags = _cpu_flags()
+    found = [name for flag, name in (("avx512_bf16", "AVX-512 BF16"), ("amx_bf16", "AMX")) if flag in flags]
+    return " and ".join(found) if found else "no native bf16 on this CPU"
+
+
 PERTURB_ENV = "SHORTCUTLAB_PERTURB"
 PERTURBATIONS = ("channels_last", "precision", "ulp", "threads")
 

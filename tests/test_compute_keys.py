@@ -25,9 +25,11 @@ def test_pretraining_precision_is_resolved_and_keyed(tmp_path, monkeypatch):
     assert "compute" not in runs["fp32"].spec and runs["bf16"].spec["compute"] == {"precision": "bf16"}
     assert (runs["fp32"].path / "done.json").exists() and (runs["bf16"].path / "done.json").exists()
     monkeypatch.setattr(T, "_cpu_flags", lambda: {"avx512_bf16"})
-    assert T.pretrain_plan("auto", "cpu")["precision"] == "bf16"
+    assert T.pretrain_plan("auto", "cpu")["precision"] == "bf16" and T.bf16_reason("cpu") == "AVX-512 BF16"
     monkeypatch.setattr(T, "_cpu_flags", lambda: {"avx2"})
-    assert T.pretrain_plan("auto", "cpu")["precision"] == "fp32"
+    assert T.pretrain_plan("auto", "cpu")["precision"] == "fp32" and T.bf16_reason("cpu") == "no native bf16 on this CPU"
+    monkeypatch.setattr(T, "_cpu_flags", lambda: {"amx_bf16", "avx512_bf16"})
+    assert T.bf16_reason("cpu") == "AVX-512 BF16 and AMX"
     with pytest.raises(ShortcutlabError, match=r"'contrastive.precision'|'precision'.*'fp64'"):
         load_preset("smoke", overrides={"contrastive.precision": "fp64"})
 

@@ -1,5 +1,6 @@
 """The report a researcher reads: full-width figures in notebook order with captions, tables in scroll
 boxes, claims inline, a smoke banner; measured in headless Chromium where it is installed."""
+import re
 import shutil
 
 import matplotlib
@@ -31,8 +32,10 @@ def report(tmp_path):
     wide = pd.DataFrame({f"column_{i}_accuracy": [f"{0.492 + i / 100:.3f} [0.326, 0.684]"] * 3 for i in range(17)})
     wide["accuracy"], wide["auc_micro"] = 25.0, 0.81234
     rep.table(wide, "paper_vs_run_table1")
-    rep.table(pd.DataFrame([dict(claim="9c. BackMix raises o.o.d. accuracy over Baseline (points)", direction="greater",
-                                 effect=25.0, lo=np.nan, hi=np.nan, verdict="inconclusive", n_seeds=1)]), "claims")
+    rep.table(pd.DataFrame([dict(id="9c", family="backmix", role="primary",
+                                 claim="9c. BackMix raises o.o.d. accuracy over Baseline (points)", test="greater",
+                                 effect=25.0, lo=np.nan, hi=np.nan, verdict="inconclusive", p=np.nan, n_seeds=1)]),
+              "claims")
     rep.record("finding", "o.o.d. accuracy: baseline 25.0 %")
     summary = {"preset": "smoke", "created": "2026-11-29", "notebooks": [{
         "notebook": "04_backmix.ipynb", "status": "ok", "duration_s": 3.0, "html": "04_backmix.html",
@@ -53,18 +56,24 @@ def test_the_report_shows_figures_tables_and_claims(report):
     assert "<td class='inconclusive'>inconclusive</td>" in text and "9c. BackMix" in text  # claims inline
     assert "<td>25.0</td>" in text and "<td>0.812</td>" in text  # percent points one decimal, AUC three
     assert "max-width:48%" not in text
+    # the verdict first: the claims table leads with id, verdict and the effect with its interval
+    head = re.search(r"<table id='claims'><tr>(.*?)</tr>", text).group(1)
+    assert re.findall(r"<th>(.*?)</th>", head)[:3] == ["id", "verdict", "effect [95 % CI]"]
+    assert text.index("<h2>Claims</h2>") < text.index("<h2>The run</h2>")  # the claims before the run's details
+    assert "position:sticky;left:0" in text  # a wide table scrolls in its box with its first column kept in view
 
 
 @pytest.mark.slow
 def test_the_report_fits_a_browser_window(report):
-    """In headless Chromium at 1280 px: the page is no wider than the window (a table that overflowed the body
-    would widen it), and no image is shown narrower than its natural width or the room it has allows (2 px of
-    border and 1 px of rounding tolerated)."""
+    """In headless Chromium at 1280 × 800: the page is no wider than the window (a table that overflowed the body
+    would widen it), the claims table's verdict column is inside the window, and no image is shown narrower than
+    its natural width or the room it has allows (2 px of border and 1 px of rounding tolerated)."""
     if not (shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")):
         pytest.skip("needs Chromium for the layout measurement (apt-get install chromium); the structure is "
                     "tested above")
-    m = check_layout(report, width=1280)
+    m = check_layout(report, width=1280, height=800)
     assert m["pageWidth"] <= m["viewport"] + 1, m
+    assert m["verdict"] is not None and 0 <= m["verdict"]["left"] and m["verdict"]["right"] <= m["viewport"], m
     assert len(m["imgs"]) == 2 and all(i["natural"] > 0 for i in m["imgs"]), m["imgs"]
     for i in m["imgs"]:
         assert i["shown"] >= min(i["natural"], i["room"]) - 1, i

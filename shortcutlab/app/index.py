@@ -16,7 +16,9 @@ h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;font-size:.85em} td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;white-space:nowrap}
 th{background:#f3f3f3} .ok{color:#1a7f37;font-weight:600} .failed{color:#cf222e;font-weight:600}
 td.holds,td.non-inferior,td.equivalent{color:#1a7f37;font-weight:600} td.contradicted,td.inferior{color:#cf222e;font-weight:600} td.inconclusive,td.not{color:#9a6700}
-td.wrap{white-space:normal;min-width:18em}
+td.wrap{white-space:normal;min-width:18em} .results td:last-child{white-space:normal;min-width:24em}
+.scroll th:first-child,.scroll td:first-child{position:sticky;left:0;background:#fff;z-index:1}
+.scroll tr:first-child th:first-child{background:#f3f3f3}
 figure{margin:1em 0} figure img{max-width:100%;height:auto;border:1px solid #ddd;display:block}
 figcaption{color:#555;font-size:.9em;margin-top:.3em} section{border-top:1px solid #ddd;margin-top:1.5em}
 .banner{background:#fff8c5;border:1px solid #d4a72c;padding:.5em .8em;font-weight:600}
@@ -96,7 +98,7 @@ def _number(col: str, v: Any) -> str:
     return f"{v:.3f}"
 
 
-def _table_html(df, *, index: bool = True) -> str:
+def _table_html(df, *, index: bool = True, table_id: str = "") -> str:
     """A table in a horizontal-scroll box, one line per cell, numbers formatted by column (percent points one
     decimal, AUC and the rest three); a ``verdict`` column coloured, a ``claim`` column allowed to wrap."""
     cols = list(df.columns)
@@ -109,11 +111,12 @@ def _table_html(df, *, index: bool = True) -> str:
             cls = ""
             if c == "verdict":
                 cls = f" class='{html.escape(str(v).split()[0])}'"
-            elif c == "claim":
+            elif c in ("claim", "paper", "note"):
                 cls = " class='wrap'"
             cells.append(f"<td{cls}>{_number(c, v.item() if hasattr(v, 'item') else v)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<div class='scroll'><table><tr>{head}</tr>{''.join(body)}</table></div>"
+    tid = f" id='{html.escape(table_id)}'" if table_id else ""
+    return f"<div class='scroll'><table{tid}><tr>{head}</tr>{''.join(body)}</table></div>"
 
 
 def _csv_table(path: Path) -> str:
@@ -151,21 +154,35 @@ def _all_claims(out: Path, summary: Mapping[str, Any]) -> str:
              else "Each statement of the papers (the sentence it tests, its source and the paper's own numbers beside "
                   "it)")
     counts = "".join(f"<li>{html.escape(h)}</li>" for h in headline(df))
-    cols = ["notebook", "id", "role", "claim", "paper", "effect", "lo", "hi", "verdict", "changed", "p", "p_holm",
-            "n_seeds", "planning", "note", "departure", "source"]
+    df = df.copy()  # the verdict first: id, verdict, effect [95 % CI], p (Holm); the sentence and the paper after
+    df["effect [95 % CI]"] = [("no CI" if lo != lo else f"{e:+.3f} [{lo:+.3f}, {hi:+.3f}]") if e == e else "n/a"
+                              for e, lo, hi in zip(df["effect"], df["lo"], df["hi"])]
+    if "changed" in df:
+        df["verdict"] = [c if isinstance(c, str) and c else v for v, c in zip(df["verdict"], df["changed"])]
+    cols = ["id", "verdict", "effect [95 % CI]", "p_holm", "role", "n_seeds", "claim", "paper", "notebook", "planning",
+            "note", "departure", "source", "p"]
     text = (f"<h2>Claims</h2><p>{whose}, as a paired effect with a 95 % CI over seeds and the shared test images "
             "(Welch–Satterthwaite degrees of freedom). Every bound is a one-sided test at 0.025, whether the verdict "
             "favours the paper or not: a direction <em>holds</em> when the CI lies above 0 (<em>holds, below Δ</em> "
             "when also below the smallest effect of interest Δ), is <em>contradicted</em> below 0, <em>not "
             "replicated</em> inside ±Δ around 0; a margin claim reads <em>non-inferior</em>, <em>not superior</em> "
             "or <em>equivalent</em> (or their opposites) at ±Δ; <code>p_holm</code> adjusts the primary rows of each "
-            f"paper together (secondary rows: per method, or a named departure).</p><ul>{counts}</ul>"
-            + _table_html(df[[c for c in cols if c in df.columns]], index=False))
+            f"paper together (secondary rows: per method, or a named departure; a control is true by construction "
+            f"and not counted). Every term: <a href='../../docs/glossary.md'>docs/glossary.md</a>.</p><ul>{counts}</ul>"
+            + _table_html(df[[c for c in cols if c in df.columns]], index=False, table_id="claims"))
     if not lesson_only(df["notebook"]):
         text += ("<h3>Findings map</h3><p>Every finding sentence and table caption of MRI §5 and BackMix §3.3 / Tables "
                  "1–2, with the claims that test it, or why none does.</p>"
                  + _table_html(findings_table(), index=False))
     return text
+
+
+def _header_ran(summary: Mapping[str, Any]) -> str:
+    """The report header's line on what ran: the machine, the precision (``auto`` with its reason) and the seeds."""
+    from .results import what_ran
+
+    machine, ran = what_ran(summary)
+    return f"{machine}{ran}".replace("; trained", " · trained").replace("; seeds", " · seeds")
 
 
 def write_index(out: Path, summary: Mapping[str, Any]) -> Path:
@@ -211,10 +228,11 @@ def write_index(out: Path, summary: Mapping[str, Any]) -> Path:
     body = (f"<!doctype html><html><head><meta charset='utf-8'><title>shortcutlab report · {html.escape(summary['preset'])}</title>"
             f"<style>{_CSS}</style></head><body>"
             f"<h1>shortcutlab study report</h1><p class='sub'>preset <code>{html.escape(summary['preset'])}</code> · "
-            f"{html.escape(summary.get('created', ''))} · overrides <code>{html.escape(str(summary.get('overrides') or {}))}</code></p>"
+            f"{html.escape(summary.get('created', ''))} · overrides <code>{html.escape(str(summary.get('overrides') or {}))}</code>"
+            f" · {html.escape(_header_ran(summary))}</p>"
             f"{_banner(summary)}<p>{html.escape(_data_sentence(summary))}</p>"
-            f"<div class='results'>{_results_html(summary, out)}</div>"
             f"{_all_claims(out, summary)}"
+            f"<h2>The run</h2><div class='results'>{_results_html(summary, out)}</div>"
             f"<h2>Notebooks</h2>"
             f"<div class='scroll'><table><tr><th>notebook</th><th>status</th><th>time</th><th>finding</th></tr>"
             f"{''.join(rows)}</table></div>"
@@ -231,7 +249,9 @@ window.addEventListener('load', () => {
       shown: i.getBoundingClientRect().width, room: i.parentElement.closest('figure,div,section,body').clientWidth}));
   const boxes = [...document.querySelectorAll('table')].map(t => ({inScroll: !!t.closest('.scroll'),
       right: (t.closest('.scroll') || t).getBoundingClientRect().right, width: t.getBoundingClientRect().width}));
-  const out = {viewport: vw, pageWidth: document.documentElement.scrollWidth, imgs, tables: boxes};
+  const th = [...document.querySelectorAll('#claims th')].find(e => e.textContent.trim() === 'verdict');
+  const verdict = th ? {left: th.getBoundingClientRect().left, right: th.getBoundingClientRect().right} : null;
+  const out = {viewport: vw, pageWidth: document.documentElement.scrollWidth, imgs, tables: boxes, verdict};
   const pre = document.createElement('pre'); pre.id = 'layout-metrics'; pre.textContent = JSON.stringify(out);
   document.body.appendChild(pre);
 });
@@ -241,8 +261,9 @@ window.addEventListener('load', () => {
 def check_layout(index_html: str | Path, *, width: int = 1280, chromium: str | None = None,
                  screenshot: str | Path | None = None, height: int = 2400) -> dict:
     """Open a report's ``index.html`` in headless Chromium and measure it: the page's width against the window's
-    (a table that overflows the body makes the page wider), and each image's shown width against its natural
-    width and the room it has. Optionally saves a screenshot. Needs a Chromium binary (``chromium``)."""
+    (a table that overflows the body makes the page wider), each image's shown width against its natural width and
+    the room it has, and where the claims table's verdict column sits (``verdict``: its left and right edge).
+    Optionally saves a screenshot. Needs a Chromium binary (``chromium``)."""
     import json
     import re
     import shutil

@@ -195,23 +195,31 @@ def _engine_lines(summary: Mapping[str, Any], report_dir: Path) -> list[str]:
                 f"notebooks in {nb_s / 60:.1f} min{side}: {(wall + nb_s) / 60:.1f} min in all."]
 
 
+def what_ran(summary: Mapping[str, Any]) -> tuple[str, str]:
+    """The machine a run trained on, and what it trained in: ``(machine, "; trained in fp32 (auto: …; contrastive
+    pretraining fp32) on cpu; seeds 0, 1, 2")``, as the results block and the report's header say them."""
+    m = summary.get("machine") or {}
+    machine = (f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, torch {m.get('torch', '?')}"
+               + (f", {m['gpu']}" if m.get("gpu") else "")) if m else "machine not recorded"
+    prec = summary.get("precision") or {}
+    seeds = ((summary.get("config") or {}).get("train") or {}).get("seeds")
+    auto = f"auto: {prec['why']}; " if prec.get("requested") == "auto" and prec.get("why") else ""
+    ran = ((f"; trained in {prec['train']} ({auto}contrastive pretraining {prec['contrastive']}) on {prec['device']}"
+            if prec else "; precision not recorded")
+           + (f"; seeds {', '.join(map(str, seeds))}" if seeds else ""))
+    return machine, ran
+
+
 def results_block(summary: Mapping[str, Any], *, source: str = "", report_dir: str | Path | None = None,
                   claims: bool = True) -> str:
     """Markdown between :data:`BEGIN` and :data:`END`: stamp, one row per notebook (status, time, finding), the
     run's time (with ``report_dir``: its ``engine.json`` when Ray trained the jobs), the claims of every notebook
     (read from ``report_dir``'s ``claims.csv`` tables; ``claims=False`` leaves them to the caller, as the report's
     index does), and every recorded value."""
-    m = summary.get("machine") or {}
-    machine = (f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, torch {m.get('torch', '?')}"
-               + (f", {m['gpu']}" if m.get("gpu") else "")) if m else "machine not recorded"
     overrides = summary.get("overrides") or {}
     src = source or f"reports/{summary['preset']}"
     begin, end = markers(summary["preset"])
-    prec = summary.get("precision") or {}
-    seeds = ((summary.get("config") or {}).get("train") or {}).get("seeds")
-    ran = ((f"; trained in {prec['train']} (contrastive pretraining {prec['contrastive']}) on {prec['device']}"
-            if prec else "; precision not recorded")
-           + (f"; seeds {', '.join(map(str, seeds))}" if seeds else ""))
+    machine, ran = what_ran(summary)
     lines = [begin, "",
              f"Run of {summary.get('created', '?')}, preset `{summary['preset']}`"
              + (f" with overrides `{json.dumps(overrides, sort_keys=True)}`" if overrides else "")

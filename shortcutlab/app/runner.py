@@ -133,11 +133,12 @@ def _run_all(nbs: Sequence[Path], one, jobs: int, fail_fast: bool, bar) -> list[
 def _precision(cfg) -> dict:
     """The arithmetic the run trained in, ``auto`` resolved on this machine's device (bf16 where the CPU or GPU has
     it natively, fp32 elsewhere): the numbers differ across CPUs partly because of it."""
-    from ..train import resolve_device, resolve_precision
+    from ..train import bf16_reason, resolve_device, resolve_precision
 
     dev = resolve_device(cfg.train.device)
     return {"device": dev.type, "train": resolve_precision(cfg.train.precision, dev),
-            "contrastive": resolve_precision(cfg.contrastive.precision, dev)}
+            "contrastive": resolve_precision(cfg.contrastive.precision, dev), "requested": cfg.train.precision,
+            "why": bf16_reason(dev)}
 
 
 def _registry() -> dict:
