@@ -8,10 +8,10 @@ from shortcutlab.study.findings import _change, _claim_sentence
 
 
 def test_the_verb_follows_the_intervals():
-    assert _change((0.80, 0.90), (0.40, 0.50)) == "drops to"
-    assert _change((0.40, 0.50), (0.80, 0.90)) == "rises to"
-    assert _change((0.40, 0.60), (0.45, 0.65)) == "shows no clear change, at"
-    assert _change((0.45, 0.55), (0.45, 0.55)) == "shows no clear change, at"  # a tie at chance
+    assert _change((0.80, 0.90), (0.40, 0.50)) == "a clear drop"
+    assert _change((0.40, 0.50), (0.80, 0.90)) == "a clear rise"
+    assert _change((0.40, 0.60), (0.45, 0.65)) == "no clear change: the intervals overlap"
+    assert _change((0.45, 0.55), (0.45, 0.55)) == "no clear change: the intervals overlap"  # a tie at chance
 
 
 def _claims(effect, lo, hi, verdict, test="greater"):
@@ -47,11 +47,12 @@ def test_a_model_at_chance_does_not_drop():
                            "role": ["primary"] * 4 + ["secondary"],
                            "note": ["", "", "", "the phantom has no such structure", ""]})
     out = findings.contextual_bias(runs, claims)
-    assert "shows no clear change, at 0.51" in out["finding"] and "drops" not in out["finding"]
+    assert out["finding"].startswith("Full's AUC is 0.49 with the cue as in training and 0.51 with it decorrelated "
+                                     "(no clear change: the intervals overlap)") and "drop" not in out["finding"]
     # primary rows only; the n/a claim is not counted; a row with a note counts as its verdict
     assert out["claims_holding"] == "1/3"
     full.metrics["test_decorrelated"] = m(0.30, 0.22, 0.38)
-    assert "drops to 0.30" in findings.contextual_bias(runs, claims)["finding"]
+    assert "and 0.30 with it decorrelated (a clear drop)" in findings.contextual_bias(runs, claims)["finding"]
 
 
 def test_a_note_says_when_the_text_will_not_match(tmp_path):

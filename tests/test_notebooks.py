@@ -64,9 +64,10 @@ def test_every_notebook_runs_under_smoke(smoke_report):
     assert names == [p.name for p in discover_notebooks()]
     # what ran is recorded: the arithmetic (auto resolved on this machine) and the claims registry read
     from shortcutlab.study.registry import VERSION, registry_hash
-    from shortcutlab.train import native_bf16
+    from shortcutlab.train import bf16_reason, native_bf16
     assert summary["precision"] == {"device": "cpu", "train": "bf16" if native_bf16("cpu") else "fp32",
-                                    "contrastive": "bf16" if native_bf16("cpu") else "fp32"}
+                                    "contrastive": "bf16" if native_bf16("cpu") else "fp32", "requested": "auto",
+                                    "why": bf16_reason("cpu")}
     assert summary["registry"]["version"] == VERSION and summary["registry"]["hash"] == registry_hash()
     for e in summary["notebooks"]:
         assert e["results"].get("finding"), f"{e['notebook']} recorded no finding"

@@ -34,14 +34,14 @@ def _holding(claims: pd.DataFrame) -> str:
 
 
 def _change(before: tuple[float, float], after: tuple[float, float]) -> str:
-    """The verb between two values from their 95 % CIs: ``drops to`` / ``rises to`` when the intervals do not
-    overlap, else ``shows no clear change, at`` (a tie or noise is never a direction)."""
+    """What happened between two values, from their 95 % CIs: ``a clear drop`` / ``a clear rise`` when the intervals
+    do not overlap, else ``no clear change: the intervals overlap`` (a tie or noise is never a direction)."""
     (blo, bhi), (alo, ahi) = before, after
     if ahi < blo:
-        return "drops to"
+        return "a clear drop"
     if alo > bhi:
-        return "rises to"
-    return "shows no clear change, at"
+        return "a clear rise"
+    return "no clear change: the intervals overlap"
 
 
 def _claim_sentence(claims: pd.DataFrame, claim_id: str, up: str, down: str, what: str, unit: str = "") -> str:
@@ -104,8 +104,8 @@ def contextual_bias(runs: RunSet, claims: pd.DataFrame, *, report=None) -> dict[
         d, d_lo, d_hi = _auc(full, "test_decorrelated")
         values["auc_cm_full_decorrelated"] = d
         verb = _change((a_lo, a_hi), (d_lo, d_hi))
-        values["finding"] = (f"Full AUC {a:.2f} with the cue as in training {verb} {d:.2f} with it decorrelated; "
-                             f"{_holding(claims)} primary claims hold")
+        values["finding"] = (f"Full's AUC is {a:.2f} with the cue as in training and {d:.2f} with it decorrelated "
+                             f"({verb}); {_holding(claims)} primary claims hold")
     else:  # real data: no decorrelated test set
         values["finding"] = (f"cm AUC: Full {a:.2f}, Seg {seg:.2f}, BG {bg:.2f}; {_holding(claims)} testable primary "
                              f"claims hold (the cue-decorrelated ones need a phantom)")
@@ -201,8 +201,9 @@ def dial(df: pd.DataFrame, *, report=None) -> dict[str, Any]:
     verb = _change((f["auc_lo"], f["auc_hi"]), (f["auc_decorrelated_lo"], f["auc_decorrelated_hi"]))
     return _record({"gap_full_at_max": f["bg_gap"], "gap_seg_at_max": s["bg_gap"],
                     "decorrelated_drop_full": f["auc"] - f["auc_decorrelated"],
-                    "finding": f"at strength {st}: Full AUC {f['auc']:.2f} {verb} {f['auc_decorrelated']:.2f} "
-                               f"decorrelated, BG-gap {f['bg_gap']:.2f} (Seg {s['bg_gap']:.2f})"}, report)
+                    "finding": f"At strength {st}, Full's AUC is {f['auc']:.2f} as trained and "
+                               f"{f['auc_decorrelated']:.2f} with the cue decorrelated ({verb}); its BG-gap is "
+                               f"{f['bg_gap']:.2f} (Seg's {s['bg_gap']:.2f})"}, report)
 
 
 def audit(audits, *, report=None) -> dict[str, Any]:
