@@ -1,6 +1,6 @@
 """The CPU bench table of docs/performance.md, generated from stored runs of ``shortcutlab bench`` (no figure typed by hand).
 
-    python scripts/bench_report.py benchmarks/cpu/2026-11-29-epyc --readme docs/performance.md
+    python scripts/bench_report.py benchmarks/cpu/<runs> --readme docs/performance.md
 
 Reads ``run*.json`` in the folder (each the ``--out`` of one ``shortcutlab bench --preset smoke``, run back to back),
 and writes, between the page's markers, one row per figure: each run's median [interval], the target and

@@ -107,6 +107,10 @@ def test_new_parameters_name_themselves(tmp_path):
         setup("smoke", {}, str(tmp_path / "r"), notebook="lesson", ANSWER_2="sometimes")
     with pytest.raises(ShortcutlabError, match=r"'strengths' parameter of dose_response_runs.*non-empty list.*Got \[\]"):
         lesson.dose_response_runs(st, [])
+    with pytest.raises(ShortcutlabError, match=r"'cure'.*'balanced'.*'swap'"):
+        load_preset("lesson", overrides={"lesson.cure": "swap"})
+    with pytest.raises(ShortcutlabError, match=r"'strength' parameter of truth_share.*Got 1.5"):
+        lesson.truth_share(1.5)
     with pytest.raises(ShortcutlabError, match=r"'measure' parameter of DialSlider.*'auc', 'accuracy'.*'auroc'"):
         DialSlider(st, None, measure="auroc")
 

@@ -53,4 +53,5 @@ def test_every_example_of_the_audit_docs_runs(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "input pipeline:" in out and "JPEG 8-bit RGB" in out and "class order 0: PLAX, 1: PSAX" in out
     assert ran["python"] >= 3 and ran["bash"] >= 5
+    assert "each image's 1 channel repeated into the model's 3" in out  # the grey folder into an RGB network, said
     assert namespace["result"].info["classes"] == sorted(["PLAX", "PSAX", "A2C", "A4C"])

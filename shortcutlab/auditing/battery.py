@@ -347,7 +347,10 @@ def audit(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mapping[
     from .entry import input_steps
 
     pipeline = list(reading) if reading else input_steps(data)
-    pipeline += [f"the model's preprocessing: {prepared.preprocess.describe()}", f"head: {head}",
+    chans = prepared.preprocess.channels
+    repeat = ([f"each image's {x.shape[1]} channel repeated into the model's {chans}"]
+              if chans is not None and x.shape[1] == 1 and chans != 1 else [])
+    pipeline += repeat + [f"the model's preprocessing: {prepared.preprocess.describe()}", f"head: {head}",
                  f"run on {dev.type}, batches of {batch_size}"]
     info = {"model": name, "data": data.name, "n_images": len(y), "classes": list(data.class_names), "head": head,
             "object_region": "box" if "box" in (data.meta.get("object_region") or []) and masks is None else "mask",
@@ -410,7 +413,6 @@ def _maps(prepared, xc, mc, tc, yc, class_names, layer, reshape, method, x1, *, 
     """The CAMs of the mapped images, the localisation table per class (each metric beside its floor and
     ceiling) and the per-image normalized AKS the ``on_object`` test reads."""
     import pandas as pd
-    from ..saliency import compute_cams
 
     cam_maps = compute_cams(prepared, xc, targets=tc, method=method, layer=layer, batch_size=64,
                             reshape_transform=reshape)
