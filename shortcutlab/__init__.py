@@ -21,6 +21,7 @@ _WHERE = {
     "AuditBrowser": ".app.widgets", "DialSlider": ".app.widgets", "PredictFirst": ".app.widgets",
     "SaliencyBrowser": ".app.widgets",
     "AuditResult": ".auditing", "Preprocess": ".auditing", "audit": ".auditing", "load_model": ".auditing",
+    "discover": ".auditing", "DiscoveryResult": ".auditing",
     "Config": ".config", "available_presets": ".config", "load_preset": ".config",
     "ImageSet": ".data", "calibrate_cmr": ".data", "load_acdc": ".data", "load_manifest": ".data",
     "load_tmed2": ".data", "make_cmr": ".data", "make_echo": ".data",
@@ -33,7 +34,7 @@ __all__ = ["__version__", "ShortcutlabError", "DataError", "CacheError", "Config
            "available_presets", "ImageSet", "Report", "open_report", "make_cmr", "make_echo", "calibrate_cmr",
            "load_acdc", "load_manifest", "load_tmed2", "Study", "Condition", "register_condition",
            "unregister_condition", "get_condition", "list_conditions", "setup", "SaliencyBrowser", "DialSlider", "PredictFirst",
-           "audit", "AuditResult", "Preprocess", "load_model", "AuditBrowser"]
+           "audit", "AuditResult", "Preprocess", "load_model", "AuditBrowser", "discover", "DiscoveryResult"]
 
 
 def __getattr__(name: str) -> Any:

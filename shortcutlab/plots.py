@@ -479,3 +479,76 @@ def audit_case(result, i: int, *, frame: int = 0):
         axes[2].set_title("CAM of the prediction", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def discovery_cluster(result, cluster: int, *, frame: int = 0):
+    """One cluster of a discovery (:func:`~shortcutlab.auditing.discover`): its mean map with its region outlined,
+    then its exemplars (the discovery images whose maps are nearest the cluster's mean) with the region outlined on
+    each; the title gives the region's verdict."""
+    import matplotlib.pyplot as plt
+
+    if result.data is None:
+        raise ShortcutlabError("discovery_cluster needs the result's images (DiscoveryResult.data).")
+    if isinstance(cluster, bool) or not isinstance(cluster, (int, np.integer)) or \
+            int(cluster) not in result.arrays["regions"]:
+        raise param_error("cluster", "discovery_cluster", f"a cluster among {sorted(result.arrays['regions'])}",
+                          cluster)
+    reg = result.arrays["regions"][int(cluster)]
+    row = result.clusters.loc[int(cluster)]
+    ex = list(reg["exemplars"])
+    fig, axes = plt.subplots(1, 1 + len(ex), figsize=(1.7 * (1 + len(ex)), 2.2))
+    axes = np.atleast_1d(axes)
+    axes[0].imshow(reg["mean"], cmap="magma")
+    axes[0].contour(reg["cells"].astype(float), levels=[0.5], colors="cyan", linewidths=1.0)
+    axes[0].set_title(f"cluster {int(cluster)} mean map", fontsize=7)
+    pix = reg["pixels"].numpy().astype(float)
+    pred = result.arrays["pred"]
+    names = result.info["classes"]
+    for ax, i in zip(axes[1:], ex):
+        img = result.data.float_images(torch.tensor([int(i)]))[0]
+        ax.imshow(img[min(frame, img.shape[0] - 1)].numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.contour(pix, levels=[0.5], colors="cyan", linewidths=0.8)
+        ax.set_title(f"#{int(i)} pred {names[int(pred[int(i)])]}", fontsize=7)
+    for ax in axes:
+        ax.axis("off")
+    verdict = "reads this region" if bool(row["reads"]) else str(row["verdict"])
+    eff = "" if row["verdict"] == "not tested" else (f": {100 * row['effect']:+.1f} points "
+                                                     f"[{100 * row['lo']:.1f}, {100 * row['hi']:.1f}]")
+    fig.suptitle(f"{result.name} · {row['class']} · {int(row['size'])} images · {verdict}{eff}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_discovery(discoveries, *, max_clusters: int = 4):
+    """The clusters of one discovery or a mapping of them, one row each (up to ``max_clusters`` per model: those whose
+    region reads first, then the largest): mean map and exemplars with the region outlined."""
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    res = {discoveries.name: discoveries} if hasattr(discoveries, "clusters") else dict(discoveries)
+    if not res:
+        raise param_error("discoveries", "plot_discovery", "a DiscoveryResult or a non-empty mapping of them",
+                          discoveries)
+    images = []
+    for r in res.values():
+        if not len(r.clusters):
+            continue
+        order = r.clusters.sort_values(["reads", "size"], ascending=[False, False]).index[:max_clusters]
+        for c in order:
+            f = discovery_cluster(r, int(c))
+            canvas = FigureCanvasAgg(f)
+            canvas.draw()
+            images.append(np.asarray(canvas.buffer_rgba()))
+            plt.close(f)
+    if not images:
+        fig, ax = plt.subplots(figsize=(4, 1))
+        ax.text(0.5, 0.5, "no clusters", ha="center", va="center")
+        ax.axis("off")
+        return fig
+    width = max(im.shape[1] for im in images)
+    fig, axes = plt.subplots(len(images), 1, figsize=(width / 100, sum(im.shape[0] for im in images) / 100))
+    for ax, im in zip(np.atleast_1d(axes), images):
+        ax.imshow(im)
+        ax.axis("off")
+    fig.subplots_adjust(0, 0, 1, 1, 0, 0)
+    return fig

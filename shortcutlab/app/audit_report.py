@@ -126,8 +126,11 @@ def _describe(pre: Mapping[str, Any]) -> str:
     return ", ".join(bits)
 
 
-def write_audit_report(results: Sequence[Any], out: str | Path, *, title: str = "shortcutlab audit") -> Path:
-    """Write ``index.html`` (with its tables, figures and ``audit.json``) for one or more audits into ``out``."""
+def write_audit_report(results: Sequence[Any], out: str | Path, *, title: str = "shortcutlab audit",
+                       discoveries: Sequence[Any] = ()) -> Path:
+    """Write ``index.html`` (with its tables, figures and ``audit.json``) for one or more audits into ``out``;
+    ``discoveries`` (:func:`~shortcutlab.auditing.discover` results) add their sections, recorded in
+    ``discover.json``."""
     results = list(results)
     if not results:
         raise param_error("results", "write_audit_report", "at least one AuditResult", results)
@@ -142,11 +145,21 @@ def write_audit_report(results: Sequence[Any], out: str | Path, *, title: str = 
         sections.append(_section(r, files))
         record[r.name] = {"overall": r.overall, "summary": r.summary, "tests": r.record(), "info": r.info,
                           "files": files}
+    if discoveries:
+        from .discover_report import discovery_files, discovery_section
+
+        record_d = {}
+        for d in discoveries:
+            files = discovery_files(d, out)
+            sections.append(discovery_section(d, files))
+            record_d[d.name] = {**d.record(), "info": d.info, "files": files}
+        atomic_json(out / "discover.json", to_jsonable(record_d))
     atomic_json(out / "audit.json", to_jsonable(record))
     top = "".join(f"<tr><td>{html.escape(r.name)}</td><td class='wrap'><b>{html.escape(r.overall)}</b>. "
                   f"{html.escape(r.summary)}</td></tr>" for r in results)
     meaning = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}.</li>" for k, v in VERDICT_MEANING.items())
     tests = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in _TEST_HELP.items())
+    more = " · <a href='discover.json'>discover.json</a>" if discoveries else ""
     body = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
             f"<p class='sub'>Does the model read the background? Each test keeps every image's object (its mask) and "
@@ -156,7 +169,7 @@ def write_audit_report(results: Sequence[Any], out: str | Path, *, title: str = 
             f"<section><h2>What the tests and verdicts mean</h2><ul>{tests}</ul><ul>{meaning}</ul>"
             f"<p>Every interval is a bootstrap over the test images (seeded); the margin is the smallest effect "
             f"the audit calls a difference.</p></section>"
-            f"<p><a href='audit.json'>audit.json</a></p></body></html>")
+            f"<p><a href='audit.json'>audit.json</a>{more}</p></body></html>")
     path = out / "index.html"
     atomic_write_text(path, body)
     return path

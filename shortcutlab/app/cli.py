@@ -1,4 +1,4 @@
-"""Command line: ``shortcutlab run | plan | list | bench | results | audit``."""
+"""Command line: ``shortcutlab run | plan | list | bench | results | audit | discover``."""
 from __future__ import annotations
 
 import argparse
@@ -192,7 +192,16 @@ def _cmd_audit(args) -> int:
                         max_cam_images=args.cam_images, n_boot=args.n_boot, site=site, batch_size=args.batch_size,
                         device=args.device, strip_prefix=args.strip_prefix, intensity=args.intensity,
                         resize=args.resize)
-    path = write_audit_report([result], args.out, title=f"shortcutlab audit · {Path(args.model).name}")
+    found = []
+    if args.discover:
+        from ..auditing import discover_file
+
+        found = [discover_file(args.model, result.data, arch=args.arch, preprocess=result.info["preprocess"],
+                               target_layer=args.target_layer, method=args.method, seed=args.seed,
+                               n_boot=args.n_boot, batch_size=args.batch_size, device=args.device,
+                               strip_prefix=args.strip_prefix, name=result.name)]
+    path = write_audit_report([result], args.out, title=f"shortcutlab audit · {Path(args.model).name}",
+                              discoveries=found)
     print("input pipeline:\n" + "\n".join(f"  {i}. {st}" for i, st in enumerate(result.info["pipeline"], 1)))
     print(f"{result.name}: {result.overall}. {result.summary}")
     print(f"report: {path}")
@@ -200,6 +209,34 @@ def _cmd_audit(args) -> int:
     if hit:
         print(f"shortcutlab: audit failed: --fail-on {','.join(hit)} matched (overall_code "
               f"{result.overall_code!r}, sanity_ok {result.sanity_ok})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_discover(args) -> int:
+    from ..auditing import discover_file
+    from .discover_report import write_discover_report
+
+    codes = [c.strip() for c in (args.fail_on or "").split(",") if c.strip()]
+    bad = [c for c in codes if c != "reads-region"]
+    if bad:
+        raise ShortcutlabError(f"The '--fail-on' option of discover must be reads-region. Got {bad[0]!r} instead.")
+    pre = {"size": args.size, "channels": args.channels, "mean": _floats(args.mean, "mean"),
+           "std": _floats(args.std, "std"), "zscore": args.zscore}
+    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    result = discover_file(args.model, args.data, arch=args.arch, size=args.size, read_size=args.read_size,
+                           classes=classes, preprocess=pre, target_layer=args.target_layer, method=args.method,
+                           grid=args.grid, max_clusters=args.max_clusters, fill=args.fill,
+                           placements=args.placements, min_cluster=args.min_cluster, margin=args.margin,
+                           n_boot=args.n_boot, seed=args.seed, batch_size=args.batch_size, device=args.device,
+                           strip_prefix=args.strip_prefix, intensity=args.intensity, resize=args.resize)
+    path = write_discover_report([result], args.out, title=f"shortcutlab discover · {Path(args.model).name}")
+    print("input pipeline:\n" + "\n".join(f"  {i}. {st}" for i, st in enumerate(result.info["pipeline"], 1)))
+    print(f"{result.name}: {result.summary}")
+    print(f"report: {path}")
+    if "reads-region" in codes and result.reading_regions:
+        print(f"shortcutlab: discover failed: --fail-on reads-region matched ({len(result.reading_regions)} region(s) "
+              f"read)", file=sys.stderr)
         return 1
     return 0
 
@@ -217,10 +254,46 @@ def _fail_on(text: str) -> list[str]:
     return codes
 
 
+def _model_and_data_options(a: argparse.ArgumentParser, *, masks: bool) -> None:
+    """The options ``audit`` and ``discover`` share: the model file, the images and how they are read, and the
+    model's preprocessing."""
+    a.add_argument("--model", required=True, help="a state dict (.pt/.pth/.bin/.safetensors, with --arch), a "
+                   "TorchScript file, or a torch.export program (.pt2)")
+    a.add_argument("--arch", default="", help="the architecture of a state dict: a timm name (resnet18), "
+                   "torchvision.<name> (torchvision.resnet18) or a study model (sl_cnn)")
+    a.add_argument("--strip-prefix", default="", metavar="PREFIX",
+                   help="remove PREFIX from the state dict's keys first (a Lightning checkpoint's 'model.')")
+    a.add_argument("--data", required=True, help=(
+        "a manifest CSV (image, mask or box, label columns) or a class folder with <name>_mask.<ext> beside each "
+        "image" if masks else "a class folder (one folder per class, no masks needed) or a manifest CSV (image and "
+        "label columns)") + "; PNG (8/16-bit), JPEG, TIFF, .npy, NIfTI, read with their channels and bit depth")
+    if masks:
+        a.add_argument("--site", default="", help="masked images from another site (a manifest or class folder): each "
+                       "object is also shown on one of their backgrounds")
+    a.add_argument("--classes", default="", help="the model's class order, index 0 first, comma-separated (default: "
+                   "the labels, sorted; printed and stored in audit.json): a model whose index 0 is 'normal' needs "
+                   "--classes normal,abnormal")
+    a.add_argument("--intensity", default="raw", help="how pixel values become the model's: raw (default: 8-bit "
+                   "/255, 16-bit /65535, floats as stored), percentile (each image's 1st-99th percentile to 0-1), "
+                   "or window:LO,HI (stored values LO..HI to 0-1, e.g. window:-1000,400 for CT)")
+    a.add_argument("--resize", default="squash", choices=["squash", "pad", "crop"],
+                   help="how an image that is not square reaches --size: squash (default; aspect not kept), pad "
+                        "(zeros to a square first) or crop (the centre square)")
+    a.add_argument("--size", type=int, default=128, help="the model's input size in pixels; the images and masks are "
+                   "read at it (default 128)")
+    a.add_argument("--read-size", type=int, default=None, help="read the images and masks at this size instead; the "
+                   "model still gets --size (a bilinear resize, stated in the report)")
+    a.add_argument("--channels", type=int, default=None, help="the model's input channels (default: from the "
+                   "state dict's first convolution; a grayscale image is repeated to fill them)")
+    a.add_argument("--mean", default="", help="per-channel mean, comma-separated (with --std)")
+    a.add_argument("--std", default="", help="per-channel std, comma-separated (with --mean)")
+    a.add_argument("--zscore", action="store_true", help="normalize each image by its own mean and std instead")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="shortcutlab", description="Shortcut learning study: run the notebooks, "
                                 "plan their jobs, list notebooks and presets, benchmark, print a run's results, "
-                                "audit your own model.")
+                                "audit your own model, find the regions it reads without masks.")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="execute the notebooks with papermill into reports/<preset>/")
     r.add_argument("--preset", default="default", help="a preset name (smoke, default, paper, lesson, acdc, tmed2: "
@@ -271,35 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "unreadable file). audit.json holds overall_code (reads-background, clean, "
                                    "inconclusive, one-class), sanity_ok, the class order and each test's "
                                    "verdict_code.")
-    a.add_argument("--model", required=True, help="a state dict (.pt/.pth/.bin/.safetensors, with --arch), a "
-                   "TorchScript file, or a torch.export program (.pt2)")
-    a.add_argument("--arch", default="", help="the architecture of a state dict: a timm name (resnet18), "
-                   "torchvision.<name> (torchvision.resnet18) or a study model (sl_cnn)")
-    a.add_argument("--strip-prefix", default="", metavar="PREFIX",
-                   help="remove PREFIX from the state dict's keys first (a Lightning checkpoint's 'model.')")
-    a.add_argument("--data", required=True, help="a manifest CSV (image, mask or box, label columns) or a class "
-                   "folder with <name>_mask.<ext> beside each image; PNG (8/16-bit), JPEG, TIFF, .npy, NIfTI, read "
-                   "with their channels and bit depth")
-    a.add_argument("--site", default="", help="masked images from another site (a manifest or class folder): each "
-                   "object is also shown on one of their backgrounds")
-    a.add_argument("--classes", default="", help="the model's class order, index 0 first, comma-separated (default: "
-                   "the labels, sorted; printed and stored in audit.json): a model whose index 0 is 'normal' needs "
-                   "--classes normal,abnormal")
-    a.add_argument("--intensity", default="raw", help="how pixel values become the model's: raw (default: 8-bit "
-                   "/255, 16-bit /65535, floats as stored), percentile (each image's 1st-99th percentile to 0-1), "
-                   "or window:LO,HI (stored values LO..HI to 0-1, e.g. window:-1000,400 for CT)")
-    a.add_argument("--resize", default="squash", choices=["squash", "pad", "crop"],
-                   help="how an image that is not square reaches --size: squash (default; aspect not kept), pad "
-                        "(zeros to a square first) or crop (the centre square)")
-    a.add_argument("--size", type=int, default=128, help="the model's input size in pixels; the images and masks are "
-                   "read at it (default 128)")
-    a.add_argument("--read-size", type=int, default=None, help="read the images and masks at this size instead; the "
-                   "model still gets --size (a bilinear resize, stated in the report)")
-    a.add_argument("--channels", type=int, default=None, help="the model's input channels (default: from the "
-                   "state dict's first convolution; a grayscale image is repeated to fill them)")
-    a.add_argument("--mean", default="", help="per-channel mean, comma-separated (with --std)")
-    a.add_argument("--std", default="", help="per-channel std, comma-separated (with --mean)")
-    a.add_argument("--zscore", action="store_true", help="normalize each image by its own mean and std instead")
+    _model_and_data_options(a, masks=True)
     a.add_argument("--target-layer", default="", help="the CAM layer's dotted name (default: found for ResNet, "
                    "DenseNet, EfficientNet, ConvNeXt, ViT)")
     a.add_argument("--method", default="gradcam", help="grad-cam method (gradcam, gradcam++, layercam, ...)")
@@ -313,8 +358,42 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--fail-on", default="", metavar="CODES",
                    help="exit 1 when the answer matches any of these comma-separated codes: reads-background, "
                         "inconclusive, one-class, maps-fail-sanity (for CI; default: never)")
+    a.add_argument("--discover", action="store_true", help="also find the regions the model reads without the "
+                   "masks (the discover command's clusters and counterfactual tests), as a section of the report")
     a.add_argument("--out", default="reports/audit", help="report folder (default reports/audit)")
     a.set_defaults(func=_cmd_audit)
+    d = sub.add_parser("discover", help="which regions does my classifier read? no masks needed: clusters of its "
+                       "maps, each region tested with a counterfactual", description="Find the regions a model file "
+                       "reads on unmasked images: its saliency maps clustered per predicted class (spectral "
+                       "clustering, the eigengap choosing how many), each cluster's region named on half of the "
+                       "images and tested on the other half (the region replaced, against the same shape elsewhere), "
+                       "with a verdict, an interval and Holm over the regions. Exit codes: 0 it ran and no --fail-on "
+                       "code matched; 1 --fail-on reads-region matched; 2 an error.")
+    _model_and_data_options(d, masks=False)
+    from ..auditing.discover import FILLS, MARGIN
+
+    d.add_argument("--target-layer", default="", help="the CAM layer's dotted name (default: found for ResNet, "
+                   "DenseNet, EfficientNet, ConvNeXt, ViT)")
+    d.add_argument("--method", default="gradcam", help="grad-cam method (gradcam, gradcam++, layercam, ...)")
+    d.add_argument("--grid", type=int, default=16, help="cells per side of the pooled maps (default 16)")
+    d.add_argument("--max-clusters", type=int, default=6, help="the most clusters per predicted class (default 6)")
+    d.add_argument("--fill", default="local", choices=list(FILLS), help="what replaces a region: local (default: "
+                   "the median of the pixels just outside it), blur, or donor (another image's pixels there)")
+    d.add_argument("--placements", type=int, default=8, help="positions of the same shape elsewhere, the placebo "
+                   "(at least 8; default 8)")
+    d.add_argument("--min-cluster", type=int, default=5, help="images a cluster needs to be tested, on each half "
+                   "(default 5)")
+    d.add_argument("--margin", type=float, default=MARGIN, help=f"the smallest effect called reading, in "
+                   f"probability (default the registered {MARGIN}; another value is stated in the report)")
+    d.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates of every interval")
+    d.add_argument("--seed", type=int, default=0, help="seed of the split, the placements and the bootstrap")
+    d.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
+    d.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="where the model runs (auto: cuda when available); every input follows the model")
+    d.add_argument("--fail-on", default="", metavar="CODES", help="exit 1 when the code matches: reads-region "
+                   "(any region reads; for CI; default: never)")
+    d.add_argument("--out", default="reports/discover", help="report folder (default reports/discover)")
+    d.set_defaults(func=_cmd_discover)
     return p
 
 

@@ -15,7 +15,7 @@ from .battery import AuditResult, audit
 from .model import Preprocess, load_model
 
 __all__ = ["audit_file", "audit_models", "audit_runs", "load_audit_data", "answers", "tests_table", "backgrounds_table",
-           "localisation_table", "input_steps"]
+           "localisation_table", "input_steps", "discover_file", "discover_models", "discovery_table", "model_and_data"]
 
 
 def load_audit_data(data: str | Path | ImageSet, *, size: int = 128, classes: Sequence[str] | None = None,
@@ -53,29 +53,62 @@ def audit_file(model: str | Path, data: str | Path | ImageSet, *, arch: str = ""
     otherwise. ``classes`` is the model's class order (index 0 first; default: the labels sorted, stated in the
     report). The input pipeline, every step from the file to the model, is in ``info['pipeline']``. A TorchScript
     model runs no hooks, so its CAM tests are skipped and say so."""
+    net, ds, pre, steps, kind = model_and_data(model, data, arch=arch, size=size, read_size=read_size,
+                                               classes=classes, preprocess=preprocess, device=device,
+                                               strip_prefix=strip_prefix, intensity=intensity, resize=resize,
+                                               where="audit_file")
+    cams = kw.pop("cams", kind != "torchscript")
+    return audit(net, ds, preprocess=pre, name=name or Path(model).name, cams=cams, reading=steps, **kw)
+
+
+def discover_file(model: str | Path, data: str | Path | ImageSet, *, arch: str = "", size: int | None = None,
+                  read_size: int | None = None, classes: Sequence[str] | None = None,
+                  preprocess: Preprocess | Mapping[str, Any] | None = None, name: str = "", device: str = "cpu",
+                  strip_prefix: str = "", intensity: str = "raw", resize: str = "squash", **kw):
+    """:func:`~shortcutlab.auditing.discover` on the model in the file ``model`` and ``data`` (a class folder or a
+    manifest, masks not needed), read as :func:`audit_file` reads them. A TorchScript model runs no hooks, so it
+    has no maps to cluster: export it with ``torch.export`` (``.pt2``)."""
+    from .discover import discover
+    from .model import model_kind
+
+    if model_kind(model) == "torchscript":
+        raise ShortcutlabError(f"The 'model' parameter of discover_file is a TorchScript file ({str(model)!r}), which "
+                               f"runs no forward hooks, so it has no maps to cluster. Export it with torch.export "
+                               f"(.pt2), or give its state dict with --arch.")
+    net, ds, pre, steps, _ = model_and_data(model, data, arch=arch, size=size, read_size=read_size, classes=classes,
+                                            preprocess=preprocess, device=device, strip_prefix=strip_prefix,
+                                            intensity=intensity, resize=resize, where="discover_file")
+    return discover(net, ds, preprocess=pre, name=name or Path(model).name, reading=steps, **kw)
+
+
+def model_and_data(model, data, *, arch: str = "", size: int | None = None, read_size: int | None = None,
+                   classes: Sequence[str] | None = None, preprocess=None, device: str = "cpu",
+                   strip_prefix: str = "", intensity: str = "raw", resize: str = "squash", where: str = "audit_file"):
+    """The model from its file on ``device`` and the images read as it saw them: ``(net, data, preprocess, input
+    steps, model kind)``, shared by :func:`audit_file` and :func:`discover_file`."""
     import torch
 
     from .._validation import check_choice
     from ..data.pixels import Pixels
     from .model import model_kind
 
-    pixels = Pixels.parse(intensity, resize, where="audit_file")
-    check_choice(device, ("auto", "cpu", "cuda"), name="device", where="audit_file")
+    pixels = Pixels.parse(intensity, resize, where=where)
+    check_choice(device, ("auto", "cpu", "cuda"), name="device", where=where)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     elif device == "cuda" and not torch.cuda.is_available():
-        raise ShortcutlabError("The 'device' parameter of audit_file is 'cuda', but torch sees no CUDA device here; "
-                               "use 'cpu' or 'auto'.")
+        raise ShortcutlabError(f"The 'device' parameter of {where} is 'cuda', but torch sees no CUDA device here; "
+                               f"use 'cpu' or 'auto'.")
 
-    model_kind(model)  # a missing or unreadable model file is said before the data are read
+    kind = model_kind(model)  # a missing or unreadable model file is said before the data are read
     pre = Preprocess.from_spec(preprocess)
     if size is not None and pre.size is not None and pre.size != size:
-        raise param_error("size", "audit_file", f"the model's input size, as preprocess['size'] ({pre.size}) says",
-                          size)
+        raise param_error("size", where, f"the model's input size, as preprocess['size'] ({pre.size}) says", size)
     size = size if size is not None else pre.size if pre.size is not None else (
         None if isinstance(data, ImageSet) else 128)
     pre = Preprocess(**{**pre.as_dict(), "size": size})
-    ds = load_audit_data(data, size=read_size or size or 128, classes=classes, intensity=intensity, resize=resize)
+    ds = load_audit_data(data, size=read_size or size or 128, classes=classes, intensity=intensity, resize=resize,
+                         where=where)
     net, kind = load_model(model, arch=arch, num_classes=ds.num_classes, in_chans=pre.channels, frames=ds.num_frames,
                            strip_prefix=strip_prefix)
     if kind != "torchscript" and arch and pre.channels is None:
@@ -83,11 +116,10 @@ def audit_file(model: str | Path, data: str | Path | ImageSet, *, arch: str = ""
         wants = int(first.shape[1]) if first is not None else None
         if wants is not None and wants != ds.num_frames and not hasattr(net, "frames"):
             pre = Preprocess(**{**pre.as_dict(), "channels": wants})  # a grayscale image into an RGB network
-    cams = kw.pop("cams", kind != "torchscript")
     if device != "cpu":
         net = net.to(device)
     steps = input_steps(ds, None if isinstance(data, ImageSet) else pixels, classes_given=classes is not None)
-    return audit(net, ds, preprocess=pre, name=name or Path(model).name, cams=cams, reading=steps, **kw)
+    return net, ds, pre, steps, kind
 
 
 def input_steps(data: ImageSet, pixels=None, *, classes_given: bool = False) -> list[str]:
@@ -139,17 +171,7 @@ def audit_models(models: Sequence[str], data: str, *, study=None, arch: str = ""
     if isinstance(models, str) or not isinstance(models, Sequence) or not models:
         raise param_error("MODELS", where, "a non-empty list like ['study:full', 'study:seg'] or ['my_model.pt']",
                           models)
-    if isinstance(data, str) and data.startswith("study:"):
-        parts = data.split(":")
-        if study is None or len(parts) != 3:
-            raise param_error("DATA", where, "'study:<cohort>:<split>' (e.g. 'study:cm:test') with a study, or a "
-                              "manifest CSV / class folder", data)
-        splits = study.data(parts[1])
-        if parts[2] not in splits:
-            raise param_error("DATA", where, f"a split among {', '.join(map(repr, splits))}", parts[2])
-        ds = splits[parts[2]]
-    else:
-        ds = load_audit_data(data, size=int((preprocess or {}).get("size") or 128), where=where)
+    ds = _notebook_data(data, study, preprocess, where)
     m = study.cfg.metrics if study is not None else None
     out: dict[str, AuditResult] = {}
     for spec in models:
@@ -170,6 +192,74 @@ def audit_models(models: Sequence[str], data: str, *, study=None, arch: str = ""
             out[Path(spec).name] = audit_file(spec, ds, arch=arch, preprocess=preprocess, target_layer=target_layer,
                                               seed=seed, n_boot=m.n_bootstrap if m else 1000, **kw)
     return out
+
+
+def discover_models(models: Sequence[str], data: str, *, study=None, arch: str = "",
+                    preprocess: Mapping[str, Any] | None = None, target_layer: str = "", seed: int = 0,
+                    where: str = "the notebook's parameters", **kw) -> dict[str, Any]:
+    """:func:`~shortcutlab.auditing.discover` for each of ``models`` on ``data``, as :func:`audit_models` names them
+    (``study:<condition>`` the study's model on the cm cohort at its first seed, with its own test-time input; any
+    other entry a model file); the data's masks are not used to find anything."""
+    from .discover import discover
+
+    if isinstance(models, str) or not isinstance(models, Sequence) or not models:
+        raise param_error("MODELS", where, "a non-empty list like ['study:full', 'study:seg'] or ['my_model.pt']",
+                          models)
+    ds = _notebook_data(data, study, preprocess, where)
+    m = study.cfg.metrics if study is not None else None
+    out: dict[str, Any] = {}
+    for spec in models:
+        if not isinstance(spec, str) or not spec:
+            raise param_error("MODELS", where, "names like 'study:full' or model file paths", spec)
+        if spec.startswith("study:"):
+            if study is None:
+                raise param_error("MODELS", where, "model files (a 'study:' model needs the study)", spec)
+            from ..interventions.registry import get_condition
+
+            run = audit_runs(study, [spec], where=where)[spec]
+            cond = run.condition
+            label = f"study {cond} (cm, seed {run.spec['seed']})"
+            pre = {**(preprocess or {}), "test_input": cond if get_condition(cond).test_time else "full"}
+            out[label] = discover(run.model(), ds, preprocess=pre, target_layer=target_layer, seed=seed, name=label,
+                                  n_boot=m.n_bootstrap if m else 1000, **kw)
+        else:
+            out[Path(spec).name] = discover_file(spec, ds, arch=arch, preprocess=preprocess, target_layer=target_layer,
+                                                 seed=seed, n_boot=m.n_bootstrap if m else 1000, **kw)
+    return out
+
+
+def _notebook_data(data, study, preprocess, where: str) -> ImageSet:
+    """``DATA``: ``study:<cohort>:<split>`` (with the study) or a manifest / class folder."""
+    if isinstance(data, str) and data.startswith("study:"):
+        parts = data.split(":")
+        if study is None or len(parts) != 3:
+            raise param_error("DATA", where, "'study:<cohort>:<split>' (e.g. 'study:cm:test') with a study, or a "
+                              "manifest CSV / class folder", data)
+        splits = study.data(parts[1])
+        if parts[2] not in splits:
+            raise param_error("DATA", where, f"a split among {', '.join(map(repr, splits))}", parts[2])
+        return splits[parts[2]]
+    return load_audit_data(data, size=int((preprocess or {}).get("size") or 128), where=where)
+
+
+def discovery_table(discoveries) -> "Any":
+    """Every cluster of every model: its class, size, region, excess mass, and the region's test (effect, CI,
+    verdict, Holm p, reading)."""
+    import pandas as pd
+
+    from .discover import DiscoveryResult
+
+    if isinstance(discoveries, DiscoveryResult):
+        discoveries = {discoveries.name: discoveries}
+    if not isinstance(discoveries, Mapping) or not all(isinstance(v, DiscoveryResult) for v in discoveries.values()):
+        raise param_error("discoveries", "discovery_table", "a DiscoveryResult or a mapping of them (discover_models)",
+                          type(discoveries).__name__)
+    cols = ["class", "size", "n_test", "area", "level", "excess_mass", "effect", "lo", "hi", "verdict", "p_holm",
+            "reads", "reading"]
+    rows = [r.clusters.reindex(columns=cols).assign(model=k) for k, r in discoveries.items() if len(r.clusters)]
+    if not rows:
+        return pd.DataFrame(columns=["model", "cluster", *cols]).set_index(["model", "cluster"])
+    return pd.concat(rows).rename_axis("cluster").reset_index().set_index(["model", "cluster"])
 
 
 def _results(audits: Mapping[str, AuditResult] | AuditResult) -> dict[str, AuditResult]:

@@ -150,7 +150,8 @@ def write_audit_example(root: str | Path, n: int = 48, *, size: int = 96, seed: 
     """Everything the audit's documentation runs, from the echo phantom (so each example can be tried, and is
     tested, without a download): ``manifest.csv`` of RGB JPEGs (the phantom tinted, so the three channels differ)
     with PNG masks; ``boxes.csv``, the same images with each sector's bounding box instead; ``folder/<view>/`` of
-    8-bit grey PNGs with ``<name>_mask.png`` beside each; and ``resnet18.pth``, an untrained torchvision ResNet-18's
+    8-bit grey PNGs with ``<name>_mask.png`` beside each; ``unmasked/<view>/``, the same PNGs without masks (what
+    ``shortcutlab discover`` takes); and ``resnet18.pth``, an untrained torchvision ResNet-18's
     state dict for the four views (its answer is not interesting; the mechanics are)."""
     check_int(n, name="n", where="write_audit_example", lo=8)
     import torchvision
@@ -173,6 +174,7 @@ def write_audit_example(root: str | Path, n: int = 48, *, size: int = 96, seed: 
                       "label": label})
         _png(grey, root / "folder" / label / f"s{i:03d}.png")
         _png(mask.astype(np.uint8) * 255, root / "folder" / label / f"s{i:03d}_mask.png")
+        _png(grey, root / "unmasked" / label / f"s{i:03d}.png")
     for name, table in (("manifest.csv", rows), ("boxes.csv", boxes)):
         with (root / name).open("w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=list(table[0]))
