@@ -38,6 +38,19 @@ def mri_study(tmp_path_factory):
     return Study(cfg, root=tmp_path_factory.mktemp("mri_study"), progress=False)
 
 
+@pytest.fixture(scope="session")
+def echo_study(tmp_path_factory):
+    """An echo phantom study (n = 800 at 64 px, 12 epochs): BackMix against Baseline in test_claims, Baseline's maps
+    in test_discover (trained once)."""
+    from shortcutlab import load_preset
+    from shortcutlab.study import Study
+
+    cfg = load_preset("smoke", overrides={"data.echo_n": 800, "data.echo_ood_n": 300, "data.echo_size": 64,
+                                          "train.echo_epochs": 12, "saliency.max_images": 80,
+                                          "metrics.n_bootstrap": 100})
+    return Study(cfg, root=tmp_path_factory.mktemp("echo_study"), progress=False)
+
+
 # the training seeds over which a trained model's numbers are asserted, with the project's interval: one seed
 # decides nothing (a test resting on one seed's outcome passes or fails with the last bits of the arithmetic)
 OUTCOME_SEEDS = (0, 1, 2, 3)

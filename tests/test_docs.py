@@ -71,19 +71,20 @@ def test_the_glossary_defines_every_term_the_readme_and_report_use():
     assert "swapBG" in glossary
 
 
-def test_the_audit_docs_and_the_command_name_the_same_options():
-    """Every option of `shortcutlab audit` is documented in docs/audit.md, and every option the page names exists;
-    ARCHITECTURE names every command of the parser."""
+@pytest.mark.parametrize("command", ["audit", "discover"])
+def test_the_docs_and_the_command_name_the_same_options(command):
+    """Every option of `shortcutlab audit` is documented in docs/audit.md, and of `shortcutlab discover` in
+    docs/discover.md, and every option a page names exists; ARCHITECTURE names every command of the parser."""
     from shortcutlab.app.cli import build_parser
 
     parser = build_parser()
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    audit = sub.choices["audit"]
-    options = {o for a in audit._actions for o in a.option_strings if o.startswith("--") and o != "--help"}
-    page = (ROOT / "docs" / "audit.md").read_text()
+    cmd = sub.choices[command]
+    options = {o for a in cmd._actions for o in a.option_strings if o.startswith("--") and o != "--help"}
+    page = (ROOT / "docs" / f"{command}.md").read_text()
     named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", page))
-    assert options - named == set(), f"options of shortcutlab audit the page does not document: {options - named}"
-    assert named - options == set(), f"options the page names that shortcutlab audit lacks: {named - options}"
+    assert options - named == set(), f"options of shortcutlab {command} the page does not document: {options - named}"
+    assert named - options == set(), f"options the page names that shortcutlab {command} lacks: {named - options}"
     arch = (ROOT / "ARCHITECTURE.md").read_text()
     for command in sub.choices:
         assert command in arch, f"ARCHITECTURE does not name the command {command!r}"

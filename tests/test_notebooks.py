@@ -89,7 +89,9 @@ RECORDED = {
     "06_saliency_browser": {"cases_shown": (1, 10_000)},
     "07_shortcut_dial": {"gap_full_at_max": _R, "gap_seg_at_max": _R, "decorrelated_drop_full": _R},
     "08_audit_your_model": {"model_0_follows_donor": _R, "model_0_bg_gap": _R, "model_1_follows_donor": _R,
-                            "model_1_bg_gap": _R, "model_0_on_object": (-10.0, 10.0)},
+                            "model_1_bg_gap": _R, "model_0_on_object": (-10.0, 10.0),
+                            "discovery_0_clusters": (1, 10_000), "discovery_1_clusters": (1, 10_000),
+                            "discovery_0_tested": (0, 10_000), "discovery_0_reading": (0, 10_000)},
 }
 
 
@@ -151,6 +153,13 @@ def test_recorded_values_are_the_right_quantities(smoke_report):
     # Seg sees the object only: no background can move it, at any size
     seg = tests[tests["model"].str.startswith("study seg")].set_index("test")
     assert seg.loc["follows_donor", "effect"] == 0 and seg.loc["follows_donor", "verdict"] == "equivalent"
+    # 08's discovery: one row per cluster of each model, its verdict in the vocabulary, reads only where it holds
+    disc = pd.read_csv(out / "08_audit_your_model" / "tables" / "discovery.csv")
+    assert set(disc["model"]) == {audit["model_0_name"], audit["model_1_name"]}
+    assert set(disc["verdict"]) <= {"not tested", "holds", "holds, below Δ", "not replicated", "contradicted",
+                                    "inconclusive"}
+    assert (~disc["reads"] | (disc["verdict"] == "holds")).all()
+    assert audit["discovery_0_reading"] == int(disc[disc["model"] == audit["model_0_name"]]["reads"].sum())
     # 05 records its ablation spread from the ablation table it saved
     abl = pd.read_csv(out / "05_semi_supervised" / "tables" / "ablation_subsets.csv", index_col=0)
     assert abs(abl["accuracy"].std() - by_name["05_semi_supervised"]["results"]["ablation_sd_accuracy"]) < 1e-9

@@ -6,8 +6,9 @@ shows the clusters to a person, with the step SpRAy leaves to its reader made a 
 1. **Cluster the maps.** The model's CAM for its predicted class (the audit's CAM path, grad-cam), one map per image
    (the frames' maps averaged), average-pooled to a ``grid`` × ``grid`` map and scaled to unit mass. The images of a
    random half (the *discovery* half) are clustered per predicted class: spectral clustering (scikit-learn) on the
-   symmetric k-nearest-neighbour graph of the maps, the number of clusters chosen by the largest gap among the
-   graph Laplacian's smallest eigenvalues (the eigengap, as SpRAy chooses it), at most ``max_clusters``.
+   maps' symmetric k-nearest-neighbour graph (SpRAy's affinity; k = ⌈ln n⌉, :func:`neighbors_for`), the number of
+   clusters chosen by the largest gap among its normalized Laplacian's smallest eigenvalues (the eigengap, as SpRAy
+   chooses it), at most ``max_clusters`` (:func:`cluster_maps` says why erring toward more is the safe side).
 2. **Name the region.** A cluster's region is the connected set of cells, around its mean map's peak, where the
    mean map is at least half its peak (the half-maximum); where that set is too wide for the placebo below (the
    same shape fits fewer than ``placements`` times elsewhere), the level rises in steps of 0.05 until it fits, and
@@ -20,7 +21,8 @@ shows the clusters to a person, with the step SpRAy leaves to its reader made a 
    Gaussian blur of the image inside it; ``donor``, another test image's pixels there), and so is the same shape
    at ``placements`` (≥ 8) positions elsewhere in the image that do not touch it (one seeded draw per region).
    Per image: the drop in the model's probability for its original prediction when the region is replaced minus
-   the mean drop over the placements. The effect is the mean over images, its 95 % interval a bootstrap over the
+   the mean drop over the placements (a mean that is a rise counts as 0: replacing the same shape elsewhere can make
+   the model surer, which says nothing about the region, so the effect is never more than the region's own drop). The effect is the mean over images, its 95 % interval a bootstrap over the
    images (seeded), the verdict the project's (:func:`~shortcutlab.metrics.verdict`, a direction at the registered
    margin :data:`MARGIN`), and Holm adjusts the bootstrap p's over the model's tested regions. *The model reads
    this region* when the verdict is *holds* and it survives Holm.
@@ -95,8 +97,12 @@ def cluster_maps(features: np.ndarray, *, max_clusters: int = 6, neighbors: int 
     """Spectral clustering of ``features`` ``[n, d]`` (scikit-learn, on the symmetric k-nearest-neighbour
     connectivity graph, ``neighbors`` each, default :func:`neighbors_for`), its number of clusters by
     :func:`eigengap`. Fewer than ``min_images`` rows form one cluster. Returns the labels and ``{'k', 'neighbors',
-    'components', 'eigenvalues'}`` (a graph of several components gives each its own cluster at least: the
-    eigengap then counts them)."""
+    'components', 'eigenvalues'}``.
+
+    On such a sparse graph the eigengap errs toward more clusters than there are patterns (a group's own graph has
+    small eigenvalues of its own), rarely toward fewer. For discovery that is the safe side: a pattern split in two
+    gives two regions at the same place, each tested (a little power lost to Holm), while two patterns merged give
+    one region for both, tested on images half of which show the other: a shortcut diluted away."""
     import warnings
 
     from scipy.sparse.csgraph import connected_components
@@ -235,8 +241,9 @@ class DiscoveryResult:
 def _reading(row: Mapping[str, Any], m: int, margin: float) -> str:
     if row["verdict"] == "not tested":
         return f"not tested: {row['why']}"
-    eff = (f"replacing it lowers the probability of the prediction by {100 * row['effect']:.1f} points more than "
-           f"the same shape elsewhere [{100 * row['lo']:.1f}, {100 * row['hi']:.1f}] on {row['n_test']} images")
+    eff = (f"{100 * row['effect']:+.1f} points [{100 * row['lo']:.1f}, {100 * row['hi']:.1f}] on {row['n_test']} "
+           f"images (the drop in the prediction's probability with the region replaced, beyond the same shape "
+           f"replaced elsewhere)")
     v = row["verdict"]
     if v == "holds" and row["p_holm"] < ALPHA:
         return f"the model reads this region: {eff}"
@@ -317,7 +324,7 @@ def discover(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mappi
     check_int(min_cluster, name="min_cluster", where=where, lo=2)
     check_int(batch_size, name="batch_size", where=where, lo=1)
     check_int(exemplars, name="exemplars", where=where, lo=1, hi=64)
-    check_int(n_boot, name="n_boot", where=where, lo=100)
+    check_int(n_boot, name="n_boot", where=where, lo=10)
     check_number(margin, name="margin", where=where, lo=0, hi=1, lo_open=True)
     check_number(ci, name="ci", where=where, lo=0, hi=1, lo_open=True, hi_open=True)
     if len(data) < 4:
@@ -454,7 +461,7 @@ def discover(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mappi
             p_pred = pr[:, np.arange(test.size), pc]  # [1 + placements, n]
             p0 = probs[test, pc]
             drop_region, drop_else = p0 - p_pred[0], (p0[None] - p_pred[1:]).mean(0)
-            values = drop_region - drop_else
+            values = drop_region - np.maximum(drop_else, 0.0)  # a placebo that raises it counts as no change
             eff, lo, hi, p = _boot(values, n_boot, ci, seed)
             row.update(effect=eff, lo=lo, hi=hi, p=p, verdict=verdict(lo, hi, test="greater", delta=margin),
                        drop_region=float(drop_region.mean()), drop_elsewhere=float(drop_else.mean()),
@@ -462,7 +469,8 @@ def discover(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mappi
             regions_values = values
             regions[i] = {"values": regions_values}
         regions.setdefault(i, {})
-        regions[i].update(cells=cells, pixels=pix, shifts=shifts, exemplars=ex, mean=cl["mean"], test=test)
+        regions[i].update(cells=cells, pixels=pix, shifts=shifts, exemplars=ex, mean=cl["mean"], test=test,
+                          members=cl["members"])
         rows.append(row)
     tested = [r for r in rows if r["verdict"] != "not tested"]
     adj = holm([r["p"] for r in tested]) if tested else []
@@ -494,7 +502,9 @@ def discover(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mappi
             "margin": margin, "margin_registered": margin == MARGIN, "margin_why": MARGIN_WHY if margin == MARGIN
             else f"set by the user ({margin}); the registered margin is {MARGIN}", "n_boot": n_boot, "ci": ci,
             "seed": seed, "n_find": int(find_half.sum()), "n_test": int((~find_half).sum()), "eigengap": eig,
-            "has_masks": masks is not None, "device": dev.type, **timings}
+            "has_masks": masks is not None, "device": dev.type, "regions_tested": len(tested),
+            "forward_images": int(len(data) + sum(r["n_test"] * (1 + r["placements"]) for r in tested)),
+            **timings}
     arrays = {"maps": maps, "pred": pred, "probs": probs, "labels": y, "find_half": find_half, "cluster": assign,
               "regions": regions}
     return DiscoveryResult(name=name, summary=summary, clusters=table, info=info, arrays=arrays, data=data)

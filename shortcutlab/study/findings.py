@@ -206,6 +206,22 @@ def dial(df: pd.DataFrame, *, report=None) -> dict[str, Any]:
                                f"{f['bg_gap']:.2f} (Seg's {s['bg_gap']:.2f})"}, report)
 
 
+def discovery(discoveries, *, report=None) -> dict[str, Any]:
+    """Notebook 08's discovery: per model, how many clusters it formed, how many regions it tested and how many its
+    model reads, and its summary."""
+    out: dict[str, Any] = {}
+    parts = []
+    for i, (name, r) in enumerate(discoveries.items()):
+        key = f"discovery_{i}"
+        out[f"{key}_name"] = name
+        out[f"{key}_clusters"] = int(len(r.clusters))
+        out[f"{key}_tested"] = int(r.info["regions_tested"])
+        out[f"{key}_reading"] = len(r.reading_regions)
+        parts.append(f"{name}: {len(r.reading_regions)} of {r.info['regions_tested']} tested regions read")
+    out["discovery_finding"] = "; ".join(parts)
+    return _record(out, report)
+
+
 def audit(audits, *, report=None) -> dict[str, Any]:
     """Notebook 08: each audited model's answer, and the follows-the-donor and BG-gap tests' effects and verdicts."""
     out: dict[str, Any] = {}
