@@ -514,7 +514,8 @@ def discovery_cluster(result, cluster: int, *, frame: int = 0):
     verdict = "reads this region" if bool(row["reads"]) else str(row["verdict"])
     eff = "" if row["verdict"] == "not tested" else (f": {100 * row['effect']:+.1f} points "
                                                      f"[{100 * row['lo']:.1f}, {100 * row['hi']:.1f}]")
-    fig.suptitle(f"{result.name} · {row['class']} · {int(row['size'])} images · {verdict}{eff}", fontsize=8)
+    fig.suptitle(f"{result.name} · cluster {int(cluster)} · {row['class']} · found on {int(row['size'])}, tested on "
+                 f"{int(row['n_test'])} images · {verdict}{eff}", fontsize=8)
     fig.tight_layout()
     return fig
 
