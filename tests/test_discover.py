@@ -240,6 +240,7 @@ def test_the_command_writes_its_report_for_a_folder_of_unmasked_pngs(tmp_path, c
     assert rc == 0
     text = (out / "index.html").read_text()
     assert "A cluster is a pattern of the maps" in text and "Clusters and their regions" in text
+    assert "true classes" in text and "shares" in (out / "tables" / "resnet18_pth_clusters.csv").read_text()
     record = json.loads((out / "discover.json").read_text())["resnet18.pth"]
     assert record["clusters"] and all(c["verdict"] in ("not tested", "holds", "holds, below Δ", "not replicated",
                                                       "contradicted", "inconclusive")

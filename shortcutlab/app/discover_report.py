@@ -38,7 +38,10 @@ def discovery_files(result, out: str | Path, *, max_clusters: int = 8) -> dict[s
     files: dict[str, Any] = {"tables": {}, "figures": []}
     if len(result.clusters):
         p = out / "tables" / f"{slug}_clusters.csv"
-        atomic_write_text(p, result.clusters.drop(columns=["shares"], errors="ignore").to_csv())
+        table = result.clusters.copy()
+        if "shares" in table:
+            table["shares"] = [";".join(f"{k}={v:.4f}" for k, v in sh.items()) for sh in table["shares"]]
+        atomic_write_text(p, table.to_csv())
         files["tables"]["clusters"] = str(p.relative_to(out))
         order = result.clusters.sort_values(["reads", "size"], ascending=[False, False]).index[:max_clusters]
         for c in order:
@@ -56,6 +59,9 @@ def discovery_section(result, files) -> str:
     cols = ["class", "size", "n_test", "area", "level", "excess_mass", "effect", "lo", "hi", "verdict", "p_holm",
             "reading"]
     table = result.clusters.reindex(columns=cols)
+    if "shares" in result.clusters:  # the true classes of the images that found the cluster (labels, not predictions)
+        table.insert(1, "true classes", [", ".join(f"{k} {v:.0%}" for k, v in sorted(sh.items(), key=lambda kv: -kv[1])
+                                                   if v > 0) for sh in result.clusters["shares"]])
     steps = "".join(f"<li>{html.escape(str(st))}</li>" for st in info.get("pipeline", []))
     margin = (f"{100 * info['margin']:g} points (registered: {html.escape(info['margin_why'])})"
               if info.get("margin_registered") else html.escape(info["margin_why"]))
@@ -72,7 +78,8 @@ def discovery_section(result, files) -> str:
              f"the same shape elsewhere · margin {margin} · Holm over the tested regions · seed {info['seed']} · "
              f"{info['total_s']:.1f} s</p>",
              "<h3>Clusters and their regions</h3>",
-             "<p class='sub'><b>effect</b>: how many points more the probability of the prediction drops when the "
+             "<p class='sub'><b>class</b>: the prediction the cluster's images share; <b>true classes</b>: their "
+             "labels; <b>effect</b>: how many points more the probability of the prediction drops when the "
              "region is replaced than when the same shape is replaced elsewhere (mean over the test images, 95 % "
              "bootstrap CI); <b>excess_mass</b>: the cluster's map mass in the region minus the class's other "
              "clusters' there; <b>level</b>: the share of the mean map's peak that drew the region.</p>",
