@@ -55,6 +55,7 @@ def measure(root: Path) -> dict:
                          "reading": len(reading),
                          "best_iou": float(reading["iou_cue"].max()) if len(reading) else 0.0,
                          "outside": int((reading["touch_signs"] < 0.5).sum()),
+                         "outside_effect": float(reading.loc[reading["touch_signs"] < 0.5, "effect"].sum()),
                          "min_touch": float(reading["touch_signs"].min()) if len(reading) else float("nan")})
     return {"cpu": machine_info()["cpu"], "torch": torch.__version__, "threads": torch.get_num_threads(),
             "precision": "fp32", "rows": rows}
@@ -65,10 +66,11 @@ def block(path: str | Path) -> str:
     lines = [BEGIN, f"On {r['cpu']} ({r['threads']} threads, torch {r['torch']}, {r['precision']}), seeds 0, 1 and 2 "
              f"(`{Path(path).parent.name}/{Path(path).name}`):", "",
              "| model | seed | clusters | tested | reading | best IoU with the cue | reading outside the object and its "
-             "signs |", "|---|---|---|---|---|---|---|"]
+             "signs | their summed effect |", "|---|---|---|---|---|---|---|---|"]
     for row in r["rows"]:
         lines.append(f"| {row['arm']} | {row['seed']} | {row['clusters']} | {row['tested']} | {row['reading']} | "
-                     f"{row['best_iou']:.2f} | {'n/a' if row['arm'].startswith('Echo') else row['outside']} |")
+                     f"{row['best_iou']:.2f} |" + (" n/a | n/a |" if row["arm"].startswith("Echo") else
+                        f" {row['outside']} | {row['outside_effect']:.2f} |"))
     lines.append(END)
     return "\n".join(lines)
 

@@ -9,9 +9,13 @@ of the studies' models (conftest: mri_study, echo_study):
   only read what its input holds, so a region that touches the heart reads the heart. *Outside* therefore means a
   region that touches neither the object nor its legitimate signs in at least half of its test images; the marker
   regions Full reads touch the heart in none.
-* MRI Full trained at cue strength 0: no reading region on a marker zone (IoU at most 0.07); every reading region
-  touches the heart or the amyloid effusion (a real sign outside the heart, by the phantom's construction) in at
-  least 0.93 of its test images.
+* MRI Full trained at cue strength 0: no reading region outside the heart and the amyloid effusion (a real sign
+  outside the heart, by the phantom's construction) at any seed; Full trained with the cue has 4 / 4 / 3 such
+  regions, their effects summing to 0.55 / 0.45 / 0.92. Under SHORTCUTLAB_PERTURB=1 (make test-slow) the model
+  trained without the cue has 1 / 2 / 0 such regions (summed effects 0.23 / 0.06 / 0, one with IoU 0.31 at a marker
+  zone) against Full's 0.59 / 0.30 / 0.39: every training image had a marker, so an image whose marker is filled
+  in is new to it, and a model that never learned the marker's class can still react to its absence. The test
+  asserts the comparison over the seeds' interval, which holds in both runs, not the absence.
 * Echo Baseline (Full): the best reading region's IoU with an overlay element 0.76 / 0.62 at seeds 0 and 1; at seed 2
   the best is 0.26 (its reading regions straddle the sector's lower edge and the measurement marker), so the
   claim holds at two of three seeds, and the test asserts two.
@@ -26,6 +30,7 @@ import torch
 from torch import nn
 
 import shortcutlab as sl
+from conftest import seed_interval
 from shortcutlab.auditing import discover
 from shortcutlab.auditing.discover import (FILLS, MARGIN, _boot, cluster_maps, eigengap, placements_for, region_of,
                                            replace_region)
@@ -275,24 +280,40 @@ def mri_truth():
     return phantom_truth("mri", 300, 64, seed=101)
 
 
-@pytest.mark.outcome
-def test_discovery_finds_the_marker_full_reads_and_only_the_heart_for_seg(mri_seeds, mri_truth):
-    """MRI, seeds 0-2 of the study's Full and Seg (conftest.mri_seeds), on 300 fresh phantoms: for Full, a region that
-    reads overlaps a marker zone with IoU >= 0.3 at every seed; for Seg on its own input (the heart alone), no region
-    that reads lies outside the heart (every one touches the heart grown by 4 px in at least half of its test
-    images). Reading the heart is what Seg should do, and the table says where each region is (``on_object``)."""
+def _outside(scores) -> float:
+    """The summed effect of the reading regions that lie outside the heart and its signs (touching neither, grown by
+    4 px, in at least half of their test images)."""
+    r = scores[scores["reads"] & (scores["touch_signs"] < 0.5)]
+    return float(r["effect"].sum())
+
+
+@pytest.fixture(scope="module")
+def mri_scores(mri_seeds, mri_truth):
+    """Discovery on the study's Full and Seg at seeds 0-2 (conftest.mri_seeds), scored against the truth."""
     from shortcutlab.study.discovery import score_discovery
 
     data, truth = mri_truth
     by = mri_seeds.by("seed")
+    out = {}
+    for s in PROOF_SEEDS:
+        for cond, test_input in (("full", "full"), ("seg", "seg")):
+            r = discover(by[s].one(condition=cond).model(), data, preprocess={"test_input": test_input}, seed=0,
+                         n_boot=300, name=f"{cond} {s}")
+            out[cond, s] = (r, score_discovery(r, truth))
+    return out
+
+
+@pytest.mark.outcome
+def test_discovery_finds_the_marker_full_reads_and_only_the_heart_for_seg(mri_scores):
+    """MRI, seeds 0-2 of the study's Full and Seg, on 300 fresh phantoms: for Full, a region that reads overlaps a
+    marker zone with IoU >= 0.3 at every seed; for Seg on its own input (the heart alone), no region that reads lies
+    outside the heart (every one touches the heart grown by 4 px in at least half of its test images). Reading the
+    heart is what Seg should do, and the table says where each region is (``on_object``)."""
     best = []
     for s in PROOF_SEEDS:
-        full = discover(by[s].one(condition="full").model(), data, seed=0, n_boot=300, name=f"full {s}")
-        sc = score_discovery(full, truth)
+        _, sc = mri_scores["full", s]
         best.append(float(sc.loc[sc["reads"], "iou_cue"].max()) if sc["reads"].any() else 0.0)
-        seg = discover(by[s].one(condition="seg").model(), data, preprocess={"test_input": "seg"}, seed=0, n_boot=300,
-                       name=f"seg {s}")
-        ss = score_discovery(seg, truth)
+        seg, ss = mri_scores["seg", s]
         assert (ss.loc[ss["reads"], "touch_object"] >= 0.5).all(), ss
         assert "on_object" in seg.clusters
     assert min(best) >= 0.3, best
@@ -311,19 +332,21 @@ def cue0_study(tmp_path_factory):
 
 
 @pytest.mark.outcome
-def test_full_trained_without_the_cue_reads_no_region_off_the_heart_and_its_signs(cue0_study, mri_truth):
-    """Full trained at cue strength 0, seeds 0-2, on the same 300 phantoms: no region that reads lies outside the heart
-    and the amyloid effusion (the phantom's legitimate sign outside the heart; both grown by 4 px, touched in at least
-    half of the region's test images), and none reads on a marker zone (IoU < 0.3)."""
+def test_full_trained_without_the_cue_reads_less_off_the_heart_than_full(cue0_study, mri_truth, mri_scores):
+    """Full trained at cue strength 0 against Full trained with the cue, seeds 0-2, on the same 300 phantoms: the summed
+    effect of the reading regions outside the heart and the amyloid effusion (the phantom's legitimate sign outside
+    the heart; touching neither, grown by 4 px, in at least half of a region's test images) is smaller without the
+    cue, over the seeds' interval. That no such region reads at all without the cue held at every seed of the plain
+    run and failed at two of three under the perturbed arithmetic (the module's docstring), so it is not asserted."""
     from shortcutlab.study.discovery import score_discovery
 
     data, truth = mri_truth
+    gap = []
     for s in PROOF_SEEDS:
         r = discover(cue0_study.run("cm", "full", seed=s).model(), data, seed=0, n_boot=300, name=f"full cue 0 {s}")
-        sc = score_discovery(r, truth)
-        reading = sc[sc["reads"]]
-        assert (reading["touch_signs"] >= 0.5).all(), (s, sc)
-        assert (reading["iou_cue"] < 0.3).all(), (s, sc)
+        gap.append(_outside(mri_scores["full", s][1]) - _outside(score_discovery(r, truth)))
+    r = seed_interval(gap)
+    assert r["lo"] > 0, r
 
 
 @pytest.mark.outcome
