@@ -219,13 +219,20 @@ def test_discovery_names_its_bad_inputs():
     model = PatchReader(patch)
     cases = [({"fill": "paint"}, r"'fill'.*'paint'"), ({"placements": 3}, r"'placements'.*Got 3"),
              ({"grid": 64}, r"'grid'.*Got 64"), ({"max_clusters": 0}, r"'max_clusters'.*Got 0"),
-             ({"margin": 0.0}, r"'margin'.*Got 0"), ({"preprocess": {"test_input": "seg"}},
+             ({"margin": 0.0}, r"'margin'.*Got 0"), ({"neighbors": 1}, r"'neighbors'.*Got 1"),
+             ({"min_cluster": 1}, r"'min_cluster'.*Got 1"), ({"n_boot": 5}, r"'n_boot'.*Got 5"), ({"preprocess": {"test_input": "seg"}},
                                                       r"preprocess\['test_input'\].*Got 'seg'")]
     for kw, pattern in cases:
         with pytest.raises(sl.ShortcutlabError, match=pattern):
             discover(model, data, **kw)
     with pytest.raises(sl.ShortcutlabError, match=r"'data'.*ImageSet.*Got 'Tensor'"):
         discover(model, data.images)
+    from shortcutlab.study.discovery import phantom_truth, score_discovery
+
+    with pytest.raises(sl.ShortcutlabError, match=r"'kind'.*Got 'ct'"):
+        phantom_truth("ct")
+    with pytest.raises(sl.ShortcutlabError, match=r"'result'.*DiscoveryResult"):
+        score_discovery(object(), {"cue": np.zeros((2, 4, 4), bool)})
     assert set(FILLS) == {"local", "blur", "donor"}
 
 

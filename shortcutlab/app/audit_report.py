@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .._io import atomic_json, atomic_savefig, atomic_write_text, to_jsonable
-from .._validation import ShortcutlabError, param_error
+from .._validation import param_error
 from ..auditing.tests import AUDIT_TESTS
+from .discover_report import discovery_sections, open_out
 from .index import _CSS, _figure_html, _table_html
 
 __all__ = ["write_audit_report", "audit_files", "VERDICT_MEANING"]
@@ -134,11 +135,7 @@ def write_audit_report(results: Sequence[Any], out: str | Path, *, title: str = 
     results = list(results)
     if not results:
         raise param_error("results", "write_audit_report", "at least one AuditResult", results)
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ShortcutlabError(f"The '--out' folder {str(out)!r} could not be created ({e}).") from None
+    out = open_out(out)
     sections, record = [], {}
     for r in results:
         files = audit_files(r, out)
@@ -146,13 +143,8 @@ def write_audit_report(results: Sequence[Any], out: str | Path, *, title: str = 
         record[r.name] = {"overall": r.overall, "summary": r.summary, "tests": r.record(), "info": r.info,
                           "files": files}
     if discoveries:
-        from .discover_report import discovery_files, discovery_section
-
-        record_d = {}
-        for d in discoveries:
-            files = discovery_files(d, out)
-            sections.append(discovery_section(d, files))
-            record_d[d.name] = {**d.record(), "info": d.info, "files": files}
+        more_sections, record_d = discovery_sections(discoveries, out)
+        sections += more_sections
         atomic_json(out / "discover.json", to_jsonable(record_d))
     atomic_json(out / "audit.json", to_jsonable(record))
     top = "".join(f"<tr><td>{html.escape(r.name)}</td><td class='wrap'><b>{html.escape(r.overall)}</b>. "

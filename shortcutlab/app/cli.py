@@ -172,13 +172,18 @@ def _floats(text: str | None, name: str) -> list[float]:
                                f"Got {text!r} instead.") from None
 
 
+def _preprocess_and_classes(args) -> tuple[dict, list[str] | None]:
+    """The model's preprocessing and class order from the options audit and discover share."""
+    pre = {"size": args.size, "channels": args.channels, "mean": _floats(args.mean, "mean"),
+           "std": _floats(args.std, "std"), "zscore": args.zscore}
+    return pre, ([c.strip() for c in args.classes.split(",")] if args.classes else None)
+
+
 def _cmd_audit(args) -> int:
     from ..auditing import audit_file
     from .audit_report import write_audit_report
 
-    pre = {"size": args.size, "channels": args.channels, "mean": _floats(args.mean, "mean"),
-           "std": _floats(args.std, "std"), "zscore": args.zscore}
-    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    pre, classes = _preprocess_and_classes(args)
     site = None
     if args.site:
         from ..auditing import load_audit_data
@@ -221,9 +226,7 @@ def _cmd_discover(args) -> int:
     bad = [c for c in codes if c != "reads-region"]
     if bad:
         raise ShortcutlabError(f"The '--fail-on' option of discover must be reads-region. Got {bad[0]!r} instead.")
-    pre = {"size": args.size, "channels": args.channels, "mean": _floats(args.mean, "mean"),
-           "std": _floats(args.std, "std"), "zscore": args.zscore}
-    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    pre, classes = _preprocess_and_classes(args)
     result = discover_file(args.model, args.data, arch=args.arch, size=args.size, read_size=args.read_size,
                            classes=classes, preprocess=pre, target_layer=args.target_layer, method=args.method,
                            grid=args.grid, max_clusters=args.max_clusters, fill=args.fill,

@@ -16,7 +16,8 @@ from .._io import atomic_json, atomic_savefig, atomic_write_text, to_jsonable
 from .._validation import ShortcutlabError, param_error
 from .index import _CSS, _figure_html, _table_html
 
-__all__ = ["write_discover_report", "discovery_files", "discovery_section", "CAUTION"]
+__all__ = ["write_discover_report", "discovery_files", "discovery_section", "discovery_sections", "open_out",
+           "CAUTION"]
 
 CAUTION = ("A cluster is a pattern of the maps, not evidence: saliency maps can look organised where the model "
            "reads nothing there. Only the counterfactual (the region replaced, against the same shape elsewhere, on "
@@ -90,6 +91,26 @@ def discovery_section(result, files) -> str:
     return "".join(parts)
 
 
+def open_out(out: str | Path) -> Path:
+    """The report folder ``out``, created (its parents too), or an error that names it."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ShortcutlabError(f"The '--out' folder {str(out)!r} could not be created ({e}).") from None
+    return out
+
+
+def discovery_sections(results: Sequence[Any], out: Path) -> tuple[list[str], dict]:
+    """Each discovery's files written into ``out``, its HTML section, and the record ``discover.json`` holds."""
+    sections, record = [], {}
+    for r in results:
+        files = discovery_files(r, out)
+        sections.append(discovery_section(r, files))
+        record[r.name] = {**r.record(), "info": r.info, "files": files}
+    return sections, record
+
+
 def write_discover_report(results: Sequence[Any], out: str | Path, *,
                           title: str = "shortcutlab discover") -> Path:
     """Write ``index.html`` (with its table, figures and ``discover.json``) for one or more discoveries into
@@ -97,16 +118,8 @@ def write_discover_report(results: Sequence[Any], out: str | Path, *,
     results = list(results)
     if not results:
         raise param_error("results", "write_discover_report", "at least one DiscoveryResult", results)
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ShortcutlabError(f"The '--out' folder {str(out)!r} could not be created ({e}).") from None
-    sections, record = [], {}
-    for r in results:
-        files = discovery_files(r, out)
-        sections.append(discovery_section(r, files))
-        record[r.name] = {**r.record(), "info": r.info, "files": files}
+    out = open_out(out)
+    sections, record = discovery_sections(results, out)
     atomic_json(out / "discover.json", to_jsonable(record))
     top = "".join(f"<tr><td>{html.escape(r.name)}</td><td class='wrap'>{html.escape(r.summary)}</td></tr>"
                   for r in results)

@@ -162,18 +162,10 @@ def audit_runs(study, models: Sequence[str], *, where: str = "the notebook's par
     return out
 
 
-def audit_models(models: Sequence[str], data: str, *, study=None, arch: str = "",
-                 preprocess: Mapping[str, Any] | None = None, target_layer: str = "", seed: int = 0,
-                 where: str = "the notebook's parameters", **kw) -> dict[str, AuditResult]:
-    """Audit each of ``models`` on ``data`` (notebook 08's parameters): ``study:<condition>`` is the study's own
-    model of that condition on the cm cohort at its first seed, audited with its own test-time input (Seg sees the
-    object only); anything else is a model file. ``data`` is ``study:<cohort>:<split>`` or a manifest / folder."""
-    if isinstance(models, str) or not isinstance(models, Sequence) or not models:
-        raise param_error("MODELS", where, "a non-empty list like ['study:full', 'study:seg'] or ['my_model.pt']",
-                          models)
-    ds = _notebook_data(data, study, preprocess, where)
-    m = study.cfg.metrics if study is not None else None
-    out: dict[str, AuditResult] = {}
+def _models_of(models: Sequence[str], study, preprocess, where: str):
+    """Each entry of notebook 08's ``MODELS``: ``(label, the study's model or None, its preprocess, the file or
+    None)``; a ``study:<condition>`` entry is that condition on the cm cohort at the study's first seed, with its own
+    test-time input (Seg sees the object only)."""
     for spec in models:
         if not isinstance(spec, str) or not spec:
             raise param_error("MODELS", where, "names like 'study:full' or model file paths", spec)
@@ -183,14 +175,34 @@ def audit_models(models: Sequence[str], data: str, *, study=None, arch: str = ""
             from ..interventions.registry import get_condition
 
             run = audit_runs(study, [spec], where=where)[spec]
-            net, cond = run.model(), run.condition
-            label = f"study {cond} (cm, seed {run.spec['seed']})"
+            cond = run.condition
             pre = {**(preprocess or {}), "test_input": cond if get_condition(cond).test_time else "full"}
-            out[label] = audit(net, ds, preprocess=pre, target_layer=target_layer, seed=seed, name=label,
-                               n_boot=m.n_bootstrap if m else 1000, **kw)
+            yield f"study {cond} (cm, seed {run.spec['seed']})", run.model(), pre, None
         else:
-            out[Path(spec).name] = audit_file(spec, ds, arch=arch, preprocess=preprocess, target_layer=target_layer,
-                                              seed=seed, n_boot=m.n_bootstrap if m else 1000, **kw)
+            yield Path(spec).name, None, preprocess, spec
+
+
+def _check_models(models, where: str) -> None:
+    if isinstance(models, str) or not isinstance(models, Sequence) or not models:
+        raise param_error("MODELS", where, "a non-empty list like ['study:full', 'study:seg'] or ['my_model.pt']",
+                          models)
+
+
+def audit_models(models: Sequence[str], data: str, *, study=None, arch: str = "",
+                 preprocess: Mapping[str, Any] | None = None, target_layer: str = "", seed: int = 0,
+                 where: str = "the notebook's parameters", **kw) -> dict[str, AuditResult]:
+    """Audit each of ``models`` on ``data`` (notebook 08's parameters): ``study:<condition>`` is the study's own
+    model of that condition on the cm cohort at its first seed, audited with its own test-time input (Seg sees the
+    object only); anything else is a model file. ``data`` is ``study:<cohort>:<split>`` or a manifest / folder."""
+    _check_models(models, where)
+    ds = _notebook_data(data, study, preprocess, where)
+    n_boot = study.cfg.metrics.n_bootstrap if study is not None else 1000
+    out: dict[str, AuditResult] = {}
+    for label, net, pre, path in _models_of(models, study, preprocess, where):
+        out[label] = (audit(net, ds, preprocess=pre, target_layer=target_layer, seed=seed, name=label, n_boot=n_boot,
+                            **kw) if net is not None else
+                      audit_file(path, ds, arch=arch, preprocess=pre, target_layer=target_layer, seed=seed,
+                                 n_boot=n_boot, **kw))
     return out
 
 
@@ -202,29 +214,15 @@ def discover_models(models: Sequence[str], data: str, *, study=None, arch: str =
     other entry a model file); the data's masks are not used to find anything."""
     from .discover import discover
 
-    if isinstance(models, str) or not isinstance(models, Sequence) or not models:
-        raise param_error("MODELS", where, "a non-empty list like ['study:full', 'study:seg'] or ['my_model.pt']",
-                          models)
+    _check_models(models, where)
     ds = _notebook_data(data, study, preprocess, where)
-    m = study.cfg.metrics if study is not None else None
+    n_boot = study.cfg.metrics.n_bootstrap if study is not None else 1000
     out: dict[str, Any] = {}
-    for spec in models:
-        if not isinstance(spec, str) or not spec:
-            raise param_error("MODELS", where, "names like 'study:full' or model file paths", spec)
-        if spec.startswith("study:"):
-            if study is None:
-                raise param_error("MODELS", where, "model files (a 'study:' model needs the study)", spec)
-            from ..interventions.registry import get_condition
-
-            run = audit_runs(study, [spec], where=where)[spec]
-            cond = run.condition
-            label = f"study {cond} (cm, seed {run.spec['seed']})"
-            pre = {**(preprocess or {}), "test_input": cond if get_condition(cond).test_time else "full"}
-            out[label] = discover(run.model(), ds, preprocess=pre, target_layer=target_layer, seed=seed, name=label,
-                                  n_boot=m.n_bootstrap if m else 1000, **kw)
-        else:
-            out[Path(spec).name] = discover_file(spec, ds, arch=arch, preprocess=preprocess, target_layer=target_layer,
-                                                 seed=seed, n_boot=m.n_bootstrap if m else 1000, **kw)
+    for label, net, pre, path in _models_of(models, study, preprocess, where):
+        out[label] = (discover(net, ds, preprocess=pre, target_layer=target_layer, seed=seed, name=label,
+                               n_boot=n_boot, **kw) if net is not None else
+                      discover_file(path, ds, arch=arch, preprocess=pre, target_layer=target_layer, seed=seed,
+                                    n_boot=n_boot, **kw))
     return out
 
 
