@@ -466,11 +466,9 @@ def discover(model: nn.Module, data: ImageSet, *, preprocess: Preprocess | Mappi
             row.update(effect=eff, lo=lo, hi=hi, p=p, verdict=verdict(lo, hi, test="greater", delta=margin),
                        drop_region=float(drop_region.mean()), drop_elsewhere=float(drop_else.mean()),
                        placements=len(shifts))
-            regions_values = values
-            regions[i] = {"values": regions_values}
-        regions.setdefault(i, {})
-        regions[i].update(cells=cells, pixels=pix, shifts=shifts, exemplars=ex, mean=cl["mean"], test=test,
-                          members=cl["members"])
+            regions[i] = {"values": values}  # per test image, for a reader who wants more than the interval
+        regions.setdefault(i, {}).update(cells=cells, pixels=pix, shifts=shifts, exemplars=ex, mean=cl["mean"],
+                                         test=test, members=cl["members"])
         rows.append(row)
     tested = [r for r in rows if r["verdict"] != "not tested"]
     adj = holm([r["p"] for r in tested]) if tested else []
